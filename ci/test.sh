@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# make test: every test of the project. Unit tests always; the Slurm integration tests on
+# the project's single-node Slurm, which this script starts (and stops again) when it can:
+# as root with Slurm's packages installed (ci/slurm.sh install). Otherwise those tests skip
+# and say why.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+started=
+if [ -z "${SLURM_CONF:-}" ]; then
+	if [ "$(id -u)" = 0 ] && command -v /usr/sbin/slurmctld >/dev/null 2>&1; then
+		if ! ci/slurm.sh status; then
+			ci/slurm.sh up >/dev/null
+			started=1
+		fi
+		export SLURM_CONF=$(ci/slurm.sh env | sed 's/^export SLURM_CONF=//')
+		export MIGRATOR_REQUIRE_SLURM=1
+	elif [ "$(id -u)" != 0 ]; then
+		echo "test: not root, so Slurm integration tests will skip (they need to start slurmd)" >&2
+	else
+		echo "test: Slurm is not installed, so Slurm integration tests will skip (install it with: ci/slurm.sh install)" >&2
+	fi
+else
+	export MIGRATOR_REQUIRE_SLURM=1
+fi
+stop() { if [ -n "$started" ]; then ci/slurm.sh down >/dev/null 2>&1 || true; fi; }
+trap stop EXIT
+
+go vet ./...
+# Everything, with the race detector on (the packages with goroutines are most of them).
+go test -race -count=1 -timeout 20m ./...

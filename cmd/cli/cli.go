@@ -1,0 +1,133 @@
+// Package cli is what migrator's subcommands share: the process environment they run in,
+// the flag types admins type (sizes, OST lists), and the one table of exit codes.
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/alecthomas/kong"
+
+	"migrator/lfs"
+)
+
+// Env is the process environment, bound into every subcommand's Run instead of globals,
+// so commands can be driven from tests.
+type Env struct {
+	Stdin  io.Reader
+	Stdout io.Writer // machine output (JSON, scripts) and the human report
+	Stderr io.Writer // progress, warnings and errors
+	Getenv func(string) string
+	// Exe is the migrator binary itself, which job scripts and the local scheduler run.
+	Exe     string
+	Version string
+}
+
+// Exit codes. They are the same for every subcommand and documented in the README.
+const (
+	ExitOK          = 0 // done: everything asked for is done
+	ExitFailure     = 1 // an unexpected error (I/O, Slurm, lfs itself)
+	ExitUsage       = 2 // bad input: flags, campaign, shard, lfs binary; nothing was changed
+	ExitIncomplete  = 3 // the run finished but some files failed or remain (see the report)
+	ExitStopped     = 4 // stopped early to protect the filesystem: no space, or a streak of identical errors
+	ExitInterrupted = 5 // stopped by a signal (scancel, time limit); the checkpoint is flushed, rerun to continue
+	ExitLocked      = 6 // another task holds this shard's checkpoint lock
+)
+
+type codeError struct {
+	code int
+	err  error
+}
+
+func (e *codeError) Error() string { return e.err.Error() }
+func (e *codeError) Unwrap() error { return e.err }
+
+// WithCode marks err to make the process exit with code. A nil err stays nil.
+func WithCode(code int, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &codeError{code: code, err: err}
+}
+
+// BadInput marks err as bad input (exit code 2).
+func BadInput(err error) error { return WithCode(ExitUsage, err) }
+
+// BadInputf is BadInput(fmt.Errorf(...)).
+func BadInputf(format string, args ...any) error { return BadInput(fmt.Errorf(format, args...)) }
+
+// ErrNotImplemented is returned by subcommands that only validate their flags so far.
+var ErrNotImplemented = BadInput(errors.New("not implemented yet"))
+
+// ExitCode maps an error to the process exit code: the code it was marked with, 2 for
+// command-line parse errors, 1 otherwise.
+func ExitCode(err error) int {
+	if err == nil {
+		return ExitOK
+	}
+	var ce *codeError
+	if errors.As(err, &ce) {
+		return ce.code
+	}
+	var pe *kong.ParseError
+	if errors.As(err, &pe) {
+		return ExitUsage
+	}
+	if errors.Is(err, lfs.ErrNoLFS) {
+		return ExitUsage
+	}
+	return ExitFailure
+}
+
+// Size is a byte count given as a number with an optional binary suffix, as lfs reads
+// sizes: 4096, 64k, 4M, 1.5G, 2T (also 4MiB, 4MB: every suffix is a power of 1024).
+type Size uint64
+
+// Decode implements kong.MapperValue.
+func (s *Size) Decode(ctx *kong.DecodeContext) error {
+	var text string
+	if err := ctx.Scan.PopValueInto("size", &text); err != nil {
+		return err
+	}
+	v, err := ParseSize(text)
+	if err != nil {
+		return err
+	}
+	*s = Size(v)
+	return nil
+}
+
+// ParseSize reads a Size.
+func ParseSize(text string) (uint64, error) {
+	t := strings.TrimSpace(text)
+	num := strings.TrimRight(t, "kKmMgGtTpPeEiIbB")
+	unit := strings.ToUpper(t[len(num):])
+	unit = strings.TrimSuffix(strings.TrimSuffix(unit, "B"), "I")
+	mult := map[string]float64{"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40, "P": 1 << 50, "E": 1 << 60}
+	m, ok := mult[unit]
+	f, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
+	if !ok || err != nil || f < 0 || f*m > 1<<63 {
+		return 0, fmt.Errorf("size %q: want a number with an optional suffix k, M, G, T, P (powers of 1024)", text)
+	}
+	return uint64(f * m), nil
+}
+
+// OSTs is an OST list flag in any form lfs.ParseOSTList accepts.
+type OSTs struct{ lfs.OSTList }
+
+// Decode implements kong.MapperValue.
+func (o *OSTs) Decode(ctx *kong.DecodeContext) error {
+	var text string
+	if err := ctx.Scan.PopValueInto("ost-list", &text); err != nil {
+		return err
+	}
+	l, err := lfs.ParseOSTList(text)
+	if err != nil {
+		return err
+	}
+	o.OSTList = l
+	return nil
+}

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/alecthomas/kong"
+
+	"migrator/cmd/cli"
+	"migrator/cmd/collect"
+	"migrator/cmd/control"
+	"migrator/cmd/plan"
+	"migrator/cmd/retry"
+	"migrator/cmd/status"
+	"migrator/cmd/work"
+)
+
+// CLI is the whole command line. Each subcommand is its own package; this only wires them.
+type CLI struct {
+	Version kong.VersionFlag `help:"Print the version and exit."`
+
+	Plan     plan.Cmd            `cmd:"" help:"Scan for files on the OSTs to drain, write the campaign's manifests and submit the job array."`
+	Work     work.Cmd            `cmd:"" help:"Migrate the files of one shard (what each array task runs)."`
+	Collect  collect.Cmd         `cmd:"" help:"Merge all checkpoints into reports/: status, failures and retry manifests."`
+	Status   status.Cmd          `cmd:"" help:"Show a campaign's progress and its Slurm tasks."`
+	Pause    control.PauseCmd    `cmd:"" help:"Hold the campaign's pending array tasks (scontrol hold)."`
+	Resume   control.ResumeCmd   `cmd:"" help:"Release held array tasks (scontrol release)."`
+	Cancel   control.CancelCmd   `cmd:"" help:"Cancel the campaign's array and collect jobs (scancel); tasks checkpoint first."`
+	Throttle control.ThrottleCmd `cmd:"" help:"Change how many array tasks run at once, live (scontrol update ArrayTaskThrottle)."`
+	Retry    retry.Cmd           `cmd:"" help:"Start a new round over the files that failed with a retryable error."`
+}
+
+const description = `Drain Lustre OSTs: find every file with objects on a set of OSTs and move it
+elsewhere with lfs migrate, as a Slurm job array. All state lives in the campaign
+directory; any task can be killed and rerun. Exit codes: 0 done, 1 error, 2 bad input,
+3 files failed or remain, 4 stopped to protect the filesystem, 5 interrupted by a signal,
+6 shard locked by another task.`
+
+// run parses args and runs the chosen subcommand, returning the exit code.
+func run(args []string, env *cli.Env) int {
+	exited := false
+	exitCode := 0
+	parser, err := kong.New(&CLI{},
+		kong.Name("migrator"),
+		kong.Description(description),
+		kong.Writers(env.Stdout, env.Stderr),
+		kong.Vars{"version": env.Version},
+		kong.Exit(func(code int) { exited, exitCode = true, code }),
+		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
+	)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "migrator: %v\n", err)
+		return cli.ExitFailure
+	}
+	ctx, err := parser.Parse(args)
+	if exited { // --help or --version
+		return exitCode
+	}
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "migrator: %s\n", oneLine(err))
+		return cli.ExitUsage
+	}
+	err = ctx.Run(env)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "migrator %s: %s\n", strings.Fields(ctx.Command())[0], oneLine(err))
+	}
+	return cli.ExitCode(err)
+}
+
+// oneLine keeps error messages to the one line the README promises.
+func oneLine(err error) string {
+	return strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", " ")
+}

@@ -1,0 +1,233 @@
+// Package slurm is migrator's interface to Slurm: sbatch, squeue, scontrol and scancel,
+// run with argument vectors (never a shell) and parsed from their text output.
+//
+// Facts it relies on, checked against Slurm 22.05 (Debian bookworm):
+//   - sbatch --parsable prints "JOBID" or "JOBID;CLUSTER". Options placed after the script
+//     become script arguments, so the script always comes last.
+//   - squeue --json ignores -j and -r in 22.05, so the text format is parsed; -r lists each
+//     pending array task on its own line.
+//   - scancel of an unknown job exits 0 silently; scontrol hold/release/requeue of an unknown
+//     or finished job exit 1.
+//   - Finished jobs leave squeue after MinJobAge (300 s by default) and sacct needs
+//     slurmdbd, so Slurm only tells what is queued or running; a campaign's final state
+//     comes from its own files.
+//   - While slurmctld is down every client waits about 9 s before failing.
+package slurm
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Client runs the Slurm commands found on PATH.
+type Client struct {
+	// Env is added to every command's environment (e.g. SLURM_CONF=...).
+	Env []string
+	// Timeout bounds every command; Slurm clients can hang on an unreachable controller.
+	Timeout time.Duration
+}
+
+// New returns a client with a 60 s timeout per command.
+func New() *Client { return &Client{Timeout: 60 * time.Second} }
+
+// ErrNoSlurm is returned (wrapped) when a Slurm command is not installed.
+var ErrNoSlurm = errors.New("slurm command not found")
+
+// Error is a Slurm command that failed, with what it printed.
+type Error struct {
+	Cmd    string // "sbatch", "scontrol hold", ...
+	Code   int
+	Stderr string
+}
+
+func (e *Error) Error() string {
+	msg := strings.Join(strings.Fields(e.Stderr), " ")
+	if msg == "" {
+		msg = fmt.Sprintf("exit status %d", e.Code)
+	}
+	return e.Cmd + ": " + msg
+}
+
+func (c *Client) run(ctx context.Context, stdin []byte, name string, args ...string) ([]byte, error) {
+	if c.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.Timeout)
+		defer cancel()
+	}
+	cmd := exec.CommandContext(ctx, name, args...)
+	if len(c.Env) > 0 {
+		cmd.Env = append(os.Environ(), c.Env...)
+	}
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	what := name
+	if len(args) > 0 && (name == "scontrol") {
+		what += " " + args[0]
+	}
+	var ee *exec.Error
+	var xe *exec.ExitError
+	switch {
+	case err == nil:
+		return stdout.Bytes(), nil
+	case errors.As(err, &ee):
+		return nil, fmt.Errorf("%w: %s (is Slurm installed and on PATH?)", ErrNoSlurm, name)
+	case ctx.Err() != nil:
+		return nil, fmt.Errorf("%s: no answer within %v (is slurmctld reachable?)", what, c.Timeout)
+	case errors.As(err, &xe):
+		return nil, &Error{Cmd: what, Code: xe.ExitCode(), Stderr: stderr.String()}
+	}
+	return nil, fmt.Errorf("%s: %w", what, err)
+}
+
+// Submit runs "sbatch --parsable OPTIONS SCRIPT" and returns the job id. The options come
+// before the script, where sbatch reads them.
+func (c *Client) Submit(ctx context.Context, script string, options ...string) (string, error) {
+	args := append([]string{"--parsable"}, options...)
+	args = append(args, script)
+	out, err := c.run(ctx, nil, "sbatch", args...)
+	if err != nil {
+		return "", err
+	}
+	return parseJobID(out)
+}
+
+// SubmitStdin runs "sbatch --parsable OPTIONS" with the script on standard input.
+func (c *Client) SubmitStdin(ctx context.Context, script []byte, options ...string) (string, error) {
+	out, err := c.run(ctx, script, "sbatch", append([]string{"--parsable"}, options...)...)
+	if err != nil {
+		return "", err
+	}
+	return parseJobID(out)
+}
+
+func parseJobID(out []byte) (string, error) {
+	s := strings.TrimSpace(string(out))
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 { // warnings before the id
+		s = s[i+1:]
+	}
+	id, _, _ := strings.Cut(s, ";")
+	if _, err := strconv.ParseUint(id, 10, 64); err != nil {
+		return "", fmt.Errorf("sbatch: no job id in its output %q", strings.TrimSpace(string(out)))
+	}
+	return id, nil
+}
+
+// Task is one line of squeue -r: an array task (or a whole job).
+type Task struct {
+	ID         string // as squeue prints it: "123_4", or "123" for a plain job
+	ArrayJobID string // "123"; the job's own id for plain jobs
+	TaskID     int    // array index, -1 for a plain job
+	State      string // PENDING, RUNNING, COMPLETING, REQUEUED, ...
+	Reason     string // JobHeldAdmin, JobArrayTaskLimit, Resources, None, ...
+	Node       string
+	Elapsed    string // squeue %M: [days-]hours:minutes:seconds
+}
+
+// Held reports whether the task is held (by an admin or its user).
+func (t Task) Held() bool { return strings.HasPrefix(t.Reason, "JobHeld") }
+
+const squeueFormat = "%i|%F|%K|%T|%r|%N|%M"
+
+// Tasks lists the queued and running tasks of the given jobs, one per array task.
+// Jobs that have left the queue are simply absent.
+func (c *Client) Tasks(ctx context.Context, jobIDs ...string) ([]Task, error) {
+	if len(jobIDs) == 0 {
+		return nil, nil
+	}
+	out, err := c.run(ctx, nil, "squeue", "-h", "-r", "-j", strings.Join(jobIDs, ","), "-o", squeueFormat)
+	if err != nil {
+		var se *Error
+		// squeue exits 1 with "Invalid job id specified" once every listed job is gone.
+		if errors.As(err, &se) && strings.Contains(se.Stderr, "Invalid job id") {
+			return nil, nil
+		}
+		return nil, err
+	}
+	return parseSqueue(out)
+}
+
+func parseSqueue(out []byte) ([]Task, error) {
+	var tasks []Task
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		f := strings.Split(line, "|")
+		if len(f) != 7 {
+			return nil, fmt.Errorf("squeue: unexpected line %q", line)
+		}
+		t := Task{ID: f[0], ArrayJobID: f[1], TaskID: -1, State: f[3], Reason: f[4], Node: f[5], Elapsed: f[6]}
+		if n, err := strconv.Atoi(f[2]); err == nil {
+			t.TaskID = n
+		}
+		tasks = append(tasks, t)
+	}
+	return tasks, nil
+}
+
+// Hold holds the pending tasks of a job (scontrol hold). Running tasks go on.
+func (c *Client) Hold(ctx context.Context, jobID string) error {
+	_, err := c.run(ctx, nil, "scontrol", "hold", jobID)
+	return err
+}
+
+// Release releases held tasks (scontrol release).
+func (c *Client) Release(ctx context.Context, jobID string) error {
+	_, err := c.run(ctx, nil, "scontrol", "release", jobID)
+	return err
+}
+
+// Requeue requeues a job or task (scontrol requeue); with hold, it is requeued held.
+func (c *Client) Requeue(ctx context.Context, jobID string, hold bool) error {
+	cmd := "requeue"
+	if hold {
+		cmd = "requeuehold"
+	}
+	_, err := c.run(ctx, nil, "scontrol", cmd, jobID)
+	return err
+}
+
+// Cancel cancels jobs (scancel). Running tasks get SIGCONT and SIGTERM, children included.
+// Unknown jobs are ignored, as scancel does.
+func (c *Client) Cancel(ctx context.Context, jobIDs ...string) error {
+	if len(jobIDs) == 0 {
+		return nil
+	}
+	_, err := c.run(ctx, nil, "scancel", jobIDs...)
+	return err
+}
+
+// Signal sends sig (e.g. "TERM") to the running tasks of a job, batch shell included.
+func (c *Client) Signal(ctx context.Context, jobID, sig string) error {
+	_, err := c.run(ctx, nil, "scancel", "--batch", "--signal="+sig, jobID)
+	return err
+}
+
+// SetThrottle changes how many tasks of an array run at once (0: no limit).
+func (c *Client) SetThrottle(ctx context.Context, jobID string, n int) error {
+	_, err := c.run(ctx, nil, "scontrol", "update", "JobId="+jobID, "ArrayTaskThrottle="+strconv.Itoa(n))
+	return err
+}
+
+// Ping checks that the controller answers (scontrol ping).
+func (c *Client) Ping(ctx context.Context) error {
+	out, err := c.run(ctx, nil, "scontrol", "ping")
+	if err != nil {
+		return err
+	}
+	if !strings.Contains(string(out), "is UP") {
+		return &Error{Cmd: "scontrol ping", Stderr: strings.TrimSpace(string(out))}
+	}
+	return nil
+}
