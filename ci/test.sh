@@ -29,3 +29,9 @@ trap stop EXIT
 go vet ./...
 # Everything, with the race detector on (the packages with goroutines are most of them).
 go test -race -count=1 -timeout 20m ./...
+
+# The decoders' fuzz targets, briefly (a longer run: go test ./manifest -fuzz FuzzShardStream).
+for target in manifest:FuzzShardReader manifest:FuzzShardStream checkpoint:FuzzLogReader; do
+	go test "./${target%%:*}" -run '^$' -fuzz "^${target#*:}\$" -fuzztime 10s -fuzzminimizetime 2s >/dev/null
+	echo "fuzz ${target}: ok (10s)"
+done

@@ -1,0 +1,207 @@
+package manifest
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"path/filepath"
+
+	"migrator/durable"
+)
+
+// IndexFile is the name of the index in a manifest directory.
+const IndexFile = "index.json"
+
+// ShardName returns the file name of shard k.
+func ShardName(k int) string { return fmt.Sprintf("shard-%06d.zst", k) }
+
+// Index lists the shards of a manifest directory. It is written last, atomically.
+type Index struct {
+	Format   int          `json:"format"`
+	Campaign string       `json:"campaign"`
+	Round    int          `json:"round"`
+	Files    uint64       `json:"files"`
+	Bytes    uint64       `json:"bytes"`
+	Shards   []ShardIndex `json:"shards"`
+}
+
+// ShardIndex is one shard's line in the index.
+type ShardIndex struct {
+	Shard  int    `json:"shard"`
+	File   string `json:"file"`
+	Files  uint64 `json:"files"`
+	Bytes  uint64 `json:"bytes"`
+	SHA256 string `json:"sha256"`
+}
+
+// WriterOptions says where shards go and how they are cut.
+type WriterOptions struct {
+	Dir      string // manifest directory; created if missing
+	Campaign string
+	Round    int
+	// MaxFiles and MaxBytes bound each shard. A file of MaxBytes or more gets a shard of its own.
+	MaxFiles uint64
+	MaxBytes uint64
+}
+
+// Writer cuts a stream of entries into shards, so that every array task gets a similar
+// amount of work, and writes the index on Close. Memory use does not depend on the number
+// of entries. Nothing it writes is final until Close has written the index.
+type Writer struct {
+	opts   WriterOptions
+	cur    *shardFile
+	shards []ShardIndex
+	err    error
+}
+
+// shardFile is a shard being written: durable temp file, SHA-256 of its bytes, encoder.
+type shardFile struct {
+	k   int
+	f   *durable.File
+	buf *bufio.Writer
+	h   hash.Hash
+	sw  *ShardWriter
+}
+
+// NewWriter prepares to write shards into opts.Dir.
+func NewWriter(opts WriterOptions) (*Writer, error) {
+	if opts.MaxFiles == 0 || opts.MaxBytes == 0 {
+		return nil, errors.New("manifest: MaxFiles and MaxBytes must be positive")
+	}
+	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("manifest: %w", err)
+	}
+	return &Writer{opts: opts}, nil
+}
+
+// Write adds an entry, starting a new shard first if the current one is full.
+func (w *Writer) Write(e *Entry) error {
+	if w.err != nil {
+		return w.err
+	}
+	big := e.Size >= w.opts.MaxBytes
+	if w.cur != nil {
+		s := w.cur.sw.Summary()
+		if big || s.Entries >= w.opts.MaxFiles || s.Bytes+e.Size > w.opts.MaxBytes {
+			w.err = w.finishShard()
+		}
+	}
+	if w.err == nil && w.cur == nil {
+		w.err = w.startShard()
+	}
+	if w.err == nil {
+		w.err = w.cur.sw.Write(e)
+	}
+	if w.err == nil && big {
+		w.err = w.finishShard()
+	}
+	return w.err
+}
+
+func (w *Writer) startShard() error {
+	k := len(w.shards)
+	f, err := durable.Create(filepath.Join(w.opts.Dir, ShardName(k)), 0o600)
+	if err != nil {
+		return fmt.Errorf("manifest: %w", err)
+	}
+	h := sha256.New()
+	buf := bufio.NewWriterSize(io.MultiWriter(f, h), 256<<10)
+	sw, err := NewShardWriter(buf, Header{Campaign: w.opts.Campaign, Round: w.opts.Round, Shard: k})
+	if err != nil {
+		f.Abort()
+		return err
+	}
+	w.cur = &shardFile{k: k, f: f, buf: buf, h: h, sw: sw}
+	return nil
+}
+
+func (w *Writer) finishShard() error {
+	s := w.cur
+	w.cur = nil
+	defer s.f.Abort()
+	sum, err := s.sw.Close()
+	if err == nil {
+		err = s.buf.Flush()
+	}
+	if err == nil {
+		err = s.f.Commit()
+	}
+	if err != nil {
+		return fmt.Errorf("manifest: shard %d: %w", s.k, err)
+	}
+	w.shards = append(w.shards, ShardIndex{
+		Shard: s.k, File: ShardName(s.k), Files: sum.Entries, Bytes: sum.Bytes,
+		SHA256: hex.EncodeToString(s.h.Sum(nil)),
+	})
+	return nil
+}
+
+// Shards returns the shards finished so far.
+func (w *Writer) Shards() []ShardIndex { return w.shards }
+
+// Close finishes the last shard and writes the index. An empty campaign has no shards.
+func (w *Writer) Close() (Index, error) {
+	if w.err == nil && w.cur != nil {
+		w.err = w.finishShard()
+	}
+	if w.err != nil {
+		if w.cur != nil {
+			w.cur.sw.Close()
+			w.cur.f.Abort()
+			w.cur = nil
+		}
+		return Index{}, w.err
+	}
+	idx := Index{Format: Format, Campaign: w.opts.Campaign, Round: w.opts.Round, Shards: w.shards}
+	if idx.Shards == nil {
+		idx.Shards = []ShardIndex{}
+	}
+	for _, s := range w.shards {
+		idx.Files += s.Files
+		idx.Bytes += s.Bytes
+	}
+	data, err := json.MarshalIndent(idx, "", "  ")
+	if err != nil {
+		return Index{}, err
+	}
+	if err := durable.WriteFile(filepath.Join(w.opts.Dir, IndexFile), append(data, '\n'), 0o600); err != nil {
+		w.err = fmt.Errorf("manifest: %w", err)
+		return Index{}, w.err
+	}
+	w.err = errors.New("manifest: writer closed")
+	return idx, nil
+}
+
+// ReadIndex reads a manifest directory's index and checks that it is whole and consistent.
+func ReadIndex(dir string) (Index, error) {
+	path := filepath.Join(dir, IndexFile)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Index{}, fmt.Errorf("manifest index: %w", err)
+	}
+	var idx Index
+	if err := json.Unmarshal(data, &idx); err != nil {
+		return Index{}, fmt.Errorf("manifest index %s: %w: %v", path, ErrCorrupt, err)
+	}
+	if idx.Format != Format {
+		return Index{}, fmt.Errorf("manifest index %s: %w: format %d, this migrator reads %d", path, ErrCorrupt, idx.Format, Format)
+	}
+	var files, bytes uint64
+	for i, s := range idx.Shards {
+		if s.Shard != i || s.File != ShardName(i) || len(s.SHA256) != 64 {
+			return Index{}, fmt.Errorf("manifest index %s: %w: shard entry %d is inconsistent", path, ErrCorrupt, i)
+		}
+		files += s.Files
+		bytes += s.Bytes
+	}
+	if files != idx.Files || bytes != idx.Bytes {
+		return Index{}, fmt.Errorf("manifest index %s: %w: totals do not match the shards", path, ErrCorrupt)
+	}
+	return idx, nil
+}
