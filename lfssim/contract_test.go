@@ -551,3 +551,49 @@ func TestContractDF(t *testing.T) {
 		}
 	}
 }
+
+func TestContractFileInfo(t *testing.T) {
+	e := newEnv(t)
+	var files []string
+	for i, n := range hostileNames {
+		files = append(files, e.file(n, strings.Repeat("d", i), i%8, (i+3)%8))
+	}
+	link := filepath.Join(e.dir, "hardlink")
+	os.Link(files[0], link)
+	ctx := context.Background()
+	fids, _ := e.c.PathToFID(ctx, files)
+	check := func(all []string, want map[int]bool) {
+		t.Helper()
+		res, err := e.c.FileInfo(ctx, all)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, f := range all {
+			if res[i].OK != want[i] {
+				t.Errorf("%q: OK %v", f, res[i].OK)
+				continue
+			}
+			if !want[i] || i >= len(files) {
+				continue
+			}
+			in := res[i].Info
+			st := stateOf(t, f)
+			wantOSTs := []uint32{uint32(i % 8), uint32((i + 3) % 8)}
+			slices.Sort(wantOSTs)
+			if in.FID != fids[i].FID || in.Size != uint64(i) || uint64(in.Nlink) != st.nlink || in.UID != st.uid || !cmp.Equal(in.OSTs, wantOSTs) {
+				t.Errorf("%q: %+v (want FID %v, OSTs %v)", f, in, fids[i].FID, wantOSTs)
+			}
+		}
+	}
+	all := append([]string{}, files...)
+	want := map[int]bool{}
+	for i := range all {
+		want[i] = true
+	}
+	check(all, want)
+	// A vanished file and a symlink in the batch: attributed through the FIDs.
+	sym := filepath.Join(e.dir, "symlink")
+	os.Symlink(files[1], sym)
+	all = append(all, filepath.Join(e.dir, "gone"), sym)
+	check(all, want)
+}

@@ -145,18 +145,26 @@ func (w *Writer) finishShard() error {
 // Shards returns the shards finished so far.
 func (w *Writer) Shards() []ShardIndex { return w.shards }
 
+// Abort discards the shard being written; the shards already finished stay, without an
+// index, so nothing runs them. The writer is unusable afterwards.
+func (w *Writer) Abort() {
+	if w.cur != nil {
+		w.cur.sw.Close()
+		w.cur.f.Abort()
+		w.cur = nil
+	}
+	w.err = errors.New("manifest: writer aborted")
+}
+
 // Close finishes the last shard and writes the index. An empty campaign has no shards.
 func (w *Writer) Close() (Index, error) {
 	if w.err == nil && w.cur != nil {
 		w.err = w.finishShard()
 	}
 	if w.err != nil {
-		if w.cur != nil {
-			w.cur.sw.Close()
-			w.cur.f.Abort()
-			w.cur = nil
-		}
-		return Index{}, w.err
+		err := w.err
+		w.Abort()
+		return Index{}, err
 	}
 	idx := Index{Format: Format, Campaign: w.opts.Campaign, Round: w.opts.Round, Shards: w.shards}
 	if idx.Shards == nil {
@@ -204,4 +212,23 @@ func ReadIndex(dir string) (Index, error) {
 		return Index{}, fmt.Errorf("manifest index %s: %w: totals do not match the shards", path, ErrCorrupt)
 	}
 	return idx, nil
+}
+
+// Verify checks that the file at path has the SHA-256 (hex) the index records for it,
+// reading it once. work calls it before touching any file of a shard.
+func Verify(path, sha string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("manifest: %w", err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return fmt.Errorf("manifest: %w", err)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != sha {
+		return &FormatError{File: path, Offset: n, Msg: fmt.Sprintf("SHA-256 of the file (%.12s) does not match the index (%.12s)", got, sha)}
+	}
+	return nil
 }

@@ -2,15 +2,53 @@
 // campaign's reports and retry manifests.
 package collect
 
-import "migrator/cmd/cli"
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"migrator/campaign"
+	"migrator/checkpoint"
+	"migrator/cmd/cli"
+	"migrator/manifest"
+	"migrator/report"
+)
 
 // Cmd is "migrator collect CAMPAIGN [--json]".
 type Cmd struct {
 	Campaign string `arg:"" help:"Campaign directory." type:"path"`
 	JSON     bool   `name:"json" help:"Print the status as JSON on stdout instead of the human summary."`
+	Workers  int    `default:"4" help:"Shards read at once."`
 }
 
-// Run collects the campaign.
+// Run collects the campaign. It is safe while tasks are still writing: it reads each log
+// up to its last complete record.
 func (c *Cmd) Run(env *cli.Env) error {
-	return cli.ErrNotImplemented
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	d := campaign.Dir{Root: c.Campaign}
+	spec, err := d.Load()
+	if err != nil {
+		return cli.BadInput(err)
+	}
+	w, err := report.WriteReports(ctx, d, spec, c.Workers)
+	if err != nil {
+		if errors.Is(err, manifest.ErrCorrupt) || errors.Is(err, checkpoint.ErrCorrupt) {
+			return cli.BadInput(err)
+		}
+		return err
+	}
+	if c.JSON {
+		enc := json.NewEncoder(env.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(w.Status)
+	}
+	report.WriteHuman(env.Stdout, w.Status, w.TopFailures)
+	fmt.Fprintf(env.Stdout, "reports: %s (status.json, status.prom, failures.jsonl; retry manifests of %d files in retry/)\n",
+		d.Reports(), w.Retry.Files)
+	return nil
 }

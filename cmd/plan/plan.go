@@ -3,12 +3,30 @@
 package plan
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"io"
+	"os"
+	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
+	"unicode/utf8"
 
+	"github.com/dustin/go-humanize"
+
+	"migrator/campaign"
 	"migrator/cmd/cli"
+	"migrator/launch"
+	"migrator/lfs"
+	"migrator/planner"
+	"migrator/progress"
+	"migrator/scan"
+	"migrator/slurm"
+	"migrator/templates"
 )
 
 // Cmd is "migrator plan CAMPAIGN --osts LIST --scan-path PATH ...".
@@ -79,7 +97,213 @@ func (c *Cmd) Validate() error {
 	return nil
 }
 
-// Run plans the campaign.
+// request is what was asked, as campaign.json records it.
+func (c *Cmd) request() campaign.Request {
+	lfsPath := c.LFS
+	if strings.Contains(lfsPath, "/") {
+		if abs, err := filepath.Abs(lfsPath); err == nil {
+			lfsPath = abs // tasks run elsewhere (--chdir): keep a path that works there
+		}
+	}
+	r := campaign.Request{
+		Selection: campaign.Selection{OSTs: c.OSTs.String(), ScanPaths: campaign.Paths(cleanAll(c.ScanPath)),
+			Excludes: campaign.Paths(cleanAll(c.Exclude)), MinSize: uint64(c.MinSize), MaxSize: uint64(c.MaxSize),
+			UID: c.UID, GID: c.GID, Pool: c.Pool, MTime: c.MTime},
+		Target: campaign.Target{StripeCount: c.StripeCount, StripeSize: uint64(c.StripeSize), Pool: c.TargetPool,
+			Mode: c.Mode, BandwidthMB: c.Bandwidth},
+		Work: campaign.Work{Workers: c.Workers, Batch: c.Batch, FileTimeout: campaign.Duration(c.FileTimeout),
+			ShardFiles: uint64(c.ShardFiles), ShardBytes: uint64(c.ShardBytes)},
+		LFS: lfsPath, DryRun: c.DryRun,
+		Slurm: campaign.Slurm{Scheduler: c.Scheduler, Partition: c.Partition, Account: c.Account, QOS: c.QOS,
+			Time: c.Time, Throttle: c.ArrayThrottle, SbatchArgs: c.SbatchArg, TemplateDir: c.TemplateDir},
+	}
+	if r.Selection.Excludes == nil {
+		r.Selection.Excludes = []campaign.Path{}
+	}
+	if len(c.TargetOSTs.OSTList) > 0 {
+		r.Target.OSTs = c.TargetOSTs.String()
+	}
+	return r
+}
+
+func cleanAll(ps []string) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = filepath.Clean(p)
+	}
+	return out
+}
+
+// Run plans the campaign, then submits it, runs it here, or prints how to submit it.
 func (c *Cmd) Run(env *cli.Env) error {
-	return cli.ErrNotImplemented
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	req := c.request()
+	dir := campaign.Dir{Root: c.Campaign}
+	if err := templates.CheckToken("campaign directory", dir.Root); err != nil {
+		return cli.BadInput(err)
+	}
+	if err := templates.CheckToken("migrator binary", env.Exe); err != nil {
+		return cli.BadInput(err)
+	}
+	client := lfs.New(req.LFS)
+	if err := client.Check(); err != nil {
+		return cli.BadInput(err)
+	}
+	pf, err := planner.Check(ctx, client, req)
+	if err != nil {
+		return badInput(err)
+	}
+	out := env.Stderr
+	describe(out, dir, req, pf)
+	for _, w := range pf.Warnings {
+		fmt.Fprintf(out, "warning: %s\n", w)
+	}
+
+	var st scan.Stats
+	start := time.Now()
+	rep := progress.Start(ctx, progress.Options{Out: out, Terminal: progress.IsTerminal(out), Prefix: "scan"}, func() string {
+		el := time.Since(start)
+		return fmt.Sprintf("%d files, %s found, %d dirs listed, subtrees %d/%d, %s, %s",
+			st.Files.Load(), humanize.IBytes(uint64(st.Bytes.Load())), st.DirsListed.Load(),
+			st.UnitsDone.Load(), st.Units.Load(), progress.Rate(st.Found.Load(), el), el.Round(time.Second))
+	})
+	res, err := planner.Plan(ctx, client, planner.Options{Dir: dir, Request: req, Tool: env.Version,
+		Workers: c.ScanWorkers, Stats: &st, Log: out})
+	rep.Stop()
+	if err != nil {
+		return badInput(err)
+	}
+	idx := res.Index
+	if res.Resumed {
+		fmt.Fprintf(out, "campaign %s was already planned: %d files, %s in %d shards\n", res.Spec.ID, idx.Files, humanize.IBytes(idx.Bytes), len(idx.Shards))
+	} else {
+		fmt.Fprintf(out, "planned campaign %s: %d files, %s in %d shards (scan %s: %d paths found, %d hard-link duplicates left out, %d gone meanwhile)\n",
+			res.Spec.ID, idx.Files, humanize.IBytes(idx.Bytes), len(idx.Shards), time.Since(start).Round(time.Second),
+			st.Found.Load(), st.HardLinks.Load(), st.Vanished.Load())
+	}
+	if w := pf.SpaceWarning(req, idx.Bytes); w != "" {
+		fmt.Fprintf(out, "warning: %s\n", w)
+	}
+	fmt.Fprintf(out, "reminder: stop new object creation on the source OSTs on the MDS first (lctl set_param osp.FSNAME-OSTxxxx*.max_create_count=0), or new files will keep landing on them; migrator cannot check this from a client\n")
+
+	round := launch.Round{Dir: dir, Spec: res.Spec, N: 0, Shards: len(idx.Shards), Exe: env.Exe, Version: env.Version, By: "plan"}
+	if _, err := launch.WriteScripts(round); err != nil {
+		return err
+	}
+	if round.Shards == 0 {
+		fmt.Fprintf(out, "nothing to migrate\n")
+		return nil
+	}
+	switch {
+	case c.NoSubmit:
+		fmt.Fprintf(out, "not submitted; to submit:\n")
+		fmt.Fprintln(env.Stdout, launch.SbatchCommands(round))
+		return nil
+	case c.Scheduler == "local":
+		return runLocal(ctx, env, round, c.ArrayThrottle)
+	}
+	subs, err := dir.Submissions()
+	if err != nil {
+		return err
+	}
+	if prev, ok := campaign.LatestArray(subs, 0); ok {
+		fmt.Fprintf(out, "already submitted as job %s; see migrator status %s\n", prev.JobID, dir.Root)
+		return nil
+	}
+	arrayID, collectID, err := launch.Slurm(ctx, slurm.New(), round)
+	if err != nil {
+		return fmt.Errorf("%w (the campaign is planned; rerun migrator plan with the same options to submit it)", err)
+	}
+	fmt.Fprintf(out, "submitted job array %s (%d tasks, at most %d at once) and collect job %s (afterany:%s)\n",
+		arrayID, round.Shards, c.ArrayThrottle, collectID, arrayID)
+	fmt.Fprintln(env.Stdout, arrayID)
+	return nil
+}
+
+// runLocal runs the round's shards here and reports how the tasks ended.
+func runLocal(ctx context.Context, env *cli.Env, round launch.Round, throttle int) error {
+	fmt.Fprintf(env.Stderr, "running %d shards here, %d at once (logs in %s)\n", round.Shards, throttle, round.Dir.Logs())
+	results, err := launch.Local(ctx, round, throttle, env.Stderr)
+	worst := 0
+	for _, r := range results {
+		if r.Code != 0 {
+			fmt.Fprintf(env.Stderr, "shard %d: migrator work exited %d\n", r.Shard, r.Code)
+			worst = max(worst, r.Code)
+		}
+	}
+	if err != nil {
+		return cli.WithCode(cli.ExitInterrupted, err)
+	}
+	if worst != 0 {
+		return cli.WithCode(worst, fmt.Errorf("some shards did not finish cleanly; see migrator status %s", round.Dir.Root))
+	}
+	return nil
+}
+
+func badInput(err error) error {
+	if errors.Is(err, planner.ErrBadInput) || errors.Is(err, lfs.ErrNoLFS) {
+		return cli.BadInput(errors.New(strings.TrimPrefix(err.Error(), planner.ErrBadInput.Error()+": ")))
+	}
+	return err
+}
+
+// describe prints back what will be done, before anything runs.
+func describe(w io.Writer, dir campaign.Dir, r campaign.Request, pf *planner.Preflight) {
+	src := r.Selection.SourceOSTs()
+	names := ""
+	if pf.FSName != "" && len(src) > 0 {
+		names = fmt.Sprintf(" (%s … %s)", lfs.OSTName(pf.FSName, src[0]), lfs.OSTName(pf.FSName, src[len(src)-1]))
+	}
+	fmt.Fprintf(w, "campaign:    %s\n", dir.Root)
+	fmt.Fprintf(w, "source OSTs: %s%s, %d OSTs\n", src, names, len(src))
+	for _, p := range r.Selection.ScanPaths {
+		fmt.Fprintf(w, "scan path:   %s\n", printable(string(p)))
+	}
+	for _, p := range r.Selection.Excludes {
+		fmt.Fprintf(w, "exclude:     %s (and everything below)\n", printable(string(p)))
+	}
+	var f []string
+	if r.Selection.MinSize > 0 {
+		f = append(f, "size >= "+humanize.IBytes(r.Selection.MinSize))
+	}
+	if r.Selection.MaxSize > 0 {
+		f = append(f, "size <= "+humanize.IBytes(r.Selection.MaxSize))
+	}
+	if r.Selection.UID != "" {
+		f = append(f, "uid "+r.Selection.UID)
+	}
+	if r.Selection.GID != "" {
+		f = append(f, "gid "+r.Selection.GID)
+	}
+	if r.Selection.Pool != "" {
+		f = append(f, "pool "+r.Selection.Pool)
+	}
+	for _, m := range r.Selection.MTime {
+		f = append(f, "mtime "+m)
+	}
+	if len(f) == 0 {
+		f = []string{"none (every regular file with an object on a source OST)"}
+	}
+	fmt.Fprintf(w, "filters:     %s\n", strings.Join(f, ", "))
+	opts := r.Target.MigrateOptions()
+	layout := "each file's own layout, new OSTs chosen by the MDS"
+	if opts.ExplicitLayout() {
+		layout = "explicit"
+	}
+	fmt.Fprintf(w, "target:      %s: lfs migrate %s FILE\n", layout, strings.Join(opts.Args(), " "))
+	fmt.Fprintf(w, "lfs:         %s (%s)\n", r.LFS, pf.Version)
+	if r.DryRun {
+		fmt.Fprintf(w, "dry run:     tasks check every file and record what they would migrate; nothing changes\n")
+	}
+}
+
+// printable shows a path as is when it is plain text, quoted otherwise.
+func printable(p string) string {
+	for _, r := range p {
+		if r < ' ' || r == 0x7f || r == utf8.RuneError {
+			return strconv.Quote(p)
+		}
+	}
+	return p
 }

@@ -1,0 +1,143 @@
+package lfs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// FileInfo is what plan records about a file: its identity, size, links, owner and OSTs.
+type FileInfo struct {
+	FID   FID
+	Size  uint64
+	Nlink uint32
+	UID   uint32
+	GID   uint32
+	OSTs  []uint32 // every OST with an object of the file, ascending
+}
+
+// FileInfoResult is one file's FileInfo; OK is false if the file vanished or is no longer
+// a regular file.
+type FileInfoResult struct {
+	Info FileInfo
+	OK   bool
+}
+
+// infoFormat is what FileInfo asks lfs find --printf for (Lustre 2.15+): no path, so no
+// name can garble the output.
+const infoFormat = `%LF %s %n %U %G %Lo\n`
+
+// FileInfo describes regular files with "lfs find FILE... --maxdepth 0 -type f --printf".
+//
+// The output names no file, so it is attributed by order when every file answered with
+// exactly one line; when some did not (vanished, or not a regular file any more), the
+// batch's FIDs from "lfs path2fid" say which line is whose. Needs lfs 2.15 or later.
+func (c *Client) FileInfo(ctx context.Context, files []string) ([]FileInfoResult, error) {
+	if err := checkPaths(files); err != nil {
+		return nil, err
+	}
+	results := make([]FileInfoResult, len(files))
+	err := c.batched(ctx, files, func(idx []int, batch []string) error {
+		args := append([]string{"find"}, batch...)
+		args = append(args, "--maxdepth", "0", "-type", "f", "--printf", infoFormat)
+		r := c.run(ctx, nil, args...)
+		if err := batchRunError(r); err != nil {
+			return err
+		}
+		infos, err := parseInfoLines(string(r.stdout))
+		if err != nil {
+			return err
+		}
+		if len(infos) == len(batch) {
+			for i := range batch {
+				results[idx[i]] = FileInfoResult{Info: infos[i], OK: true}
+			}
+			return nil
+		}
+		if len(infos) > len(batch) {
+			return fmt.Errorf("lfs find --printf: %d lines for %d files", len(infos), len(batch))
+		}
+		fids, err := c.PathToFID(ctx, batch)
+		if err != nil {
+			return err
+		}
+		byFID := make(map[FID]FileInfo, len(infos))
+		for _, in := range infos {
+			byFID[in.FID] = in
+		}
+		for i := range batch {
+			if fids[i].Err != nil {
+				continue
+			}
+			if in, ok := byFID[fids[i].FID]; ok {
+				results[idx[i]] = FileInfoResult{Info: in, OK: true}
+			}
+		}
+		return nil
+	})
+	return results, err
+}
+
+func parseInfoLines(out string) ([]FileInfo, error) {
+	var infos []FileInfo
+	for _, line := range strings.Split(out, "\n") {
+		if line == "" {
+			continue
+		}
+		in, err := parseInfoLine(line)
+		if err != nil {
+			return nil, fmt.Errorf("lfs find --printf: line %q: %w", line, err)
+		}
+		infos = append(infos, in)
+	}
+	return infos, nil
+}
+
+func parseInfoLine(line string) (FileInfo, error) {
+	f := strings.Fields(line)
+	if len(f) < 5 || len(f) > 6 {
+		return FileInfo{}, errors.New("want FID SIZE NLINK UID GID OSTS")
+	}
+	fid, err := ParseFID(f[0])
+	if err != nil {
+		return FileInfo{}, err
+	}
+	var n [4]uint64
+	for i := range n {
+		bits := 32
+		if i == 0 {
+			bits = 64
+		}
+		if n[i], err = strconv.ParseUint(f[i+1], 10, bits); err != nil {
+			return FileInfo{}, fmt.Errorf("field %d: %v", i+2, err)
+		}
+	}
+	in := FileInfo{FID: fid, Size: n[0], Nlink: uint32(n[1]), UID: uint32(n[2]), GID: uint32(n[3])}
+	if len(f) == 6 {
+		if in.OSTs, err = parseOSTIndices(f[5]); err != nil {
+			return FileInfo{}, err
+		}
+	}
+	return in, nil
+}
+
+// parseOSTIndices reads %Lo: "[1,2][3]" (one bracket per component; "?" for an unknown
+// index, which is skipped) into ascending unique indices.
+func parseOSTIndices(s string) ([]uint32, error) {
+	var list []uint32
+	for _, part := range strings.FieldsFunc(s, func(r rune) bool { return r == '[' || r == ']' || r == ',' }) {
+		if part == "?" {
+			continue
+		}
+		v, err := strconv.ParseUint(part, 10, 32)
+		if err != nil || v > MaxOSTIndex {
+			return nil, fmt.Errorf("bad OST index %q", part)
+		}
+		list = append(list, uint32(v))
+	}
+	slices.Sort(list)
+	return slices.Compact(list), nil
+}

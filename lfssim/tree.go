@@ -1,0 +1,169 @@
+package lfssim
+
+import (
+	"bufio"
+	"errors"
+	"flag"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"migrator/internal/treegen"
+	"migrator/lfs"
+)
+
+// TreeOptions describe a simulated filesystem tree to build.
+type TreeOptions struct {
+	Root         string // an existing or new directory; generated paths go below it
+	Files        int
+	Seed         uint64
+	HostileEvery int         // about one file in N gets a hostile name (0: none)
+	Sources      lfs.OSTList // OSTs to drain
+	SourceShare  float64     // share of files with an object on a source OST (default 0.5)
+	MaxSize      int64       // cap on a file's real size (default 64 KiB)
+	LinkEvery    int         // every Nth file gets a second hard link (0: none)
+	SpecialEvery int         // every Nth file is followed by a symlink and a FIFO (0: none)
+}
+
+// TreeStats counts what MakeTree made.
+type TreeStats struct {
+	Files, OnSource, HardLinks, Symlinks, FIFOs int
+	Bytes                                       int64
+}
+
+// MakeTree builds a tree of regular files with simulated layouts (a share of them with an
+// object on a source OST), plus hard links, symlinks and FIFOs if asked. File content is
+// derived from the path, so a test can check it byte for byte afterwards (Content).
+func MakeTree(cfg Config, o TreeOptions) (TreeStats, error) {
+	if o.SourceShare == 0 {
+		o.SourceShare = 0.5
+	}
+	if o.MaxSize == 0 {
+		o.MaxSize = 64 << 10
+	}
+	var others lfs.OSTList
+	for i := 0; i < cfg.OSTCount; i++ {
+		if !o.Sources.Contains(uint32(i)) {
+			others = append(others, uint32(i))
+		}
+	}
+	if len(others) == 0 || len(o.Sources) == 0 {
+		return TreeStats{}, errors.New("need both source OSTs and other OSTs")
+	}
+	rng := rand.New(rand.NewPCG(o.Seed, 7))
+	var st TreeStats
+	madeDirs := map[string]bool{}
+	err := treegen.Generate(treegen.Options{Root: o.Root, Files: o.Files, Seed: o.Seed, HostileEvery: o.HostileEvery},
+		func(f treegen.File) error {
+			dir := filepath.Dir(f.Path)
+			if !madeDirs[dir] {
+				if err := os.MkdirAll(dir, 0o755); err != nil {
+					return err
+				}
+				madeDirs[dir] = true
+			}
+			size := min(int64(f.Size), o.MaxSize)
+			if err := writeContent(f.Path, size); err != nil {
+				return err
+			}
+			var osts []uint32
+			if rng.Float64() < o.SourceShare {
+				osts = append(osts, o.Sources[rng.IntN(len(o.Sources))])
+				if rng.IntN(4) == 0 { // a second stripe elsewhere: membership is any object
+					osts = append([]uint32{others[rng.IntN(len(others))]}, osts...)
+				}
+				st.OnSource++
+			} else {
+				osts = append(osts, others[rng.IntN(len(others))])
+			}
+			l := PlainLayout(osts...)
+			l.Components[0].StripeSize = cfg.StripeSize
+			if err := SetLayout(f.Path, l); err != nil {
+				return err
+			}
+			st.Files++
+			st.Bytes += size
+			if o.LinkEvery > 0 && st.Files%o.LinkEvery == 0 {
+				if err := os.Link(f.Path, f.Path+".hardlink"); err != nil {
+					return err
+				}
+				st.HardLinks++
+			}
+			if o.SpecialEvery > 0 && st.Files%o.SpecialEvery == 0 {
+				if err := os.Symlink(f.Path, f.Path+".symlink"); err != nil {
+					return err
+				}
+				if err := syscall.Mkfifo(f.Path+".fifo", 0o644); err != nil {
+					return err
+				}
+				st.Symlinks++
+				st.FIFOs++
+			}
+			return nil
+		})
+	return st, err
+}
+
+// Content returns the first n bytes of the content MakeTree writes for path.
+func Content(path string, n int64) []byte {
+	h := fnv.New64a()
+	h.Write([]byte(path))
+	r := rand.New(rand.NewPCG(h.Sum64(), 1))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte('a' + r.IntN(26))
+	}
+	return b
+}
+
+func writeContent(path string, size int64) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(f)
+	w.Write(Content(path, size))
+	err = w.Flush()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// runMkTree is "lfs-sim sim-mktree": not an lfs command, a tree builder for the demo,
+// the tests and rehearsals.
+func runMkTree(cfg *Config, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("sim-mktree", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	files := fs.Int("files", 1000, "number of regular files")
+	seed := fs.Uint64("seed", 1, "random seed")
+	hostile := fs.Int("hostile-every", 0, "about one file in N gets a hostile name")
+	sources := fs.String("sources", "", "OSTs to drain (required)")
+	share := fs.Float64("source-share", 0.5, "share of files with an object on a source OST")
+	maxSize := fs.Int64("max-size", 64<<10, "largest file, bytes")
+	links := fs.Int("link-every", 0, "every Nth file gets a hard link")
+	special := fs.Int("special-every", 0, "every Nth file is followed by a symlink and a FIFO")
+	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
+		fmt.Fprintln(stderr, "usage: lfs-sim sim-mktree [flags] DIR")
+		return 2
+	}
+	src, err := lfs.ParseOSTList(*sources)
+	if err != nil {
+		fmt.Fprintf(stderr, "sim-mktree: --sources: %v\n", err)
+		return 2
+	}
+	st, err := MakeTree(*cfg, TreeOptions{Root: strings.TrimRight(fs.Arg(0), "/"), Files: *files, Seed: *seed,
+		HostileEvery: *hostile, Sources: src, SourceShare: *share, MaxSize: *maxSize, LinkEvery: *links, SpecialEvery: *special})
+	if err != nil {
+		fmt.Fprintf(stderr, "sim-mktree: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "%d files (%d on OSTs %s), %d bytes, %d hard links, %d symlinks, %d FIFOs\n",
+		st.Files, st.OnSource, src, st.Bytes, st.HardLinks, st.Symlinks, st.FIFOs)
+	return 0
+}

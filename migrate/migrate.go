@@ -1,0 +1,659 @@
+// Package migrate is the engine of one array task: it takes a shard's entries that the
+// checkpoint does not list as done, re-checks each file, migrates what still needs it with
+// a pool of lfs migrate processes, verifies where each file ended up, and hands every
+// outcome to the checkpoint.
+//
+// Every check is batched across files, because one exec per lfs call is the cost that
+// dominates (see the design notes): for a batch of files, one "lfs find FILE... --printf"
+// answers "same FID?" and "still on a source OST?" for all of them (two calls on clients
+// older than 2.15), and one more verifies placement after the migrations.
+package migrate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"migrator/campaign"
+	"migrator/checkpoint"
+	"migrator/lfs"
+	"migrator/manifest"
+)
+
+// LFS is what a task needs from the lfs command.
+type LFS interface {
+	FileInfo(ctx context.Context, files []string) ([]lfs.FileInfoResult, error)
+	PathToFID(ctx context.Context, files []string) ([]lfs.FIDResult, error)
+	FindAmong(ctx context.Context, files []string, opts lfs.FindOptions) ([]bool, error)
+	HSMStates(ctx context.Context, files []string) ([]lfs.HSMResult, error)
+	Migrate(ctx context.Context, opts lfs.MigrateOptions, files []string) ([]lfs.MigrateResult, error)
+}
+
+// Source yields a shard's entries in order; Next returns io.EOF at the end.
+type Source interface {
+	Next(e *manifest.Entry) error
+}
+
+// Recorder takes outcomes; only one goroutine calls it.
+type Recorder interface {
+	Append(r *checkpoint.Record) error
+}
+
+// Options control a task.
+type Options struct {
+	Selection campaign.Selection // sources, scan paths, excludes
+	Target    lfs.MigrateOptions
+	DryRun    bool
+	Workers   int
+	// Batch is files per lfs migrate call; 1 migrates one file per call. Batching needs an
+	// explicit target layout; names with a newline always go alone.
+	Batch int
+	// CheckBatch is files per check call when migrating one per call (default 64).
+	CheckBatch  int
+	FileTimeout time.Duration // per lfs migrate of one file; 0: none
+	MaxAttempts int           // for busy or changing files (default 5)
+	RetryBase   time.Duration // first backoff for them (default 2 s, doubling, at most 2 min)
+	StreakLimit int           // identical consecutive failures that stop the task (default 50)
+	// NoPrintf is set for lfs clients older than 2.15, which lack find --printf.
+	NoPrintf bool
+}
+
+func (o *Options) defaults() {
+	if o.Workers < 1 {
+		o.Workers = 1
+	}
+	if o.Batch < 1 {
+		o.Batch = 1
+	}
+	if !o.Target.ExplicitLayout() {
+		o.Batch = 1
+	}
+	if o.CheckBatch < 1 {
+		o.CheckBatch = 64
+	}
+	if o.MaxAttempts < 1 {
+		o.MaxAttempts = 5
+	}
+	if o.RetryBase <= 0 {
+		o.RetryBase = 2 * time.Second
+	}
+	if o.StreakLimit < 1 {
+		o.StreakLimit = 50
+	}
+}
+
+// Stats are a task's counters, safe to read while it runs.
+type Stats struct {
+	Done       atomic.Int64 // entries with an outcome in this run
+	Migrated   atomic.Int64
+	Skipped    atomic.Int64
+	Failed     atomic.Int64
+	Would      atomic.Int64
+	Bytes      atomic.Int64 // migrated bytes
+	Retries    atomic.Int64 // busy or changed files put back for later
+	InFlight   atomic.Int64 // lfs migrate calls running
+	LFSCalls   atomic.Int64
+	Interrupts atomic.Int64 // files whose migration was cut short by a signal (left pending)
+}
+
+// Errors that stop a task early. The entries they concern stay pending.
+var (
+	ErrNoSpace     = errors.New("the target OSTs are out of space or quota")
+	ErrErrorStreak = errors.New("too many identical failures in a row")
+)
+
+// Run processes the entries of src that done does not contain. stop ends the feeding of
+// new work: running batches finish (their lfs processes are cancelled only when kill is).
+// It returns nil when every entry was handled (or stop was called), ErrNoSpace or
+// ErrErrorStreak when it stopped to protect the filesystem, or the first fatal error.
+func Run(stop, kill context.Context, l LFS, src Source, done *checkpoint.Done, rec Recorder, o Options, st *Stats) error {
+	o.defaults()
+	t := &task{l: l, o: o, st: st, done: done, sources: o.Selection.SourceOSTs(),
+		records: make(chan checkpoint.Record, 1024), kill: kill}
+	t.retryCond = sync.NewCond(&t.mu)
+
+	// One writer, in completion order.
+	var recErr error
+	recDone := make(chan struct{})
+	go func() {
+		defer close(recDone)
+		for r := range t.records {
+			if recErr != nil {
+				continue
+			}
+			if err := rec.Append(&r); err != nil {
+				recErr = err
+				t.fail(err)
+			}
+		}
+	}()
+
+	batches := make(chan []*item)
+	var wg sync.WaitGroup
+	for w := 0; w < o.Workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := range batches {
+				t.process(b)
+				t.mu.Lock()
+				t.inflight--
+				t.retryCond.Broadcast()
+				t.mu.Unlock()
+			}
+		}()
+	}
+	feedErr := t.feed(stop, src, batches)
+	close(batches)
+	wg.Wait()
+	close(t.records)
+	<-recDone
+	if feedErr != nil {
+		return feedErr
+	}
+	if err := t.fatalErr(); err != nil {
+		return err
+	}
+	return recErr
+}
+
+type item struct {
+	idx      uint64
+	e        manifest.Entry
+	attempts uint32
+	spent    time.Duration
+	due      time.Time // for retries
+}
+
+type task struct {
+	l       LFS
+	o       Options
+	st      *Stats
+	done    *checkpoint.Done
+	sources lfs.OSTList
+	records chan checkpoint.Record
+	kill    context.Context
+
+	mu        sync.Mutex
+	retryCond *sync.Cond
+	retries   []*item // put back, not yet due or not yet taken
+	inflight  int
+	fatal     error
+	streakErr syscall.Errno
+	streak    int
+}
+
+func (t *task) fail(err error) {
+	t.mu.Lock()
+	if t.fatal == nil {
+		t.fatal = err
+	}
+	t.retryCond.Broadcast()
+	t.mu.Unlock()
+}
+
+func (t *task) fatalErr() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.fatal
+}
+
+// feed hands out batches: entries not yet done from src, and retries when they are due.
+// It ends when both are exhausted and nothing is in flight (which could put more back), or
+// when stop is done or a fatal error happened.
+func (t *task) feed(stop context.Context, src Source, out chan<- []*item) error {
+	size := t.o.CheckBatch
+	if t.o.Batch > 1 {
+		size = t.o.Batch
+	}
+	srcDone := false
+	var idx uint64
+	for {
+		if stop.Err() != nil || t.fatalErr() != nil {
+			return nil
+		}
+		b := t.dueRetries(size)
+		for !srcDone && len(b) < size {
+			var e manifest.Entry
+			err := src.Next(&e)
+			if err == io.EOF {
+				srcDone = true
+				break
+			}
+			if err != nil {
+				return err
+			}
+			i := idx
+			idx++
+			if t.done.Has(i) {
+				continue
+			}
+			b = append(b, &item{idx: i, e: e})
+		}
+		if len(b) > 0 {
+			t.mu.Lock()
+			t.inflight++
+			t.mu.Unlock()
+			select {
+			case out <- b:
+				continue
+			case <-stop.Done():
+				t.mu.Lock()
+				t.inflight--
+				t.mu.Unlock()
+				return nil
+			}
+		}
+		if !srcDone {
+			continue
+		}
+		// Only retries can remain: wait for one to be due, or for in-flight work to end.
+		t.mu.Lock()
+		if len(t.retries) == 0 && t.inflight == 0 {
+			t.mu.Unlock()
+			return nil
+		}
+		wake := time.AfterFunc(t.nextDue(), func() { t.mu.Lock(); t.retryCond.Broadcast(); t.mu.Unlock() })
+		stopWake := context.AfterFunc(stop, func() { t.mu.Lock(); t.retryCond.Broadcast(); t.mu.Unlock() })
+		t.retryCond.Wait()
+		t.mu.Unlock()
+		wake.Stop()
+		stopWake()
+	}
+}
+
+// nextDue is how long until the earliest retry is due (called with t.mu held).
+func (t *task) nextDue() time.Duration {
+	d := time.Minute
+	for _, it := range t.retries {
+		d = min(d, time.Until(it.due))
+	}
+	return max(d, time.Millisecond)
+}
+
+func (t *task) dueRetries(n int) []*item {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var b []*item
+	now := time.Now()
+	keep := t.retries[:0]
+	for _, it := range t.retries {
+		if len(b) < n && !it.due.After(now) {
+			b = append(b, it)
+		} else {
+			keep = append(keep, it)
+		}
+	}
+	t.retries = keep
+	return b
+}
+
+func (t *task) retryLater(it *item) {
+	backoff := t.o.RetryBase << min(it.attempts-1, 6)
+	it.due = time.Now().Add(min(backoff, 2*time.Minute))
+	t.st.Retries.Add(1)
+	t.mu.Lock()
+	t.retries = append(t.retries, it)
+	t.mu.Unlock()
+}
+
+func (t *task) record(it *item, r checkpoint.Record) {
+	r.Index = it.idx
+	r.Attempts = it.attempts
+	r.Duration = it.spent
+	r.Time = time.Now()
+	if r.Bytes == 0 {
+		r.Bytes = it.e.Size
+	}
+	switch r.Outcome {
+	case checkpoint.Migrated:
+		t.st.Migrated.Add(1)
+		t.st.Bytes.Add(int64(r.Bytes))
+	case checkpoint.Skipped:
+		t.st.Skipped.Add(1)
+	case checkpoint.Failed:
+		t.st.Failed.Add(1)
+	case checkpoint.WouldMigrate:
+		t.st.Would.Add(1)
+	}
+	t.st.Done.Add(1)
+	t.records <- r
+	t.noteStreak(r)
+}
+
+// noteStreak stops the task after StreakLimit failures in a row with the same errno: the
+// filesystem has likely gone away, and failing every remaining file would only hide that.
+func (t *task) noteStreak(r checkpoint.Record) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if r.Outcome != checkpoint.Failed {
+		t.streak = 0
+		return
+	}
+	if r.Errno == t.streakErr {
+		t.streak++
+	} else {
+		t.streakErr, t.streak = r.Errno, 1
+	}
+	if t.streak >= t.o.StreakLimit && t.fatal == nil {
+		t.fatal = fmt.Errorf("%w: %d files failed with %s (%s)", ErrErrorStreak, t.streak, lfs.ErrnoName(r.Errno), r.Message)
+	}
+}
+
+func skip(reason checkpoint.SkipReason) checkpoint.Record {
+	return checkpoint.Record{Outcome: checkpoint.Skipped, Reason: reason}
+}
+
+// interrupted reports whether an lfs call ended because the task is being stopped.
+func (t *task) interrupted() bool { return t.kill.Err() != nil }
+
+// process re-checks, migrates and verifies one batch.
+func (t *task) process(b []*item) {
+	if t.fatalErr() != nil {
+		return
+	}
+	cands := t.lstatCheck(b)
+	cands = t.layoutCheck(cands)
+	if len(cands) == 0 || t.fatalErr() != nil {
+		return
+	}
+	if t.o.DryRun {
+		for _, it := range cands {
+			t.record(it, checkpoint.Record{Outcome: checkpoint.WouldMigrate})
+		}
+		return
+	}
+	reported := t.migrateAll(cands)
+	t.verify(reported)
+}
+
+// lstatCheck is the cheap local check: the path still exists, is a regular file (never a
+// symlink, device, FIFO or socket), and is in scope and not excluded.
+func (t *task) lstatCheck(b []*item) []*item {
+	var out []*item
+	for _, it := range b {
+		p := it.e.Path
+		if !t.o.Selection.InScope(p) || t.o.Selection.Excluded(p) {
+			t.record(it, skip(checkpoint.SkipExcluded))
+			continue
+		}
+		fi, err := os.Lstat(p)
+		switch {
+		case isGone(err):
+			t.record(it, skip(checkpoint.SkipGone))
+		case err != nil:
+			t.recordErr(it, "lstat", err)
+		case !fi.Mode().IsRegular():
+			t.record(it, skip(checkpoint.SkipNotRegular))
+		default:
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
+func isGone(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) || errors.Is(err, syscall.ESTALE)
+}
+
+// recordErr records a failure of a local check.
+func (t *task) recordErr(it *item, what string, err error) {
+	var e syscall.Errno
+	errors.As(err, &e)
+	c := lfs.Classify(e)
+	t.record(it, checkpoint.Record{Outcome: checkpoint.Failed, Class: c, Errno: e, Retryable: c.Retryable(),
+		Message: what + ": " + err.Error()})
+}
+
+func paths(b []*item) []string {
+	ps := make([]string, len(b))
+	for i, it := range b {
+		ps[i] = it.e.Path
+	}
+	return ps
+}
+
+// fileState is what the batched layout check found for one file.
+type fileState struct {
+	ok       bool // exists and is a regular file
+	fid      lfs.FID
+	onSource bool
+}
+
+// states asks lfs about files: FID and whether any object is on a source OST.
+func (t *task) states(b []*item) ([]fileState, error) {
+	ps := paths(b)
+	t.st.LFSCalls.Add(1)
+	states := make([]fileState, len(b))
+	if !t.o.NoPrintf {
+		infos, err := t.l.FileInfo(t.kill, ps)
+		if err != nil {
+			return nil, err
+		}
+		for i, r := range infos {
+			states[i] = fileState{ok: r.OK, fid: r.Info.FID, onSource: t.sources.ContainsAny(r.Info.OSTs)}
+		}
+		return states, nil
+	}
+	fids, err := t.l.PathToFID(t.kill, ps)
+	if err != nil {
+		return nil, err
+	}
+	t.st.LFSCalls.Add(1)
+	on, err := t.l.FindAmong(t.kill, ps, lfs.FindOptions{Type: "f", OSTs: t.sources})
+	if err != nil {
+		return nil, err
+	}
+	for i := range b {
+		states[i] = fileState{ok: fids[i].Err == nil, fid: fids[i].FID, onSource: on[i]}
+	}
+	return states, nil
+}
+
+// layoutCheck keeps the files that are still the same file (FID) and still have an object
+// on a source OST, and are not HSM-released (never trigger a restore from the archive).
+func (t *task) layoutCheck(b []*item) []*item {
+	if len(b) == 0 {
+		return nil
+	}
+	states, err := t.states(b)
+	if err != nil {
+		t.lfsFailed(err)
+		return nil
+	}
+	var out, off []*item
+	for i, it := range b {
+		s := states[i]
+		switch {
+		case !s.ok:
+			t.recheckGone(it)
+		case s.fid != it.e.FID:
+			t.record(it, skip(checkpoint.SkipFIDChanged))
+		case !s.onSource:
+			off = append(off, it)
+		default:
+			out = append(out, it)
+		}
+	}
+	// No object on a source OST: moved already, or released by HSM (released files have
+	// no objects at all). Tell which, for the report.
+	if len(off) > 0 {
+		hs, err := t.l.HSMStates(t.kill, paths(off))
+		if err != nil {
+			t.lfsFailed(err)
+			return nil
+		}
+		for i, it := range off {
+			if hs[i].Err == nil && hs[i].State.Released() {
+				t.record(it, skip(checkpoint.SkipReleased))
+			} else {
+				t.record(it, skip(checkpoint.SkipOffSource))
+			}
+		}
+	}
+	return out
+}
+
+// recheckGone decides between "gone" and "not a regular file" for a file lfs no longer
+// saw as a regular file.
+func (t *task) recheckGone(it *item) {
+	fi, err := os.Lstat(it.e.Path)
+	switch {
+	case isGone(err):
+		t.record(it, skip(checkpoint.SkipGone))
+	case err == nil && !fi.Mode().IsRegular():
+		t.record(it, skip(checkpoint.SkipNotRegular))
+	case err != nil:
+		t.recordErr(it, "lstat", err)
+	default:
+		// A regular file lfs could not describe: let the migration say why.
+		t.recordErr(it, "lfs find", syscall.EIO)
+	}
+}
+
+// lfsFailed handles an lfs call that failed as a whole: when the task is being stopped it
+// is an interruption (the files stay pending); otherwise it stops the task.
+func (t *task) lfsFailed(err error) {
+	if t.interrupted() {
+		return
+	}
+	t.fail(fmt.Errorf("lfs failed: %w", err))
+}
+
+// migrateAll runs lfs migrate over the candidates and returns those lfs reported as
+// migrated or could not attribute, for verification. Failures are handled here.
+func (t *task) migrateAll(cands []*item) []*item {
+	var reported []*item
+	var singles, batch []*item
+	for _, it := range cands {
+		if t.o.Batch > 1 && strings.IndexByte(it.e.Path, '\n') < 0 {
+			batch = append(batch, it)
+		} else {
+			singles = append(singles, it)
+		}
+	}
+	for len(batch) > 0 && t.fatalErr() == nil && !t.interrupted() {
+		n := min(t.o.Batch, len(batch))
+		if n == 1 {
+			singles = append(singles, batch[0])
+			break
+		}
+		reported = append(reported, t.migrate(batch[:n])...)
+		batch = batch[n:]
+	}
+	for _, it := range singles {
+		if t.fatalErr() != nil || t.interrupted() {
+			break
+		}
+		reported = append(reported, t.migrate([]*item{it})...)
+	}
+	return reported
+}
+
+// migrate runs one lfs migrate call.
+func (t *task) migrate(b []*item) []*item {
+	ctx := t.kill
+	if t.o.FileTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, t.o.FileTimeout*time.Duration(len(b)))
+		defer cancel()
+	}
+	for _, it := range b {
+		it.attempts++
+	}
+	start := time.Now()
+	t.st.InFlight.Add(1)
+	t.st.LFSCalls.Add(1)
+	res, err := t.l.Migrate(ctx, t.o.Target, paths(b))
+	t.st.InFlight.Add(-1)
+	spent := time.Since(start) / time.Duration(len(b))
+	for _, it := range b {
+		it.spent += spent
+	}
+	if err != nil {
+		switch {
+		case t.interrupted():
+			// scancel or our own stop: the files stay pending, their originals intact.
+			t.st.Interrupts.Add(int64(len(b)))
+		case ctx.Err() != nil:
+			for _, it := range b {
+				t.failed(it, lfs.MigrateResult{Status: lfs.MigrateFailed, Errno: syscall.ETIMEDOUT,
+					Reason: fmt.Sprintf("timed out after %v", t.o.FileTimeout)}, lfs.ClassRetryLater)
+			}
+		default:
+			t.fail(fmt.Errorf("lfs migrate: %w", err))
+		}
+		return nil
+	}
+	var reported []*item
+	for i, it := range b {
+		switch r := res[i]; r.Status {
+		case lfs.MigrateOK, lfs.MigrateUnknown:
+			reported = append(reported, it)
+		default:
+			t.failed(it, r, r.Class())
+		}
+	}
+	return reported
+}
+
+// failed handles a failure lfs reported for one file.
+func (t *task) failed(it *item, r lfs.MigrateResult, class lfs.Class) {
+	msg := r.Reason
+	if r.Errno != 0 {
+		msg += ": " + lfs.Strerror(r.Errno)
+	}
+	switch class {
+	case lfs.ClassRetryLater:
+		if it.attempts < uint32(t.o.MaxAttempts) {
+			t.retryLater(it)
+			return
+		}
+	case lfs.ClassVanished:
+		t.record(it, skip(checkpoint.SkipGone))
+		return
+	case lfs.ClassNoSpace:
+		// Not recorded: the file stays pending for a later run, when there is room.
+		t.fail(fmt.Errorf("%w: %s", ErrNoSpace, msg))
+		return
+	}
+	t.record(it, checkpoint.Record{Outcome: checkpoint.Failed, Class: class, Errno: r.Errno,
+		Retryable: class.Retryable(), Message: msg})
+}
+
+// verify checks where the files lfs reported (or could not attribute) ended up: off every
+// source OST and still the same file, or it is not a success.
+func (t *task) verify(b []*item) {
+	if len(b) == 0 {
+		return
+	}
+	states, err := t.states(b)
+	if err != nil {
+		t.lfsFailed(err)
+		return
+	}
+	for i, it := range b {
+		s := states[i]
+		switch {
+		case !s.ok:
+			t.recheckGone(it)
+		case s.fid != it.e.FID:
+			t.record(it, skip(checkpoint.SkipFIDChanged))
+		case !s.onSource:
+			t.record(it, checkpoint.Record{Outcome: checkpoint.Migrated})
+		case it.attempts < uint32(t.o.MaxAttempts):
+			t.retryLater(it) // lfs did not say, or the new objects landed on a source OST again
+		default:
+			t.record(it, checkpoint.Record{Outcome: checkpoint.Failed, Class: lfs.ClassOther, Retryable: true,
+				Message: "still has an object on a source OST after lfs migrate (is object creation stopped on the source OSTs? lctl set_param osp.*.max_create_count=0 on the MDS)"})
+		}
+	}
+}

@@ -1,0 +1,286 @@
+// Package planner makes a campaign: preflight checks against the lfs client and the
+// filesystem, the campaign directory and campaign.json, the scan into sharded manifests,
+// and the job scripts. Submitting is the caller's (see package launch).
+//
+// Planning is crash-safe: campaign.json is written before the scan and the manifest index
+// after it, so a killed plan leaves either nothing, or a campaign without an index that
+// nothing can run and that the next plan of the same request starts over.
+package planner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/dustin/go-humanize"
+
+	"migrator/campaign"
+	"migrator/checkpoint"
+	"migrator/durable"
+	"migrator/lfs"
+	"migrator/manifest"
+	"migrator/scan"
+)
+
+// LFS is what planning needs from the lfs command.
+type LFS interface {
+	scan.LFS
+	Version(ctx context.Context) (lfs.Version, error)
+	DF(ctx context.Context, path string) ([]lfs.TargetSpace, error)
+}
+
+// ErrBadInput is matched by errors about what the admin asked for (exit code 2).
+var ErrBadInput = errors.New("bad input")
+
+func badInput(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrBadInput, fmt.Sprintf(format, args...))
+}
+
+// Preflight is what the checks before planning found.
+type Preflight struct {
+	Version  lfs.Version
+	FSName   string            // from lfs df target names, if known
+	Targets  []lfs.TargetSpace // every OST of the filesystem, if lfs df answered
+	Warnings []string
+}
+
+// Check runs the preflight checks: lfs answers, the client version supports the request,
+// scan paths exist, and every source OST exists in the filesystem. Nothing is written.
+func Check(ctx context.Context, l LFS, req campaign.Request) (*Preflight, error) {
+	p := &Preflight{}
+	for _, sp := range req.Selection.ScanPaths {
+		fi, err := os.Stat(string(sp))
+		if err != nil {
+			return nil, badInput("scan path %s: %v", sp, unwrapPath(err))
+		}
+		if !fi.IsDir() {
+			return nil, badInput("scan path %s: not a directory", sp)
+		}
+	}
+	v, err := l.Version(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p.Version = v
+	explicit := req.Target.MigrateOptions().ExplicitLayout()
+	if !v.KeepsLayoutOnPlainMigrate() {
+		if !explicit {
+			return nil, badInput("lfs %s is older than 2.16, where a plain lfs migrate may leave a file on the same OSTs: give a target layout (--target-pool, --stripe-count, --stripe-size or --target-osts)", v)
+		}
+		p.Warnings = append(p.Warnings, fmt.Sprintf("lfs client %s is older than 2.16; using the explicit target layout", v))
+	}
+	if !v.AtLeast(2, 15) {
+		p.Warnings = append(p.Warnings, fmt.Sprintf("lfs client %s has no find --printf: files are described one getstripe at a time, which is slow", v))
+	}
+	ts, err := l.DF(ctx, string(req.Selection.ScanPaths[0]))
+	if err != nil {
+		p.Warnings = append(p.Warnings, fmt.Sprintf("lfs df failed (%v): cannot check the OST list or free space", oneLine(err)))
+		return p, nil
+	}
+	p.Targets = ts
+	var have lfs.OSTList
+	for _, t := range ts {
+		have = append(have, t.Index)
+		if p.FSName == "" {
+			p.FSName = fsName(t.UUID)
+		}
+	}
+	slices.Sort(have)
+	have = slices.Compact(have)
+	for _, o := range req.Selection.SourceOSTs() {
+		if !have.Contains(o) {
+			return nil, badInput("OST %d is not in the filesystem of %s (lfs df lists OSTs %s)", o, req.Selection.ScanPaths[0], have)
+		}
+	}
+	if req.Target.OSTs != "" {
+		for _, o := range lfs.MustParseOSTList(req.Target.OSTs) {
+			if !have.Contains(o) {
+				return nil, badInput("target OST %d is not in the filesystem (lfs df lists OSTs %s)", o, have)
+			}
+			if req.Selection.SourceOSTs().Contains(o) {
+				return nil, badInput("target OST %d is also a source OST", o)
+			}
+		}
+	}
+	return p, nil
+}
+
+func fsName(uuid string) string {
+	if i := strings.LastIndex(uuid, "-OST"); i > 0 {
+		return uuid[:i]
+	}
+	return ""
+}
+
+// SpaceWarning compares the bytes to move with the free space on the OSTs they can go to
+// (the target OSTs, or every OST but the sources) and warns when it is short.
+func (p *Preflight) SpaceWarning(req campaign.Request, bytes uint64) string {
+	if len(p.Targets) == 0 {
+		return ""
+	}
+	var targets lfs.OSTList
+	if req.Target.OSTs != "" {
+		targets = lfs.MustParseOSTList(req.Target.OSTs)
+	}
+	src := req.Selection.SourceOSTs()
+	var free uint64
+	for _, t := range p.Targets {
+		if src.Contains(t.Index) || (targets != nil && !targets.Contains(t.Index)) {
+			continue
+		}
+		free += t.AvailKB * 1024
+	}
+	where := "the other OSTs"
+	if req.Target.Pool != "" {
+		where = "the OSTs outside the sources (pool " + req.Target.Pool + " is a subset; check it with lfs df -p)"
+	}
+	if free < bytes+bytes/10 {
+		return fmt.Sprintf("%s to move but only %s free on %s: the targets may fill up", humanize.IBytes(bytes), humanize.IBytes(free), where)
+	}
+	return ""
+}
+
+// Options are a plan's inputs beyond the request.
+type Options struct {
+	Dir      campaign.Dir
+	Request  campaign.Request
+	Tool     string // migrator version
+	Workers  int    // lfs find processes at once
+	SpoolDir string
+	Stats    *scan.Stats
+	Log      io.Writer // notes for the admin (stderr)
+}
+
+// Result is a planned campaign.
+type Result struct {
+	Spec    *campaign.Spec
+	Index   manifest.Index
+	Resumed bool // the campaign was already fully planned; nothing was scanned
+}
+
+// Plan makes (or finds) the campaign in o.Dir.
+func Plan(ctx context.Context, l LFS, o Options) (*Result, error) {
+	d := o.Dir
+	if err := d.Prepare(); err != nil {
+		return nil, badInput("%v", err)
+	}
+	lock, err := checkpoint.AcquireLock(filepath.Join(d.Root, "plan.lock"), checkpoint.CurrentHolder(os.Getenv), checkpoint.LockOptions{})
+	if err != nil {
+		return nil, badInput("another plan is running: %v", err)
+	}
+	defer lock.Release()
+	spec, err := d.Load()
+	switch {
+	case errors.Is(err, campaign.ErrNotCampaign):
+		if err := checkEmpty(d.Root, "plan.lock"); err != nil {
+			return nil, err
+		}
+		now := time.Now().UTC()
+		spec = &campaign.Spec{Format: campaign.Format, ID: campaign.NewID(now), CreatedAt: now.Truncate(time.Second),
+			Tool: o.Tool, Request: o.Request}
+	case err != nil:
+		return nil, badInput("%v", err)
+	case !spec.SameCampaign(o.Request):
+		return nil, badInput("%s already holds campaign %s, planned with different settings; use another directory", d.Root, spec.ID)
+	default:
+		spec.Slurm = o.Request.Slurm // submission settings may change between runs
+		spec.DryRun = o.Request.DryRun
+	}
+	r0 := d.Round(0)
+	if idx, err := manifest.ReadIndex(r0.Manifests); err == nil && idx.Campaign == spec.ID {
+		if err := d.Save(spec); err != nil {
+			return nil, err
+		}
+		return &Result{Spec: spec, Index: idx, Resumed: true}, nil
+	}
+	if err := d.MkdirAll(r0); err != nil {
+		return nil, err
+	}
+	if err := d.Save(spec); err != nil {
+		return nil, err
+	}
+	// An earlier plan of this campaign died before its index: start the scan over.
+	if err := clearManifests(r0.Manifests); err != nil {
+		return nil, err
+	}
+	w, err := manifest.NewWriter(manifest.WriterOptions{Dir: r0.Manifests, Campaign: spec.ID, Round: 0,
+		MaxFiles: spec.Work.ShardFiles, MaxBytes: spec.Work.ShardBytes})
+	if err != nil {
+		return nil, err
+	}
+	sel := spec.Selection
+	find := lfs.FindOptions{OSTs: sel.SourceOSTs(), UID: sel.UID, GID: sel.GID, Pool: sel.Pool, MTime: sel.MTime}
+	if sel.MinSize > 0 {
+		find.Size = append(find.Size, fmt.Sprintf("+%dc", sel.MinSize-1))
+	}
+	if sel.MaxSize > 0 {
+		find.Size = append(find.Size, fmt.Sprintf("-%dc", sel.MaxSize+1))
+	}
+	err = scan.Run(ctx, l, scan.Options{
+		Roots: campaign.Strings(sel.ScanPaths), Excludes: campaign.Strings(sel.Excludes), Find: find,
+		Workers: o.Workers, SpoolDir: o.SpoolDir,
+	}, o.Stats, func(batch []manifest.Entry) error {
+		for i := range batch {
+			if err := w.Write(&batch[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		w.Abort() // no index: nothing can run this partial plan
+		clearManifests(r0.Manifests)
+		return nil, err
+	}
+	idx, err := w.Close()
+	if err != nil {
+		return nil, err
+	}
+	return &Result{Spec: spec, Index: idx}, nil
+}
+
+// checkEmpty refuses a directory that holds anything but a campaign of ours.
+func checkEmpty(dir string, allowed string) error {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if e.Name() == allowed {
+			continue
+		}
+		return badInput("%s is not empty (it holds %s) and is not a campaign; use a new directory", dir, e.Name())
+	}
+	return nil
+}
+
+func clearManifests(dir string) error {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if durable.IsTemp(e.Name()) || strings.HasPrefix(e.Name(), "shard-") {
+			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", " ") }

@@ -1,0 +1,442 @@
+// Package report merges a campaign's manifests and checkpoints into its status: how many
+// files and bytes were planned, migrated, skipped (by reason), failed (by class) and are
+// still pending, per shard, per round and for the campaign; which failures there are; and
+// which files a retry round would take. It streams every shard (in parallel) and keeps
+// one byte per entry of the shards being read, whatever the campaign's size.
+//
+// Accounting across rounds: a retry round's manifest is exactly the retryable failures
+// and pending entries of the round before it, so those entries count in the later round
+// and not in the earlier one. Hence, always: migrated + skipped + failed + pending =
+// planned, for every shard, every round, and the campaign.
+package report
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"migrator/campaign"
+	"migrator/checkpoint"
+	"migrator/lfs"
+	"migrator/manifest"
+)
+
+// Counts are files or bytes by state. WouldMigrate (dry runs) is a part of Pending.
+type Counts struct {
+	Planned      uint64 `json:"planned"`
+	Migrated     uint64 `json:"migrated"`
+	Skipped      uint64 `json:"skipped"`
+	Failed       uint64 `json:"failed"`
+	Pending      uint64 `json:"pending"`
+	WouldMigrate uint64 `json:"would_migrate"`
+}
+
+func (c *Counts) add(o Counts) {
+	c.Planned += o.Planned
+	c.Migrated += o.Migrated
+	c.Skipped += o.Skipped
+	c.Failed += o.Failed
+	c.Pending += o.Pending
+	c.WouldMigrate += o.WouldMigrate
+}
+
+// Balanced reports whether migrated + skipped + failed + pending = planned.
+func (c Counts) Balanced() bool {
+	return c.Migrated+c.Skipped+c.Failed+c.Pending == c.Planned
+}
+
+// Status is a campaign's status: status.json.
+type Status struct {
+	Campaign        string            `json:"campaign"`
+	Generated       time.Time         `json:"generated"`
+	DryRun          bool              `json:"dry_run"`
+	Files           Counts            `json:"files"`
+	Bytes           Counts            `json:"bytes"`
+	SkippedByReason map[string]uint64 `json:"skipped_by_reason"`
+	FailedByClass   map[string]uint64 `json:"failed_by_class"`
+	// SourceOSTsRemaining counts, per source OST, the files with an object on it that are
+	// failed or pending.
+	SourceOSTsRemaining map[string]uint64 `json:"source_osts_remaining"`
+	FirstActivity       *time.Time        `json:"first_activity,omitempty"`
+	LastActivity        *time.Time        `json:"last_activity,omitempty"`
+	FilesPerSecond      float64           `json:"files_per_second"`
+	BytesPerSecond      float64           `json:"bytes_per_second"`
+	ETASeconds          float64           `json:"eta_seconds,omitempty"`
+	Rounds              []RoundStatus     `json:"rounds"`
+	Shards              []ShardStatus     `json:"shards"`
+}
+
+// RoundStatus is one round's counts (before superseding by later rounds).
+type RoundStatus struct {
+	Round  int    `json:"round"`
+	Shards int    `json:"shards"`
+	Files  Counts `json:"files"`
+	Bytes  Counts `json:"bytes"`
+	// Superseded are this round's retryable failures and pending entries that a later
+	// round took over; they count there.
+	SupersededFiles uint64 `json:"superseded_files"`
+}
+
+// ShardStatus is one shard's counts and activity.
+type ShardStatus struct {
+	Round   int        `json:"round"`
+	Shard   int        `json:"shard"`
+	Files   Counts     `json:"files"`
+	Bytes   Counts     `json:"bytes"`
+	First   *time.Time `json:"first_activity,omitempty"`
+	Last    *time.Time `json:"last_activity,omitempty"`
+	Runs    int        `json:"runs"`
+	LastRun string     `json:"last_run,omitempty"` // how the last run ended, if it ended cleanly
+	Host    string     `json:"host,omitempty"`     // where the last run ran
+	Torn    int64      `json:"torn_bytes,omitempty"`
+}
+
+// Failure is a failed file, for failures.jsonl.
+type Failure struct {
+	Round     int           `json:"round"`
+	Shard     int           `json:"shard"`
+	Index     uint64        `json:"index"`
+	Path      campaign.Path `json:"path"`
+	Size      uint64        `json:"size"`
+	UID       uint32        `json:"uid"`
+	Class     string        `json:"class"`
+	Errno     int           `json:"errno"`
+	ErrnoName string        `json:"errno_name,omitempty"`
+	Message   string        `json:"message"`
+	Attempts  uint32        `json:"attempts"`
+	Retryable bool          `json:"retryable"`
+	Time      time.Time     `json:"time"`
+}
+
+// Options control Collect.
+type Options struct {
+	Workers int // shards read at once (default 4)
+	// Failure, if set, is called for every failed file of the campaign (not superseded).
+	Failure func(Failure) error
+	// Retry, if set, is called for every file a retry round of the latest round would take:
+	// its retryable failures, and its pending entries when RetryPending is set.
+	Retry        func(manifest.Entry) error
+	RetryPending bool
+}
+
+// Collect reads every round and shard of the campaign.
+func Collect(ctx context.Context, d campaign.Dir, spec *campaign.Spec, o Options) (*Status, error) {
+	if o.Workers < 1 {
+		o.Workers = 4
+	}
+	rounds, err := d.Rounds()
+	if err != nil {
+		return nil, err
+	}
+	st := &Status{Campaign: spec.ID, Generated: time.Now().UTC().Truncate(time.Second), DryRun: spec.DryRun,
+		SkippedByReason: map[string]uint64{}, FailedByClass: map[string]uint64{}, SourceOSTsRemaining: map[string]uint64{}}
+	for _, r := range checkpoint.SkipReasons() {
+		st.SkippedByReason[r.String()] = 0
+	}
+	for c := lfs.ClassOther; c <= lfs.ClassPermission; c++ {
+		st.FailedByClass[c.String()] = 0
+	}
+	for _, o := range spec.Selection.SourceOSTs() {
+		st.SourceOSTsRemaining[strconv.Itoa(int(o))] = 0
+	}
+	latest := -1
+	if len(rounds) > 0 {
+		latest = rounds[len(rounds)-1]
+	}
+	var mu sync.Mutex // guards st and serialises the callbacks
+	for ri, r := range rounds {
+		rd := d.Round(r)
+		idx, err := manifest.ReadIndex(rd.Manifests)
+		if err != nil {
+			return nil, err
+		}
+		if idx.Campaign != spec.ID || idx.Round != r {
+			return nil, fmt.Errorf("%s: manifest index of campaign %s round %d, not %s round %d", rd.Manifests, idx.Campaign, idx.Round, spec.ID, r)
+		}
+		// Is this round superseded by the next? Then its retryable failures and pending
+		// entries count in the next round instead.
+		superseded := ri+1 < len(rounds)
+		rs := RoundStatus{Round: r, Shards: len(idx.Shards)}
+		err = forEachShard(ctx, idx.Shards, o.Workers, func(s manifest.ShardIndex) error {
+			ss, err := readShard(rd, spec, idx, s, superseded, r == latest, o, &mu, st)
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			st.Shards = append(st.Shards, ss.ShardStatus)
+			rs.Files.add(ss.Files)
+			rs.Bytes.add(ss.Bytes)
+			rs.SupersededFiles += ss.supersededFiles
+			st.Files.add(ss.campaignFiles)
+			st.Bytes.add(ss.campaignBytes)
+			mu.Unlock()
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		st.Rounds = append(st.Rounds, rs)
+	}
+	sort.Slice(st.Shards, func(i, j int) bool {
+		a, b := st.Shards[i], st.Shards[j]
+		return a.Round < b.Round || a.Round == b.Round && a.Shard < b.Shard
+	})
+	st.rates()
+	if !st.Files.Balanced() || !st.Bytes.Balanced() {
+		return nil, fmt.Errorf("internal error: the counts do not add up: %+v / %+v", st.Files, st.Bytes)
+	}
+	return st, nil
+}
+
+func (st *Status) rates() {
+	for _, s := range st.Shards {
+		if s.First != nil && (st.FirstActivity == nil || s.First.Before(*st.FirstActivity)) {
+			t := *s.First
+			st.FirstActivity = &t
+		}
+		if s.Last != nil && (st.LastActivity == nil || s.Last.After(*st.LastActivity)) {
+			t := *s.Last
+			st.LastActivity = &t
+		}
+	}
+	if st.FirstActivity == nil {
+		return
+	}
+	el := st.LastActivity.Sub(*st.FirstActivity).Seconds()
+	if el < 1 {
+		el = 1
+	}
+	handled := float64(st.Files.Migrated + st.Files.Skipped + st.Files.Failed)
+	st.FilesPerSecond = handled / el
+	st.BytesPerSecond = float64(st.Bytes.Migrated) / el
+	if st.FilesPerSecond > 0 && st.Files.Pending > 0 {
+		st.ETASeconds = float64(st.Files.Pending) / st.FilesPerSecond
+	}
+}
+
+func forEachShard(ctx context.Context, shards []manifest.ShardIndex, workers int, fn func(manifest.ShardIndex) error) error {
+	ch := make(chan manifest.ShardIndex)
+	var wg sync.WaitGroup
+	var once sync.Once
+	var first error
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for s := range ch {
+				if err := fn(s); err != nil {
+					once.Do(func() { first = err; cancel() })
+				}
+			}
+		}()
+	}
+	for _, s := range shards {
+		select {
+		case ch <- s:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	close(ch)
+	wg.Wait()
+	if first != nil {
+		return first
+	}
+	return ctx.Err()
+}
+
+// Entry states, one byte per entry while a shard is read.
+const (
+	statePending uint8 = iota
+	stateMigrated
+	stateSkipped // + reason<<4
+	stateFailed  // + class<<4; details in the failures map
+	stateWould
+)
+
+type shardResult struct {
+	ShardStatus
+	supersededFiles              uint64
+	campaignFiles, campaignBytes Counts
+}
+
+// readShard reads one shard's checkpoint into a byte per entry, then streams its manifest.
+func readShard(rd campaign.Round, spec *campaign.Spec, idx manifest.Index, s manifest.ShardIndex,
+	superseded, latest bool, o Options, mu *sync.Mutex, st *Status) (*shardResult, error) {
+	res := &shardResult{ShardStatus: ShardStatus{Round: rd.N, Shard: s.Shard}}
+	states := make([]uint8, s.Files)
+	fails := map[uint64]checkpoint.Record{}
+	var first, last time.Time
+	note := func(t time.Time) {
+		if first.IsZero() || t.Before(first) {
+			first = t
+		}
+		if t.After(last) {
+			last = t
+		}
+	}
+	hdr := checkpoint.Header{Campaign: spec.ID, Round: rd.N, Shard: s.Shard, Entries: s.Files}
+	info, err := checkpoint.Read(checkpoint.LogPath(rd.Checkpoints, s.Shard), hdr, checkpoint.Visitor{
+		Outcome: func(r *checkpoint.Record) error {
+			note(r.Time)
+			switch r.Outcome {
+			case checkpoint.Migrated:
+				states[r.Index] = stateMigrated
+			case checkpoint.Skipped:
+				states[r.Index] = stateSkipped | uint8(r.Reason)<<4
+			case checkpoint.WouldMigrate:
+				states[r.Index] = stateWould
+			case checkpoint.Failed:
+				states[r.Index] = stateFailed | uint8(r.Class)<<4
+				fails[r.Index] = *r
+				return nil
+			}
+			delete(fails, r.Index)
+			return nil
+		},
+		RunStart: func(r *checkpoint.RunStart) error {
+			note(r.Time)
+			res.Runs++
+			res.Host = r.Host
+			res.LastRun = ""
+			return nil
+		},
+		RunEnd: func(r *checkpoint.RunEnd) error { note(r.Time); res.LastRun = r.Status.String(); return nil },
+	})
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	res.Torn = info.Torn
+	if !first.IsZero() {
+		res.First, res.Last = &first, &last
+	}
+
+	r, err := manifest.OpenShard(filepath.Join(rd.Manifests, s.File), s.SHA256)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	if h := r.Header(); h.Campaign != idx.Campaign || h.Round != idx.Round || h.Shard != s.Shard {
+		return nil, fmt.Errorf("%s: shard header says campaign %s round %d shard %d", s.File, h.Campaign, h.Round, h.Shard)
+	}
+	local := map[string]uint64{}
+	localReasons := map[string]uint64{}
+	localClasses := map[string]uint64{}
+	var e manifest.Entry
+	for i := uint64(0); ; i++ {
+		if err := r.Next(&e); err == io.EOF {
+			break
+		} else if err != nil {
+			return nil, err
+		}
+		code := states[i]
+		state, sub := code&0xf, code>>4
+		var retryable bool
+		if state == stateFailed {
+			retryable = fails[i].Retryable
+		}
+		// Counted in this round's own figures.
+		tally(&res.Files, &res.Bytes, state, e.Size)
+		// Counted for the campaign unless a later round took it over.
+		takenOver := superseded && (state == statePending || state == stateWould || state == stateFailed && retryable)
+		if takenOver {
+			res.supersededFiles++
+			continue
+		}
+		tally(&res.campaignFiles, &res.campaignBytes, state, e.Size)
+		if rd.N > 0 { // a retry round re-handles files the plan already counted
+			res.campaignFiles.Planned--
+			res.campaignBytes.Planned -= e.Size
+		}
+		switch state {
+		case stateSkipped:
+			localReasons[checkpoint.SkipReason(sub).String()]++
+		case stateFailed:
+			localClasses[lfs.Class(sub).String()]++
+		}
+		if state == statePending || state == stateWould || state == stateFailed {
+			for _, ost := range e.OSTs {
+				local[strconv.Itoa(int(ost))]++
+			}
+		}
+		if state == stateFailed && o.Failure != nil {
+			f := fails[i]
+			mu.Lock()
+			err := o.Failure(Failure{Round: rd.N, Shard: s.Shard, Index: i, Path: campaign.Path(e.Path), Size: e.Size,
+				UID: e.UID, Class: f.Class.String(), Errno: int(f.Errno), ErrnoName: errnoName(f.Errno), Message: f.Message,
+				Attempts: f.Attempts, Retryable: f.Retryable, Time: f.Time.UTC()})
+			mu.Unlock()
+			if err != nil {
+				return nil, err
+			}
+		}
+		wantRetry := state == stateFailed && retryable || o.RetryPending && (state == statePending || state == stateWould)
+		if latest && wantRetry && o.Retry != nil {
+			mu.Lock()
+			err := o.Retry(e)
+			mu.Unlock()
+			if err != nil {
+				return nil, err
+			}
+		}
+	}
+	if res.Files.Planned != s.Files {
+		return nil, fmt.Errorf("%s: %d entries, the index says %d", s.File, res.Files.Planned, s.Files)
+	}
+	mu.Lock()
+	for k, v := range local {
+		st.SourceOSTsRemaining[k] += v
+	}
+	for k, v := range localReasons {
+		st.SkippedByReason[k] += v
+	}
+	for k, v := range localClasses {
+		st.FailedByClass[k] += v
+	}
+	mu.Unlock()
+	return res, nil
+}
+
+// tally adds one entry of size to files and bytes, by state. Would-migrate is pending.
+func tally(files, bytes *Counts, state uint8, size uint64) {
+	files.Planned++
+	bytes.Planned += size
+	switch state {
+	case stateMigrated:
+		files.Migrated++
+		bytes.Migrated += size
+	case stateSkipped:
+		files.Skipped++
+		bytes.Skipped += size
+	case stateFailed:
+		files.Failed++
+		bytes.Failed += size
+	case stateWould:
+		files.Pending++
+		bytes.Pending += size
+		files.WouldMigrate++
+		bytes.WouldMigrate += size
+	default:
+		files.Pending++
+		bytes.Pending += size
+	}
+}
+
+func errnoName(e syscall.Errno) string {
+	if e == 0 {
+		return ""
+	}
+	return lfs.ErrnoName(e)
+}

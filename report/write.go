@@ -1,0 +1,231 @@
+package report
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/dustin/go-humanize"
+
+	"migrator/campaign"
+	"migrator/durable"
+	"migrator/manifest"
+)
+
+// Files written into reports/.
+const (
+	StatusJSON   = "status.json"
+	StatusProm   = "status.prom"
+	FailuresFile = "failures.jsonl"
+	RetryDir     = "retry"
+)
+
+// TopFailure is a kind of failure and how many files had it.
+type TopFailure struct {
+	Class   string `json:"class"`
+	Errno   string `json:"errno,omitempty"`
+	Message string `json:"message"`
+	Files   uint64 `json:"files"`
+}
+
+// Written is what WriteReports produced.
+type Written struct {
+	Status      *Status
+	TopFailures []TopFailure
+	Retry       manifest.Index // retryable failures of the latest round, as a manifest
+}
+
+// WriteReports collects the campaign and writes reports/: status.json, status.prom,
+// failures.jsonl and the retry manifests (reports/retry/). Every file is replaced whole,
+// so a reader never sees a half-written report, and a crash leaves the previous ones.
+func WriteReports(ctx context.Context, d campaign.Dir, spec *campaign.Spec, workers int) (*Written, error) {
+	dir := d.Reports()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	ff, err := durable.Create(filepath.Join(dir, FailuresFile), 0o600)
+	if err != nil {
+		return nil, err
+	}
+	defer ff.Abort()
+	fw := bufio.NewWriterSize(ff, 256<<10)
+	enc := json.NewEncoder(fw)
+	top := map[TopFailure]uint64{}
+
+	retryDir := filepath.Join(dir, RetryDir)
+	if err := os.RemoveAll(retryDir + ".new"); err != nil {
+		return nil, err
+	}
+	rounds, err := d.Rounds()
+	if err != nil {
+		return nil, err
+	}
+	next := 1
+	if len(rounds) > 0 {
+		next = rounds[len(rounds)-1] + 1
+	}
+	rw, err := manifest.NewWriter(manifest.WriterOptions{Dir: retryDir + ".new", Campaign: spec.ID, Round: next,
+		MaxFiles: spec.Work.ShardFiles, MaxBytes: spec.Work.ShardBytes})
+	if err != nil {
+		return nil, err
+	}
+	st, err := Collect(ctx, d, spec, Options{Workers: workers,
+		Failure: func(f Failure) error {
+			key := TopFailure{Class: f.Class, Errno: f.ErrnoName, Message: f.Message}
+			if _, ok := top[key]; ok || len(top) < 10000 {
+				top[key]++
+			}
+			return enc.Encode(f)
+		},
+		Retry: func(e manifest.Entry) error { return rw.Write(&e) },
+	})
+	if err != nil {
+		rw.Abort()
+		return nil, err
+	}
+	if err := fw.Flush(); err != nil {
+		return nil, err
+	}
+	if err := ff.Commit(); err != nil {
+		return nil, err
+	}
+	ridx, err := rw.Close()
+	if err != nil {
+		return nil, err
+	}
+	// Replace reports/retry with the new one (a crash in between leaves retry.new, which
+	// the next collect removes; retry reads only a complete reports/retry).
+	if err := os.RemoveAll(retryDir); err != nil {
+		return nil, err
+	}
+	if err := os.Rename(retryDir+".new", retryDir); err != nil {
+		return nil, err
+	}
+	if err := durable.SyncDir(dir); err != nil {
+		return nil, err
+	}
+
+	w := &Written{Status: st, Retry: ridx, TopFailures: topFailures(top, 10)}
+	data, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	if err := durable.WriteFile(filepath.Join(dir, StatusJSON), append(data, '\n'), 0o644); err != nil {
+		return nil, err
+	}
+	var prom strings.Builder
+	WriteProm(&prom, st)
+	if err := durable.WriteFile(filepath.Join(dir, StatusProm), []byte(prom.String()), 0o644); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+func topFailures(m map[TopFailure]uint64, n int) []TopFailure {
+	var out []TopFailure
+	for k, v := range m {
+		k.Files = v
+		out = append(out, k)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Files != out[j].Files {
+			return out[i].Files > out[j].Files
+		}
+		return out[i].Message < out[j].Message
+	})
+	if len(out) > n {
+		out = out[:n]
+	}
+	return out
+}
+
+// WriteHuman prints the summary an admin reads: a bar, counts, rate, ETA, failure reasons
+// and the files left per source OST.
+func WriteHuman(w io.Writer, st *Status, top []TopFailure) {
+	f, b := st.Files, st.Bytes
+	dry := ""
+	if st.DryRun {
+		dry = " (dry run)"
+	}
+	fmt.Fprintf(w, "campaign %s%s, %s\n", st.Campaign, dry, st.Generated.Local().Format(time.DateTime))
+	handled := f.Migrated + f.Skipped + f.Failed
+	pct := 100.0
+	if f.Planned > 0 {
+		pct = 100 * float64(handled) / float64(f.Planned)
+	}
+	fmt.Fprintf(w, "%s %5.1f%% of %d files handled\n", bar(pct, 40), pct, f.Planned)
+	fmt.Fprintf(w, "files:   %d planned, %d migrated, %d skipped, %d failed, %d pending", f.Planned, f.Migrated, f.Skipped, f.Failed, f.Pending)
+	if f.WouldMigrate > 0 {
+		fmt.Fprintf(w, " (%d would migrate)", f.WouldMigrate)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "bytes:   %s planned, %s migrated, %s skipped, %s failed, %s pending\n",
+		humanize.IBytes(b.Planned), humanize.IBytes(b.Migrated), humanize.IBytes(b.Skipped), humanize.IBytes(b.Failed), humanize.IBytes(b.Pending))
+	if st.FirstActivity != nil {
+		eta := "-"
+		if st.ETASeconds > 0 {
+			eta = (time.Duration(st.ETASeconds) * time.Second).Round(time.Second).String()
+		}
+		fmt.Fprintf(w, "rate:    %.1f files/s, %s/s; last activity %s; ETA %s\n", st.FilesPerSecond,
+			humanize.IBytes(uint64(st.BytesPerSecond)), st.LastActivity.Local().Format(time.DateTime), eta)
+	}
+	if f.Skipped > 0 {
+		fmt.Fprintf(w, "skipped: %s\n", nonzero(st.SkippedByReason))
+	}
+	if f.Failed > 0 {
+		fmt.Fprintf(w, "failed:  %s\n", nonzero(st.FailedByClass))
+		for _, t := range top {
+			fmt.Fprintf(w, "  %6d  %-11s %s\n", t.Files, t.Class, t.Message)
+		}
+	}
+	fmt.Fprintf(w, "left on source OSTs (failed or pending): %s\n", byOST(st.SourceOSTsRemaining))
+	for _, r := range st.Rounds {
+		fmt.Fprintf(w, "round %d: %d shards, %d files: %d migrated, %d skipped, %d failed, %d pending; %d taken over by a later round\n",
+			r.Round, r.Shards, r.Files.Planned, r.Files.Migrated, r.Files.Skipped, r.Files.Failed, r.Files.Pending, r.SupersededFiles)
+	}
+}
+
+func bar(pct float64, width int) string {
+	n := int(pct / 100 * float64(width))
+	return "[" + strings.Repeat("#", n) + strings.Repeat(".", width-n) + "]"
+}
+
+func nonzero(m map[string]uint64) string {
+	var parts []string
+	for k, v := range m {
+		if v > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", k, v))
+		}
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ", ")
+}
+
+func byOST(m map[string]uint64) string {
+	type kv struct {
+		ost int
+		n   uint64
+	}
+	var l []kv
+	for k, v := range m {
+		var o int
+		fmt.Sscan(k, &o)
+		l = append(l, kv{o, v})
+	}
+	sort.Slice(l, func(i, j int) bool { return l[i].ost < l[j].ost })
+	var parts []string
+	for _, e := range l {
+		parts = append(parts, fmt.Sprintf("OST%d %d", e.ost, e.n))
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
+}

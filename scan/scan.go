@@ -1,0 +1,354 @@
+// Package scan finds the files of a campaign: it splits the scan paths into subtrees, runs
+// many "lfs find -O SOURCES -type f -0" at once over them, describes what they print in
+// batches (FID, size, links, owner, OSTs), drops second names of hard-linked files, and
+// hands the entries to the caller as they come. It never holds the campaign's file list.
+package scan
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"migrator/campaign"
+	"migrator/lfs"
+	"migrator/manifest"
+)
+
+// LFS is what scanning needs from the lfs command.
+type LFS interface {
+	Find(ctx context.Context, roots []string, opts lfs.FindOptions, fn func(string) error) error
+	FindAmong(ctx context.Context, files []string, opts lfs.FindOptions) ([]bool, error)
+	FileInfo(ctx context.Context, files []string) ([]lfs.FileInfoResult, error)
+}
+
+// Options says what to scan.
+type Options struct {
+	Roots    []string        // absolute scan paths
+	Excludes []string        // absolute subtrees to leave out
+	Find     lfs.FindOptions // -O SOURCES -type f and the filters
+	Workers  int             // lfs find processes at once
+	// Retries is how many times a subtree whose lfs find failed is scanned again before the
+	// scan fails (default 2).
+	Retries  int
+	SpoolDir string // where each subtree's output waits until its find succeeded (default: os.TempDir())
+	// Units is how many subtrees to aim for (default 16 per worker).
+	Units int
+	// BatchSize is how many paths are described per lfs call (default 512).
+	BatchSize int
+}
+
+// Stats are the scan's counters, safe to read while it runs.
+type Stats struct {
+	DirsListed  atomic.Int64 // directories read to split the scan paths
+	Units       atomic.Int64 // subtrees (and batches of loose files) to scan
+	UnitsDone   atomic.Int64
+	Found       atomic.Int64 // paths lfs find printed
+	Files       atomic.Int64 // entries handed out
+	Bytes       atomic.Int64
+	HardLinks   atomic.Int64 // second names of a hard-linked file, left out
+	Vanished    atomic.Int64 // printed by find, gone (or no longer a regular file) when described
+	FindRetries atomic.Int64
+}
+
+// Run scans and calls emit with each batch of entries. emit is never called concurrently.
+// If emit fails, or a subtree cannot be scanned after the retries, Run stops and returns
+// the error; no partial result is ever presented as complete.
+func Run(ctx context.Context, l LFS, o Options, st *Stats, emit func([]manifest.Entry) error) error {
+	if o.Workers < 1 {
+		o.Workers = 1
+	}
+	if o.Retries == 0 {
+		o.Retries = 2
+	}
+	if o.Units == 0 {
+		o.Units = 16 * o.Workers
+	}
+	if o.BatchSize == 0 {
+		o.BatchSize = 512
+	}
+	o.Find.Type = "f"
+	spool, err := os.MkdirTemp(o.SpoolDir, "migrator-scan-")
+	if err != nil {
+		return fmt.Errorf("scan spool: %w", err)
+	}
+	defer os.RemoveAll(spool)
+
+	units, loose, err := split(o.Roots, o.Excludes, o.Units, st)
+	if err != nil {
+		return err
+	}
+	for i := 0; i < len(loose); i += o.BatchSize {
+		units = append(units, unit{files: loose[i:min(i+o.BatchSize, len(loose))]})
+	}
+	st.Units.Store(int64(len(units)))
+
+	s := &scanner{l: l, o: o, st: st, emit: emit, spool: spool, seen: map[lfs.FID]struct{}{}}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	work := make(chan unit)
+	var wg sync.WaitGroup
+	for w := 0; w < o.Workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for u := range work {
+				if err := s.scanUnit(ctx, w, u); err != nil {
+					cancel(err)
+				}
+				st.UnitsDone.Add(1)
+			}
+		}(w)
+	}
+feed:
+	for _, u := range units {
+		select {
+		case work <- u:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(work)
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return err
+	}
+	return nil
+}
+
+// unit is a subtree to scan with lfs find, or a batch of loose files to test.
+type unit struct {
+	dir   string
+	files []string
+}
+
+// split expands directories breadth-first until there are enough subtrees to keep the
+// workers busy. The ancestors of every exclude are always expanded, so no subtree handed
+// to lfs find contains an exclude (lfs find has no -prune); the excluded directories
+// themselves are simply left out. Non-directories met on the way are loose files.
+func split(roots, excludes []string, target int, st *Stats) ([]unit, []string, error) {
+	isExcluded := func(p string) bool { return campaign.UnderAny(p, excludes) }
+	holdsExclude := func(p string) bool {
+		for _, e := range excludes {
+			if strings.HasPrefix(e, p+"/") || (p == "/" && e != "/") {
+				return true
+			}
+		}
+		return false
+	}
+	var units []unit
+	var loose []string
+	pending := slices.Clone(roots)
+	for len(pending) > 0 {
+		d := pending[0]
+		pending = pending[1:]
+		if isExcluded(d) {
+			continue
+		}
+		fi, err := os.Lstat(d)
+		if err != nil {
+			return nil, nil, fmt.Errorf("scan path %s: %w", d, unwrap(err))
+		}
+		if !fi.IsDir() {
+			loose = append(loose, d)
+			continue
+		}
+		if !holdsExclude(d) && len(units)+len(pending)+1 >= target {
+			units = append(units, unit{dir: d})
+			continue
+		}
+		ents, err := os.ReadDir(d)
+		if err != nil {
+			return nil, nil, fmt.Errorf("listing %s: %w", d, unwrap(err))
+		}
+		st.DirsListed.Add(1)
+		// The directory itself is not a regular file; only its children matter.
+		for _, e := range ents {
+			child := join(d, e.Name())
+			switch {
+			case isExcluded(child):
+			case e.IsDir():
+				pending = append(pending, child)
+			default:
+				loose = append(loose, child)
+			}
+		}
+	}
+	return units, loose, nil
+}
+
+func join(dir, name string) string {
+	if strings.HasSuffix(dir, "/") {
+		return dir + name
+	}
+	return dir + "/" + name
+}
+
+func unwrap(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+type scanner struct {
+	l     LFS
+	o     Options
+	st    *Stats
+	spool string
+	mu    sync.Mutex // serialises emit and guards seen
+	emit  func([]manifest.Entry) error
+	seen  map[lfs.FID]struct{} // FIDs of hard-linked files already emitted
+}
+
+// scanUnit finds a unit's files and describes them. A subtree's paths are spooled to a
+// file until its lfs find has succeeded, so a retry never hands out a path twice.
+func (s *scanner) scanUnit(ctx context.Context, worker int, u unit) error {
+	if u.dir == "" {
+		match, err := s.l.FindAmong(ctx, u.files, s.o.Find)
+		if err != nil {
+			return fmt.Errorf("lfs find over %d files: %w", len(u.files), err)
+		}
+		var paths []string
+		for i, m := range match {
+			if m {
+				paths = append(paths, u.files[i])
+			}
+		}
+		s.st.Found.Add(int64(len(paths)))
+		return s.describe(ctx, paths)
+	}
+	path := filepath.Join(s.spool, fmt.Sprintf("worker-%d", worker))
+	var lastErr error
+	for attempt := 0; attempt <= s.o.Retries; attempt++ {
+		if attempt > 0 {
+			s.st.FindRetries.Add(1)
+			select {
+			case <-time.After(time.Duration(attempt) * time.Second):
+			case <-ctx.Done():
+				return context.Cause(ctx)
+			}
+		}
+		n, err := s.findToSpool(ctx, u.dir, path)
+		if err == nil {
+			s.st.Found.Add(n)
+			return s.describeSpool(ctx, path)
+		}
+		if ctx.Err() != nil {
+			return context.Cause(ctx)
+		}
+		lastErr = err
+	}
+	return fmt.Errorf("scanning %s failed %d times, giving up: %w", u.dir, s.o.Retries+1, lastErr)
+}
+
+func (s *scanner) findToSpool(ctx context.Context, dir, path string) (int64, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	w := bufio.NewWriterSize(f, 256<<10)
+	var n int64
+	err = s.l.Find(ctx, []string{dir}, s.o.Find, func(p string) error {
+		n++
+		w.WriteString(p)
+		return w.WriteByte(0)
+	})
+	if err == nil {
+		err = w.Flush()
+	}
+	return n, err
+}
+
+func (s *scanner) describeSpool(ctx context.Context, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	br := bufio.NewReaderSize(f, 256<<10)
+	batch := make([]string, 0, s.o.BatchSize)
+	for {
+		p, err := br.ReadString(0)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		batch = append(batch, p[:len(p)-1])
+		if len(batch) == s.o.BatchSize {
+			if err := s.describe(ctx, batch); err != nil {
+				return err
+			}
+			batch = batch[:0]
+		}
+	}
+	return s.describe(ctx, batch)
+}
+
+// describe turns paths into entries and emits them.
+func (s *scanner) describe(ctx context.Context, paths []string) error {
+	var keep []string
+	for _, p := range paths {
+		if !campaign.UnderAny(p, s.o.Excludes) { // belt and braces: split keeps excludes out of subtrees
+			keep = append(keep, p)
+		}
+	}
+	if len(keep) == 0 {
+		return nil
+	}
+	infos, err := s.l.FileInfo(ctx, keep)
+	if err != nil {
+		return fmt.Errorf("describing files: %w", err)
+	}
+	entries := make([]manifest.Entry, 0, len(keep))
+	for i, r := range infos {
+		if !r.OK {
+			s.st.Vanished.Add(1)
+			continue
+		}
+		in := r.Info
+		var osts []uint32
+		for _, o := range in.OSTs {
+			if s.o.Find.OSTs.Contains(o) {
+				osts = append(osts, o)
+			}
+		}
+		if len(osts) == 0 {
+			s.st.Vanished.Add(1) // moved off the sources between find and now
+			continue
+		}
+		entries = append(entries, manifest.Entry{Path: keep[i], FID: in.FID, Size: in.Size, Nlink: in.Nlink,
+			UID: in.UID, GID: in.GID, OSTs: osts})
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := entries[:0]
+	for _, e := range entries {
+		if e.Nlink > 1 {
+			if _, dup := s.seen[e.FID]; dup {
+				s.st.HardLinks.Add(1)
+				continue
+			}
+			s.seen[e.FID] = struct{}{}
+		}
+		out = append(out, e)
+		s.st.Files.Add(1)
+		s.st.Bytes.Add(int64(e.Size))
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return s.emit(out)
+}

@@ -1,0 +1,107 @@
+// Package templates renders the Slurm job scripts of a campaign from text/template files:
+// the built-in ones embedded here, or an admin's own from --template-dir.
+//
+// Every value that reaches a script is either shell-quoted (in the script body) or checked
+// to be a plain token (in #SBATCH lines, which sbatch splits on whitespace): a path or
+// option that would need quoting there is refused, not passed through.
+package templates
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/template"
+)
+
+//go:embed *.tmpl
+var builtin embed.FS
+
+// Names of the templates.
+const (
+	Job     = "job.sbatch.tmpl"
+	Collect = "collect.sbatch.tmpl"
+)
+
+// Data is what the templates can use.
+type Data struct {
+	Version       string
+	By            string // "plan" or "retry"
+	CampaignID    string
+	Campaign      string // absolute campaign directory
+	Exe           string // absolute path of the migrator binary
+	Round         int
+	Shards        int
+	JobName       string
+	Array         string // "0-N%T"
+	SignalSeconds int    // USR1 this many seconds before the time limit
+	Time          string
+	Partition     string
+	Account       string
+	QOS           string
+	SbatchArgs    []string
+}
+
+// Render renders template name from dir (if not empty) or the built-in set.
+func Render(dir, name string, d Data) ([]byte, error) {
+	if err := d.check(); err != nil {
+		return nil, err
+	}
+	var text []byte
+	var err error
+	if dir != "" {
+		text, err = os.ReadFile(filepath.Join(dir, name))
+	} else {
+		text, err = builtin.ReadFile(name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("template %s: %w", name, err)
+	}
+	t, err := template.New(name).Funcs(template.FuncMap{"sq": ShellQuote}).Option("missingkey=error").Parse(string(text))
+	if err != nil {
+		return nil, fmt.Errorf("template %s: %w", name, err)
+	}
+	var b bytes.Buffer
+	if err := t.Execute(&b, d); err != nil {
+		return nil, fmt.Errorf("template %s: %w", name, err)
+	}
+	return b.Bytes(), nil
+}
+
+// ShellQuote quotes s for bash: single quotes, with each ' written as '\”.
+func ShellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// check refuses values that cannot be put in an #SBATCH line as they are.
+func (d Data) check() error {
+	plain := map[string]string{"campaign directory": d.Campaign, "job name": d.JobName, "time": d.Time,
+		"partition": d.Partition, "account": d.Account, "qos": d.QOS, "array": d.Array}
+	for what, v := range plain {
+		if err := CheckToken(what, v); err != nil {
+			return err
+		}
+	}
+	for _, a := range d.SbatchArgs {
+		if !strings.HasPrefix(a, "--") {
+			return fmt.Errorf("sbatch option %q: give it in its long form, --name=value", a)
+		}
+		if err := CheckToken("sbatch option", a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CheckToken reports an error if v holds whitespace, quotes, backslashes, '#' or control
+// characters: things an #SBATCH line cannot carry unquoted.
+func CheckToken(what, v string) error {
+	for _, r := range v {
+		if r <= ' ' || r == 0x7f || strings.ContainsRune(`"'\#$`+"`", r) {
+			return fmt.Errorf("%s %q: contains %q, which a job script's #SBATCH line cannot carry; choose a plain name", what, v, r)
+		}
+	}
+	return nil
+}
