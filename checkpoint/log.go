@@ -107,6 +107,7 @@ func readHeader(r io.Reader, name string, want Header) (int64, error) {
 // Visitor receives a log's records in order. Any field may be nil.
 type Visitor struct {
 	Outcome  func(*Record) error
+	Attempt  func(*Attempt) error
 	RunStart func(*RunStart) error
 	RunEnd   func(*RunEnd) error
 }
@@ -145,6 +146,7 @@ func scan(f *os.File, name string, want Header, v Visitor) (ScanInfo, error) {
 	var head [8]byte
 	body := make([]byte, 0, 256)
 	var rec Record
+	var at Attempt
 	var rs RunStart
 	var re RunEnd
 	for off < info.Size {
@@ -175,6 +177,13 @@ func scan(f *os.File, name string, want Header, v Visitor) (ScanInfo, error) {
 			}
 			if v.Outcome != nil {
 				verr = v.Outcome(&rec)
+			}
+		case kindAttempt:
+			if err := decodeAttempt(body, &at); err != nil || at.Index >= want.Entries {
+				return info, &FormatError{File: name, Offset: off, Msg: "bad attempt record"}
+			}
+			if v.Attempt != nil {
+				verr = v.Attempt(&at)
 			}
 		case kindRunStart:
 			if err := decodeRunStart(body, &rs); err != nil {
@@ -325,6 +334,9 @@ func (w *Writer) append(r bodyAppender) error {
 
 // Append records an entry's outcome.
 func (w *Writer) Append(r *Record) error { return w.append(r) }
+
+// AppendAttempt records that lfs migrate is about to run on an entry.
+func (w *Writer) AppendAttempt(a *Attempt) error { return w.append(a) }
 
 // AppendRunStart records the start of a run.
 func (w *Writer) AppendRunStart(s *RunStart) error { return w.append(s) }

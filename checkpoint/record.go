@@ -95,6 +95,15 @@ type RunStart struct {
 	Restart int
 }
 
+// Attempt says that lfs migrate is about to run on an entry (record kind 4). It does not
+// make the entry done. A rerun that finds an attempted file already off the source OSTs,
+// still the same file, knows the earlier run moved it (and was stopped before recording
+// so), and records it as migrated rather than as skipped.
+type Attempt struct {
+	Index uint64
+	Time  time.Time
+}
+
 // RunStatus is how a run ended.
 type RunStatus uint8
 
@@ -128,6 +137,7 @@ const (
 	kindOutcome  = 1
 	kindRunStart = 2
 	kindRunEnd   = 3
+	kindAttempt  = 4
 
 	// MaxMessage bounds a record's message.
 	MaxMessage = 4096
@@ -174,6 +184,19 @@ func (s *RunStart) appendBody(b []byte) []byte {
 	b = appendString(b, s.Job)
 	b = binary.AppendVarint(b, int64(s.Task))
 	return binary.AppendUvarint(b, uint64(s.Restart))
+}
+
+func (a *Attempt) appendBody(b []byte) []byte {
+	b = append(b, kindAttempt)
+	b = binary.AppendUvarint(b, a.Index)
+	return binary.AppendVarint(b, a.Time.UnixNano())
+}
+
+func decodeAttempt(body []byte, a *Attempt) error {
+	r := reader{b: body[1:]}
+	a.Index = r.uvarint()
+	a.Time = time.Unix(0, r.varint())
+	return r.err
 }
 
 func (e *RunEnd) appendBody(b []byte) []byte {

@@ -124,6 +124,12 @@ func (c *Client) runTo(ctx context.Context, stdin io.Reader, w io.Writer, args .
 
 func (c *Client) command(ctx context.Context, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, c.path, args...)
+	// If migrator dies (even by SIGKILL), its lfs children die too, as Slurm would kill a
+	// task's whole process tree: an orphaned lfs migrate must not race the rerun of the
+	// same shard. lfs migrate leaves the original intact when killed. (Pdeathsig follows
+	// the creating thread; the Go runtime does not end threads of goroutines that did not
+	// lock them.)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = c.Grace
 	if len(c.env) > 0 {

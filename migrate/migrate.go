@@ -42,9 +42,16 @@ type Source interface {
 	Next(e *manifest.Entry) error
 }
 
-// Recorder takes outcomes; only one goroutine calls it.
+// Recorder takes outcomes and attempts; calls are serialised by the engine.
 type Recorder interface {
 	Append(r *checkpoint.Record) error
+	AppendAttempt(a *checkpoint.Attempt) error
+}
+
+// State is what the checkpoint says about the shard before this run.
+type State struct {
+	Done      *checkpoint.Done // entries with an outcome
+	Attempted *checkpoint.Done // entries lfs migrate was run on (may be nil)
 }
 
 // Options control a task.
@@ -110,31 +117,17 @@ var (
 	ErrErrorStreak = errors.New("too many identical failures in a row")
 )
 
-// Run processes the entries of src that done does not contain. stop ends the feeding of
-// new work: running batches finish (their lfs processes are cancelled only when kill is).
-// It returns nil when every entry was handled (or stop was called), ErrNoSpace or
+// Run processes the entries of src that the state does not list as done. stop ends the
+// feeding of new work: running batches finish (their lfs processes are cancelled only when
+// kill is). It returns nil when every entry was handled (or stop was called), ErrNoSpace or
 // ErrErrorStreak when it stopped to protect the filesystem, or the first fatal error.
-func Run(stop, kill context.Context, l LFS, src Source, done *checkpoint.Done, rec Recorder, o Options, st *Stats) error {
+func Run(stop, kill context.Context, l LFS, src Source, state State, rec Recorder, o Options, st *Stats) error {
 	o.defaults()
-	t := &task{l: l, o: o, st: st, done: done, sources: o.Selection.SourceOSTs(),
-		records: make(chan checkpoint.Record, 1024), kill: kill}
+	if state.Attempted == nil {
+		state.Attempted = checkpoint.NewDone(0)
+	}
+	t := &task{l: l, o: o, st: st, state: state, rec: rec, sources: o.Selection.SourceOSTs(), kill: kill}
 	t.retryCond = sync.NewCond(&t.mu)
-
-	// One writer, in completion order.
-	var recErr error
-	recDone := make(chan struct{})
-	go func() {
-		defer close(recDone)
-		for r := range t.records {
-			if recErr != nil {
-				continue
-			}
-			if err := rec.Append(&r); err != nil {
-				recErr = err
-				t.fail(err)
-			}
-		}
-	}()
 
 	batches := make(chan []*item)
 	var wg sync.WaitGroup
@@ -154,15 +147,10 @@ func Run(stop, kill context.Context, l LFS, src Source, done *checkpoint.Done, r
 	feedErr := t.feed(stop, src, batches)
 	close(batches)
 	wg.Wait()
-	close(t.records)
-	<-recDone
 	if feedErr != nil {
 		return feedErr
 	}
-	if err := t.fatalErr(); err != nil {
-		return err
-	}
-	return recErr
+	return t.fatalErr()
 }
 
 type item struct {
@@ -177,10 +165,12 @@ type task struct {
 	l       LFS
 	o       Options
 	st      *Stats
-	done    *checkpoint.Done
+	state   State
 	sources lfs.OSTList
-	records chan checkpoint.Record
 	kill    context.Context
+
+	recMu sync.Mutex // serialises rec
+	rec   Recorder
 
 	mu        sync.Mutex
 	retryCond *sync.Cond
@@ -233,7 +223,7 @@ func (t *task) feed(stop context.Context, src Source, out chan<- []*item) error 
 			}
 			i := idx
 			idx++
-			if t.done.Has(i) {
+			if t.state.Done.Has(i) {
 				continue
 			}
 			b = append(b, &item{idx: i, e: e})
@@ -325,8 +315,29 @@ func (t *task) record(it *item, r checkpoint.Record) {
 		t.st.Would.Add(1)
 	}
 	t.st.Done.Add(1)
-	t.records <- r
+	t.recMu.Lock()
+	err := t.rec.Append(&r)
+	t.recMu.Unlock()
+	if err != nil {
+		t.fail(err)
+	}
 	t.noteStreak(r)
+}
+
+// attempt records that lfs migrate is about to run on the items.
+func (t *task) attempt(b []*item) bool {
+	t.recMu.Lock()
+	defer t.recMu.Unlock()
+	now := time.Now()
+	for _, it := range b {
+		if err := t.rec.AppendAttempt(&checkpoint.Attempt{Index: it.idx, Time: now}); err != nil {
+			t.recMu.Unlock()
+			t.fail(err)
+			t.recMu.Lock()
+			return false
+		}
+	}
+	return true
 }
 
 // noteStreak stops the task after StreakLimit failures in a row with the same errno: the
@@ -477,6 +488,9 @@ func (t *task) layoutCheck(b []*item) []*item {
 			t.recheckGone(it)
 		case s.fid != it.e.FID:
 			t.record(it, skip(checkpoint.SkipFIDChanged))
+		case !s.onSource && t.state.Attempted.Has(it.idx):
+			// An earlier run of this shard moved it and was stopped before recording so.
+			t.record(it, checkpoint.Record{Outcome: checkpoint.Migrated, Message: "completed by an earlier run"})
 		case !s.onSource:
 			off = append(off, it)
 		default:
@@ -568,6 +582,9 @@ func (t *task) migrate(b []*item) []*item {
 	}
 	for _, it := range b {
 		it.attempts++
+	}
+	if !t.attempt(b) {
+		return nil
 	}
 	start := time.Now()
 	t.st.InFlight.Add(1)

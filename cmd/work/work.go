@@ -87,9 +87,12 @@ func (c *Cmd) Run(env *cli.Env) error {
 	recordHandSubmitted(dir, c.Round, env.Getenv, len(idx.Shards))
 
 	hdr := checkpoint.Header{Campaign: spec.ID, Round: c.Round, Shard: c.Shard, Entries: sh.Files}
-	done := checkpoint.NewDone(sh.Files)
+	done, attempted := checkpoint.NewDone(sh.Files), checkpoint.NewDone(sh.Files)
 	log, rec, err := checkpoint.OpenWriter(checkpoint.LogPath(round.Checkpoints, c.Shard), hdr, checkpoint.WriterOptions{},
-		checkpoint.Visitor{Outcome: func(r *checkpoint.Record) error { done.Add(r.Index); return nil }})
+		checkpoint.Visitor{
+			Outcome: func(r *checkpoint.Record) error { done.Add(r.Index); return nil },
+			Attempt: func(a *checkpoint.Attempt) error { attempted.Add(a.Index); return nil },
+		})
 	if err != nil {
 		if errors.Is(err, checkpoint.ErrCorrupt) {
 			return cli.BadInput(err)
@@ -144,7 +147,7 @@ func (c *Cmd) Run(env *cli.Env) error {
 	remaining := int64(sh.Files - done.Count())
 	rep := progress.Start(stop.ctx, progress.Options{Out: out, Terminal: progress.IsTerminal(out), Every: c.Progress,
 		Prefix: fmt.Sprintf("shard %d", c.Shard)}, func() string { return status(&st, remaining, t0) })
-	runErr := migrate.Run(stop.ctx, kill.ctx, client, src, done, log, opts, &st)
+	runErr := migrate.Run(stop.ctx, kill.ctx, client, src, migrate.State{Done: done, Attempted: attempted}, log, opts, &st)
 	rep.Stop()
 	kill.cancel()
 

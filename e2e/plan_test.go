@@ -1,0 +1,259 @@
+package e2e
+
+import (
+	"context"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"migrator/campaign"
+	"migrator/lfssim"
+	"migrator/manifest"
+)
+
+// A tree with hostile names, hard links, symlinks and FIFOs: the manifests hold exactly the
+// regular files with an object on a source OST, each inode once.
+func TestPlanSelectsExactly(t *testing.T) {
+	e := newEnv(t)
+	st := e.mktree(lfssim.TreeOptions{Files: 3000, Seed: 1, HostileEvery: 15, LinkEvery: 20, SpecialEvery: 25})
+	snap := e.snapshot()
+	want := e.selected(snap)
+	if len(want) < 1000 || st.HardLinks == 0 || st.Symlinks == 0 {
+		t.Fatalf("tree too small to mean anything: %+v, %d selected", st, len(want))
+	}
+	r := e.mustRun(0, e.planArgs("--no-submit", "--shard-files", "500")...)
+	if !strings.Contains(r.stdout, "sbatch --parsable") {
+		t.Errorf("--no-submit printed %q", r.stdout)
+	}
+	entries := e.manifests(0)
+	e.checkSelection(entries, want, snap)
+	// The plan printed back what it resolved, before running.
+	for _, s := range []string{"source OSTs: 2,3 (simfs-OST0002 … simfs-OST0003)", "scan path:   " + e.tree, "lfs migrate -n FILE"} {
+		if !strings.Contains(r.stderr, s) {
+			t.Errorf("plan output lacks %q:\n%s", s, r.stderr)
+		}
+	}
+	// Planning again finds the campaign planned and changes nothing.
+	idx1, _ := manifest.ReadIndex(filepath.Join(e.camp, "manifests"))
+	r = e.mustRun(0, e.planArgs("--no-submit", "--shard-files", "500")...)
+	idx2, _ := manifest.ReadIndex(filepath.Join(e.camp, "manifests"))
+	if !strings.Contains(r.stderr, "already planned") || idx1.Shards[0].SHA256 != idx2.Shards[0].SHA256 {
+		t.Errorf("replan: %s", r.stderr)
+	}
+	// Nothing in the tree was touched by planning.
+	e.checkMigrated(snap, e.snapshot(), nil)
+}
+
+// Excludes are subtree-correct and apply below the scan paths, not only to them.
+func TestPlanExcludes(t *testing.T) {
+	e := newEnv(t)
+	for _, p := range []string{"a/foo/x", "a/foo/deep/er/z", "a/foobar/y", "a/fo", "b/c/d/e/f/g", "b/c/d/e/keep"} {
+		full := filepath.Join(e.tree, p)
+		os.MkdirAll(filepath.Dir(full), 0o755)
+		os.WriteFile(full, []byte(p), 0o644)
+		lfssim.SetLayout(full, lfssim.PlainLayout(2))
+	}
+	snap := e.snapshot()
+	excl := []string{filepath.Join(e.tree, "a/foo"), filepath.Join(e.tree, "b/c/d/e/f")}
+	e.mustRun(0, e.planArgs("--no-submit", "--exclude", excl[0], "--exclude", excl[1]+"/")...)
+	want := e.selected(snap, excl...)
+	var names []string
+	for _, n := range want {
+		names = append(names, strings.TrimPrefix(n[0], e.tree+"/"))
+	}
+	if len(want) != 3 {
+		t.Errorf("selected %v", names)
+	}
+	e.checkSelection(e.manifests(0), want, snap)
+}
+
+func TestPlanFilters(t *testing.T) {
+	e := newEnv(t)
+	e.mktree(lfssim.TreeOptions{Files: 600, Seed: 2, MaxSize: 8192})
+	// Give a third of the files another owner.
+	i := 0
+	filepath.Walk(e.tree, func(p string, fi os.FileInfo, err error) error {
+		if fi.Mode().IsRegular() {
+			if i%3 == 0 {
+				os.Chown(p, 4242, 4242)
+			}
+			i++
+		}
+		return nil
+	})
+	snap := e.snapshot()
+	e.mustRun(0, e.planArgs("--no-submit", "--min-size", "1k", "--max-size", "6k", "--uid", "4242")...)
+	want := map[uint64][]string{}
+	for ino, names := range e.selected(snap) {
+		s := snap[names[0]]
+		fi, _ := os.Stat(names[0])
+		if s.UID == 4242 && fi.Size() >= 1024 && fi.Size() <= 6144 {
+			want[ino] = names
+		}
+	}
+	if len(want) < 10 {
+		t.Fatalf("only %d files match the filters", len(want))
+	}
+	e.checkSelection(e.manifests(0), want, snap)
+}
+
+// Bad input: a one-line error naming what and where, exit code 2, and no campaign.
+func TestPlanBadInput(t *testing.T) {
+	e := newEnv(t)
+	e.mktree(lfssim.TreeOptions{Files: 20, Seed: 3})
+	other := filepath.Join(e.root, "other")
+	os.MkdirAll(other, 0o700)
+	os.WriteFile(filepath.Join(other, "something"), nil, 0o600)
+	open := filepath.Join(e.root, "open")
+	os.Mkdir(open, 0o777)
+	os.Chmod(open, 0o777)
+	tests := []struct {
+		name string
+		camp string
+		args []string
+		env  []string
+		msg  string
+	}{
+		{"missing scan path", "", []string{"--osts", "2", "--scan-path", e.tree + "/nope"}, nil, "no such file or directory"},
+		{"relative scan path", "", []string{"--osts", "2", "--scan-path", "fs"}, nil, `"fs" is not absolute`},
+		{"ambiguous OST list", "", []string{"--osts", "02", "--scan-path", e.tree}, nil, "ambiguous"},
+		{"OST not in the filesystem", "", []string{"--osts", "2,12", "--scan-path", e.tree}, nil, "OST 12 is not in the filesystem"},
+		{"missing lfs", "", []string{"--osts", "2", "--scan-path", e.tree, "--lfs", "/nonexistent/lfs"}, nil, "/nonexistent/lfs"},
+		{"old client without a layout", "", []string{"--osts", "2", "--scan-path", e.tree}, []string{"LFS_SIM_VERSION=2.15.2"}, "older than 2.16"},
+		{"not a campaign", other, []string{"--osts", "2", "--scan-path", e.tree}, nil, "is not empty"},
+		{"writable by others", open, []string{"--osts", "2", "--scan-path", e.tree}, nil, "writable by group or others"},
+		{"path a job script cannot carry", filepath.Join(e.root, "with space"), []string{"--osts", "2", "--scan-path", e.tree}, nil, "cannot carry"},
+		{"target is a source", "", []string{"--osts", "2", "--scan-path", e.tree, "--target-osts", "2"}, nil, "also a source"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			camp := tt.camp
+			if camp == "" {
+				camp = filepath.Join(e.root, "c-"+strings.ReplaceAll(tt.name, " ", "-"))
+			}
+			args := append([]string{"plan", camp, "--no-submit"}, tt.args...)
+			if !strings.Contains(strings.Join(tt.args, " "), "--lfs") {
+				args = append(args, "--lfs", e.sim)
+			}
+			e2 := *e
+			e2.simEnv = append(append([]string{}, e.simEnv...), tt.env...)
+			r := e2.run(args...)
+			if r.code != 2 {
+				t.Errorf("exit %d, want 2; stderr %s", r.code, r.stderr)
+			}
+			if lines := strings.Split(strings.TrimSpace(r.stderr), "\n"); !strings.Contains(lines[len(lines)-1], tt.msg) {
+				t.Errorf("last line of stderr %q does not contain %q", lines[len(lines)-1], tt.msg)
+			}
+			if _, err := os.Stat(filepath.Join(camp, campaign.SpecFile)); err == nil {
+				t.Errorf("a campaign was created in %s", camp)
+			}
+		})
+	}
+	// A campaign directory that holds a different campaign is refused.
+	e.mustRun(0, e.planArgs("--no-submit")...)
+	r := e.run("plan", e.camp, "--osts", "3", "--scan-path", e.tree, "--lfs", e.sim, "--no-submit")
+	if r.code != 2 || !strings.Contains(r.stderr, "different settings") {
+		t.Errorf("replan with other OSTs: %d %s", r.code, r.stderr)
+	}
+}
+
+// plan killed with SIGKILL at any moment, then run again, ends with the same selection as
+// an uninterrupted plan, and never leaves a campaign that work could run half-planned.
+func TestPlanKilledAndRerun(t *testing.T) {
+	e := newEnv(t)
+	e.mktree(lfssim.TreeOptions{Files: 20000, Seed: 4, LinkEvery: 50, MaxSize: 1024})
+	snap := e.snapshot()
+	want := e.selected(snap)
+	args := e.planArgs("--no-submit", "--shard-files", "1000", "--scan-workers", "2")
+	// How long an uninterrupted plan takes (in another directory): kills land within it.
+	t0 := time.Now()
+	ref := *e
+	ref.camp = filepath.Join(e.root, "reference")
+	ref.mustRun(0, ref.planArgs("--no-submit", "--shard-files", "1000", "--scan-workers", "2")...)
+	span := time.Since(t0)
+	rng := rand.New(rand.NewPCG(4, 4))
+	midway := 0
+	for i := 0; i < 15; i++ {
+		cmd := exec.Command(e.migrator, args...)
+		cmd.Env = append(os.Environ(), e.simEnv...)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(rng.Int64N(int64(span))))
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		cmd.Wait()
+		// Whatever is there now is either fully planned or not runnable at all.
+		if _, err := manifest.ReadIndex(filepath.Join(e.camp, "manifests")); err == nil {
+			e.checkSelection(e.manifests(0), want, snap)
+			os.RemoveAll(e.camp) // start over, so the next kill can land mid-plan again
+		} else {
+			midway++
+			if r := e.run("work", e.camp, "--shard", "0"); r.code != 2 {
+				t.Fatalf("work ran on a half-planned campaign: %d %s", r.code, r.stderr)
+			}
+		}
+	}
+	e.mustRun(0, args...)
+	e.checkSelection(e.manifests(0), want, snap)
+	t.Logf("an uninterrupted plan takes %v; %d of 15 kills left a half-planned campaign, which the rerun completed", span.Round(time.Millisecond), midway)
+	if midway < 3 {
+		t.Errorf("only %d kills landed before the plan finished: the test does not test much", midway)
+	}
+}
+
+// With the local scheduler, plan runs every shard here and collects: the whole tree ends
+// up off the source OSTs, unchanged in every other way, and the report matches.
+func TestPlanLocalRunsToTheEnd(t *testing.T) {
+	e := newEnv(t)
+	e.mktree(lfssim.TreeOptions{Files: 1500, Seed: 5, HostileEvery: 10, LinkEvery: 30, SpecialEvery: 40})
+	before := e.snapshot()
+	sel := e.selected(before)
+	r := e.mustRun(0, e.planArgs("--scheduler", "local", "--shard-files", "200", "--array-throttle", "3")...)
+	e.checkMigrated(before, e.snapshot(), sel)
+	st := e.status()
+	if st.Files.Planned != uint64(len(sel)) || st.Files.Migrated != uint64(len(sel)) || !st.Files.Balanced() || st.Files.Failed != 0 {
+		t.Errorf("status %+v, want %d planned and migrated", st.Files, len(sel))
+	}
+	if !strings.Contains(r.stderr, "running") {
+		t.Errorf("stderr: %s", r.stderr)
+	}
+}
+
+// With Slurm, plan submits a real job array (it shows in squeue) and a collect job that
+// runs after it; the campaign completes.
+func TestPlanSlurmArray(t *testing.T) {
+	c := requireSlurm(t)
+	e := newEnv(t)
+	e.mktree(lfssim.TreeOptions{Files: 800, Seed: 6, HostileEvery: 10})
+	before := e.snapshot()
+	sel := e.selected(before)
+	r := e.mustRun(0, e.planArgs("--shard-files", "100", "--array-throttle", "4", "--time", "10")...)
+	job := strings.TrimSpace(r.stdout)
+	tasks, err := c.Tasks(context.Background(), job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("squeue right after submission: %d lines for job %s", len(tasks), job)
+	if len(tasks) == 0 {
+		// Possible only if all 8 tasks already finished; the logs then prove they ran.
+		if logs, _ := filepath.Glob(filepath.Join(e.camp, "logs", job+"_*.out")); len(logs) == 0 {
+			t.Fatalf("job %s is neither in squeue nor has logs", job)
+		}
+	}
+	waitCollect(t, c, e, job)
+	e.checkMigrated(before, e.snapshot(), sel)
+	st := e.status()
+	if st.Files.Migrated != uint64(len(sel)) || !st.Files.Balanced() {
+		t.Errorf("status %+v", st.Files)
+	}
+	subs, _ := campaign.Dir{Root: e.camp}.Submissions()
+	if len(subs) != 2 || subs[0].JobID != job || subs[1].Depend != "afterany:"+job {
+		t.Errorf("submissions %+v", subs)
+	}
+}
