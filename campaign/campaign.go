@@ -113,6 +113,7 @@ type Work struct {
 	Workers     int      `json:"workers"`
 	Batch       int      `json:"batch"`
 	FileTimeout Duration `json:"file_timeout"`
+	MaxAttempts int      `json:"max_attempts"`
 	ShardFiles  uint64   `json:"shard_files"`
 	ShardBytes  uint64   `json:"shard_bytes"`
 }
@@ -356,4 +357,21 @@ func LatestArray(subs []Submission, round int) (Submission, bool) {
 		}
 	}
 	return Submission{}, false
+}
+
+// Jobs splits submissions into array jobs and collect jobs, each job once, oldest first.
+func Jobs(subs []Submission) (arrays, collects []Submission) {
+	seen := map[string]bool{}
+	for _, s := range subs {
+		if seen[s.JobID] {
+			continue
+		}
+		seen[s.JobID] = true
+		if s.Kind == "collect" {
+			collects = append(collects, s)
+		} else {
+			arrays = append(arrays, s)
+		}
+	}
+	return arrays, collects
 }

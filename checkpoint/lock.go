@@ -145,6 +145,10 @@ func createExclusive(path string, data []byte) error {
 	return err
 }
 
+// ReadLock returns who holds the lock at path and how long ago it last showed it was alive
+// (its heartbeat); os.ErrNotExist if nobody holds it.
+func ReadLock(path string) (LockInfo, time.Duration, error) { return readLock(path) }
+
 // readLock returns the lock's content and how long ago it was last touched.
 func readLock(path string) (LockInfo, time.Duration, error) {
 	data, err := os.ReadFile(path)

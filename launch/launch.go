@@ -263,3 +263,34 @@ func runLogged(ctx context.Context, r Round, name string, args ...string) (int, 
 	}
 	return 0, nil
 }
+
+// RunLocalReport runs the round with Local and turns how its tasks ended into the
+// command's exit: the worst task exit code, or "interrupted" if stopped by a signal.
+func RunLocalReport(ctx context.Context, out io.Writer, r Round, throttle int) error {
+	fmt.Fprintf(out, "running %d shards here, %d at once (logs in %s)\n", r.Shards, throttle, r.Dir.Logs())
+	results, err := Local(ctx, r, throttle, out)
+	worst := 0
+	for _, res := range results {
+		if res.Code != 0 {
+			fmt.Fprintf(out, "shard %d: migrator work exited %d\n", res.Shard, res.Code)
+			worst = max(worst, res.Code)
+		}
+	}
+	if err != nil {
+		return exitError{5, err}
+	}
+	if worst != 0 {
+		return exitError{worst, fmt.Errorf("some shards did not finish cleanly; see migrator status %s", r.Dir.Root)}
+	}
+	return nil
+}
+
+// exitError carries a task's exit code up to the command (cmd/cli maps ExitCoder).
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e exitError) Error() string { return e.err.Error() }
+func (e exitError) Unwrap() error { return e.err }
+func (e exitError) ExitCode() int { return e.code }

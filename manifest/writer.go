@@ -142,6 +142,18 @@ func (w *Writer) finishShard() error {
 	return nil
 }
 
+// Count returns how many entries were written so far.
+func (w *Writer) Count() uint64 {
+	n := uint64(0)
+	for _, s := range w.shards {
+		n += s.Files
+	}
+	if w.cur != nil {
+		n += w.cur.sw.Summary().Entries
+	}
+	return n
+}
+
 // Shards returns the shards finished so far.
 func (w *Writer) Shards() []ShardIndex { return w.shards }
 

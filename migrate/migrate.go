@@ -126,7 +126,7 @@ func Run(stop, kill context.Context, l LFS, src Source, state State, rec Recorde
 	if state.Attempted == nil {
 		state.Attempted = checkpoint.NewDone(0)
 	}
-	t := &task{l: l, o: o, st: st, state: state, rec: rec, sources: o.Selection.SourceOSTs(), kill: kill}
+	t := &task{l: l, o: o, st: st, state: state, rec: rec, sources: o.Selection.SourceOSTs(), stop: stop, kill: kill}
 	t.retryCond = sync.NewCond(&t.mu)
 
 	batches := make(chan []*item)
@@ -167,6 +167,7 @@ type task struct {
 	st      *Stats
 	state   State
 	sources lfs.OSTList
+	stop    context.Context
 	kill    context.Context
 
 	recMu sync.Mutex // serialises rec
@@ -363,8 +364,17 @@ func skip(reason checkpoint.SkipReason) checkpoint.Record {
 	return checkpoint.Record{Outcome: checkpoint.Skipped, Reason: reason}
 }
 
-// interrupted reports whether an lfs call ended because the task is being stopped.
-func (t *task) interrupted() bool { return t.kill.Err() != nil }
+// interrupted reports whether the task is being stopped.
+func (t *task) interrupted() bool { return t.kill.Err() != nil || t.stop.Err() != nil }
+
+// stoppedBySignal reports whether an lfs call failed because lfs was sent SIGTERM or
+// SIGINT: scancel signals every process of a task, children included, often before the
+// task itself has reacted, so this is an interruption even when the task is not (yet)
+// stopping.
+func stoppedBySignal(err error) bool {
+	var xe *lfs.ExitError
+	return errors.As(err, &xe) && xe.Code < 0 && (xe.Signal == syscall.SIGTERM || xe.Signal == syscall.SIGINT)
+}
 
 // process re-checks, migrates and verifies one batch.
 func (t *task) process(b []*item) {
@@ -536,7 +546,7 @@ func (t *task) recheckGone(it *item) {
 // lfsFailed handles an lfs call that failed as a whole: when the task is being stopped it
 // is an interruption (the files stay pending); otherwise it stops the task.
 func (t *task) lfsFailed(err error) {
-	if t.interrupted() {
+	if t.interrupted() || stoppedBySignal(err) {
 		return
 	}
 	t.fail(fmt.Errorf("lfs failed: %w", err))
@@ -596,14 +606,25 @@ func (t *task) migrate(b []*item) []*item {
 		it.spent += spent
 	}
 	if err != nil {
+		var xe *lfs.ExitError
 		switch {
 		case t.interrupted():
-			// scancel or our own stop: the files stay pending, their originals intact.
+			// Our own stop: the files stay pending, their originals intact.
 			t.st.Interrupts.Add(int64(len(b)))
 		case ctx.Err() != nil:
+			// Our per-file timeout stopped it (with SIGTERM, like scancel would).
 			for _, it := range b {
 				t.failed(it, lfs.MigrateResult{Status: lfs.MigrateFailed, Errno: syscall.ETIMEDOUT,
 					Reason: fmt.Sprintf("timed out after %v", t.o.FileTimeout)}, lfs.ClassRetryLater)
+			}
+		case stoppedBySignal(err):
+			// scancel reached lfs before it reached us: interrupted, not failed.
+			t.st.Interrupts.Add(int64(len(b)))
+		case errors.As(err, &xe) && xe.Code < 0:
+			// Killed by something else (the OOM killer, an admin): try again later.
+			for _, it := range b {
+				t.failed(it, lfs.MigrateResult{Status: lfs.MigrateFailed, Errno: syscall.EINTR,
+					Reason: "lfs migrate was killed by " + xe.Signal.String()}, lfs.ClassRetryLater)
 			}
 		default:
 			t.fail(fmt.Errorf("lfs migrate: %w", err))

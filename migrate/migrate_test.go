@@ -262,3 +262,31 @@ func TestCheckpointWriteFailureIsFatal(t *testing.T) {
 		t.Errorf("%d lfs migrate calls after the checkpoint failed", f.calls)
 	}
 }
+
+// scancel signals lfs before the task itself reacts: those files are interrupted, not
+// failed, and the task goes on until its own signal arrives.
+func TestLFSKilledBySIGTERMIsInterrupted(t *testing.T) {
+	f, es, sel := setup(t, 6)
+	f.migrate = func(f *fakeLFS, files []string) ([]lfs.MigrateResult, error) {
+		if f.calls%2 == 0 {
+			return nil, &lfs.ExitError{Code: -1, Signal: syscall.SIGTERM}
+		}
+		if f.calls == 5 {
+			return nil, &lfs.ExitError{Code: -1, Signal: syscall.SIGKILL} // the OOM killer: retried
+		}
+		f.move(files[0])
+		return []lfs.MigrateResult{{Status: lfs.MigrateOK}}, nil
+	}
+	rec, err := run(t, f, es, sel, Options{Workers: 1, MaxAttempts: 2}, State{})
+	if err != nil {
+		t.Fatalf("Run = %v, want no error", err)
+	}
+	for _, r := range rec.recs {
+		if r.Outcome == checkpoint.Failed && r.Class != lfs.ClassRetryLater {
+			t.Errorf("%+v", r)
+		}
+	}
+	if n := len(rec.recs); n >= 6 {
+		t.Errorf("%d outcomes recorded; the interrupted files must stay pending", n)
+	}
+}

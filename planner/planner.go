@@ -25,6 +25,7 @@ import (
 	"migrator/durable"
 	"migrator/lfs"
 	"migrator/manifest"
+	"migrator/report"
 	"migrator/scan"
 )
 
@@ -284,3 +285,42 @@ func unwrapPath(err error) error {
 }
 
 func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", " ") }
+
+// NextRound builds the next round of the campaign from the latest round's retryable
+// failures and pending entries, which the caller has made sure no task still works on.
+// It returns the round's number and index; an index with no shards means nothing to retry
+// (and no round is created).
+func NextRound(ctx context.Context, d campaign.Dir, spec *campaign.Spec) (int, manifest.Index, error) {
+	rounds, err := d.Rounds()
+	if err != nil {
+		return 0, manifest.Index{}, err
+	}
+	if len(rounds) == 0 {
+		return 0, manifest.Index{}, badInput("%s has no planned round to retry", d.Root)
+	}
+	next := rounds[len(rounds)-1] + 1
+	rd := d.Round(next)
+	if err := d.MkdirAll(rd); err != nil {
+		return 0, manifest.Index{}, err
+	}
+	if err := clearManifests(rd.Manifests); err != nil {
+		return 0, manifest.Index{}, err
+	}
+	w, err := manifest.NewWriter(manifest.WriterOptions{Dir: rd.Manifests, Campaign: spec.ID, Round: next,
+		MaxFiles: spec.Work.ShardFiles, MaxBytes: spec.Work.ShardBytes})
+	if err != nil {
+		return 0, manifest.Index{}, err
+	}
+	_, err = report.Collect(ctx, d, spec, report.Options{RetryPending: true, Retry: func(e manifest.Entry) error { return w.Write(&e) }})
+	if err != nil {
+		w.Abort()
+		return 0, manifest.Index{}, err
+	}
+	if w.Count() == 0 {
+		w.Abort()
+		os.RemoveAll(rd.Base)
+		return next, manifest.Index{}, nil
+	}
+	idx, err := w.Close()
+	return next, idx, err
+}

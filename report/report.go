@@ -97,6 +97,9 @@ type ShardStatus struct {
 	LastRun string     `json:"last_run,omitempty"` // how the last run ended, if it ended cleanly
 	Host    string     `json:"host,omitempty"`     // where the last run ran
 	Torn    int64      `json:"torn_bytes,omitempty"`
+	// Attempted counts pending entries that lfs migrate was started on: the files in
+	// flight while the shard's task runs.
+	Attempted uint64 `json:"attempted_pending"`
 }
 
 // Failure is a failed file, for failures.jsonl.
@@ -264,6 +267,7 @@ const (
 	stateSkipped // + reason<<4
 	stateFailed  // + class<<4; details in the failures map
 	stateWould
+	attemptedBit uint8 = 0x80 // lfs migrate was started on the entry
 )
 
 type shardResult struct {
@@ -295,15 +299,19 @@ func readShard(rd campaign.Round, spec *campaign.Spec, idx manifest.Index, s man
 			case checkpoint.Migrated:
 				states[r.Index] = stateMigrated
 			case checkpoint.Skipped:
-				states[r.Index] = stateSkipped | uint8(r.Reason)<<4
+				states[r.Index] = stateSkipped | (uint8(r.Reason)&7)<<4
 			case checkpoint.WouldMigrate:
 				states[r.Index] = stateWould
 			case checkpoint.Failed:
-				states[r.Index] = stateFailed | uint8(r.Class)<<4
+				states[r.Index] = stateFailed | (uint8(r.Class)&7)<<4
 				fails[r.Index] = *r
 				return nil
 			}
 			delete(fails, r.Index)
+			return nil
+		},
+		Attempt: func(a *checkpoint.Attempt) error {
+			states[a.Index] |= attemptedBit
 			return nil
 		},
 		RunStart: func(r *checkpoint.RunStart) error {
@@ -342,24 +350,30 @@ func readShard(rd campaign.Round, spec *campaign.Spec, idx manifest.Index, s man
 			return nil, err
 		}
 		code := states[i]
-		state, sub := code&0xf, code>>4
+		state, sub := code&0xf, (code>>4)&7
+		if state == statePending && code&attemptedBit != 0 {
+			res.Attempted++
+		}
 		var retryable bool
 		if state == stateFailed {
 			retryable = fails[i].Retryable
 		}
 		// Counted in this round's own figures.
+		res.Files.Planned++
+		res.Bytes.Planned += e.Size
 		tally(&res.Files, &res.Bytes, state, e.Size)
-		// Counted for the campaign unless a later round took it over.
+		// For the campaign, the plan's entries are what is planned; a later round's
+		// entries re-handle some of them, which that round's earlier self stops counting.
+		if rd.N == 0 {
+			res.campaignFiles.Planned++
+			res.campaignBytes.Planned += e.Size
+		}
 		takenOver := superseded && (state == statePending || state == stateWould || state == stateFailed && retryable)
 		if takenOver {
 			res.supersededFiles++
 			continue
 		}
 		tally(&res.campaignFiles, &res.campaignBytes, state, e.Size)
-		if rd.N > 0 { // a retry round re-handles files the plan already counted
-			res.campaignFiles.Planned--
-			res.campaignBytes.Planned -= e.Size
-		}
 		switch state {
 		case stateSkipped:
 			localReasons[checkpoint.SkipReason(sub).String()]++
@@ -409,10 +423,9 @@ func readShard(rd campaign.Round, spec *campaign.Spec, idx manifest.Index, s man
 	return res, nil
 }
 
-// tally adds one entry of size to files and bytes, by state. Would-migrate is pending.
+// tally adds one entry of size to the state counts of files and bytes (not to Planned).
+// Would-migrate is pending.
 func tally(files, bytes *Counts, state uint8, size uint64) {
-	files.Planned++
-	bytes.Planned += size
 	switch state {
 	case stateMigrated:
 		files.Migrated++

@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -179,13 +180,35 @@ func parseSqueue(out []byte) ([]Task, error) {
 // Hold holds the pending tasks of a job (scontrol hold). Running tasks go on.
 func (c *Client) Hold(ctx context.Context, jobID string) error {
 	_, err := c.run(ctx, nil, "scontrol", "hold", jobID)
-	return err
+	return partlyFinished(err)
 }
 
 // Release releases held tasks (scontrol release).
 func (c *Client) Release(ctx context.Context, jobID string) error {
 	_, err := c.run(ctx, nil, "scontrol", "release", jobID)
-	return err
+	return partlyFinished(err)
+}
+
+// partlyFinished forgives scontrol's complaint about the finished tasks of an array when
+// every other task was handled: on an array with finished tasks, scontrol hold, release and
+// update report "190_0-1: Job has already finished 190_2-10: No error" and exit 1.
+func partlyFinished(err error) error {
+	var se *Error
+	if !errors.As(err, &se) {
+		return err
+	}
+	if !strings.Contains(se.Stderr, "Job has already finished") {
+		return err
+	}
+	// Once the two results are removed, only the task ids they were about ("190_0-1:")
+	// may remain.
+	rest := strings.NewReplacer("Job has already finished", "", "No error", "").Replace(se.Stderr)
+	for _, f := range strings.Fields(rest) {
+		if !strings.HasSuffix(f, ":") {
+			return err
+		}
+	}
+	return nil
 }
 
 // Requeue requeues a job or task (scontrol requeue); with hold, it is requeued held.
@@ -217,7 +240,7 @@ func (c *Client) Signal(ctx context.Context, jobID, sig string) error {
 // SetThrottle changes how many tasks of an array run at once (0: no limit).
 func (c *Client) SetThrottle(ctx context.Context, jobID string, n int) error {
 	_, err := c.run(ctx, nil, "scontrol", "update", "JobId="+jobID, "ArrayTaskThrottle="+strconv.Itoa(n))
-	return err
+	return partlyFinished(err)
 }
 
 // Ping checks that the controller answers (scontrol ping).
@@ -230,4 +253,27 @@ func (c *Client) Ping(ctx context.Context) error {
 		return &Error{Cmd: "scontrol ping", Stderr: strings.TrimSpace(string(out))}
 	}
 	return nil
+}
+
+// FormatRange writes array task ids as Slurm does: ascending, runs as ranges ("0-3,7,9-12").
+func FormatRange(ids []int) string {
+	s := append([]int(nil), ids...)
+	sort.Ints(s)
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		j := i
+		for j+1 < len(s) && s[j+1] <= s[j]+1 {
+			j++
+		}
+		if b.Len() > 0 {
+			b.WriteByte(',')
+		}
+		if s[j] == s[i] {
+			fmt.Fprintf(&b, "%d", s[i])
+		} else {
+			fmt.Fprintf(&b, "%d-%d", s[i], s[j])
+		}
+		i = j + 1
+	}
+	return b.String()
 }

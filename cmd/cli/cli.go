@@ -76,6 +76,10 @@ func ExitCode(err error) int {
 	if errors.As(err, &pe) {
 		return ExitUsage
 	}
+	var ec interface{ ExitCode() int }
+	if errors.As(err, &ec) {
+		return ec.ExitCode()
+	}
 	if errors.Is(err, lfs.ErrNoLFS) {
 		return ExitUsage
 	}

@@ -1,10 +1,129 @@
 // Package control holds the thin wrappers over Slurm that steer a running campaign:
-// pause, resume, cancel and throttle. The tool runs no daemon of its own.
+// pause, resume, cancel and throttle. The tool runs no daemon of its own: each command
+// finds the campaign's jobs in submissions.jsonl, asks squeue which are still queued or
+// running, tells Slurm what to do, and prints it in Slurm's words.
 package control
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"migrator/campaign"
 	"migrator/cmd/cli"
+	"migrator/slurm"
 )
+
+// jobs is what Slurm still holds of a campaign.
+type jobs struct {
+	arrays   []campaign.Submission // array jobs with tasks queued or running
+	collects []campaign.Submission // collect jobs still queued or running
+	tasks    []slurm.Task
+}
+
+// live finds the campaign's jobs that are still in the queue.
+func live(ctx context.Context, c *slurm.Client, root string) (*jobs, error) {
+	d := campaign.Dir{Root: root}
+	if _, err := d.Load(); err != nil {
+		return nil, cli.BadInput(err)
+	}
+	subs, err := d.Submissions()
+	if err != nil {
+		return nil, err
+	}
+	arrays, collects := campaign.Jobs(subs)
+	if len(arrays) == 0 {
+		return nil, cli.BadInputf("campaign %s has no Slurm job: it was not submitted, or ran with the local scheduler", root)
+	}
+	var ids []string
+	for _, s := range append(append([]campaign.Submission{}, arrays...), collects...) {
+		ids = append(ids, s.JobID)
+	}
+	tasks, err := c.Tasks(ctx, ids...)
+	if err != nil {
+		return nil, fmt.Errorf("asking Slurm: %w", err)
+	}
+	in := map[string]bool{}
+	for _, t := range tasks {
+		in[t.ArrayJobID] = true
+	}
+	j := &jobs{tasks: tasks}
+	for _, s := range arrays {
+		if in[s.JobID] {
+			j.arrays = append(j.arrays, s)
+		}
+	}
+	for _, s := range collects {
+		if in[s.JobID] {
+			j.collects = append(j.collects, s)
+		}
+	}
+	if len(j.arrays) == 0 && len(j.collects) == 0 {
+		var all []string
+		for _, s := range arrays {
+			all = append(all, s.JobID)
+		}
+		return nil, fmt.Errorf("no job of the campaign is queued or running (its arrays: %s); finished jobs leave squeue", strings.Join(all, ", "))
+	}
+	return j, nil
+}
+
+// summary describes an array job's tasks as squeue lists them.
+func summary(tasks []slurm.Task, job string) string {
+	var running, held, pending []int
+	for _, t := range tasks {
+		if t.ArrayJobID != job || t.TaskID < 0 {
+			continue
+		}
+		switch {
+		case t.State == "RUNNING" || t.State == "COMPLETING":
+			running = append(running, t.TaskID)
+		case t.Held():
+			held = append(held, t.TaskID)
+		default:
+			pending = append(pending, t.TaskID)
+		}
+	}
+	var parts []string
+	for _, p := range []struct {
+		what string
+		ids  []int
+	}{{"running", running}, {"held", held}, {"pending", pending}} {
+		if len(p.ids) > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s (%s_[%s])", len(p.ids), p.what, job, slurm.FormatRange(p.ids)))
+		}
+	}
+	if len(parts) == 0 {
+		return "no tasks left in the queue"
+	}
+	return strings.Join(parts, ", ")
+}
+
+func client() *slurm.Client { return slurm.New() }
+
+func ctx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), 2*time.Minute)
+}
+
+// after re-reads the queue to show the effect of a command.
+func after(c *slurm.Client, out io.Writer, j *jobs) {
+	cx, cancel := ctx()
+	defer cancel()
+	var ids []string
+	for _, s := range j.arrays {
+		ids = append(ids, s.JobID)
+	}
+	tasks, err := c.Tasks(cx, ids...)
+	if err != nil {
+		return
+	}
+	for _, s := range j.arrays {
+		fmt.Fprintf(out, "job %s (round %d): %s\n", s.JobID, s.Round, summary(tasks, s.JobID))
+	}
+}
 
 // PauseCmd is "migrator pause CAMPAIGN": hold the pending array tasks.
 type PauseCmd struct {
@@ -13,7 +132,47 @@ type PauseCmd struct {
 }
 
 // Run pauses the campaign.
-func (c *PauseCmd) Run(env *cli.Env) error { return cli.ErrNotImplemented }
+func (c *PauseCmd) Run(env *cli.Env) error {
+	cx, cancel := ctx()
+	defer cancel()
+	sc := client()
+	j, err := live(cx, sc, c.Campaign)
+	if err != nil {
+		return err
+	}
+	for _, s := range j.arrays {
+		if err := sc.Hold(cx, s.JobID); err != nil {
+			return err
+		}
+		fmt.Fprintf(env.Stdout, "scontrol hold %s: pending tasks held; running tasks finish their shards\n", s.JobID)
+		if c.Now {
+			if err := requeueRunning(cx, sc, j.tasks, s.JobID, env.Stdout); err != nil {
+				return err
+			}
+		}
+	}
+	after(sc, env.Stdout, j)
+	return nil
+}
+
+// requeueRunning requeues the running tasks of a job held: Slurm sends them SIGTERM, they
+// checkpoint, and they wait in the queue until released.
+func requeueRunning(cx context.Context, sc *slurm.Client, tasks []slurm.Task, job string, out io.Writer) error {
+	var ids []int
+	for _, t := range tasks {
+		if t.ArrayJobID == job && t.TaskID >= 0 && t.State == "RUNNING" {
+			id := fmt.Sprintf("%s_%d", job, t.TaskID)
+			if err := sc.Requeue(cx, id, true); err != nil {
+				return err
+			}
+			ids = append(ids, t.TaskID)
+		}
+	}
+	if len(ids) > 0 {
+		fmt.Fprintf(out, "scontrol requeuehold %s_[%s]: running tasks stopped (they checkpoint on SIGTERM) and held\n", job, slurm.FormatRange(ids))
+	}
+	return nil
+}
 
 // ResumeCmd is "migrator resume CAMPAIGN": release the held tasks.
 type ResumeCmd struct {
@@ -21,15 +180,54 @@ type ResumeCmd struct {
 }
 
 // Run resumes the campaign.
-func (c *ResumeCmd) Run(env *cli.Env) error { return cli.ErrNotImplemented }
+func (c *ResumeCmd) Run(env *cli.Env) error {
+	cx, cancel := ctx()
+	defer cancel()
+	sc := client()
+	j, err := live(cx, sc, c.Campaign)
+	if err != nil {
+		return err
+	}
+	for _, s := range j.arrays {
+		if err := sc.Release(cx, s.JobID); err != nil {
+			return err
+		}
+		fmt.Fprintf(env.Stdout, "scontrol release %s: held tasks released\n", s.JobID)
+	}
+	after(sc, env.Stdout, j)
+	return nil
+}
 
 // CancelCmd is "migrator cancel CAMPAIGN": scancel the array and its collect job.
 type CancelCmd struct {
 	Campaign string `arg:"" help:"Campaign directory." type:"path"`
 }
 
-// Run cancels the campaign.
-func (c *CancelCmd) Run(env *cli.Env) error { return cli.ErrNotImplemented }
+// Run cancels the campaign's jobs. Running tasks get SIGTERM and checkpoint; the campaign
+// can be continued later with migrator retry.
+func (c *CancelCmd) Run(env *cli.Env) error {
+	cx, cancel := ctx()
+	defer cancel()
+	sc := client()
+	j, err := live(cx, sc, c.Campaign)
+	if err != nil {
+		return err
+	}
+	var ids []string
+	for _, s := range j.arrays {
+		ids = append(ids, s.JobID)
+		fmt.Fprintf(env.Stdout, "job %s (round %d): %s\n", s.JobID, s.Round, summary(j.tasks, s.JobID))
+	}
+	for _, s := range j.collects {
+		ids = append(ids, s.JobID)
+	}
+	if err := sc.Cancel(cx, ids...); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "scancel %s: cancelled; running tasks checkpoint on SIGTERM. Continue later with: migrator retry %s\n",
+		strings.Join(ids, " "), c.Campaign)
+	return nil
+}
 
 // ThrottleCmd is "migrator throttle CAMPAIGN N": change how many tasks run at once.
 type ThrottleCmd struct {
@@ -37,5 +235,32 @@ type ThrottleCmd struct {
 	N        int    `arg:"" help:"Most array tasks running at once (scontrol update ArrayTaskThrottle=N); 0 removes the limit."`
 }
 
-// Run changes the throttle.
-func (c *ThrottleCmd) Run(env *cli.Env) error { return cli.ErrNotImplemented }
+// Validate checks N.
+func (c *ThrottleCmd) Validate() error {
+	if c.N < 0 {
+		return errors.New("N must be 0 (no limit) or more")
+	}
+	return nil
+}
+
+// Run changes the throttle, live.
+func (c *ThrottleCmd) Run(env *cli.Env) error {
+	cx, cancel := ctx()
+	defer cancel()
+	sc := client()
+	j, err := live(cx, sc, c.Campaign)
+	if err != nil {
+		return err
+	}
+	if len(j.arrays) == 0 {
+		return fmt.Errorf("no array job of the campaign is queued or running")
+	}
+	for _, s := range j.arrays {
+		if err := sc.SetThrottle(cx, s.JobID, c.N); err != nil {
+			return err
+		}
+		fmt.Fprintf(env.Stdout, "scontrol update JobId=%s ArrayTaskThrottle=%d: done\n", s.JobID, c.N)
+	}
+	after(sc, env.Stdout, j)
+	return nil
+}

@@ -52,6 +52,7 @@ type Cmd struct {
 	Bandwidth   int           `help:"Bandwidth limit of each lfs migrate, in MiB/s (lfs migrate -W); 0 for none."`
 	Batch       int           `default:"0" help:"Files per lfs migrate call for small files (needs an explicit target layout); 0 lets work choose, 1 disables batching."`
 	FileTimeout time.Duration `name:"file-timeout" default:"0s" help:"Give up on one lfs migrate after this long (0: no limit; it is retried later)."`
+	MaxAttempts int           `name:"max-attempts" default:"5" help:"Tries for a busy or changing file (lfs migrate EBUSY/EAGAIN) within a task, with growing waits, before it is recorded as failed (retryable)."`
 
 	ShardFiles  int      `name:"shard-files" default:"100000" help:"Most files per shard (one array task per shard)."`
 	ShardBytes  cli.Size `name:"shard-bytes" default:"1T" help:"Most bytes of data per shard; a larger file gets a shard of its own."`
@@ -88,8 +89,8 @@ func (c *Cmd) Validate() error {
 	if c.ShardFiles < 1 || c.ShardBytes < 1 || c.ScanWorkers < 1 || c.Workers < 1 || c.ArrayThrottle < 1 {
 		return fmt.Errorf("--shard-files, --shard-bytes, --scan-workers, --workers and --array-throttle must be positive")
 	}
-	if c.Batch < 0 || c.Bandwidth < 0 || c.FileTimeout < 0 {
-		return fmt.Errorf("--batch, --bandwidth and --file-timeout cannot be negative")
+	if c.Batch < 0 || c.Bandwidth < 0 || c.FileTimeout < 0 || c.MaxAttempts < 1 {
+		return fmt.Errorf("--batch, --bandwidth and --file-timeout cannot be negative, --max-attempts must be positive")
 	}
 	if c.StripeCount < -1 {
 		return fmt.Errorf("--stripe-count %d: want -1 (all) or a positive count", c.StripeCount)
@@ -111,7 +112,7 @@ func (c *Cmd) request() campaign.Request {
 			UID: c.UID, GID: c.GID, Pool: c.Pool, MTime: c.MTime},
 		Target: campaign.Target{StripeCount: c.StripeCount, StripeSize: uint64(c.StripeSize), Pool: c.TargetPool,
 			Mode: c.Mode, BandwidthMB: c.Bandwidth},
-		Work: campaign.Work{Workers: c.Workers, Batch: c.Batch, FileTimeout: campaign.Duration(c.FileTimeout),
+		Work: campaign.Work{Workers: c.Workers, Batch: c.Batch, FileTimeout: campaign.Duration(c.FileTimeout), MaxAttempts: c.MaxAttempts,
 			ShardFiles: uint64(c.ShardFiles), ShardBytes: uint64(c.ShardBytes)},
 		LFS: lfsPath, DryRun: c.DryRun,
 		Slurm: campaign.Slurm{Scheduler: c.Scheduler, Partition: c.Partition, Account: c.Account, QOS: c.QOS,
@@ -201,7 +202,7 @@ func (c *Cmd) Run(env *cli.Env) error {
 		fmt.Fprintln(env.Stdout, launch.SbatchCommands(round))
 		return nil
 	case c.Scheduler == "local":
-		return runLocal(ctx, env, round, c.ArrayThrottle)
+		return launch.RunLocalReport(ctx, env.Stderr, round, c.ArrayThrottle)
 	}
 	subs, err := dir.Submissions()
 	if err != nil {
@@ -218,26 +219,6 @@ func (c *Cmd) Run(env *cli.Env) error {
 	fmt.Fprintf(out, "submitted job array %s (%d tasks, at most %d at once) and collect job %s (afterany:%s)\n",
 		arrayID, round.Shards, c.ArrayThrottle, collectID, arrayID)
 	fmt.Fprintln(env.Stdout, arrayID)
-	return nil
-}
-
-// runLocal runs the round's shards here and reports how the tasks ended.
-func runLocal(ctx context.Context, env *cli.Env, round launch.Round, throttle int) error {
-	fmt.Fprintf(env.Stderr, "running %d shards here, %d at once (logs in %s)\n", round.Shards, throttle, round.Dir.Logs())
-	results, err := launch.Local(ctx, round, throttle, env.Stderr)
-	worst := 0
-	for _, r := range results {
-		if r.Code != 0 {
-			fmt.Fprintf(env.Stderr, "shard %d: migrator work exited %d\n", r.Shard, r.Code)
-			worst = max(worst, r.Code)
-		}
-	}
-	if err != nil {
-		return cli.WithCode(cli.ExitInterrupted, err)
-	}
-	if worst != 0 {
-		return cli.WithCode(worst, fmt.Errorf("some shards did not finish cleanly; see migrator status %s", round.Dir.Root))
-	}
 	return nil
 }
 

@@ -1,8 +1,26 @@
 // Package retry is "migrator retry": a new round of the campaign over the files that
-// failed with a retryable error.
+// failed with a retryable error or were left pending (a cancelled array, say).
 package retry
 
-import "migrator/cmd/cli"
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/dustin/go-humanize"
+
+	"migrator/campaign"
+	"migrator/checkpoint"
+	"migrator/cmd/cli"
+	"migrator/launch"
+	"migrator/manifest"
+	"migrator/planner"
+	"migrator/slurm"
+)
 
 // Cmd is "migrator retry CAMPAIGN [--scheduler slurm|local]".
 type Cmd struct {
@@ -12,4 +30,110 @@ type Cmd struct {
 }
 
 // Run starts the retry round.
-func (c *Cmd) Run(env *cli.Env) error { return cli.ErrNotImplemented }
+func (c *Cmd) Run(env *cli.Env) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	d := campaign.Dir{Root: c.Campaign}
+	spec, err := d.Load()
+	if err != nil {
+		return cli.BadInput(err)
+	}
+	if spec.DryRun {
+		return cli.BadInputf("campaign %s is a dry run: there is nothing to retry; plan a real campaign", spec.ID)
+	}
+	rounds, err := d.Rounds()
+	if err != nil {
+		return err
+	}
+	if len(rounds) == 0 {
+		return cli.BadInputf("campaign %s has no planned round", d.Root)
+	}
+	latest := rounds[len(rounds)-1]
+	if err := checkOver(ctx, d, latest); err != nil {
+		return err
+	}
+	out := env.Stderr
+	var n int
+	var idx manifest.Index
+	if latest > 0 && neverRan(d, latest) {
+		// A retry round that was made but never ran (its submission failed, say): run it.
+		n = latest
+		if idx, err = manifest.ReadIndex(d.Round(n).Manifests); err != nil {
+			return cli.BadInput(err)
+		}
+		fmt.Fprintf(out, "round %d was prepared but never ran; launching it\n", n)
+	} else {
+		n, idx, err = planner.NextRound(ctx, d, spec)
+		if err != nil {
+			return err
+		}
+		if len(idx.Shards) == 0 {
+			fmt.Fprintf(out, "nothing to retry: round %d has no retryable failures and nothing pending\n", latest)
+			return nil
+		}
+		fmt.Fprintf(out, "round %d: %d files, %s in %d shards (the retryable failures and pending files of round %d)\n",
+			n, idx.Files, humanize.IBytes(idx.Bytes), len(idx.Shards), latest)
+	}
+	spec.Slurm.Scheduler = c.Scheduler
+	round := launch.Round{Dir: d, Spec: spec, N: n, Shards: len(idx.Shards), Exe: env.Exe, Version: env.Version, By: "retry"}
+	if _, err := launch.WriteScripts(round); err != nil {
+		return err
+	}
+	switch {
+	case c.NoSubmit:
+		fmt.Fprintf(out, "not submitted; to submit:\n")
+		fmt.Fprintln(env.Stdout, launch.SbatchCommands(round))
+		return nil
+	case c.Scheduler == "local":
+		return launch.RunLocalReport(ctx, env.Stderr, round, spec.Slurm.Throttle)
+	}
+	arrayID, collectID, err := launch.Slurm(ctx, slurm.New(), round)
+	if err != nil {
+		return fmt.Errorf("%w (round %d is prepared; rerun migrator retry to submit it)", err, n)
+	}
+	fmt.Fprintf(out, "submitted round %d as job array %s (%d tasks) and collect job %s (afterany:%s)\n",
+		n, arrayID, round.Shards, collectID, arrayID)
+	fmt.Fprintln(env.Stdout, arrayID)
+	return nil
+}
+
+// checkOver refuses to retry while a task of the latest round may still run: its files
+// would be in two rounds at once.
+func checkOver(ctx context.Context, d campaign.Dir, round int) error {
+	ckpt := d.Round(round).Checkpoints
+	locks, _ := filepath.Glob(filepath.Join(ckpt, "shard-*.lock"))
+	for _, l := range locks {
+		if info, age, err := checkpoint.ReadLock(l); err == nil && age < 3*time.Minute {
+			return fmt.Errorf("round %d is still running (%s is held by pid %d on %s); wait for it, or migrator cancel first",
+				round, filepath.Base(l), info.PID, info.Host)
+		}
+	}
+	subs, err := d.Submissions()
+	if err != nil {
+		return err
+	}
+	var ids []string
+	for _, s := range subs {
+		if s.Kind == "array" && s.Round == round {
+			ids = append(ids, s.JobID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	tasks, err := slurm.New().Tasks(ctx, ids...)
+	if err != nil {
+		return fmt.Errorf("asking Slurm whether round %d is over: %w", round, err)
+	}
+	if len(tasks) > 0 {
+		return fmt.Errorf("round %d still has %d array tasks queued or running (job %s); wait for them, or migrator cancel first",
+			round, len(tasks), tasks[0].ArrayJobID)
+	}
+	return nil
+}
+
+// neverRan reports whether no task of the round ever started (no checkpoint log).
+func neverRan(d campaign.Dir, round int) bool {
+	logs, _ := filepath.Glob(filepath.Join(d.Round(round).Checkpoints, "shard-*.log"))
+	return len(logs) == 0
+}

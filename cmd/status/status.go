@@ -1,22 +1,250 @@
-// Package status is "migrator status": the live view of a campaign, from its files and
-// from squeue.
+// Package status is "migrator status": the live view of a campaign, from its files (what
+// is done, by whom it is being done) and from squeue (what Slurm has queued or running).
 package status
 
 import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
 	"time"
 
+	"migrator/campaign"
+	"migrator/checkpoint"
 	"migrator/cmd/cli"
+	"migrator/progress"
+	"migrator/report"
+	"migrator/slurm"
 )
 
 // Cmd is "migrator status CAMPAIGN [--json] [--watch]".
 type Cmd struct {
 	Campaign string        `arg:"" help:"Campaign directory." type:"path"`
 	JSON     bool          `name:"json" help:"Print the status as JSON."`
-	Watch    bool          `help:"Refresh the view until interrupted."`
+	Watch    bool          `help:"Refresh the view until interrupted (or the campaign is done)."`
 	Interval time.Duration `default:"10s" help:"Refresh interval for --watch."`
+	Shards   int           `default:"40" help:"Most unfinished shards listed in the human view."`
 }
 
-// Run prints the status.
+// View is what status shows: collect's figures plus who is working on what.
+type View struct {
+	*report.Status
+	Jobs                 []JobView   `json:"jobs"`
+	Running              []ShardView `json:"running"` // shards whose lock is held: in progress here or in Slurm
+	Tasks                []TaskView  `json:"tasks"`   // array tasks Slurm has queued or running
+	RecentFilesPerSecond float64     `json:"recent_files_per_second,omitempty"`
+}
+
+// JobView is one of the campaign's Slurm jobs.
+type JobView struct {
+	JobID   string `json:"job_id"`
+	Kind    string `json:"kind"`
+	Round   int    `json:"round"`
+	Running int    `json:"running"`
+	Pending int    `json:"pending"`
+	Held    int    `json:"held"`
+	InQueue bool   `json:"in_queue"`
+}
+
+// TaskView is one array task in the queue.
+type TaskView struct {
+	Job     string `json:"job_id"`
+	Round   int    `json:"round"`
+	Shard   int    `json:"shard"`
+	State   string `json:"state"`
+	Reason  string `json:"reason,omitempty"`
+	Node    string `json:"node,omitempty"`
+	Elapsed string `json:"elapsed,omitempty"`
+}
+
+// ShardView is a shard a task is working on now, from its lock.
+type ShardView struct {
+	Round     int    `json:"round"`
+	Shard     int    `json:"shard"`
+	Host      string `json:"host"`
+	PID       int    `json:"pid"`
+	Job       string `json:"job,omitempty"`
+	Heartbeat string `json:"heartbeat_age"`
+	InFlight  uint64 `json:"in_flight"`
+	Done      uint64 `json:"done"`
+	Files     uint64 `json:"files"`
+}
+
+// Run prints the status, once or until interrupted.
 func (c *Cmd) Run(env *cli.Env) error {
-	return cli.ErrNotImplemented
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	d := campaign.Dir{Root: c.Campaign}
+	spec, err := d.Load()
+	if err != nil {
+		return cli.BadInput(err)
+	}
+	term := progress.IsTerminal(env.Stdout)
+	var prev *View
+	var prevAt time.Time
+	for {
+		v, err := look(ctx, d, spec)
+		if err != nil {
+			return err
+		}
+		if prev != nil {
+			handled := func(s *report.Status) uint64 { return s.Files.Migrated + s.Files.Skipped + s.Files.Failed }
+			v.RecentFilesPerSecond = float64(handled(v.Status)-handled(prev.Status)) / time.Since(prevAt).Seconds()
+		}
+		if c.Watch && term && !c.JSON {
+			fmt.Fprint(env.Stdout, "\033[H\033[2J") // redraw in place
+		}
+		if c.JSON {
+			enc := json.NewEncoder(env.Stdout)
+			enc.SetIndent("", "  ")
+			if err := enc.Encode(v); err != nil {
+				return err
+			}
+		} else {
+			c.human(env.Stdout, v)
+		}
+		finished := v.Files.Pending == 0 && len(v.Running) == 0 && len(v.Tasks) == 0
+		if !c.Watch || finished {
+			return nil
+		}
+		prev, prevAt = v, time.Now()
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(c.Interval):
+		}
+	}
+}
+
+// look gathers the view: the campaign's files first (always available), then Slurm's
+// queue when the campaign was submitted (a Slurm that does not answer is an error).
+func look(ctx context.Context, d campaign.Dir, spec *campaign.Spec) (*View, error) {
+	st, err := report.Collect(ctx, d, spec, report.Options{})
+	if err != nil {
+		return nil, cli.BadInput(err)
+	}
+	v := &View{Status: st, Jobs: []JobView{}, Running: []ShardView{}, Tasks: []TaskView{}}
+	byShard := map[[2]int]report.ShardStatus{}
+	for _, s := range st.Shards {
+		byShard[[2]int{s.Round, s.Shard}] = s
+	}
+	for _, r := range st.Rounds {
+		dir := d.Round(r.Round).Checkpoints
+		for k := 0; k < r.Shards; k++ {
+			info, age, err := checkpoint.ReadLock(checkpoint.LockPath(dir, k))
+			if err != nil {
+				continue
+			}
+			s := byShard[[2]int{r.Round, k}]
+			v.Running = append(v.Running, ShardView{Round: r.Round, Shard: k, Host: info.Host, PID: info.PID, Job: info.Job,
+				Heartbeat: age.Round(time.Second).String(), InFlight: s.Attempted, Files: s.Files.Planned,
+				Done: s.Files.Migrated + s.Files.Skipped + s.Files.Failed})
+		}
+	}
+	subs, err := d.Submissions()
+	if err != nil {
+		return nil, err
+	}
+	arrays, collects := campaign.Jobs(subs)
+	all := append(append([]campaign.Submission{}, arrays...), collects...)
+	if len(all) == 0 {
+		return v, nil
+	}
+	var ids []string
+	round := map[string]int{}
+	for _, s := range all {
+		ids = append(ids, s.JobID)
+		round[s.JobID] = s.Round
+	}
+	tasks, err := slurm.New().Tasks(ctx, ids...)
+	if err != nil {
+		return nil, fmt.Errorf("asking Slurm about jobs %s: %w", strings.Join(ids, ","), err)
+	}
+	counts := map[string]*JobView{}
+	for _, s := range all {
+		counts[s.JobID] = &JobView{JobID: s.JobID, Kind: s.Kind, Round: s.Round}
+	}
+	for _, t := range tasks {
+		j := counts[t.ArrayJobID]
+		if j == nil {
+			continue
+		}
+		j.InQueue = true
+		switch {
+		case t.State == "RUNNING" || t.State == "COMPLETING":
+			j.Running++
+		case t.Held():
+			j.Held++
+		default:
+			j.Pending++
+		}
+		if j.Kind == "array" && t.TaskID >= 0 {
+			v.Tasks = append(v.Tasks, TaskView{Job: t.ArrayJobID, Round: round[t.ArrayJobID], Shard: t.TaskID,
+				State: t.State, Reason: t.Reason, Node: t.Node, Elapsed: t.Elapsed})
+		}
+	}
+	for _, s := range all {
+		v.Jobs = append(v.Jobs, *counts[s.JobID])
+	}
+	return v, nil
+}
+
+func (c *Cmd) human(w io.Writer, v *View) {
+	report.WriteHuman(w, v.Status, nil)
+	if v.RecentFilesPerSecond > 0 {
+		fmt.Fprintf(w, "recent rate: %.1f files/s\n", v.RecentFilesPerSecond)
+	}
+	for _, j := range v.Jobs {
+		if !j.InQueue {
+			fmt.Fprintf(w, "%s job %s (round %d): no longer in the queue\n", j.Kind, j.JobID, j.Round)
+			continue
+		}
+		fmt.Fprintf(w, "%s job %s (round %d): %d running, %d pending, %d held\n", j.Kind, j.JobID, j.Round, j.Running, j.Pending, j.Held)
+	}
+	queued := map[[2]int]TaskView{}
+	for _, t := range v.Tasks {
+		queued[[2]int{t.Round, t.Shard}] = t
+	}
+	running := map[[2]int]ShardView{}
+	for _, r := range v.Running {
+		running[[2]int{r.Round, r.Shard}] = r
+	}
+	var lines []string
+	for _, s := range v.Shards {
+		if s.Files.Pending == 0 {
+			continue
+		}
+		key := [2]int{s.Round, s.Shard}
+		state := "not queued (rerun it, or migrator retry)"
+		if t, ok := queued[key]; ok {
+			state = strings.ToLower(t.State)
+			if t.Node != "" {
+				state += " on " + t.Node + " for " + t.Elapsed
+			} else if t.Reason != "" && t.Reason != "None" {
+				state += " (" + t.Reason + ")"
+			}
+		}
+		if r, ok := running[key]; ok {
+			state = fmt.Sprintf("running on %s (pid %d, heartbeat %s ago), %d in flight", r.Host, r.PID, r.Heartbeat, r.InFlight)
+		}
+		lines = append(lines, fmt.Sprintf("  %5d %5d  %7d/%-7d  %s", s.Round, s.Shard,
+			s.Files.Migrated+s.Files.Skipped+s.Files.Failed, s.Files.Planned, state))
+	}
+	if len(lines) == 0 {
+		return
+	}
+	sort.Strings(lines)
+	fmt.Fprintf(w, "unfinished shards:\n  round shard       done/files    state\n")
+	for i, l := range lines {
+		if i == c.Shards {
+			fmt.Fprintf(w, "  … and %d more\n", len(lines)-i)
+			break
+		}
+		fmt.Fprintln(w, l)
+	}
 }

@@ -35,7 +35,7 @@ type Cmd struct {
 	Batch       int           `help:"Files per lfs migrate call (default: the campaign's; 1 disables batching)."`
 	FileTimeout time.Duration `name:"file-timeout" help:"Give up on one lfs migrate after this long (default: the campaign's)."`
 	Grace       time.Duration `default:"60s" help:"After SIGTERM or USR1, how long running lfs migrate processes may finish before they are stopped."`
-	RetryBase   time.Duration `name:"retry-base" default:"2s" help:"First wait before retrying a busy file (doubling each time, at most 2m)."`
+	RetryBase   time.Duration `name:"retry-base" default:"2s" env:"MIGRATOR_RETRY_BASE" help:"First wait before retrying a busy file (doubling each time, at most 2m)."`
 	Progress    time.Duration `default:"30s" help:"Interval of progress lines in the task's log."`
 }
 
@@ -122,6 +122,7 @@ func (c *Cmd) Run(env *cli.Env) error {
 		Selection: spec.Selection, Target: spec.Target.MigrateOptions(), DryRun: spec.DryRun,
 		Workers: pick(c.Workers, spec.Work.Workers), Batch: pick(c.Batch, spec.Work.Batch),
 		FileTimeout: time.Duration(spec.Work.FileTimeout), RetryBase: c.RetryBase, NoPrintf: !v.AtLeast(2, 15),
+		MaxAttempts: spec.Work.MaxAttempts,
 	}
 	if c.FileTimeout > 0 {
 		opts.FileTimeout = c.FileTimeout
@@ -166,6 +167,8 @@ func (c *Cmd) Run(env *cli.Env) error {
 		result = fmt.Errorf("stopped by %s; the checkpoint is flushed and a rerun continues", why.Load())
 	case st.Failed.Load() > 0:
 		code, result = cli.ExitIncomplete, fmt.Errorf("%d files failed; see migrator collect %s", st.Failed.Load(), dir.Root)
+	case st.Interrupts.Load() > 0:
+		code, result = cli.ExitIncomplete, fmt.Errorf("%d files were interrupted (their lfs migrate got a signal); rerun the shard to finish them", st.Interrupts.Load())
 	}
 	if result != nil {
 		end.Message = result.Error()

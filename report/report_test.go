@@ -1,0 +1,280 @@
+package report
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"migrator/campaign"
+	"migrator/checkpoint"
+	"migrator/lfs"
+	"migrator/manifest"
+)
+
+// fixture builds a campaign directory by hand: round 0 with two shards, outcomes for some
+// entries, and (optionally) a retry round.
+type fixture struct {
+	t    *testing.T
+	d    campaign.Dir
+	spec *campaign.Spec
+}
+
+func newFixture(t *testing.T) *fixture {
+	d := campaign.Dir{Root: t.TempDir()}
+	spec := &campaign.Spec{Format: campaign.Format, ID: "c-test", Request: campaign.Request{
+		Selection: campaign.Selection{OSTs: "1-2"},
+		Work:      campaign.Work{ShardFiles: 100, ShardBytes: 1 << 40},
+	}}
+	if err := d.Save(spec); err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{t: t, d: d, spec: spec}
+}
+
+// round writes round n's manifests, one shard per group of entries.
+func (f *fixture) round(n int, shards ...[]manifest.Entry) {
+	rd := f.d.Round(n)
+	if err := f.d.MkdirAll(rd); err != nil {
+		f.t.Fatal(err)
+	}
+	idx := manifest.Index{Format: manifest.Format, Campaign: f.spec.ID, Round: n, Shards: []manifest.ShardIndex{}}
+	for k, es := range shards {
+		var b bytes.Buffer
+		sw, err := manifest.NewShardWriter(&b, manifest.Header{Campaign: f.spec.ID, Round: n, Shard: k})
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		for i := range es {
+			sw.Write(&es[i])
+		}
+		sum, err := sw.Close()
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(rd.Manifests, manifest.ShardName(k)), b.Bytes(), 0o600)
+		h := sha256.Sum256(b.Bytes())
+		idx.Shards = append(idx.Shards, manifest.ShardIndex{Shard: k, File: manifest.ShardName(k), Files: sum.Entries,
+			Bytes: sum.Bytes, SHA256: hex.EncodeToString(h[:])})
+		idx.Files += sum.Entries
+		idx.Bytes += sum.Bytes
+	}
+	data, _ := json.Marshal(idx)
+	os.WriteFile(filepath.Join(rd.Manifests, manifest.IndexFile), data, 0o600)
+}
+
+// outcomes writes checkpoint records for shard k of round n.
+func (f *fixture) outcomes(n, k int, entries uint64, recs ...checkpoint.Record) {
+	rd := f.d.Round(n)
+	w, _, err := checkpoint.OpenWriter(checkpoint.LogPath(rd.Checkpoints, k),
+		checkpoint.Header{Campaign: f.spec.ID, Round: n, Shard: k, Entries: entries}, checkpoint.WriterOptions{}, checkpoint.Visitor{})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	w.AppendRunStart(&checkpoint.RunStart{Time: time.Unix(1000, 0), Host: "node1"})
+	for i := range recs {
+		if recs[i].Time.IsZero() {
+			recs[i].Time = time.Unix(1000+int64(i), 0)
+		}
+		w.Append(&recs[i])
+	}
+	w.Close()
+}
+
+func entries(prefix string, n int, size uint64, ost uint32) []manifest.Entry {
+	var es []manifest.Entry
+	for i := 0; i < n; i++ {
+		es = append(es, manifest.Entry{Path: fmt.Sprintf("/fs/%s-%02d", prefix, i), FID: lfs.FID{Seq: 0x200000400, Oid: uint32(i + 1)},
+			Size: size, Nlink: 1, UID: 1000, OSTs: []uint32{ost}})
+	}
+	return es
+}
+
+func migrated(i uint64) checkpoint.Record {
+	return checkpoint.Record{Index: i, Outcome: checkpoint.Migrated}
+}
+
+func failed(i uint64, retryable bool) checkpoint.Record {
+	c := lfs.ClassPermission
+	if retryable {
+		c = lfs.ClassRetryLater
+	}
+	return checkpoint.Record{Index: i, Outcome: checkpoint.Failed, Class: c, Errno: syscall.EBUSY, Retryable: retryable,
+		Attempts: 5, Message: "cannot get lease: Device or resource busy"}
+}
+
+func TestCollectOneRound(t *testing.T) {
+	f := newFixture(t)
+	s0, s1 := entries("a", 10, 100, 1), entries("b", 5, 1000, 2)
+	s1[4].Path = "/fs/non-utf8-\xff\xfe"
+	f.round(0, s0, s1)
+	f.outcomes(0, 0, 10, migrated(0), migrated(1), checkpoint.Record{Index: 2, Outcome: checkpoint.Skipped, Reason: checkpoint.SkipGone},
+		failed(3, true), failed(4, false), migrated(5))
+	f.outcomes(0, 1, 5, migrated(0), failed(4, true))
+	var fails []Failure
+	var retry []manifest.Entry
+	st, err := Collect(context.Background(), f.d, f.spec, Options{
+		Failure: func(x Failure) error { fails = append(fails, x); return nil },
+		Retry:   func(e manifest.Entry) error { retry = append(retry, e); return nil },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Counts{Planned: 15, Migrated: 4, Skipped: 1, Failed: 3, Pending: 7}
+	if st.Files != want {
+		t.Errorf("files %+v, want %+v", st.Files, want)
+	}
+	if wb := (Counts{Planned: 6000, Migrated: 1300, Skipped: 100, Failed: 1200, Pending: 3400}); st.Bytes != wb {
+		t.Errorf("bytes %+v, want %+v", st.Bytes, wb)
+	}
+	if st.SkippedByReason["gone"] != 1 || st.FailedByClass["retry-later"] != 2 || st.FailedByClass["permission"] != 1 {
+		t.Errorf("by reason %v, by class %v", st.SkippedByReason, st.FailedByClass)
+	}
+	if st.SourceOSTsRemaining["1"] != 6 || st.SourceOSTsRemaining["2"] != 4 {
+		t.Errorf("remaining per OST %v", st.SourceOSTsRemaining)
+	}
+	if len(fails) != 3 || len(retry) != 2 || retry[1].Path != "/fs/non-utf8-\xff\xfe" {
+		t.Errorf("%d failures, retry %v", len(fails), retry)
+	}
+	if len(st.Shards) != 2 || st.Shards[0].Runs != 1 || st.Shards[0].Host != "node1" || st.Shards[1].Files.Planned != 5 {
+		t.Errorf("shards %+v", st.Shards)
+	}
+}
+
+// A retry round takes over its predecessor's retryable failures and pending entries; the
+// campaign's figures always add up to what was planned.
+func TestCollectRounds(t *testing.T) {
+	f := newFixture(t)
+	s0 := entries("a", 10, 10, 1)
+	f.round(0, s0)
+	// Round 0: 3 migrated, 1 failed for good, 2 failed retryable, 4 pending (cancelled).
+	f.outcomes(0, 0, 10, migrated(0), migrated(1), migrated(2), failed(3, false), failed(4, true), failed(5, true))
+	// Round 1: the 6 taken over (4, 5, 6, 7, 8, 9): 4 migrated, 1 fails again, 1 pending.
+	r1 := []manifest.Entry{s0[4], s0[5], s0[6], s0[7], s0[8], s0[9]}
+	f.round(1, r1)
+	f.outcomes(1, 0, 6, migrated(0), migrated(1), migrated(2), migrated(3), failed(4, true))
+	st, err := Collect(context.Background(), f.d, f.spec, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Counts{Planned: 10, Migrated: 7, Failed: 2, Pending: 1}
+	if st.Files != want {
+		t.Errorf("files %+v, want %+v", st.Files, want)
+	}
+	if len(st.Rounds) != 2 || st.Rounds[0].SupersededFiles != 6 || st.Rounds[1].Files.Planned != 6 {
+		t.Errorf("rounds %+v", st.Rounds)
+	}
+	if !st.Files.Balanced() || !st.Bytes.Balanced() || st.Bytes.Planned != 100 {
+		t.Errorf("unbalanced: %+v %+v", st.Files, st.Bytes)
+	}
+}
+
+func TestCollectRejectsForeignCheckpoint(t *testing.T) {
+	f := newFixture(t)
+	f.round(0, entries("a", 3, 1, 1), entries("b", 3, 1, 1))
+	f.outcomes(0, 1, 3, migrated(0))
+	rd := f.d.Round(0)
+	os.Rename(checkpoint.LogPath(rd.Checkpoints, 1), checkpoint.LogPath(rd.Checkpoints, 0))
+	if _, err := Collect(context.Background(), f.d, f.spec, Options{}); err == nil || !strings.Contains(err.Error(), "belongs to") {
+		t.Errorf("foreign checkpoint: %v", err)
+	}
+}
+
+// Reports on disk: failures.jsonl keeps non-UTF-8 names exactly (base64), the retry
+// manifests hold the retryable failures, status.prom passes promtool.
+func TestWriteReports(t *testing.T) {
+	f := newFixture(t)
+	s0 := entries("a", 4, 10, 1)
+	s0[1].Path = "/fs/bad-\xff\x00x"[:9] + "\nline\xfe"
+	f.round(0, s0)
+	f.outcomes(0, 0, 4, migrated(0), failed(1, true), failed(2, false))
+	w, err := WriteReports(context.Background(), f.d, f.spec, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(filepath.Join(f.d.Reports(), FailuresFile))
+	var got []Failure
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		var x Failure
+		if err := json.Unmarshal(sc.Bytes(), &x); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, x)
+	}
+	if len(got) != 2 || string(got[0].Path) != s0[1].Path || !strings.Contains(string(data), `"base64"`) {
+		t.Errorf("failures.jsonl:\n%s", data)
+	}
+	r, err := manifest.OpenShard(filepath.Join(f.d.Reports(), RetryDir, manifest.ShardName(0)), w.Retry.Shards[0].SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var e manifest.Entry
+	if err := r.Next(&e); err != nil || e.Path != s0[1].Path || r.Next(&e) != io.EOF || r.Header().Round != 1 {
+		t.Errorf("retry manifest: %q %v", e.Path, err)
+	}
+	r.Close()
+	var out bytes.Buffer
+	WriteHuman(&out, w.Status, w.TopFailures)
+	for _, s := range []string{"4 planned, 1 migrated, 0 skipped, 2 failed, 1 pending", "retry-later", "cannot get lease"} {
+		if !strings.Contains(out.String(), s) {
+			t.Errorf("summary lacks %q:\n%s", s, out.String())
+		}
+	}
+	promtool(t, filepath.Join(f.d.Reports(), StatusProm))
+}
+
+// promtool runs "promtool check metrics" on a file, as node_exporter's textfile collector
+// users would.
+func promtool(t *testing.T, path string) {
+	bin, err := exec.LookPath("promtool")
+	if err != nil {
+		if os.Getenv("MIGRATOR_REQUIRE_PROMTOOL") == "1" {
+			t.Fatal("promtool is not installed (apt-get install prometheus)")
+		}
+		t.Skip("promtool is not installed (apt-get install prometheus); .ci/run installs it")
+	}
+	data, _ := os.ReadFile(path)
+	cmd := exec.Command(bin, "check", "metrics")
+	cmd.Stdin = bytes.NewReader(data)
+	out, err := cmd.CombinedOutput()
+	if err != nil || len(bytes.TrimSpace(out)) > 0 {
+		t.Errorf("promtool check metrics: %v\n%s\n--- file:\n%s", err, out, data)
+	}
+}
+
+func TestPromFormat(t *testing.T) {
+	st := &Status{Campaign: `c"odd\name`, Generated: time.Unix(100, 0), Files: Counts{Planned: 3, Migrated: 1, Pending: 2},
+		SkippedByReason: map[string]uint64{"gone": 1}, FailedByClass: map[string]uint64{"other": 0},
+		SourceOSTsRemaining: map[string]uint64{"10": 2, "9": 1}, Shards: []ShardStatus{{Round: 0, Shard: 7, Files: Counts{Pending: 2}}}}
+	var b strings.Builder
+	WriteProm(&b, st)
+	want := []string{
+		`migrator_files{campaign="c\"odd\\name",state="pending"} 2`,
+		`migrator_source_ost_remaining_files{campaign="c\"odd\\name",ost="9"} 1`,
+		`migrator_shard_files{campaign="c\"odd\\name",round="0",shard="7",state="pending"} 2`,
+		"# TYPE migrator_files gauge",
+	}
+	for _, w := range want {
+		if !strings.Contains(b.String(), w) {
+			t.Errorf("missing %s in\n%s", w, b.String())
+		}
+	}
+	if i9, i10 := strings.Index(b.String(), `ost="9"`), strings.Index(b.String(), `ost="10"`); i9 > i10 {
+		t.Error("OSTs are not in numeric order")
+	}
+	p := filepath.Join(t.TempDir(), "x.prom")
+	os.WriteFile(p, []byte(b.String()), 0o644)
+	promtool(t, p)
+}
