@@ -22,6 +22,7 @@ import (
 type Cmd struct {
 	Campaign string `arg:"" help:"Campaign directory." type:"path"`
 	JSON     bool   `name:"json" help:"Print the status as JSON on stdout instead of the human summary."`
+	Emit     bool   `name:"emit-script" help:"Only write the collect job script to stdout, for: migrator collect CAMPAIGN --emit-script | sbatch --dependency=afterany:JOBID"`
 	Workers  int    `default:"4" help:"Shards read at once."`
 }
 
@@ -34,6 +35,14 @@ func (c *Cmd) Run(env *cli.Env) error {
 	spec, err := d.Load()
 	if err != nil {
 		return cli.BadInput(err)
+	}
+	if c.Emit {
+		script, err := os.ReadFile(d.CollectScript())
+		if err != nil {
+			return cli.BadInput(fmt.Errorf("no collect script: %w (it is written by plan)", err))
+		}
+		_, err = env.Stdout.Write(script)
+		return err
 	}
 	w, err := report.WriteReports(ctx, d, spec, c.Workers)
 	if err != nil {

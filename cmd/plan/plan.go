@@ -62,6 +62,7 @@ type Cmd struct {
 
 	Scheduler string `enum:"slurm,local" default:"slurm" help:"slurm: submit a job array and a dependent collect job; local: run the shards here, in the foreground. One of: ${enum}."`
 	NoSubmit  bool   `name:"no-submit" help:"Write the campaign and job scripts, print the sbatch command, submit nothing."`
+	Emit      bool   `name:"emit-script" help:"Like --no-submit, but write the array job script to stdout (everything else goes to stderr), for: migrator plan ... --emit-script | sbatch"`
 	DryRun    bool   `name:"dry-run" help:"Plan, and run tasks that check every file and record what they would migrate, changing nothing."`
 
 	Partition     string   `help:"Slurm partition (sbatch --partition)."`
@@ -189,7 +190,8 @@ func (c *Cmd) Run(env *cli.Env) error {
 	fmt.Fprintf(out, "reminder: stop new object creation on the source OSTs on the MDS first (lctl set_param osp.FSNAME-OSTxxxx*.max_create_count=0), or new files will keep landing on them; migrator cannot check this from a client\n")
 
 	round := launch.Round{Dir: dir, Spec: res.Spec, N: 0, Shards: len(idx.Shards), Exe: env.Exe, Version: env.Version, By: "plan"}
-	if _, err := launch.WriteScripts(round); err != nil {
+	script, err := launch.WriteScripts(round)
+	if err != nil {
 		return err
 	}
 	if round.Shards == 0 {
@@ -197,6 +199,11 @@ func (c *Cmd) Run(env *cli.Env) error {
 		return nil
 	}
 	switch {
+	case c.Emit:
+		fmt.Fprintf(out, "job script on stdout (also in %s); the first task to run records its job id in %s\n",
+			round.Dir.Round(0).JobScript, campaign.SubmissionsFile)
+		_, err := env.Stdout.Write(script)
+		return err
 	case c.NoSubmit:
 		fmt.Fprintf(out, "not submitted; to submit:\n")
 		fmt.Fprintln(env.Stdout, launch.SbatchCommands(round))

@@ -27,6 +27,7 @@ type Cmd struct {
 	Campaign  string `arg:"" help:"Campaign directory." type:"path"`
 	Scheduler string `enum:"slurm,local" default:"slurm" help:"slurm: submit a new job array over the retry manifests; local: run it here, in the foreground. One of: ${enum}."`
 	NoSubmit  bool   `name:"no-submit" help:"Write the round's manifests and job script, print the sbatch command, submit nothing."`
+	Emit      bool   `name:"emit-script" help:"Like --no-submit, but write the round's array job script to stdout, for: migrator retry CAMPAIGN --emit-script | sbatch"`
 }
 
 // Run starts the retry round.
@@ -76,10 +77,15 @@ func (c *Cmd) Run(env *cli.Env) error {
 	}
 	spec.Slurm.Scheduler = c.Scheduler
 	round := launch.Round{Dir: d, Spec: spec, N: n, Shards: len(idx.Shards), Exe: env.Exe, Version: env.Version, By: "retry"}
-	if _, err := launch.WriteScripts(round); err != nil {
+	script, err := launch.WriteScripts(round)
+	if err != nil {
 		return err
 	}
 	switch {
+	case c.Emit:
+		fmt.Fprintf(out, "round %d job script on stdout (also in %s)\n", n, d.Round(n).JobScript)
+		_, err := env.Stdout.Write(script)
+		return err
 	case c.NoSubmit:
 		fmt.Fprintf(out, "not submitted; to submit:\n")
 		fmt.Fprintln(env.Stdout, launch.SbatchCommands(round))
