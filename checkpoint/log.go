@@ -239,7 +239,7 @@ func findRecord(f *os.File, from, size int64) (int64, bool) {
 
 // WriterOptions sets the fsync policy.
 type WriterOptions struct {
-	SyncEvery    int           // fsync after this many records (default 256)
+	SyncEvery    int           // fsync after this many records (default 1024)
 	SyncInterval time.Duration // or when the last fsync is older than this (default 2 s)
 }
 
@@ -267,7 +267,7 @@ type Recovery struct {
 // corruption in the middle is an error. v, if given, sees the existing records.
 func OpenWriter(path string, h Header, opts WriterOptions, v Visitor) (*Writer, Recovery, error) {
 	if opts.SyncEvery <= 0 {
-		opts.SyncEvery = 256
+		opts.SyncEvery = 1024
 	}
 	if opts.SyncInterval <= 0 {
 		opts.SyncInterval = 2 * time.Second

@@ -105,7 +105,12 @@ func (c *Client) Migrate(ctx context.Context, opts MigrateOptions, files []strin
 			}
 		}
 	}
-	args := append([]string{"migrate", "-v"}, opts.Args()...)
+	// -v names the successes, which only a batch needs.
+	args := []string{"migrate"}
+	if len(files) > 1 {
+		args = append(args, "-v")
+	}
+	args = append(args, opts.Args()...)
 	args = append(args, files...)
 	r := c.run(ctx, nil, args...)
 

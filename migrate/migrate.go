@@ -63,7 +63,8 @@ type Options struct {
 	// Batch is files per lfs migrate call; 1 migrates one file per call. Batching needs an
 	// explicit target layout; names with a newline always go alone.
 	Batch int
-	// CheckBatch is files per check call when migrating one per call (default 64).
+	// CheckBatch is files per check and verify call (default 256): each batch costs one
+	// lfs call before its migrations and one after.
 	CheckBatch  int
 	FileTimeout time.Duration // per lfs migrate of one file; 0: none
 	MaxAttempts int           // for busy or changing files (default 5)
@@ -84,7 +85,7 @@ func (o *Options) defaults() {
 		o.Batch = 1
 	}
 	if o.CheckBatch < 1 {
-		o.CheckBatch = 64
+		o.CheckBatch = 256
 	}
 	if o.MaxAttempts < 1 {
 		o.MaxAttempts = 5
@@ -201,10 +202,7 @@ func (t *task) fatalErr() error {
 // It ends when both are exhausted and nothing is in flight (which could put more back), or
 // when stop is done or a fatal error happened.
 func (t *task) feed(stop context.Context, src Source, out chan<- []*item) error {
-	size := t.o.CheckBatch
-	if t.o.Batch > 1 {
-		size = t.o.Batch
-	}
+	size := max(t.o.CheckBatch, t.o.Batch)
 	srcDone := false
 	var idx uint64
 	for {

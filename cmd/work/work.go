@@ -198,11 +198,12 @@ func pick(flag, campaignValue int) int {
 	return campaignValue
 }
 
-// defaultBatch batches small files: with a median file under 1 MiB, the fork+exec of
-// lfs migrate costs more than the copy.
+// defaultBatch batches small files, 100 per lfs migrate call: with files under 1 MiB on
+// average, the fork+exec of lfs migrate costs more than the copy (see BENCHMARKS.md).
+// Batching needs an explicit target layout; the engine falls back to 1 without one.
 func defaultBatch(sh manifest.ShardIndex) int {
 	if sh.Files > 0 && sh.Bytes/sh.Files < 1<<20 {
-		return 32
+		return 100
 	}
 	return 1
 }
