@@ -90,7 +90,7 @@ func AcquireLock(path string, holder LockInfo, opts LockOptions) (*Lock, error) 
 		opts.Heartbeat = 30 * time.Second
 	}
 	if opts.StaleAfter <= 0 {
-		opts.StaleAfter = 3 * time.Minute
+		opts.StaleAfter = DefaultStaleAfter
 	}
 	var tok [12]byte
 	rand.Read(tok[:])
@@ -166,6 +166,15 @@ func readLock(path string) (LockInfo, time.Duration, error) {
 		return LockInfo{Token: "unreadable"}, time.Since(st.ModTime()), nil
 	}
 	return info, time.Since(st.ModTime()), nil
+}
+
+// DefaultStaleAfter is how long a lock may go untouched before its holder counts as dead.
+const DefaultStaleAfter = 3 * time.Minute
+
+// HolderGone reports whether a lock, last touched age ago, is stale: its holder ran on
+// this host and is gone, or it missed its heartbeats for DefaultStaleAfter.
+func HolderGone(info LockInfo, age time.Duration) bool {
+	return stale(info, age, LockInfo{}, DefaultStaleAfter)
 }
 
 // stale decides whether a lock's holder is gone.

@@ -89,16 +89,16 @@ func MakeTree(cfg Config, o TreeOptions) (TreeStats, error) {
 			st.Files++
 			st.Bytes += size
 			if o.LinkEvery > 0 && st.Files%o.LinkEvery == 0 {
-				if err := os.Link(f.Path, f.Path+".hardlink"); err != nil {
+				if err := os.Link(f.Path, sibling(f.Path, ".hardlink")); err != nil {
 					return err
 				}
 				st.HardLinks++
 			}
 			if o.SpecialEvery > 0 && st.Files%o.SpecialEvery == 0 {
-				if err := os.Symlink(f.Path, f.Path+".symlink"); err != nil {
+				if err := os.Symlink(f.Path, sibling(f.Path, ".symlink")); err != nil {
 					return err
 				}
-				if err := syscall.Mkfifo(f.Path+".fifo", 0o644); err != nil {
+				if err := syscall.Mkfifo(sibling(f.Path, ".fifo"), 0o644); err != nil {
 					return err
 				}
 				st.Symlinks++
@@ -107,6 +107,15 @@ func MakeTree(cfg Config, o TreeOptions) (TreeStats, error) {
 			return nil
 		})
 	return st, err
+}
+
+// sibling names a file next to path: path+suffix, shortened to fit in 255 bytes.
+func sibling(path, suffix string) string {
+	dir, base := filepath.Split(path)
+	if len(base)+len(suffix) > 255 {
+		base = base[:255-len(suffix)]
+	}
+	return dir + base + suffix
 }
 
 // Content returns the first n bytes of the content MakeTree writes for path.

@@ -20,7 +20,15 @@ type Entry struct {
 	UID   uint32   // owner, for reports
 	GID   uint32   // group, for reports
 	OSTs  []uint32 // source OSTs the file had objects on, ascending
+	Flags uint64   // EntryAttempted, ...
 }
+
+// Entry flags.
+const (
+	// EntryAttempted marks an entry of a retry round that lfs migrate was started on in an
+	// earlier round: found off the source OSTs, it was migrated by that round's task.
+	EntryAttempted uint64 = 1 << iota
+)
 
 // entryCodec holds the state the entry encoding is relative to: the previous entry of the
 // same block (front-coded path, delta-coded FID).
@@ -54,6 +62,9 @@ func (c *entryCodec) append(dst []byte, e *Entry) []byte {
 	dst = binary.AppendUvarint(dst, uint64(len(e.OSTs)))
 	for _, o := range e.OSTs {
 		dst = binary.AppendUvarint(dst, uint64(o))
+	}
+	if e.Flags != 0 { // a later field: absent means 0, so plain entries do not pay for it
+		dst = binary.AppendUvarint(dst, e.Flags)
 	}
 	c.prevPath = append(c.prevPath[:0], p...)
 	c.prevFID = e.FID
@@ -116,6 +127,13 @@ func (c *entryCodec) decode(rec []byte, e *Entry) error {
 	}
 	if d.err != nil {
 		return d.err
+	}
+	e.Flags = 0
+	if len(d.b) > 0 {
+		e.Flags = d.uvarint()
+		if d.err != nil {
+			return d.err
+		}
 	}
 	e.FID = lfs.FID{Seq: c.prevFID.Seq + uint64(seqDelta), Oid: uint32(oid), Ver: uint32(ver)}
 	e.Nlink, e.UID, e.GID = uint32(nlink), uint32(uid), uint32(gid)

@@ -35,7 +35,7 @@ func hostileEntries() []Entry {
 		es = append(es, Entry{
 			Path: n, FID: lfs.FID{Seq: 0x200000400 + uint64(i%3), Oid: uint32(1000 - i*7), Ver: uint32(i % 2)},
 			Size: uint64(i) * 4097, Nlink: uint32(1 + i%3), UID: uint32(1000 + i), GID: uint32(100 + i),
-			OSTs: []uint32{uint32(i % 4), 65535}[:1+i%2],
+			OSTs: []uint32{uint32(i % 4), 65535}[:1+i%2], Flags: uint64(i%3) & EntryAttempted,
 		})
 	}
 	return es
@@ -232,9 +232,13 @@ func TestForwardCompatibleEntries(t *testing.T) {
 	es := hostileEntries()[:3]
 	var buf bytes.Buffer
 	sw, _ := NewShardWriter(&buf, Header{Campaign: "c"})
-	// Write records by hand with 5 extra bytes each.
+	// Write records by hand with 5 extra bytes each, after the flags (which a writer adding
+	// fields writes even when they are 0).
 	for i := range es {
 		sw.rec = sw.codec.append(sw.rec[:0], &es[i])
+		if es[i].Flags == 0 {
+			sw.rec = append(sw.rec, 0)
+		}
 		sw.rec = append(sw.rec, 1, 2, 3, 4, 5)
 		sw.block = binary.AppendUvarint(sw.block, uint64(len(sw.rec)))
 		sw.block = append(sw.block, sw.rec...)

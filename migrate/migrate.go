@@ -390,8 +390,7 @@ func (t *task) process(b []*item) {
 		}
 		return
 	}
-	reported := t.migrateAll(cands)
-	t.verify(reported)
+	t.migrateAll(cands)
 }
 
 // lstatCheck is the cheap local check: the path still exists, is a regular file (never a
@@ -496,8 +495,9 @@ func (t *task) layoutCheck(b []*item) []*item {
 			t.recheckGone(it)
 		case s.fid != it.e.FID:
 			t.record(it, skip(checkpoint.SkipFIDChanged))
-		case !s.onSource && t.state.Attempted.Has(it.idx):
-			// An earlier run of this shard moved it and was stopped before recording so.
+		case !s.onSource && (t.state.Attempted.Has(it.idx) || it.e.Flags&manifest.EntryAttempted != 0):
+			// An earlier run (of this shard, or of an earlier round) moved it and was stopped
+			// before recording so.
 			t.record(it, checkpoint.Record{Outcome: checkpoint.Migrated, Message: "completed by an earlier run"})
 		case !s.onSource:
 			off = append(off, it)
@@ -550,16 +550,27 @@ func (t *task) lfsFailed(err error) {
 	t.fail(fmt.Errorf("lfs failed: %w", err))
 }
 
-// migrateAll runs lfs migrate over the candidates and returns those lfs reported as
-// migrated or could not attribute, for verification. Failures are handled here.
-func (t *task) migrateAll(cands []*item) []*item {
-	var reported []*item
-	var singles, batch []*item
+// verifyEvery bounds how long migrated files wait for their verification and outcome
+// record when files are slow: progress and checkpoints stay current.
+const verifyEvery = 5 * time.Second
+
+// migrateAll runs lfs migrate over the candidates, one file per call or in batches, and
+// verifies what lfs reported (or could not attribute) every CheckBatch files or every
+// verifyEvery, whichever comes first. Failures are handled as they come.
+func (t *task) migrateAll(cands []*item) {
+	var singles, batch, reported []*item
 	for _, it := range cands {
 		if t.o.Batch > 1 && strings.IndexByte(it.e.Path, '\n') < 0 {
 			batch = append(batch, it)
 		} else {
 			singles = append(singles, it)
+		}
+	}
+	last := time.Now()
+	flush := func(force bool) {
+		if len(reported) > 0 && (force || len(reported) >= t.o.CheckBatch || time.Since(last) >= verifyEvery) {
+			t.verify(reported)
+			reported, last = nil, time.Now()
 		}
 	}
 	for len(batch) > 0 && t.fatalErr() == nil && !t.interrupted() {
@@ -570,14 +581,16 @@ func (t *task) migrateAll(cands []*item) []*item {
 		}
 		reported = append(reported, t.migrate(batch[:n])...)
 		batch = batch[n:]
+		flush(false)
 	}
 	for _, it := range singles {
 		if t.fatalErr() != nil || t.interrupted() {
 			break
 		}
 		reported = append(reported, t.migrate([]*item{it})...)
+		flush(false)
 	}
-	return reported
+	flush(true)
 }
 
 // migrate runs one lfs migrate call.

@@ -398,6 +398,9 @@ func readShard(rd campaign.Round, spec *campaign.Spec, idx manifest.Index, s man
 		}
 		wantRetry := state == stateFailed && retryable || o.RetryPending && (state == statePending || state == stateWould)
 		if latest && wantRetry && o.Retry != nil {
+			if code&attemptedBit != 0 {
+				e.Flags |= manifest.EntryAttempted
+			}
 			mu.Lock()
 			err := o.Retry(e)
 			mu.Unlock()

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"syscall"
 	"testing"
@@ -144,7 +145,9 @@ func TestCollectOneRound(t *testing.T) {
 	if st.SourceOSTsRemaining["1"] != 6 || st.SourceOSTsRemaining["2"] != 4 {
 		t.Errorf("remaining per OST %v", st.SourceOSTsRemaining)
 	}
-	if len(fails) != 3 || len(retry) != 2 || retry[1].Path != "/fs/non-utf8-\xff\xfe" {
+	// Shards are read in parallel: the callbacks come in any order.
+	sort.Slice(retry, func(i, j int) bool { return retry[i].Path < retry[j].Path })
+	if len(fails) != 3 || len(retry) != 2 || retry[0].Path != "/fs/a-03" || retry[1].Path != "/fs/non-utf8-\xff\xfe" {
 		t.Errorf("%d failures, retry %v", len(fails), retry)
 	}
 	if len(st.Shards) != 2 || st.Shards[0].Runs != 1 || st.Shards[0].Host != "node1" || st.Shards[1].Files.Planned != 5 {

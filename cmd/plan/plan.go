@@ -148,6 +148,15 @@ func (c *Cmd) Run(env *cli.Env) error {
 	if err := templates.CheckToken("migrator binary", env.Exe); err != nil {
 		return cli.BadInput(err)
 	}
+	// Render the job scripts from the request first: an option a script cannot carry, or
+	// a broken --template-dir, is bad input to refuse before anything is written.
+	trial := launch.Round{Dir: dir, Spec: &campaign.Spec{ID: "c-trial", Request: req}, Shards: 1, Exe: env.Exe, By: "plan"}
+	if _, err := launch.JobScript(trial); err != nil {
+		return cli.BadInput(err)
+	}
+	if _, err := launch.CollectScript(trial); err != nil {
+		return cli.BadInput(err)
+	}
 	client := lfs.New(req.LFS)
 	if err := client.Check(); err != nil {
 		return cli.BadInput(err)
@@ -240,7 +249,11 @@ func badInput(err error) error {
 func describe(w io.Writer, dir campaign.Dir, r campaign.Request, pf *planner.Preflight) {
 	src := r.Selection.SourceOSTs()
 	names := ""
-	if pf.FSName != "" && len(src) > 0 {
+	switch {
+	case pf.FSName == "" || len(src) == 0:
+	case len(src) == 1:
+		names = " (" + lfs.OSTName(pf.FSName, src[0]) + ")"
+	default:
 		names = fmt.Sprintf(" (%s … %s)", lfs.OSTName(pf.FSName, src[0]), lfs.OSTName(pf.FSName, src[len(src)-1]))
 	}
 	fmt.Fprintf(w, "campaign:    %s\n", dir.Root)

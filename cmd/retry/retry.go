@@ -9,7 +9,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
-	"time"
 
 	"github.com/dustin/go-humanize"
 
@@ -109,7 +108,7 @@ func checkOver(ctx context.Context, d campaign.Dir, round int) error {
 	ckpt := d.Round(round).Checkpoints
 	locks, _ := filepath.Glob(filepath.Join(ckpt, "shard-*.lock"))
 	for _, l := range locks {
-		if info, age, err := checkpoint.ReadLock(l); err == nil && age < 3*time.Minute {
+		if info, age, err := checkpoint.ReadLock(l); err == nil && !checkpoint.HolderGone(info, age) {
 			return fmt.Errorf("round %d is still running (%s is held by pid %d on %s); wait for it, or migrator cancel first",
 				round, filepath.Base(l), info.PID, info.Host)
 		}

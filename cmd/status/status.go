@@ -137,8 +137,8 @@ func look(ctx context.Context, d campaign.Dir, spec *campaign.Spec) (*View, erro
 		dir := d.Round(r.Round).Checkpoints
 		for k := 0; k < r.Shards; k++ {
 			info, age, err := checkpoint.ReadLock(checkpoint.LockPath(dir, k))
-			if err != nil {
-				continue
+			if err != nil || checkpoint.HolderGone(info, age) {
+				continue // nobody holds it, or its holder died without releasing it
 			}
 			s := byShard[[2]int{r.Round, k}]
 			v.Running = append(v.Running, ShardView{Round: r.Round, Shard: k, Host: info.Host, PID: info.PID, Job: info.Job,
