@@ -207,12 +207,17 @@ func (e *env) statusNow() *report.Status {
 // continue from their checkpoints when Slurm runs them again.
 func TestTimeLimitAndRequeueOnSlurm(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, "LFS_SIM_LATENCY=250ms")
+	// Shard 0 needs about 65 s with 2 workers: more than its 1-minute limit. Shard 1 (100
+	// files, about 20 s) is requeued by hand after 5 s and fits in its second run.
+	e := newEnv(t, "LFS_SIM_LATENCY=430ms")
 	c := *requireSlurm(t)
-	e.mktree(lfssim.TreeOptions{Files: 500, Seed: 41, SourceShare: 1})
+	e.mktree(lfssim.TreeOptions{Files: 400, Seed: 41, SourceShare: 1})
 	before := e.snapshot()
 	sel := e.selected(before)
-	r := e.mustRun(0, e.planArgs("--shard-files", "250", "--workers", "2", "--time", "1")...)
+	if len(sel) != 400 {
+		t.Fatalf("%d files selected", len(sel))
+	}
+	r := e.mustRun(0, e.planArgs("--shard-files", "300", "--workers", "2", "--time", "1")...)
 	job := strings.TrimSpace(r.stdout)
 	ctx := context.Background()
 	waitFor(t, "both tasks to run", func() bool { ts, _ := c.Tasks(ctx, job); return running(ts) == 2 })
@@ -239,7 +244,7 @@ func TestTimeLimitAndRequeueOnSlurm(t *testing.T) {
 	for k := 0; k < 2; k++ {
 		var restarts []int
 		checkpoint.Read(checkpoint.LogPath(filepath.Join(e.camp, "checkpoints"), k),
-			checkpoint.Header{Campaign: e.spec().ID, Shard: k, Entries: 250},
+			checkpoint.Header{Campaign: e.spec().ID, Shard: k, Entries: []uint64{300, 100}[k]},
 			checkpoint.Visitor{RunStart: func(s *checkpoint.RunStart) error { restarts = append(restarts, s.Restart); return nil }})
 		if len(restarts) < 2 || restarts[len(restarts)-1] < 1 {
 			t.Errorf("shard %d ran %d times, restart counts %v: want a requeued run", k, len(restarts), restarts)

@@ -141,7 +141,7 @@ func TestWorkRetriesBusyFiles(t *testing.T) {
 // SIGKILL of a task (and its lfs children, as Slurm would) at random moments, then a rerun,
 // dozens of times: the shard completes, every file migrated exactly once, none damaged.
 func TestWorkKilledAtRandom(t *testing.T) {
-	e := newEnv(t, "LFS_SIM_LATENCY=10ms")
+	e := newEnv(t, "LFS_SIM_LATENCY=25ms")
 	e.mktree(lfssim.TreeOptions{Files: 1500, Seed: 8, HostileEvery: 12, SourceShare: 0.8, MaxSize: 256 << 10})
 	before := e.snapshot()
 	sel := e.selected(before)

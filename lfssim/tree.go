@@ -28,6 +28,7 @@ type TreeOptions struct {
 	MaxSize      int64       // cap on a file's real size (default 64 KiB)
 	LinkEvery    int         // every Nth file gets a second hard link (0: none)
 	SpecialEvery int         // every Nth file is followed by a symlink and a FIFO (0: none)
+	Empty        bool        // write no content at all (for trees of millions of files)
 }
 
 // TreeStats counts what MakeTree made.
@@ -68,6 +69,9 @@ func MakeTree(cfg Config, o TreeOptions) (TreeStats, error) {
 				madeDirs[dir] = true
 			}
 			size := min(int64(f.Size), o.MaxSize)
+			if o.Empty {
+				size = 0
+			}
 			if err := writeContent(f.Path, size); err != nil {
 				return err
 			}
@@ -157,6 +161,7 @@ func runMkTree(cfg *Config, args []string, stdout, stderr io.Writer) int {
 	maxSize := fs.Int64("max-size", 64<<10, "largest file, bytes")
 	links := fs.Int("link-every", 0, "every Nth file gets a hard link")
 	special := fs.Int("special-every", 0, "every Nth file is followed by a symlink and a FIFO")
+	empty := fs.Bool("empty", false, "write no content (for trees of millions of files)")
 	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
 		fmt.Fprintln(stderr, "usage: lfs-sim sim-mktree [flags] DIR")
 		return 2
@@ -167,7 +172,7 @@ func runMkTree(cfg *Config, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	st, err := MakeTree(*cfg, TreeOptions{Root: strings.TrimRight(fs.Arg(0), "/"), Files: *files, Seed: *seed,
-		HostileEvery: *hostile, Sources: src, SourceShare: *share, MaxSize: *maxSize, LinkEvery: *links, SpecialEvery: *special})
+		HostileEvery: *hostile, Sources: src, SourceShare: *share, MaxSize: *maxSize, LinkEvery: *links, SpecialEvery: *special, Empty: *empty})
 	if err != nil {
 		fmt.Fprintf(stderr, "sim-mktree: %v\n", err)
 		return 1

@@ -3,10 +3,17 @@
 // a pool of lfs migrate processes, verifies where each file ended up, and hands every
 // outcome to the checkpoint.
 //
+// It is a pipeline, so that the --workers lfs migrate processes stay busy whatever the
+// shard's size:
+//
+//	feeder ── batches of 256 ──► checkers ── units of 1 (or --batch) ──► migrators ──► verifier
+//	  ▲ (entries not done, and retries that are due)                        │              │
+//	  └────────────────────── busy files, files back on a source OST ◄──────┴──────────────┘
+//
 // Every check is batched across files, because one exec per lfs call is the cost that
-// dominates (see the design notes): for a batch of files, one "lfs find FILE... --printf"
-// answers "same FID?" and "still on a source OST?" for all of them (two calls on clients
-// older than 2.15), and one more verifies placement after the migrations.
+// dominates: one "lfs find FILE... --printf" answers "same FID?" and "still on a source
+// OST?" for a batch of files before their migrations (two calls on clients older than
+// 2.15), and one more verifies where they ended up after.
 package migrate
 
 import (
@@ -59,12 +66,11 @@ type Options struct {
 	Selection campaign.Selection // sources, scan paths, excludes
 	Target    lfs.MigrateOptions
 	DryRun    bool
-	Workers   int
+	Workers   int // lfs migrate processes at once
 	// Batch is files per lfs migrate call; 1 migrates one file per call. Batching needs an
 	// explicit target layout; names with a newline always go alone.
 	Batch int
-	// CheckBatch is files per check and verify call (default 256): each batch costs one
-	// lfs call before its migrations and one after.
+	// CheckBatch is files per check and verify call (default 256): each costs one lfs call.
 	CheckBatch  int
 	FileTimeout time.Duration // per lfs migrate of one file; 0: none
 	MaxAttempts int           // for busy or changing files (default 5)
@@ -78,10 +84,7 @@ func (o *Options) defaults() {
 	if o.Workers < 1 {
 		o.Workers = 1
 	}
-	if o.Batch < 1 {
-		o.Batch = 1
-	}
-	if !o.Target.ExplicitLayout() {
+	if o.Batch < 1 || !o.Target.ExplicitLayout() {
 		o.Batch = 1
 	}
 	if o.CheckBatch < 1 {
@@ -118,36 +121,61 @@ var (
 	ErrErrorStreak = errors.New("too many identical failures in a row")
 )
 
+// verifyEvery bounds how long a migrated file waits for its verification and outcome
+// record when files are slow, so progress and checkpoints stay current.
+const verifyEvery = 2 * time.Second
+
+// checkers is how many check batches are prepared at once: one in lfs, one being queued.
+const checkers = 2
+
 // Run processes the entries of src that the state does not list as done. stop ends the
-// feeding of new work: running batches finish (their lfs processes are cancelled only when
-// kill is). It returns nil when every entry was handled (or stop was called), ErrNoSpace or
-// ErrErrorStreak when it stopped to protect the filesystem, or the first fatal error.
+// feeding of new work: migrations already running finish (their lfs processes are
+// cancelled only when kill is) and are verified and recorded. It returns nil when every
+// entry was handled (or stop was called), ErrNoSpace or ErrErrorStreak when it stopped to
+// protect the filesystem, or the first fatal error.
 func Run(stop, kill context.Context, l LFS, src Source, state State, rec Recorder, o Options, st *Stats) error {
 	o.defaults()
 	if state.Attempted == nil {
 		state.Attempted = checkpoint.NewDone(0)
 	}
 	t := &task{l: l, o: o, st: st, state: state, rec: rec, sources: o.Selection.SourceOSTs(), stop: stop, kill: kill}
-	t.retryCond = sync.NewCond(&t.mu)
+	t.cond = sync.NewCond(&t.mu)
 
-	batches := make(chan []*item)
-	var wg sync.WaitGroup
-	for w := 0; w < o.Workers; w++ {
-		wg.Add(1)
+	checkCh := make(chan []*item)
+	readyCh := make(chan []*item, o.Workers)
+	verifyCh := make(chan *item, o.CheckBatch)
+	var cw, mw sync.WaitGroup
+	for range checkers {
+		cw.Add(1)
 		go func() {
-			defer wg.Done()
-			for b := range batches {
-				t.process(b)
-				t.mu.Lock()
-				t.inflight--
-				t.retryCond.Broadcast()
-				t.mu.Unlock()
+			defer cw.Done()
+			for b := range checkCh {
+				t.check(b, readyCh)
 			}
 		}()
 	}
-	feedErr := t.feed(stop, src, batches)
-	close(batches)
-	wg.Wait()
+	for range o.Workers {
+		mw.Add(1)
+		go func() {
+			defer mw.Done()
+			for u := range readyCh {
+				t.migrateUnit(u, verifyCh)
+			}
+		}()
+	}
+	verified := make(chan struct{})
+	go func() {
+		defer close(verified)
+		t.verifier(verifyCh)
+	}()
+
+	feedErr := t.feed(src, checkCh)
+	close(checkCh)
+	cw.Wait()
+	close(readyCh)
+	mw.Wait()
+	close(verifyCh)
+	<-verified
 	if feedErr != nil {
 		return feedErr
 	}
@@ -175,9 +203,9 @@ type task struct {
 	rec   Recorder
 
 	mu        sync.Mutex
-	retryCond *sync.Cond
-	retries   []*item // put back, not yet due or not yet taken
-	inflight  int
+	cond      *sync.Cond // signalled when inflight drops or a retry is queued
+	retries   []*item    // put back, not yet due or not yet taken
+	inflight  int        // items handed out by the feeder and not yet recorded, put back or dropped
 	fatal     error
 	streakErr syscall.Errno
 	streak    int
@@ -188,7 +216,7 @@ func (t *task) fail(err error) {
 	if t.fatal == nil {
 		t.fatal = err
 	}
-	t.retryCond.Broadcast()
+	t.cond.Broadcast()
 	t.mu.Unlock()
 }
 
@@ -198,15 +226,26 @@ func (t *task) fatalErr() error {
 	return t.fatal
 }
 
+// settled marks n items as out of the pipeline (recorded, put back or dropped).
+func (t *task) settled(n int) {
+	t.mu.Lock()
+	t.inflight -= n
+	t.cond.Broadcast()
+	t.mu.Unlock()
+}
+
+// drop leaves items pending, unrecorded: the task is stopping, or lfs could not be asked.
+func (t *task) drop(items ...*item) { t.settled(len(items)) }
+
 // feed hands out batches: entries not yet done from src, and retries when they are due.
-// It ends when both are exhausted and nothing is in flight (which could put more back), or
-// when stop is done or a fatal error happened.
-func (t *task) feed(stop context.Context, src Source, out chan<- []*item) error {
-	size := max(t.o.CheckBatch, t.o.Batch)
+// It ends when both are exhausted and nothing is in the pipeline (which could put more
+// back), or when the task stops.
+func (t *task) feed(src Source, out chan<- []*item) error {
+	size := t.o.CheckBatch
 	srcDone := false
 	var idx uint64
 	for {
-		if stop.Err() != nil || t.fatalErr() != nil {
+		if t.stop.Err() != nil || t.fatalErr() != nil {
 			return nil
 		}
 		b := t.dueRetries(size)
@@ -222,37 +261,34 @@ func (t *task) feed(stop context.Context, src Source, out chan<- []*item) error 
 			}
 			i := idx
 			idx++
-			if t.state.Done.Has(i) {
-				continue
+			if !t.state.Done.Has(i) {
+				b = append(b, &item{idx: i, e: e})
 			}
-			b = append(b, &item{idx: i, e: e})
 		}
 		if len(b) > 0 {
 			t.mu.Lock()
-			t.inflight++
+			t.inflight += len(b)
 			t.mu.Unlock()
 			select {
 			case out <- b:
 				continue
-			case <-stop.Done():
-				t.mu.Lock()
-				t.inflight--
-				t.mu.Unlock()
+			case <-t.stop.Done():
+				t.drop(b...)
 				return nil
 			}
 		}
 		if !srcDone {
 			continue
 		}
-		// Only retries can remain: wait for one to be due, or for in-flight work to end.
+		// Only retries can remain: wait for one to be due, or for the pipeline to settle.
 		t.mu.Lock()
 		if len(t.retries) == 0 && t.inflight == 0 {
 			t.mu.Unlock()
 			return nil
 		}
-		wake := time.AfterFunc(t.nextDue(), func() { t.mu.Lock(); t.retryCond.Broadcast(); t.mu.Unlock() })
-		stopWake := context.AfterFunc(stop, func() { t.mu.Lock(); t.retryCond.Broadcast(); t.mu.Unlock() })
-		t.retryCond.Wait()
+		wake := time.AfterFunc(t.nextDue(), func() { t.mu.Lock(); t.cond.Broadcast(); t.mu.Unlock() })
+		stopWake := context.AfterFunc(t.stop, func() { t.mu.Lock(); t.cond.Broadcast(); t.mu.Unlock() })
+		t.cond.Wait()
 		t.mu.Unlock()
 		wake.Stop()
 		stopWake()
@@ -285,15 +321,19 @@ func (t *task) dueRetries(n int) []*item {
 	return b
 }
 
+// retryLater puts an item back, due after a backoff that doubles with its attempts.
 func (t *task) retryLater(it *item) {
 	backoff := t.o.RetryBase << min(it.attempts-1, 6)
 	it.due = time.Now().Add(min(backoff, 2*time.Minute))
 	t.st.Retries.Add(1)
 	t.mu.Lock()
 	t.retries = append(t.retries, it)
+	t.inflight--
+	t.cond.Broadcast()
 	t.mu.Unlock()
 }
 
+// record appends an item's outcome to the checkpoint.
 func (t *task) record(it *item, r checkpoint.Record) {
 	r.Index = it.idx
 	r.Attempts = it.attempts
@@ -321,20 +361,23 @@ func (t *task) record(it *item, r checkpoint.Record) {
 		t.fail(err)
 	}
 	t.noteStreak(r)
+	t.settled(1)
 }
 
 // attempt records that lfs migrate is about to run on the items.
 func (t *task) attempt(b []*item) bool {
-	t.recMu.Lock()
-	defer t.recMu.Unlock()
 	now := time.Now()
+	var err error
+	t.recMu.Lock()
 	for _, it := range b {
-		if err := t.rec.AppendAttempt(&checkpoint.Attempt{Index: it.idx, Time: now}); err != nil {
-			t.recMu.Unlock()
-			t.fail(err)
-			t.recMu.Lock()
-			return false
+		if err = t.rec.AppendAttempt(&checkpoint.Attempt{Index: it.idx, Time: now}); err != nil {
+			break
 		}
+	}
+	t.recMu.Unlock()
+	if err != nil {
+		t.fail(err)
+		return false
 	}
 	return true
 }
@@ -374,23 +417,35 @@ func stoppedBySignal(err error) bool {
 	return errors.As(err, &xe) && xe.Code < 0 && (xe.Signal == syscall.SIGTERM || xe.Signal == syscall.SIGINT)
 }
 
-// process re-checks, migrates and verifies one batch.
-func (t *task) process(b []*item) {
-	if t.fatalErr() != nil {
+// check re-checks a batch and queues what still needs migrating, in units of one file or
+// of Batch files.
+func (t *task) check(b []*item, ready chan<- []*item) {
+	if t.fatalErr() != nil || t.interrupted() {
+		t.drop(b...)
 		return
 	}
-	cands := t.lstatCheck(b)
-	cands = t.layoutCheck(cands)
-	if len(cands) == 0 || t.fatalErr() != nil {
-		return
-	}
+	cands := t.layoutCheck(t.lstatCheck(b))
 	if t.o.DryRun {
 		for _, it := range cands {
 			t.record(it, checkpoint.Record{Outcome: checkpoint.WouldMigrate})
 		}
 		return
 	}
-	t.migrateAll(cands)
+	var unit []*item
+	for _, it := range cands {
+		if t.o.Batch == 1 || strings.IndexByte(it.e.Path, '\n') >= 0 {
+			ready <- []*item{it}
+			continue
+		}
+		unit = append(unit, it)
+		if len(unit) == t.o.Batch {
+			ready <- unit
+			unit = nil
+		}
+	}
+	if len(unit) > 0 {
+		ready <- unit
+	}
 }
 
 // lstatCheck is the cheap local check: the path still exists, is a regular file (never a
@@ -485,6 +540,7 @@ func (t *task) layoutCheck(b []*item) []*item {
 	states, err := t.states(b)
 	if err != nil {
 		t.lfsFailed(err)
+		t.drop(b...)
 		return nil
 	}
 	var out, off []*item
@@ -511,6 +567,8 @@ func (t *task) layoutCheck(b []*item) []*item {
 		hs, err := t.l.HSMStates(t.kill, paths(off))
 		if err != nil {
 			t.lfsFailed(err)
+			t.drop(off...)
+			t.drop(out...)
 			return nil
 		}
 		for i, it := range off {
@@ -550,50 +608,19 @@ func (t *task) lfsFailed(err error) {
 	t.fail(fmt.Errorf("lfs failed: %w", err))
 }
 
-// verifyEvery bounds how long migrated files wait for their verification and outcome
-// record when files are slow: progress and checkpoints stay current.
-const verifyEvery = 5 * time.Second
-
-// migrateAll runs lfs migrate over the candidates, one file per call or in batches, and
-// verifies what lfs reported (or could not attribute) every CheckBatch files or every
-// verifyEvery, whichever comes first. Failures are handled as they come.
-func (t *task) migrateAll(cands []*item) {
-	var singles, batch, reported []*item
-	for _, it := range cands {
-		if t.o.Batch > 1 && strings.IndexByte(it.e.Path, '\n') < 0 {
-			batch = append(batch, it)
-		} else {
-			singles = append(singles, it)
-		}
+// migrateUnit runs lfs migrate on one unit and passes what lfs reported (or could not
+// attribute) to the verifier.
+func (t *task) migrateUnit(u []*item, verify chan<- *item) {
+	if t.fatalErr() != nil || t.interrupted() {
+		t.drop(u...)
+		return
 	}
-	last := time.Now()
-	flush := func(force bool) {
-		if len(reported) > 0 && (force || len(reported) >= t.o.CheckBatch || time.Since(last) >= verifyEvery) {
-			t.verify(reported)
-			reported, last = nil, time.Now()
-		}
+	for _, it := range t.migrate(u) {
+		verify <- it
 	}
-	for len(batch) > 0 && t.fatalErr() == nil && !t.interrupted() {
-		n := min(t.o.Batch, len(batch))
-		if n == 1 {
-			singles = append(singles, batch[0])
-			break
-		}
-		reported = append(reported, t.migrate(batch[:n])...)
-		batch = batch[n:]
-		flush(false)
-	}
-	for _, it := range singles {
-		if t.fatalErr() != nil || t.interrupted() {
-			break
-		}
-		reported = append(reported, t.migrate([]*item{it})...)
-		flush(false)
-	}
-	flush(true)
 }
 
-// migrate runs one lfs migrate call.
+// migrate runs one lfs migrate call; failures are handled here.
 func (t *task) migrate(b []*item) []*item {
 	ctx := t.kill
 	if t.o.FileTimeout > 0 {
@@ -605,6 +632,7 @@ func (t *task) migrate(b []*item) []*item {
 		it.attempts++
 	}
 	if !t.attempt(b) {
+		t.drop(b...)
 		return nil
 	}
 	start := time.Now()
@@ -622,6 +650,7 @@ func (t *task) migrate(b []*item) []*item {
 		case t.interrupted():
 			// Our own stop: the files stay pending, their originals intact.
 			t.st.Interrupts.Add(int64(len(b)))
+			t.drop(b...)
 		case ctx.Err() != nil:
 			// Our per-file timeout stopped it (with SIGTERM, like scancel would).
 			for _, it := range b {
@@ -631,6 +660,7 @@ func (t *task) migrate(b []*item) []*item {
 		case stoppedBySignal(err):
 			// scancel reached lfs before it reached us: interrupted, not failed.
 			t.st.Interrupts.Add(int64(len(b)))
+			t.drop(b...)
 		case errors.As(err, &xe) && xe.Code < 0:
 			// Killed by something else (the OOM killer, an admin): try again later.
 			for _, it := range b {
@@ -639,6 +669,7 @@ func (t *task) migrate(b []*item) []*item {
 			}
 		default:
 			t.fail(fmt.Errorf("lfs migrate: %w", err))
+			t.drop(b...)
 		}
 		return nil
 	}
@@ -672,13 +703,54 @@ func (t *task) failed(it *item, r lfs.MigrateResult, class lfs.Class) {
 	case lfs.ClassNoSpace:
 		// Not recorded: the file stays pending for a later run, when there is room.
 		t.fail(fmt.Errorf("%w: %s", ErrNoSpace, msg))
+		t.drop(it)
 		return
 	}
 	t.record(it, checkpoint.Record{Outcome: checkpoint.Failed, Class: class, Errno: r.Errno,
 		Retryable: class.Retryable(), Message: msg})
 }
 
-// verify checks where the files lfs reported (or could not attribute) ended up: off every
+// verifier gathers migrated files and verifies them CheckBatch at a time, or sooner: when
+// the oldest has waited verifyEvery, or when nothing else is in flight (the end of the
+// shard, or only retries left), so no file waits for others that will not come.
+func (t *task) verifier(in <-chan *item) {
+	var pending []*item
+	var oldest time.Time
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case it, ok := <-in:
+			if !ok {
+				t.verify(pending)
+				return
+			}
+			if len(pending) == 0 {
+				oldest = time.Now()
+			}
+			pending = append(pending, it)
+			if len(pending) >= t.o.CheckBatch {
+				t.verify(pending)
+				pending = nil
+			}
+		case <-tick.C:
+			if len(pending) > 0 && (time.Since(oldest) >= verifyEvery || t.onlyVerifying(len(pending))) {
+				t.verify(pending)
+				pending = nil
+			}
+		}
+	}
+}
+
+// onlyVerifying reports whether the n items waiting for verification are all that is in
+// flight.
+func (t *task) onlyVerifying(n int) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.inflight == n
+}
+
+// verify checks where files lfs reported (or could not attribute) ended up: off every
 // source OST and still the same file, or it is not a success.
 func (t *task) verify(b []*item) {
 	if len(b) == 0 {
@@ -687,6 +759,7 @@ func (t *task) verify(b []*item) {
 	states, err := t.states(b)
 	if err != nil {
 		t.lfsFailed(err)
+		t.drop(b...) // migrated but unrecorded: the attempt records let a rerun count them
 		return
 	}
 	for i, it := range b {
