@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Client runs the lfs command. It never uses a shell: every path is one argv element.
@@ -104,22 +106,81 @@ type result struct {
 const maxStderr = 1 << 20
 
 // run executes lfs with args, collecting stdout (all of it) and stderr (bounded).
+//
+// The child writes both into in-memory files (memfd) that are read back once it has
+// exited. Pipes would need a copying goroutine each and, measured with eight lfs calls
+// at once, made every call take twice as long (see BENCHMARKS.md); lfs output is small and
+// only read at the end anyway.
 func (c *Client) run(ctx context.Context, stdin io.Reader, args ...string) result {
-	var stdout bytes.Buffer
-	r := c.runTo(ctx, stdin, &stdout, args...)
-	r.stdout = stdout.Bytes()
-	return r
+	outF, errF, err := memfiles()
+	if err != nil { // no memfd (very old kernel): fall back to pipes
+		var stdout bytes.Buffer
+		r := c.runTo(ctx, stdin, &stdout, args...)
+		r.stdout = stdout.Bytes()
+		return r
+	}
+	defer outF.Close()
+	defer errF.Close()
+	cmd := c.command(ctx, args...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, outF, errF
+	runErr := cmd.Run()
+	stdout, err := readBack(outF, -1)
+	stderr, _ := readBack(errF, maxStderr)
+	if runErr == nil && err != nil {
+		runErr = err
+	}
+	return result{stdout: stdout, stderr: stderr, err: c.exitError(runErr, args, stderr)}
 }
 
-// runTo executes lfs with args, streaming stdout to w.
+// runTo executes lfs with args, streaming stdout to w (lfs find's output can be huge).
 func (c *Client) runTo(ctx context.Context, stdin io.Reader, w io.Writer, args ...string) result {
 	cmd := c.command(ctx, args...)
 	cmd.Stdin = stdin
 	cmd.Stdout = w
-	stderr := &limitedBuffer{max: maxStderr}
-	cmd.Stderr = stderr
-	err := cmd.Run()
-	return result{stderr: stderr.Bytes(), err: c.exitError(err, args, stderr.Bytes())}
+	var stderr []byte
+	if errF, err := memfile("lfs-stderr"); err == nil {
+		defer errF.Close()
+		cmd.Stderr = errF
+		runErr := cmd.Run()
+		stderr, _ = readBack(errF, maxStderr)
+		return result{stderr: stderr, err: c.exitError(runErr, args, stderr)}
+	}
+	lb := &limitedBuffer{max: maxStderr}
+	cmd.Stderr = lb
+	runErr := cmd.Run()
+	return result{stderr: lb.Bytes(), err: c.exitError(runErr, args, lb.Bytes())}
+}
+
+// memfiles returns two in-memory files for a child's stdout and stderr.
+func memfiles() (stdout, stderr *os.File, err error) {
+	if stdout, err = memfile("lfs-stdout"); err != nil {
+		return nil, nil, err
+	}
+	if stderr, err = memfile("lfs-stderr"); err != nil {
+		stdout.Close()
+		return nil, nil, err
+	}
+	return stdout, stderr, nil
+}
+
+func memfile(name string) (*os.File, error) {
+	fd, err := unix.MemfdCreate(name, unix.MFD_CLOEXEC)
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), name), nil
+}
+
+// readBack reads what a child wrote into f, at most max bytes (all if max < 0).
+func readBack(f *os.File, max int64) ([]byte, error) {
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	var r io.Reader = f
+	if max >= 0 {
+		r = io.LimitReader(f, max)
+	}
+	return io.ReadAll(r)
 }
 
 func (c *Client) command(ctx context.Context, args ...string) *exec.Cmd {

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash"
@@ -233,19 +232,11 @@ func OpenShard(path, sha string) (*ShardReader, error) {
 	r.file = f
 	if h != nil {
 		r.verify = func() error {
-			_, err := io.Copy(h, f) // whatever zstd did not need to read
-			if err != nil {
+			if _, err := io.Copy(h, f); err != nil { // whatever zstd did not need to read
 				return r.readErr("file", err)
 			}
-			if got := hex.EncodeToString(h.Sum(nil)); got != sha {
-				st, _ := f.Stat()
-				size := int64(0)
-				if st != nil {
-					size = st.Size()
-				}
-				return &FormatError{File: path, Offset: size, Msg: fmt.Sprintf("SHA-256 of the file (%.12s) does not match the index (%.12s)", got, sha)}
-			}
-			return nil
+			size, _ := f.Seek(0, io.SeekCurrent)
+			return shaMismatch(path, h, sha, size)
 		}
 	}
 	return r, nil

@@ -239,8 +239,14 @@ func Verify(path, sha string) error {
 	if err != nil {
 		return fmt.Errorf("manifest: %w", err)
 	}
-	if got := hex.EncodeToString(h.Sum(nil)); got != sha {
-		return &FormatError{File: path, Offset: n, Msg: fmt.Sprintf("SHA-256 of the file (%.12s) does not match the index (%.12s)", got, sha)}
+	return shaMismatch(path, h, sha, n)
+}
+
+// shaMismatch returns the error for a file whose hash h is not want, nil if it is.
+func shaMismatch(path string, h hash.Hash, want string, size int64) error {
+	if got := hex.EncodeToString(h.Sum(nil)); got != want {
+		return &FormatError{File: path, Offset: size,
+			Msg: fmt.Sprintf("SHA-256 of the file (%.12s) does not match the index (%.12s)", got, want)}
 	}
 	return nil
 }

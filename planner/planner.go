@@ -11,7 +11,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -155,7 +154,6 @@ type Options struct {
 	Workers  int    // lfs find processes at once
 	SpoolDir string
 	Stats    *scan.Stats
-	Log      io.Writer // notes for the admin (stderr)
 }
 
 // Result is a planned campaign.

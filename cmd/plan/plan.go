@@ -180,7 +180,7 @@ func (c *Cmd) Run(env *cli.Env) error {
 			st.UnitsDone.Load(), st.Units.Load(), progress.Rate(st.Found.Load(), el), el.Round(time.Second))
 	})
 	res, err := planner.Plan(ctx, client, planner.Options{Dir: dir, Request: req, Tool: env.Version,
-		Workers: c.ScanWorkers, Stats: &st, Log: out})
+		Workers: c.ScanWorkers, Stats: &st})
 	rep.Stop()
 	if err != nil {
 		return badInput(err)
