@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -255,5 +256,48 @@ func TestPlanSlurmArray(t *testing.T) {
 	subs, _ := campaign.Dir{Root: e.camp}.Submissions()
 	if len(subs) != 2 || subs[0].JobID != job || subs[1].Depend != "afterany:"+job {
 		t.Errorf("submissions %+v", subs)
+	}
+}
+
+// A subtree whose lfs find keeps failing is retried, then fails the plan with its error:
+// no partial plan is ever presented as complete.
+func TestPlanFailingSubtree(t *testing.T) {
+	e := newEnv(t, "LFS_SIM_FIND_FAIL=/top/d05")
+	// A wide tree, so the scan splits it into directory subtrees for lfs find.
+	for d := 0; d < 100; d++ {
+		dir := filepath.Join(e.tree, "top", fmt.Sprintf("d%03d", d), "sub")
+		os.MkdirAll(dir, 0o755)
+		for f := 0; f < 5; f++ {
+			p := filepath.Join(dir, fmt.Sprintf("f%d", f))
+			os.WriteFile(p, []byte("x"), 0o644)
+			lfssim.SetLayout(p, lfssim.PlainLayout(2))
+		}
+	}
+	r := e.run(e.planArgs("--no-submit", "--scan-workers", "2")...)
+	if r.code == 0 || !strings.Contains(r.stderr, "failed 3 times") || !strings.Contains(r.stderr, "Input/output error") ||
+		!strings.Contains(r.stderr, "/top/d05") {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	if _, err := manifest.ReadIndex(filepath.Join(e.camp, "manifests")); err == nil {
+		t.Error("a plan with an unscannable subtree wrote a manifest index")
+	}
+	if r := e.run("work", e.camp, "--shard", "0"); r.code != 2 {
+		t.Errorf("work ran a failed plan: %d", r.code)
+	}
+}
+
+// Preflight compares the bytes to move with the free space lfs df shows on the other OSTs.
+func TestPlanSpaceWarning(t *testing.T) {
+	avail := "LFS_SIM_AVAIL_KB=0=1,1=1,4=1,5=1,6=1,7=1" // every target OST nearly full
+	e := newEnv(t, avail)
+	e.mktree(lfssim.TreeOptions{Files: 300, Seed: 51})
+	r := e.mustRun(0, e.planArgs("--no-submit")...)
+	if !strings.Contains(r.stderr, "warning:") || !strings.Contains(r.stderr, "free on the other OSTs: the targets may fill up") {
+		t.Errorf("no space warning:\n%s", r.stderr)
+	}
+	e2 := newEnv(t)
+	e2.mktree(lfssim.TreeOptions{Files: 300, Seed: 51})
+	if r := e2.mustRun(0, e2.planArgs("--no-submit")...); strings.Contains(r.stderr, "may fill up") {
+		t.Errorf("space warning with room to spare:\n%s", r.stderr)
 	}
 }

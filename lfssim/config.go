@@ -29,6 +29,7 @@ type Config struct {
 	FailErrno syscall.Errno // errno of those failures
 	CrashProb float64       // probability of SIGKILLing ourselves halfway through a copy
 	NoSpace   bool          // every migrate fails "cannot create volatile file: ENOSPC"
+	FindFail  string        // find cannot read directories whose path contains this (EIO)
 	Lease     bool          // detect files open for write with a kernel read lease
 }
 
@@ -47,6 +48,7 @@ const (
 	EnvCrashProb  = "LFS_SIM_CRASH_PROB"
 	EnvNoSpace    = "LFS_SIM_NOSPACE"
 	EnvNoLease    = "LFS_SIM_NO_LEASE"
+	EnvFindFail   = "LFS_SIM_FIND_FAIL"
 )
 
 // ConfigFromEnv reads the configuration; getenv is os.Getenv in the binary.
@@ -105,6 +107,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		}
 	}
 	c.NoSpace = getenv(EnvNoSpace) == "1"
+	c.FindFail = getenv(EnvFindFail)
 	c.Lease = getenv(EnvNoLease) != "1"
 	if err == nil && (c.OSTCount < 1 || c.OSTCount > lfs.MaxOSTIndex+1) {
 		err = fmt.Errorf("%s=%d: want 1 to %d OSTs", EnvOSTs, c.OSTCount, lfs.MaxOSTIndex+1)

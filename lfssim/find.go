@@ -398,6 +398,9 @@ func (q *findQuery) walk(cfg *Config, path string, depth int, out *bufio.Writer,
 		return nil
 	}
 	ents, err := os.ReadDir(path)
+	if cfg.FindFail != "" && strings.Contains(path, cfg.FindFail) {
+		ents, err = nil, syscall.EIO // fault injection: an unreadable directory
+	}
 	if err != nil {
 		report(path, err)
 	}

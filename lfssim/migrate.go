@@ -402,11 +402,7 @@ func copyData(cfg *Config, o *migrateOpts, src, dst *os.File, size int64) *migra
 // swapLayout is the commit point: one fsetxattr on the open inode, so it applies to the file
 // we copied even if its name was changed meanwhile.
 func swapLayout(f *os.File, l lfs.Layout) error {
-	data, err := layoutJSON(l)
-	if err != nil {
-		return err
-	}
-	return unix.Fsetxattr(int(f.Fd()), xattrLayout, data, 0)
+	return unix.Fsetxattr(int(f.Fd()), xattrLayout, encodeLayout(l), 0)
 }
 
 // restoreIfReleased does what lfs migrate does to a released file: restore it from the

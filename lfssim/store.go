@@ -1,7 +1,7 @@
 package lfssim
 
 import (
-	"encoding/json"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -16,7 +16,7 @@ import (
 
 // Extended attributes that hold the simulated Lustre state of a file.
 const (
-	xattrLayout   = "user.lfs_sim.layout"   // JSON of the layout; absent means the default
+	xattrLayout   = "user.lfs_sim.layout"   // the layout (encodeLayout); absent means the default
 	xattrHSM      = "user.lfs_sim.hsm"      // "FLAGS:ARCHIVE_ID"
 	xattrBusy     = "user.lfs_sim.busy"     // present: treat the file as open for write
 	xattrRestored = "user.lfs_sim.restored" // present: an HSM restore was triggered
@@ -96,8 +96,8 @@ func (c Config) readLayout(path string, id fileID) (lfs.Layout, error) {
 	if data == nil {
 		return c.defaultLayout(id), nil
 	}
-	var l lfs.Layout
-	if err := json.Unmarshal(data, &l); err != nil {
+	l, err := decodeLayout(data)
+	if err != nil {
 		return lfs.Layout{}, fmt.Errorf("%s: corrupt simulated layout: %v", path, err)
 	}
 	for i := range l.Components {
@@ -118,14 +118,87 @@ func fixComponent(comp *lfs.Component, c Config) {
 // writeLayout stores l as the file's layout. A single setxattr replaces the old value
 // atomically: this is the simulator's layout swap.
 func writeLayout(path string, l lfs.Layout) error {
-	data, err := layoutJSON(l)
-	if err != nil {
-		return err
-	}
-	return unix.Lsetxattr(path, xattrLayout, data, 0)
+	return unix.Lsetxattr(path, xattrLayout, encodeLayout(l), 0)
 }
 
-func layoutJSON(l lfs.Layout) ([]byte, error) { return json.Marshal(l) }
+// The layout xattr is a compact binary encoding (every lfs-sim call reads it for every
+// file it looks at, so the simulator stays a near-zero-cost stand-in): a version byte,
+// then uvarints and length-prefixed strings in the order of the fields of lfs.Layout and
+// lfs.Component.
+const layoutVersion = 1
+
+func encodeLayout(l lfs.Layout) []byte {
+	b := []byte{layoutVersion}
+	flag := uint64(0)
+	if l.Composite {
+		flag = 1
+	}
+	b = binary.AppendUvarint(b, flag)
+	b = binary.AppendUvarint(b, uint64(l.Gen))
+	b = binary.AppendUvarint(b, uint64(l.MirrorCount))
+	b = binary.AppendUvarint(b, uint64(len(l.Components)))
+	for _, c := range l.Components {
+		for _, v := range []uint64{uint64(c.ID), uint64(c.MirrorID), c.Start, c.End, uint64(int64(c.StripeCount)),
+			c.StripeSize, uint64(int64(c.Offset))} {
+			b = binary.AppendUvarint(b, v)
+		}
+		for _, str := range []string{c.Flags, c.Pattern, c.Pool} {
+			b = binary.AppendUvarint(b, uint64(len(str)))
+			b = append(b, str...)
+		}
+		b = binary.AppendUvarint(b, uint64(len(c.OSTs)))
+		for _, o := range c.OSTs {
+			b = binary.AppendUvarint(b, uint64(o))
+		}
+	}
+	return b
+}
+
+func decodeLayout(b []byte) (lfs.Layout, error) {
+	var l lfs.Layout
+	if len(b) == 0 || b[0] != layoutVersion {
+		return l, errors.New("unknown encoding")
+	}
+	b = b[1:]
+	var err error
+	next := func() uint64 {
+		v, n := binary.Uvarint(b)
+		if n <= 0 {
+			err = errors.New("truncated")
+			return 0
+		}
+		b = b[n:]
+		return v
+	}
+	str := func() string {
+		n := next()
+		if err != nil || n > uint64(len(b)) {
+			err = errors.New("truncated")
+			return ""
+		}
+		s := string(b[:n])
+		b = b[n:]
+		return s
+	}
+	l.Composite = next() == 1
+	l.Gen = uint32(next())
+	l.MirrorCount = int(next())
+	n := next()
+	for i := uint64(0); i < n && err == nil; i++ {
+		var c lfs.Component
+		c.ID, c.MirrorID = uint32(next()), uint32(next())
+		c.Start, c.End = next(), next()
+		c.StripeCount = int(int64(next()))
+		c.StripeSize = next()
+		c.Offset = int(int64(next()))
+		c.Flags, c.Pattern, c.Pool = str(), str(), str()
+		for k, m := uint64(0), next(); k < m && err == nil; k++ {
+			c.OSTs = append(c.OSTs, uint32(next()))
+		}
+		l.Components = append(l.Components, c)
+	}
+	return l, err
+}
 
 // SetLayout gives an existing regular file the layout l (tests and tree generators).
 func SetLayout(path string, l lfs.Layout) error {

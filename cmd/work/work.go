@@ -5,10 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -185,8 +185,8 @@ func (c *Cmd) Run(env *cli.Env) error {
 		result, code = err, cli.ExitFailure
 	}
 	fmt.Fprintf(out, "shard %d: %s in %s (%s)\n", c.Shard, status(&st, remaining, t0), time.Since(t0).Round(time.Second), end.Status)
-	if why.Load() == "USR1" {
-		requeue(out, env.Getenv)
+	if why.Load() == "USR1" && st.Done.Load() < remaining {
+		requeue(out, env.Getenv) // files are left, and the time limit is near
 	}
 	return cli.WithCode(code, result)
 }
@@ -224,7 +224,7 @@ type cancelCtx struct {
 // new files; running lfs migrate processes get c.Grace to finish (scancel signals them too,
 // and lfs guarantees the original stays intact either way). A second signal, or the end
 // of the grace, stops them at once.
-func (c *Cmd) signals(out interface{ Write([]byte) (int, error) }) (stop, kill cancelCtx, why *reason) {
+func (c *Cmd) signals(out io.Writer) (stop, kill cancelCtx, why *reason) {
 	stop.ctx, stop.cancel = context.WithCancel(context.Background())
 	kill.ctx, kill.cancel = context.WithCancel(context.Background())
 	why = &reason{}
@@ -236,10 +236,7 @@ func (c *Cmd) signals(out interface{ Write([]byte) (int, error) }) (stop, kill c
 			select {
 			case s := <-ch:
 				n++
-				name := strings.TrimPrefix(s.String(), "user defined signal 1")
-				if s == syscall.SIGUSR1 {
-					name = "USR1"
-				}
+				name := signalNames[s]
 				if n == 1 {
 					why.Store(name)
 					fmt.Fprintf(out, "%s: %s: finishing running files (at most %v), then checkpointing\n", time.Now().Format(time.DateTime), name, c.Grace)
@@ -258,6 +255,8 @@ func (c *Cmd) signals(out interface{ Write([]byte) (int, error) }) (stop, kill c
 	return stop, kill, why
 }
 
+var signalNames = map[os.Signal]string{syscall.SIGTERM: "SIGTERM", syscall.SIGINT: "SIGINT", syscall.SIGUSR1: "USR1"}
+
 // reason is why the task stopped early ("" if it did not); the first reason stays.
 type reason struct{ v atomic.Pointer[string] }
 
@@ -272,7 +271,7 @@ func (r *reason) Load() string {
 
 // requeue asks Slurm to run this array task again: it was stopped before its time limit
 // (USR1 from --signal) and has files left.
-func requeue(out interface{ Write([]byte) (int, error) }, getenv func(string) string) {
+func requeue(out io.Writer, getenv func(string) string) {
 	job, task := getenv("SLURM_ARRAY_JOB_ID"), getenv("SLURM_ARRAY_TASK_ID")
 	id := getenv("SLURM_JOB_ID")
 	if job != "" && task != "" {
