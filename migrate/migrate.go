@@ -6,7 +6,7 @@
 // It is a pipeline, so that the --workers lfs migrate processes stay busy whatever the
 // shard's size:
 //
-//	feeder ── batches of 256 ──► checkers ── units of 1 (or --batch) ──► migrators ──► verifier
+//	feeder ── batches of 1024 ─► checkers ── units of 1 (or --batch) ──► migrators ──► verifier
 //	  ▲ (entries not done, and retries that are due)                        │              │
 //	  └────────────────────── busy files, files back on a source OST ◄──────┴──────────────┘
 //
@@ -70,7 +70,7 @@ type Options struct {
 	// Batch is files per lfs migrate call; 1 migrates one file per call. Batching needs an
 	// explicit target layout; names with a newline always go alone.
 	Batch int
-	// CheckBatch is files per check and verify call (default 256): each costs one lfs call.
+	// CheckBatch is files per check and verify call (default 1024): each costs one lfs call.
 	CheckBatch  int
 	FileTimeout time.Duration // per lfs migrate of one file; 0: none
 	MaxAttempts int           // for busy or changing files (default 5)
@@ -88,7 +88,7 @@ func (o *Options) defaults() {
 		o.Batch = 1
 	}
 	if o.CheckBatch < 1 {
-		o.CheckBatch = 256
+		o.CheckBatch = 1024
 	}
 	if o.MaxAttempts < 1 {
 		o.MaxAttempts = 5
