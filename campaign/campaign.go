@@ -329,6 +329,24 @@ func (d Dir) AppendSubmission(s Submission) error {
 	return err
 }
 
+// AppendSubmissionOnce appends s unless a submission of the same job was already recorded
+// this way. Every task of a hand-submitted array races to record it; an O_EXCL marker file
+// (.recorded-JOBID, which works on Lustre and NFS alike) picks the one that writes.
+func (d Dir) AppendSubmissionOnce(s Submission) error {
+	marker := filepath.Join(d.Root, ".recorded-"+s.JobID)
+	f, err := os.OpenFile(marker, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return d.AppendSubmission(s)
+}
+
 // Submissions reads submissions.jsonl. A torn last line (a crash while appending) is ignored.
 func (d Dir) Submissions() ([]Submission, error) {
 	data, err := os.ReadFile(filepath.Join(d.Root, SubmissionsFile))

@@ -290,7 +290,8 @@ func requeue(out io.Writer, getenv func(string) string) {
 }
 
 // recordHandSubmitted notes in submissions.jsonl an array that was submitted by hand
-// (migrator plan --emit-script | sbatch), so status and the control commands find it.
+// (migrator plan --emit-script | sbatch), so status and the control commands find it. All
+// tasks start at once; AppendSubmissionOnce lets exactly one of them write the record.
 func recordHandSubmitted(dir campaign.Dir, round int, getenv func(string) string, shards int) {
 	job := getenv("SLURM_ARRAY_JOB_ID")
 	if job == "" {
@@ -305,6 +306,6 @@ func recordHandSubmitted(dir campaign.Dir, round int, getenv func(string) string
 			return
 		}
 	}
-	dir.AppendSubmission(campaign.Submission{Time: time.Now().UTC(), Round: round, Kind: "array", JobID: job,
+	dir.AppendSubmissionOnce(campaign.Submission{Time: time.Now().UTC(), Round: round, Kind: "array", JobID: job,
 		Shards: shards, Array: getenv("SLURM_ARRAY_TASK_MIN") + "-" + getenv("SLURM_ARRAY_TASK_MAX"), By: "task"})
 }
