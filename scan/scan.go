@@ -133,7 +133,9 @@ type unit struct {
 // split expands directories breadth-first until there are enough subtrees to keep the
 // workers busy. The ancestors of every exclude are always expanded, so no subtree handed
 // to lfs find contains an exclude (lfs find has no -prune); the excluded directories
-// themselves are simply left out. Non-directories met on the way are loose files.
+// themselves are simply left out. Non-directories met on the way are loose files. A
+// directory of more than maxSplitEntries entries is not listed but scanned whole, so
+// memory stays bounded however flat the namespace.
 func split(roots, excludes []string, target int, st *Stats) ([]unit, []string, error) {
 	isExcluded := func(p string) bool { return campaign.UnderAny(p, excludes) }
 	holdsExclude := func(p string) bool {
@@ -165,7 +167,16 @@ func split(roots, excludes []string, target int, st *Stats) ([]unit, []string, e
 			units = append(units, unit{dir: d})
 			continue
 		}
-		ents, err := os.ReadDir(d)
+		ents, whole, err := readDir(d, maxSplitEntries)
+		if err == nil && !whole {
+			if !holdsExclude(d) {
+				// A huge directory is one subtree for lfs find, which streams it; listing
+				// it here would hold all its names in memory.
+				units = append(units, unit{dir: d})
+				continue
+			}
+			ents, err = os.ReadDir(d) // an exclude inside: it has to be split
+		}
 		if err != nil {
 			return nil, nil, fmt.Errorf("listing %s: %w", d, unwrap(err))
 		}
@@ -183,6 +194,28 @@ func split(roots, excludes []string, target int, st *Stats) ([]unit, []string, e
 		}
 	}
 	return units, loose, nil
+}
+
+// maxSplitEntries is the most entries of a directory split will list to expand it.
+const maxSplitEntries = 4096
+
+// readDir lists dir sorted by name if it has at most max entries; whole is false (and
+// nothing is returned) if it has more.
+func readDir(dir string, max int) (ents []os.DirEntry, whole bool, err error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, false, err
+	}
+	defer f.Close()
+	ents, err = f.ReadDir(max + 1)
+	if err != nil && err != io.EOF {
+		return nil, false, err
+	}
+	if len(ents) > max {
+		return nil, false, nil
+	}
+	slices.SortFunc(ents, func(a, b os.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
+	return ents, true, nil
 }
 
 func join(dir, name string) string {
