@@ -152,10 +152,13 @@ func TestChaosOnSlurm(t *testing.T) {
 			tasks, _ := c.Tasks(ctx, job)
 			for _, tk := range tasks {
 				if tk.State == "RUNNING" {
+					// Refused (6) while the array task holds the shard; if that task was
+					// killed or had not started, this one works the shard itself, and its
+					// busy files may run out of attempts (3), which a retry round redoes.
 					r := e.run("work", e.camp, "--shard", strconv.Itoa(tk.TaskID))
 					if r.code == 6 {
 						doubles++
-					} else if r.code != 0 {
+					} else if r.code != 0 && r.code != 3 {
 						t.Errorf("a second task on shard %d: exit %d: %s", tk.TaskID, r.code, r.stderr)
 					}
 					break
