@@ -286,6 +286,28 @@ func TestPlanFailingSubtree(t *testing.T) {
 	}
 }
 
+// A file that lfs find cannot check (here one met while splitting the scan paths, checked
+// in a batch of loose files) is not taken for "not on a source OST": the plan fails.
+func TestPlanFailingFile(t *testing.T) {
+	e := newEnv(t, "LFS_SIM_FIND_FAIL=unreadable")
+	for _, n := range []string{"a", "unreadable\nfile", "z"} {
+		p := filepath.Join(e.tree, n)
+		os.MkdirAll(e.tree, 0o755)
+		os.WriteFile(p, []byte("x"), 0o644)
+		lfssim.SetLayout(p, lfssim.PlainLayout(2))
+	}
+	r := e.run(e.planArgs("--no-submit")...)
+	lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+	last := lines[len(lines)-1]
+	if r.code != 1 || !strings.Contains(last, "failed 3 times") || !strings.Contains(last, `unreadable\nfile"`) ||
+		!strings.Contains(last, "exit status 5") {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	if _, err := manifest.ReadIndex(filepath.Join(e.camp, "manifests")); err == nil {
+		t.Error("a plan with an unreadable file wrote a manifest index")
+	}
+}
+
 // Preflight compares the bytes to move with the free space lfs df shows on the other OSTs.
 func TestPlanSpaceWarning(t *testing.T) {
 	avail := "LFS_SIM_AVAIL_KB=0=1,1=1,4=1,5=1,6=1,7=1" // every target OST nearly full

@@ -90,6 +90,49 @@ func TestWorkSkipReasons(t *testing.T) {
 	}
 }
 
+// A file that lfs find cannot check before migrating is a failure (retryable, with lfs's
+// errno), never a skip: "lfs said nothing" is not "off the source OSTs". A retry round
+// migrates it once lfs can read it again.
+func TestWorkUncheckableFileFails(t *testing.T) {
+	// 2.14: no lfs find --printf, so the check is path2fid and a batched lfs find -O.
+	for _, version := range []string{"2.16.0", "2.14.0"} {
+		t.Run(version, func(t *testing.T) { testWorkUncheckableFile(t, version) })
+	}
+}
+
+func testWorkUncheckableFile(t *testing.T, version string) {
+	e := newEnv(t, "LFS_SIM_VERSION="+version)
+	var files []string
+	for _, n := range []string{"a", "unreadable\tone", "b"} {
+		p := filepath.Join(e.tree, "d", n)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, []byte("content "+n), 0o644)
+		lfssim.SetLayout(p, lfssim.PlainLayout(2))
+		files = append(files, p)
+	}
+	before := e.snapshot()
+	e.plan("--stripe-count", "1") // clients before 2.16 need an explicit layout
+	faulty := *e
+	faulty.simEnv = append(append([]string{}, e.simEnv...), "LFS_SIM_FIND_FAIL=unreadable")
+	if r := faulty.run("work", e.camp, "--shard", "0"); r.code != 3 {
+		t.Fatalf("work: exit %d, want 3 (a file failed)\n%s", r.code, r.stderr)
+	}
+	e.mustRun(0, "collect", e.camp)
+	st := e.status()
+	if st.Files.Migrated != 2 || st.Files.Failed != 1 || st.Files.Skipped != 0 || st.FailedByClass["other"] != 1 {
+		t.Errorf("files %+v, failed by class %v", st.Files, st.FailedByClass)
+	}
+	if after := e.snapshot(); after[files[1]].Gen != before[files[1]].Gen {
+		t.Error("the file lfs could not check was migrated")
+	}
+	fails, err := os.ReadFile(filepath.Join(e.camp, "reports", "failures.jsonl"))
+	if err != nil || !strings.Contains(string(fails), `"errno":5`) {
+		t.Errorf("failures.jsonl: %s %v", fails, err)
+	}
+	e.mustRun(0, "retry", e.camp, "--scheduler", "local")
+	e.checkMigrated(before, e.snapshot(), e.selected(before))
+}
+
 // Files open for write fail with EBUSY under lfs migrate -n; they are retried with backoff
 // and migrated once free. One that stays busy fails as retryable after the last attempt.
 func TestWorkRetriesBusyFiles(t *testing.T) {

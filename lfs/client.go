@@ -7,11 +7,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
 )
@@ -221,13 +225,31 @@ func (c *Client) exitError(err error, args []string, stderr []byte) error {
 	return fmt.Errorf("lfs %s: %w", strings.Join(shortArgs(args), " "), err)
 }
 
-// shortArgs keeps an error message readable when a batch passed hundreds of paths.
+// shortArgs keeps an error message readable, and on one line, when a batch passed
+// hundreds of paths or names with newlines: odd arguments are Go-quoted.
 func shortArgs(args []string) []string {
+	n := min(len(args), 6)
 	if len(args) <= 8 {
-		return args
+		n = len(args)
 	}
-	out := append([]string(nil), args[:6]...)
-	return append(out, fmt.Sprintf("… (%d more)", len(args)-6))
+	out := make([]string, 0, n+1)
+	for _, a := range args[:n] {
+		out = append(out, quoteOdd(a))
+	}
+	if n < len(args) {
+		out = append(out, fmt.Sprintf("… (%d more)", len(args)-n))
+	}
+	return out
+}
+
+// quoteOdd Go-quotes s if it holds anything but printable UTF-8 without spaces or quotes.
+func quoteOdd(s string) string {
+	if !utf8.ValidString(s) || strings.ContainsFunc(s, func(r rune) bool {
+		return !unicode.IsPrint(r) || unicode.IsSpace(r) || r == '"' || r == '\'' || r == '\\'
+	}) {
+		return strconv.Quote(s)
+	}
+	return s
 }
 
 type limitedBuffer struct {
@@ -352,26 +374,77 @@ func (c *Client) Find(ctx context.Context, roots []string, opts FindOptions, fn 
 
 // FindAmong runs "lfs find FILE... --maxdepth 0 OPTIONS -0" over known files and reports,
 // for each, whether it matched. This is the batched membership test ("which of these files
-// still have an object on a source OST"). Files that vanished do not match; their errors
-// go to stderr and do not fail the call.
+// still have an object on a source OST"). Files that vanished do not match.
+//
+// lfs find reports a file it cannot check on stderr, carries on with the others and exits
+// with the first errno; the output alone cannot tell "no match" from "could not look".
+// So after a failed run, the unmatched files that still exist are asked again on their
+// own, and if lfs still fails for one of them FindAmong returns an error naming it: a
+// file lfs could not read never passes as "not on the source OSTs".
 func (c *Client) FindAmong(ctx context.Context, files []string, opts FindOptions) ([]bool, error) {
 	if err := checkPaths(files); err != nil {
 		return nil, err
 	}
+	matched, failed, err := c.findAmong(ctx, files, opts)
+	if err != nil || failed == nil {
+		return matched, err
+	}
+	again := unsure(files, func(i int) bool { return !matched[i] }, false)
+	if len(again) == 0 {
+		return matched, nil // only vanished files failed
+	}
+	sub := make([]string, len(again))
+	for j, i := range again {
+		sub[j] = files[i]
+	}
+	m2, failed, err := c.findAmong(ctx, sub, opts)
+	if err != nil {
+		return nil, err
+	}
+	if failed != nil {
+		if still := unsure(sub, func(j int) bool { return !m2[j] }, false); len(still) > 0 {
+			return nil, fmt.Errorf("lfs find could not check %q: %w", sub[still[0]], failed)
+		}
+	}
+	for j, i := range again {
+		matched[i] = m2[j]
+	}
+	return matched, nil
+}
+
+// findAmong is one FindAmong run. failed is lfs's non-zero exit, after which the unmatched
+// files are unsure; err is a run that produced nothing to go by.
+func (c *Client) findAmong(ctx context.Context, files []string, opts FindOptions) (matched []bool, failed *ExitError, err error) {
 	opts.MaxDepth = 0
 	args := append([]string{"find"}, files...)
 	args = append(args, "--maxdepth", "0")
 	args = append(args, opts.args()...)
 	args = append(args, "-0")
 	r := c.run(ctx, nil, args...)
-	if r.err != nil {
-		var xe *ExitError
-		if !errors.As(r.err, &xe) || xe.Code < 0 {
-			return nil, r.err
-		}
-		// lfs find exits non-zero when an argument vanished; the output is still valid.
+	if r.err != nil && (!errors.As(r.err, &failed) || failed.Code < 0) {
+		return nil, nil, r.err
 	}
-	return matchNULList(r.stdout, files)
+	matched, err = matchNULList(r.stdout, files)
+	return matched, failed, err
+}
+
+// unsure returns the indices of the files that lfs gave no answer for (missing(i)) and that
+// still exist (as regular files, if regular), so their silence is not proof of anything.
+func unsure(files []string, missing func(i int) bool, regular bool) []int {
+	var out []int
+	for i, f := range files {
+		if !missing(i) {
+			continue
+		}
+		fi, err := os.Lstat(f)
+		switch {
+		case errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) || errors.Is(err, syscall.ESTALE):
+		case err == nil && regular && !fi.Mode().IsRegular():
+		default:
+			out = append(out, i)
+		}
+	}
+	return out
 }
 
 // matchNULList attributes NUL-separated output records to files, which lfs printed in

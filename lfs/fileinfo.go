@@ -19,11 +19,13 @@ type FileInfo struct {
 	OSTs  []uint32 // every OST with an object of the file, ascending
 }
 
-// FileInfoResult is one file's FileInfo; OK is false if the file vanished or is no longer
-// a regular file.
+// FileInfoResult is one file's FileInfo. OK is false if the file vanished or is no longer
+// a regular file; Err is set instead when lfs failed on a file that is still a regular
+// file, which was therefore neither described nor shown to be gone.
 type FileInfoResult struct {
 	Info FileInfo
 	OK   bool
+	Err  error
 }
 
 // infoFormat is what FileInfo asks lfs find --printf for (Lustre 2.15+): no path, so no
@@ -34,51 +36,88 @@ const infoFormat = `%LF %s %n %U %G %Lo\n`
 //
 // The output names no file, so it is attributed by order when every file answered with
 // exactly one line; when some did not (vanished, or not a regular file any more), the
-// batch's FIDs from "lfs path2fid" say which line is whose. Needs lfs 2.15 or later.
+// batch's FIDs from "lfs path2fid" say which line is whose. When lfs exits non-zero, the
+// unanswered files that are still regular files are asked again on their own, and those
+// lfs still fails on get an Err. Needs lfs 2.15 or later.
 func (c *Client) FileInfo(ctx context.Context, files []string) ([]FileInfoResult, error) {
 	if err := checkPaths(files); err != nil {
 		return nil, err
 	}
 	results := make([]FileInfoResult, len(files))
 	err := c.batched(ctx, files, func(idx []int, batch []string) error {
-		args := append([]string{"find"}, batch...)
-		args = append(args, "--maxdepth", "0", "-type", "f", "--printf", infoFormat)
-		r := c.run(ctx, nil, args...)
-		if err := batchRunError(r); err != nil {
-			return err
-		}
-		infos, err := parseInfoLines(string(r.stdout))
+		res, failed, err := c.fileInfo(ctx, batch)
 		if err != nil {
 			return err
 		}
-		if len(infos) == len(batch) {
-			for i := range batch {
-				results[idx[i]] = FileInfoResult{Info: infos[i], OK: true}
+		if failed != nil {
+			again := unsure(batch, func(j int) bool { return !res[j].OK }, true)
+			if len(again) > 0 {
+				sub := make([]string, len(again))
+				for k, j := range again {
+					sub[k] = batch[j]
+				}
+				res2, failed, err := c.fileInfo(ctx, sub)
+				if err != nil {
+					return err
+				}
+				if failed != nil {
+					for _, k := range unsure(sub, func(k int) bool { return !res2[k].OK }, true) {
+						res2[k].Err = fmt.Errorf("lfs find gave no answer for it: %w", failed)
+					}
+				}
+				for k, j := range again {
+					res[j] = res2[k]
+				}
 			}
-			return nil
 		}
-		if len(infos) > len(batch) {
-			return fmt.Errorf("lfs find --printf: %d lines for %d files", len(infos), len(batch))
-		}
-		fids, err := c.PathToFID(ctx, batch)
-		if err != nil {
-			return err
-		}
-		byFID := make(map[FID]FileInfo, len(infos))
-		for _, in := range infos {
-			byFID[in.FID] = in
-		}
-		for i := range batch {
-			if fids[i].Err != nil {
-				continue
-			}
-			if in, ok := byFID[fids[i].FID]; ok {
-				results[idx[i]] = FileInfoResult{Info: in, OK: true}
-			}
+		for j := range batch {
+			results[idx[j]] = res[j]
 		}
 		return nil
 	})
 	return results, err
+}
+
+// fileInfo is one lfs find --printf run over a batch. failed is lfs's non-zero exit.
+func (c *Client) fileInfo(ctx context.Context, batch []string) ([]FileInfoResult, *ExitError, error) {
+	args := append([]string{"find"}, batch...)
+	args = append(args, "--maxdepth", "0", "-type", "f", "--printf", infoFormat)
+	r := c.run(ctx, nil, args...)
+	var failed *ExitError
+	if r.err != nil && (!errors.As(r.err, &failed) || failed.Code < 0) {
+		return nil, nil, r.err
+	}
+	infos, err := parseInfoLines(string(r.stdout))
+	if err != nil {
+		return nil, nil, err
+	}
+	res := make([]FileInfoResult, len(batch))
+	if len(infos) == len(batch) {
+		for i := range batch {
+			res[i] = FileInfoResult{Info: infos[i], OK: true}
+		}
+		return res, failed, nil
+	}
+	if len(infos) > len(batch) {
+		return nil, nil, fmt.Errorf("lfs find --printf: %d lines for %d files", len(infos), len(batch))
+	}
+	fids, err := c.PathToFID(ctx, batch)
+	if err != nil {
+		return nil, nil, err
+	}
+	byFID := make(map[FID]FileInfo, len(infos))
+	for _, in := range infos {
+		byFID[in.FID] = in
+	}
+	for i := range batch {
+		if fids[i].Err != nil {
+			continue
+		}
+		if in, ok := byFID[fids[i].FID]; ok {
+			res[i] = FileInfoResult{Info: in, OK: true}
+		}
+	}
+	return res, failed, nil
 }
 
 func parseInfoLines(out string) ([]FileInfo, error) {

@@ -29,7 +29,7 @@ type Config struct {
 	FailErrno syscall.Errno // errno of those failures
 	CrashProb float64       // probability of SIGKILLing ourselves halfway through a copy
 	NoSpace   bool          // every migrate fails "cannot create volatile file: ENOSPC"
-	FindFail  string        // find cannot read directories whose path contains this (EIO)
+	FindFail  string        // find cannot read directories, or check files, whose path contains this (EIO)
 	Lease     bool          // detect files open for write with a kernel read lease
 }
 

@@ -597,3 +597,42 @@ func TestContractFileInfo(t *testing.T) {
 	all = append(all, filepath.Join(e.dir, "gone"), sym)
 	check(all, want)
 }
+
+// lfs find exits non-zero when it cannot check a file and carries on with the others: a
+// file it failed on is never taken for "no match" or "vanished", unlike one that is gone.
+func TestContractFindFailingFile(t *testing.T) {
+	e := newEnv(t, "LFS_SIM_FIND_FAIL=unreadable")
+	e.simOnly()
+	good := e.file("good", "x", 2)
+	off := e.file("off", "x", 5)
+	bad := e.file("unreadable\nname", "x", 2)
+	gone := filepath.Join(e.dir, "gone")
+	ctx := context.Background()
+	opts := lfs.FindOptions{Type: "f", OSTs: lfs.OSTList{2}}
+
+	// Without the failing file, a vanished one still only fails to match.
+	got, err := e.c.FindAmong(ctx, []string{good, gone, off}, opts)
+	if err != nil || !cmp.Equal(got, []bool{true, false, false}) {
+		t.Errorf("FindAmong with a vanished file: %v, %v", got, err)
+	}
+	_, err = e.c.FindAmong(ctx, []string{good, bad, gone, off}, opts)
+	var xe *lfs.ExitError
+	if !errors.As(err, &xe) || xe.Errno() != syscall.EIO || !strings.Contains(err.Error(), strconv.Quote(bad)) ||
+		strings.Contains(err.Error(), "\n") {
+		t.Errorf("FindAmong with a file lfs cannot check: %v, want one line naming it, with EIO", err)
+	}
+
+	res, err := e.c.FileInfo(ctx, []string{good, bad, gone, off})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res[0].OK || res[0].Err != nil || !res[3].OK || res[3].Err != nil {
+		t.Errorf("answered files: %+v, %+v", res[0], res[3])
+	}
+	if res[1].OK || !errors.As(res[1].Err, &xe) || xe.Errno() != syscall.EIO {
+		t.Errorf("file lfs failed on: %+v, want Err with EIO", res[1])
+	}
+	if res[2].OK || res[2].Err != nil {
+		t.Errorf("vanished file: %+v, want not OK and no Err", res[2])
+	}
+}

@@ -43,7 +43,7 @@
 //	LFS_SIM_CRASH_PROB=0.1    probability that lfs-sim SIGKILLs itself halfway through a copy
 //	LFS_SIM_NOSPACE=1         every migrate fails "cannot create volatile file: ENOSPC"
 //	LFS_SIM_NO_LEASE=1        do not use kernel leases to detect writers
-//	LFS_SIM_FIND_FAIL=text    find cannot read directories whose path contains text (EIO)
+//	LFS_SIM_FIND_FAIL=text    find cannot read directories, or check files, whose path contains text (EIO)
 //
 // MarkBusy makes a file look open for write without keeping it open.
 package lfssim

@@ -384,6 +384,11 @@ func (q *findQuery) walk(cfg *Config, path string, depth int, out *bufio.Writer,
 		return nil
 	}
 	e := &entry{path: path, st: st, id: id, cfg: cfg, depth: depth}
+	isDir := st.Mode&unix.S_IFMT == unix.S_IFDIR
+	if !isDir && cfg.FindFail != "" && strings.Contains(path, cfg.FindFail) {
+		report(path, syscall.EIO) // fault injection: a file whose layout cannot be read
+		return nil
+	}
 	if depth >= q.minDepth {
 		ok, err := q.matches(e)
 		if err != nil {
@@ -394,7 +399,7 @@ func (q *findQuery) walk(cfg *Config, path string, depth int, out *bufio.Writer,
 			}
 		}
 	}
-	if st.Mode&unix.S_IFMT != unix.S_IFDIR || (q.maxDepth >= 0 && depth >= q.maxDepth) {
+	if !isDir || (q.maxDepth >= 0 && depth >= q.maxDepth) {
 		return nil
 	}
 	ents, err := os.ReadDir(path)

@@ -480,7 +480,10 @@ func isGone(err error) bool {
 // recordErr records a failure of a local check.
 func (t *task) recordErr(it *item, what string, err error) {
 	var e syscall.Errno
-	errors.As(err, &e)
+	var xe *lfs.ExitError
+	if !errors.As(err, &e) && errors.As(err, &xe) {
+		e = xe.Errno()
+	}
 	c := lfs.Classify(e)
 	t.record(it, checkpoint.Record{Outcome: checkpoint.Failed, Class: c, Errno: e, Retryable: c.Retryable(),
 		Message: what + ": " + err.Error()})
@@ -499,6 +502,7 @@ type fileState struct {
 	ok       bool // exists and is a regular file
 	fid      lfs.FID
 	onSource bool
+	err      error // lfs failed on a file that is still there
 }
 
 // states asks lfs about files: FID and whether any object is on a source OST.
@@ -512,7 +516,7 @@ func (t *task) states(b []*item) ([]fileState, error) {
 			return nil, err
 		}
 		for i, r := range infos {
-			states[i] = fileState{ok: r.OK, fid: r.Info.FID, onSource: t.sources.ContainsAny(r.Info.OSTs)}
+			states[i] = fileState{ok: r.OK, fid: r.Info.FID, onSource: t.sources.ContainsAny(r.Info.OSTs), err: r.Err}
 		}
 		return states, nil
 	}
@@ -521,12 +525,29 @@ func (t *task) states(b []*item) ([]fileState, error) {
 		return nil, err
 	}
 	t.st.LFSCalls.Add(1)
-	on, err := t.l.FindAmong(t.kill, ps, lfs.FindOptions{Type: "f", OSTs: t.sources})
-	if err != nil {
+	opts := lfs.FindOptions{Type: "f", OSTs: t.sources}
+	on, err := t.l.FindAmong(t.kill, ps, opts)
+	if err != nil && t.kill.Err() == nil {
+		// lfs could not check some file even when asked again: ask one file at a time, so
+		// that only the files it fails on fail.
+		on = make([]bool, len(ps))
+		for i, p := range ps {
+			t.st.LFSCalls.Add(1)
+			m, err := t.l.FindAmong(t.kill, []string{p}, opts)
+			if t.kill.Err() != nil {
+				return nil, err
+			}
+			if err != nil {
+				states[i].err = err
+				continue
+			}
+			on[i] = m[0]
+		}
+	} else if err != nil {
 		return nil, err
 	}
 	for i := range b {
-		states[i] = fileState{ok: fids[i].Err == nil, fid: fids[i].FID, onSource: on[i]}
+		states[i] = fileState{ok: fids[i].Err == nil, fid: fids[i].FID, onSource: on[i], err: states[i].err}
 	}
 	return states, nil
 }
@@ -547,6 +568,8 @@ func (t *task) layoutCheck(b []*item) []*item {
 	for i, it := range b {
 		s := states[i]
 		switch {
+		case s.err != nil:
+			t.recordErr(it, "lfs find", s.err)
 		case !s.ok:
 			t.recheckGone(it)
 		case s.fid != it.e.FID:
@@ -765,6 +788,8 @@ func (t *task) verify(b []*item) {
 	for i, it := range b {
 		s := states[i]
 		switch {
+		case s.err != nil:
+			t.recordErr(it, "lfs find", s.err)
 		case !s.ok:
 			t.recheckGone(it)
 		case s.fid != it.e.FID:

@@ -36,10 +36,11 @@ type Options struct {
 	Excludes []string        // absolute subtrees to leave out
 	Find     lfs.FindOptions // -O SOURCES -type f and the filters
 	Workers  int             // lfs find processes at once
-	// Retries is how many times a subtree whose lfs find failed is scanned again before the
-	// scan fails (default 2).
-	Retries  int
-	SpoolDir string // where each subtree's output waits until its find succeeded (default: os.TempDir())
+	// Retries is how many times a failed lfs call (a find over a subtree or over loose
+	// files, or describing files) is tried again before the scan fails (default 2).
+	Retries   int
+	RetryWait time.Duration // before the first retry, growing linearly (default 1s)
+	SpoolDir  string        // where each subtree's output waits until its find succeeded (default: os.TempDir())
 	// Units is how many subtrees to aim for (default 16 per worker).
 	Units int
 	// BatchSize is how many paths are described per lfs call (default 512).
@@ -68,6 +69,9 @@ func Run(ctx context.Context, l LFS, o Options, st *Stats, emit func([]manifest.
 	}
 	if o.Retries == 0 {
 		o.Retries = 2
+	}
+	if o.RetryWait == 0 {
+		o.RetryWait = time.Second
 	}
 	if o.Units == 0 {
 		o.Units = 16 * o.Workers
@@ -247,9 +251,14 @@ type scanner struct {
 // file until its lfs find has succeeded, so a retry never hands out a path twice.
 func (s *scanner) scanUnit(ctx context.Context, worker int, u unit) error {
 	if u.dir == "" {
-		match, err := s.l.FindAmong(ctx, u.files, s.o.Find)
+		var match []bool
+		err := s.retry(ctx, func() (err error) {
+			match, err = s.l.FindAmong(ctx, u.files, s.o.Find)
+			return err
+		})
 		if err != nil {
-			return fmt.Errorf("lfs find over %d files: %w", len(u.files), err)
+			return fmt.Errorf("lfs find over %d files in %s failed %d times, giving up: %w",
+				len(u.files), filepath.Dir(u.files[0]), s.o.Retries+1, err)
 		}
 		var paths []string
 		for i, m := range match {
@@ -261,27 +270,39 @@ func (s *scanner) scanUnit(ctx context.Context, worker int, u unit) error {
 		return s.describe(ctx, paths)
 	}
 	path := filepath.Join(s.spool, fmt.Sprintf("worker-%d", worker))
-	var lastErr error
+	var n int64
+	err := s.retry(ctx, func() (err error) {
+		n, err = s.findToSpool(ctx, u.dir, path)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("scanning %s failed %d times, giving up: %w", u.dir, s.o.Retries+1, err)
+	}
+	s.st.Found.Add(n)
+	return s.describeSpool(ctx, path)
+}
+
+// retry runs fn until it succeeds, at most 1 + Retries times, waiting a little longer
+// before each new attempt. It returns fn's last error, or the context's cause.
+func (s *scanner) retry(ctx context.Context, fn func() error) error {
+	var err error
 	for attempt := 0; attempt <= s.o.Retries; attempt++ {
 		if attempt > 0 {
 			s.st.FindRetries.Add(1)
 			select {
-			case <-time.After(time.Duration(attempt) * time.Second):
+			case <-time.After(time.Duration(attempt) * s.o.RetryWait):
 			case <-ctx.Done():
 				return context.Cause(ctx)
 			}
 		}
-		n, err := s.findToSpool(ctx, u.dir, path)
-		if err == nil {
-			s.st.Found.Add(n)
-			return s.describeSpool(ctx, path)
+		if err = fn(); err == nil {
+			return nil
 		}
 		if ctx.Err() != nil {
 			return context.Cause(ctx)
 		}
-		lastErr = err
 	}
-	return fmt.Errorf("scanning %s failed %d times, giving up: %w", u.dir, s.o.Retries+1, lastErr)
+	return err
 }
 
 func (s *scanner) findToSpool(ctx context.Context, dir, path string) (int64, error) {
@@ -341,9 +362,20 @@ func (s *scanner) describe(ctx context.Context, paths []string) error {
 	if len(keep) == 0 {
 		return nil
 	}
-	infos, err := s.l.FileInfo(ctx, keep)
+	var infos []lfs.FileInfoResult
+	err := s.retry(ctx, func() (err error) {
+		if infos, err = s.l.FileInfo(ctx, keep); err != nil {
+			return err
+		}
+		for i, r := range infos {
+			if r.Err != nil {
+				return fmt.Errorf("%q: %w", keep[i], r.Err)
+			}
+		}
+		return nil
+	})
 	if err != nil {
-		return fmt.Errorf("describing files: %w", err)
+		return fmt.Errorf("describing %d files failed %d times, giving up: %w", len(keep), s.o.Retries+1, err)
 	}
 	entries := make([]manifest.Entry, 0, len(keep))
 	for i, r := range infos {
