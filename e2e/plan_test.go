@@ -103,6 +103,47 @@ func TestPlanFilters(t *testing.T) {
 	e.checkSelection(e.manifests(0), want, snap)
 }
 
+// --find-threads reaches lfs find on a 2.17 client, and is left out with a warning on an
+// older one, which would refuse it; either way the selection is exact.
+func TestPlanFindThreads(t *testing.T) {
+	for _, tc := range []struct {
+		version string
+		passed  bool
+	}{{"2.17.0", true}, {"2.16.0", false}} {
+		t.Run(tc.version, func(t *testing.T) {
+			e := newEnv(t, "LFS_SIM_VERSION="+tc.version)
+			e.mktree(lfssim.TreeOptions{Files: 400, Seed: 4})
+			snap := e.snapshot()
+			// A wrapper that logs every lfs command line, then runs the simulator.
+			argv := filepath.Join(e.root, "argv.log")
+			wrapper := filepath.Join(e.root, "lfs")
+			script := fmt.Sprintf("#!/bin/sh\nprintf '%%s\\n' \"$*\" >> '%s'\nexec '%s' \"$@\"\n", argv, e.sim)
+			if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			r := e.mustRun(0, e.planArgs("--no-submit", "--find-threads", "3", "--lfs", wrapper)...)
+			e.checkSelection(e.manifests(0), e.selected(snap), snap)
+			log, err := os.ReadFile(argv)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var finds, threaded int
+			for line := range strings.Lines(string(log)) {
+				if strings.HasPrefix(line, "find ") && strings.Contains(line, " -0") {
+					finds++
+					if strings.Contains(line, "--threads 3") {
+						threaded++
+					}
+				}
+			}
+			warned := strings.Contains(r.stderr, "--find-threads 3 ignored")
+			if finds == 0 || tc.passed != (threaded == finds) || threaded != 0 && !tc.passed || warned == tc.passed {
+				t.Errorf("lfs %s: %d of %d finds got --threads 3, warned %v\n%s", tc.version, threaded, finds, warned, r.stderr)
+			}
+		})
+	}
+}
+
 // Bad input: a one-line error naming what and where, exit code 2, and no campaign.
 func TestPlanBadInput(t *testing.T) {
 	e := newEnv(t)

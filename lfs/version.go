@@ -26,6 +26,11 @@ func (v Version) AtLeast(major, minor int) bool {
 // indices, so a drain must give an explicit target layout.
 func (v Version) KeepsLayoutOnPlainMigrate() bool { return v.AtLeast(2, 16) }
 
+// HasFindThreads reports whether "lfs find" takes --threads N. Lustre 2.17 added it and
+// made find parallel by default (min(4 × MDTs, CPUs / 2) threads, at least 4); older
+// clients refuse the option.
+func (v Version) HasFindThreads() bool { return v.AtLeast(2, 17) }
+
 // ParseVersion parses the output of "lfs --version": "lfs 2.15.4", also with vendor
 // suffixes ("lfs 2.12.9_ddn12", "lfs 2.14.0-1.el8").
 func ParseVersion(out string) (Version, error) {

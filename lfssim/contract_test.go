@@ -185,6 +185,34 @@ func TestContractFind(t *testing.T) {
 	}
 }
 
+// --threads (Lustre 2.17+) finds the same files; an older client refuses the option.
+func TestContractFindThreads(t *testing.T) {
+	e := newEnv(t, "LFS_SIM_VERSION=2.17.0")
+	if v, err := e.c.Version(context.Background()); err != nil || !v.HasFindThreads() {
+		t.Skipf("lfs %v has no find --threads (%v)", v, err)
+	}
+	want := []string{e.file("a/on", "x", 2), e.file("b/c/on", "x", 3, 2)}
+	e.file("a/off", "x", 5)
+	var got []string
+	err := e.c.Find(context.Background(), []string{e.dir}, lfs.FindOptions{Type: "f", OSTs: lfs.OSTList{2}, Threads: 3},
+		func(p string) error { got = append(got, p); return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(got)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("find --threads 3 (-want +got):\n%s", diff)
+	}
+
+	old := newEnv(t, "LFS_SIM_VERSION=2.16.0")
+	old.simOnly()
+	err = old.c.Find(context.Background(), []string{old.dir}, lfs.FindOptions{Type: "f", Threads: 3}, func(string) error { return nil })
+	var xe *lfs.ExitError
+	if !errors.As(err, &xe) || xe.Errno() != syscall.EINVAL || !strings.Contains(err.Error(), "--threads") {
+		t.Errorf("find --threads on a 2.16 client: %v, want EINVAL naming --threads", err)
+	}
+}
+
 func TestContractFindAmong(t *testing.T) {
 	e := newEnv(t)
 	var files []string

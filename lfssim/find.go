@@ -133,6 +133,9 @@ func findOption(cfg *Config, q *findQuery, name, val string) (func(*entry) (bool
 		}
 		q.minDepth = n
 	case "threads":
+		if v, err := lfs.ParseVersion("lfs " + cfg.Version); err == nil && !v.HasFindThreads() {
+			return nil, fmt.Errorf("unrecognized option '--%s'", name)
+		}
 		if n, err := strconv.Atoi(val); err != nil || n < 1 {
 			return nil, fmt.Errorf("bad thread count %q", val)
 		}

@@ -146,12 +146,24 @@ func (p *Preflight) SpaceWarning(req campaign.Request, bytes uint64) string {
 	return ""
 }
 
+// FindThreads returns the --threads to give each lfs find: n where the client takes the
+// option (Lustre 2.17+), else 0 with a warning. 0 asks for nothing: a 2.17 client then
+// parallelises each find by itself.
+func (p *Preflight) FindThreads(n int) int {
+	if n > 0 && !p.Version.HasFindThreads() {
+		p.Warnings = append(p.Warnings, fmt.Sprintf("lfs client %s has no find --threads (Lustre 2.17+): --find-threads %d ignored", p.Version, n))
+		return 0
+	}
+	return n
+}
+
 // Options are a plan's inputs beyond the request.
 type Options struct {
 	Dir      campaign.Dir
 	Request  campaign.Request
 	Tool     string // migrator version
 	Workers  int    // lfs find processes at once
+	Threads  int    // lfs find --threads of each; 0 leaves it to lfs
 	SpoolDir string
 	Stats    *scan.Stats
 }
@@ -214,7 +226,8 @@ func Plan(ctx context.Context, l LFS, o Options) (*Result, error) {
 		return nil, err
 	}
 	sel := spec.Selection
-	find := lfs.FindOptions{OSTs: sel.SourceOSTs(), UID: sel.UID, GID: sel.GID, Pool: sel.Pool, MTime: sel.MTime}
+	find := lfs.FindOptions{OSTs: sel.SourceOSTs(), UID: sel.UID, GID: sel.GID, Pool: sel.Pool, MTime: sel.MTime,
+		Threads: o.Threads}
 	if sel.MinSize > 0 {
 		find.Size = append(find.Size, fmt.Sprintf("+%dc", sel.MinSize-1))
 	}

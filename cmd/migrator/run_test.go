@@ -22,7 +22,7 @@ func TestHelp(t *testing.T) {
 		"plan": {"--osts=LIST", "--scan-path=PATH", "--exclude=PATH", "--lfs=PATH", "--scheduler=",
 			"--no-submit", "--dry-run", "--min-size", "--max-size", "--uid", "--gid", "--pool", "--mtime",
 			"--stripe-count", "--stripe-size", "--target-pool", "--target-osts", "--mode", "--bandwidth",
-			"--shard-files", "--shard-bytes", "--scan-workers", "--workers", "--partition", "--account",
+			"--shard-files", "--shard-bytes", "--scan-workers", "--find-threads", "--workers", "--partition", "--account",
 			"--qos", "--time", "--array-throttle", "--sbatch-arg", "--template-dir", "MIGRATOR_LFS"},
 		"work":     {"<campaign>", "--shard", "SLURM_ARRAY_TASK_ID"},
 		"collect":  {"<campaign>", "--json"},

@@ -57,6 +57,7 @@ type Cmd struct {
 	ShardFiles  int      `name:"shard-files" default:"100000" help:"Most files per shard (one array task per shard)."`
 	ShardBytes  cli.Size `name:"shard-bytes" default:"1T" help:"Most bytes of data per shard; a larger file gets a shard of its own."`
 	ScanWorkers int      `name:"scan-workers" default:"8" help:"lfs find processes to run at once over subtrees of the scan paths."`
+	FindThreads int      `name:"find-threads" default:"0" help:"Threads of each lfs find (lfs find --threads, Lustre 2.17+); 0 leaves it to lfs, which on 2.17+ runs min(4 x MDTs, CPUs/2), at least 4. Ignored with a warning on older clients."`
 	Workers     int      `default:"8" help:"Concurrent lfs migrate processes in each array task."`
 	LFS         string   `name:"lfs" placeholder:"PATH" env:"MIGRATOR_LFS" default:"lfs" help:"The lfs binary (a path, or a name on PATH). Recorded in the campaign, so work uses the same one."`
 
@@ -89,6 +90,9 @@ func (c *Cmd) Validate() error {
 	}
 	if c.ShardFiles < 1 || c.ShardBytes < 1 || c.ScanWorkers < 1 || c.Workers < 1 || c.ArrayThrottle < 1 {
 		return fmt.Errorf("--shard-files, --shard-bytes, --scan-workers, --workers and --array-throttle must be positive")
+	}
+	if c.FindThreads < 0 {
+		return fmt.Errorf("--find-threads %d: want 0 (lfs decides) or a positive count", c.FindThreads)
 	}
 	if c.Batch < 0 || c.Bandwidth < 0 || c.FileTimeout < 0 || c.MaxAttempts < 1 {
 		return fmt.Errorf("--batch, --bandwidth and --file-timeout cannot be negative, --max-attempts must be positive")
@@ -165,6 +169,7 @@ func (c *Cmd) Run(env *cli.Env) error {
 	if err != nil {
 		return badInput(err)
 	}
+	threads := pf.FindThreads(c.FindThreads)
 	out := env.Stderr
 	describe(out, dir, req, pf)
 	for _, w := range pf.Warnings {
@@ -180,7 +185,7 @@ func (c *Cmd) Run(env *cli.Env) error {
 			st.UnitsDone.Load(), st.Units.Load(), progress.Rate(st.Found.Load(), el), el.Round(time.Second))
 	})
 	res, err := planner.Plan(ctx, client, planner.Options{Dir: dir, Request: req, Tool: env.Version,
-		Workers: c.ScanWorkers, Stats: &st})
+		Workers: c.ScanWorkers, Threads: threads, Stats: &st})
 	rep.Stop()
 	if err != nil {
 		return badInput(err)
