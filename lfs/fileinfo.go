@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // FileInfo is what plan records about a file: its identity, size, links, owner and OSTs.
@@ -118,6 +121,46 @@ func (c *Client) fileInfo(ctx context.Context, batch []string) ([]FileInfoResult
 		}
 	}
 	return res, failed, nil
+}
+
+// FileInfoCompat describes regular files on clients without lfs find --printf (before
+// 2.15): lstat gives size, links and owner, a batched "lfs path2fid" the FID, and one
+// batched "lfs find FILE... --maxdepth 0 -type f -O INDEX" per OST of osts which of those
+// hold an object of each file; OSTs lists only OSTs of osts. That is 1 + len(osts) lfs
+// calls per batch instead of one getstripe per file. Results mean what FileInfo's do.
+func (c *Client) FileInfoCompat(ctx context.Context, files []string, osts OSTList) ([]FileInfoResult, error) {
+	fids, err := c.PathToFID(ctx, files)
+	if err != nil {
+		return nil, err
+	}
+	results := make([]FileInfoResult, len(files))
+	for i, f := range files {
+		fi, err := os.Lstat(f)
+		switch {
+		case errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) || errors.Is(err, syscall.ESTALE):
+		case err != nil:
+			results[i].Err = err
+		case !fi.Mode().IsRegular():
+		case fids[i].Err != nil:
+			results[i].Err = fids[i].Err // a regular file lfs could not name
+		default:
+			st := fi.Sys().(*syscall.Stat_t)
+			results[i] = FileInfoResult{OK: true, Info: FileInfo{FID: fids[i].FID, Size: uint64(st.Size),
+				Nlink: uint32(st.Nlink), UID: st.Uid, GID: st.Gid}}
+		}
+	}
+	for _, o := range osts {
+		on, err := c.FindAmong(ctx, files, FindOptions{Type: "f", OSTs: OSTList{o}})
+		if err != nil {
+			return nil, err
+		}
+		for i := range files {
+			if on[i] && results[i].OK {
+				results[i].Info.OSTs = append(results[i].Info.OSTs, o)
+			}
+		}
+	}
+	return results, nil
 }
 
 func parseInfoLines(out string) ([]FileInfo, error) {

@@ -26,6 +26,10 @@ func (v Version) AtLeast(major, minor int) bool {
 // indices, so a drain must give an explicit target layout.
 func (v Version) KeepsLayoutOnPlainMigrate() bool { return v.AtLeast(2, 16) }
 
+// HasFindPrintf reports whether "lfs find" takes --printf with the Lustre directives
+// (%LF, %Lo): added in 2.15.
+func (v Version) HasFindPrintf() bool { return v.AtLeast(2, 15) }
+
 // HasFindThreads reports whether "lfs find" takes --threads N. Lustre 2.17 added it and
 // made find parallel by default (min(4 × MDTs, CPUs / 2) threads, at least 4); older
 // clients refuse the option.

@@ -664,3 +664,48 @@ func TestContractFindFailingFile(t *testing.T) {
 		t.Errorf("vanished file: %+v, want not OK and no Err", res[2])
 	}
 }
+
+// Clients before 2.15 have no find --printf; FileInfoCompat describes the same files as
+// FileInfo does from lstat, path2fid and one lfs find -O per OST asked about.
+func TestContractFileInfoCompat(t *testing.T) {
+	e := newEnv(t, "LFS_SIM_VERSION=2.14.0")
+	var files []string
+	for i, n := range hostileNames {
+		files = append(files, e.file(n, strings.Repeat("d", i), i%8, (i+3)%8))
+	}
+	os.Link(files[0], filepath.Join(e.dir, "hardlink"))
+	sym := filepath.Join(e.dir, "symlink")
+	os.Symlink(files[1], sym)
+	all := append(append([]string{}, files...), filepath.Join(e.dir, "gone"), sym)
+	ctx := context.Background()
+	osts := lfs.OSTList{1, 3, 4}
+	got, err := e.c.FileInfoCompat(ctx, all, osts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !e.real {
+		if res, err := e.c.FileInfo(ctx, files[:1]); err == nil && res[0].Err == nil {
+			t.Errorf("a 2.14 client ran lfs find --printf: %+v", res[0])
+		}
+	}
+	// The same files through a client with --printf, OSTs cut down to those asked about.
+	want, err := newEnv(t).c.FileInfo(ctx, all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range want {
+		var kept []uint32
+		for _, o := range want[i].Info.OSTs {
+			if osts.Contains(o) {
+				kept = append(kept, o)
+			}
+		}
+		want[i].Info.OSTs = kept
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("FileInfoCompat (-FileInfo +compat):\n%s", diff)
+	}
+	if !got[0].OK || got[0].Info.Nlink != 2 || got[len(files)].OK || got[len(files)+1].OK {
+		t.Errorf("hard link, gone file, symlink: %+v %+v %+v", got[0], got[len(files)], got[len(files)+1])
+	}
+}

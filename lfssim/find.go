@@ -119,6 +119,9 @@ func findOption(cfg *Config, q *findQuery, name, val string) (func(*entry) (bool
 	case "P", "print":
 		q.print0 = false
 	case "printf":
+		if v, err := lfs.ParseVersion("lfs " + cfg.Version); err == nil && !v.HasFindPrintf() {
+			return nil, fmt.Errorf("unrecognized option '--%s'", name)
+		}
 		q.printf = val
 	case "D", "maxdepth":
 		n, err := strconv.Atoi(val)

@@ -75,8 +75,8 @@ func Check(ctx context.Context, l LFS, req campaign.Request) (*Preflight, error)
 		}
 		p.Warnings = append(p.Warnings, fmt.Sprintf("lfs client %s is older than 2.16; using the explicit target layout", v))
 	}
-	if !v.AtLeast(2, 15) {
-		p.Warnings = append(p.Warnings, fmt.Sprintf("lfs client %s has no find --printf: files are described one getstripe at a time, which is slow", v))
+	if !v.HasFindPrintf() {
+		p.Warnings = append(p.Warnings, fmt.Sprintf("lfs client %s has no find --printf (Lustre 2.15+): files are described with lstat, lfs path2fid and one lfs find per source OST, which is slower", v))
 	}
 	ts, err := l.DF(ctx, string(req.Selection.ScanPaths[0]))
 	if err != nil {
@@ -164,6 +164,7 @@ type Options struct {
 	Tool     string // migrator version
 	Workers  int    // lfs find processes at once
 	Threads  int    // lfs find --threads of each; 0 leaves it to lfs
+	NoPrintf bool   // the client has no lfs find --printf (before 2.15)
 	SpoolDir string
 	Stats    *scan.Stats
 }
@@ -236,7 +237,7 @@ func Plan(ctx context.Context, l LFS, o Options) (*Result, error) {
 	}
 	err = scan.Run(ctx, l, scan.Options{
 		Roots: campaign.Strings(sel.ScanPaths), Excludes: campaign.Strings(sel.Excludes), Find: find,
-		Workers: o.Workers, SpoolDir: o.SpoolDir,
+		Workers: o.Workers, SpoolDir: o.SpoolDir, NoPrintf: o.NoPrintf,
 	}, o.Stats, func(batch []manifest.Entry) error {
 		for i := range batch {
 			if err := w.Write(&batch[i]); err != nil {

@@ -28,6 +28,7 @@ type LFS interface {
 	Find(ctx context.Context, roots []string, opts lfs.FindOptions, fn func(string) error) error
 	FindAmong(ctx context.Context, files []string, opts lfs.FindOptions) ([]bool, error)
 	FileInfo(ctx context.Context, files []string) ([]lfs.FileInfoResult, error)
+	FileInfoCompat(ctx context.Context, files []string, osts lfs.OSTList) ([]lfs.FileInfoResult, error)
 }
 
 // Options says what to scan.
@@ -45,6 +46,8 @@ type Options struct {
 	Units int
 	// BatchSize is how many paths are described per lfs call (default 512).
 	BatchSize int
+	// NoPrintf describes files without lfs find --printf, for clients before 2.15.
+	NoPrintf bool
 }
 
 // Stats are the scan's counters, safe to read while it runs.
@@ -364,7 +367,12 @@ func (s *scanner) describe(ctx context.Context, paths []string) error {
 	}
 	var infos []lfs.FileInfoResult
 	err := s.retry(ctx, func() (err error) {
-		if infos, err = s.l.FileInfo(ctx, keep); err != nil {
+		if s.o.NoPrintf {
+			infos, err = s.l.FileInfoCompat(ctx, keep, s.o.Find.OSTs)
+		} else {
+			infos, err = s.l.FileInfo(ctx, keep)
+		}
+		if err != nil {
 			return err
 		}
 		for i, r := range infos {

@@ -185,7 +185,7 @@ func (c *Cmd) Run(env *cli.Env) error {
 			st.UnitsDone.Load(), st.Units.Load(), progress.Rate(st.Found.Load(), el), el.Round(time.Second))
 	})
 	res, err := planner.Plan(ctx, client, planner.Options{Dir: dir, Request: req, Tool: env.Version,
-		Workers: c.ScanWorkers, Threads: threads, Stats: &st})
+		Workers: c.ScanWorkers, Threads: threads, NoPrintf: !pf.Version.HasFindPrintf(), Stats: &st})
 	rep.Stop()
 	if err != nil {
 		return badInput(err)

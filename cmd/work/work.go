@@ -121,7 +121,7 @@ func (c *Cmd) Run(env *cli.Env) error {
 	opts := migrate.Options{
 		Selection: spec.Selection, Target: spec.Target.MigrateOptions(), DryRun: spec.DryRun,
 		Workers: pick(c.Workers, spec.Work.Workers), Batch: pick(c.Batch, spec.Work.Batch),
-		FileTimeout: time.Duration(spec.Work.FileTimeout), RetryBase: c.RetryBase, NoPrintf: !v.AtLeast(2, 15),
+		FileTimeout: time.Duration(spec.Work.FileTimeout), RetryBase: c.RetryBase, NoPrintf: !v.HasFindPrintf(),
 		MaxAttempts: spec.Work.MaxAttempts,
 	}
 	if c.FileTimeout > 0 {
