@@ -167,6 +167,7 @@ func TestPlanBadInput(t *testing.T) {
 		{"OST not in the filesystem", "", []string{"--osts", "2,12", "--scan-path", e.tree}, nil, "OST 12 is not in the filesystem"},
 		{"missing lfs", "", []string{"--osts", "2", "--scan-path", e.tree, "--lfs", "/nonexistent/lfs"}, nil, "/nonexistent/lfs"},
 		{"old client without a layout", "", []string{"--osts", "2", "--scan-path", e.tree}, []string{"LFS_SIM_VERSION=2.15.2"}, "older than 2.16"},
+		{"bandwidth on an old client", "", []string{"--osts", "2", "--scan-path", e.tree, "--stripe-count", "1", "--bandwidth", "100"}, []string{"LFS_SIM_VERSION=2.15.2"}, "no lfs migrate --bandwidth"},
 		{"not a campaign", other, []string{"--osts", "2", "--scan-path", e.tree}, nil, "is not empty"},
 		{"writable by others", open, []string{"--osts", "2", "--scan-path", e.tree}, nil, "writable by group or others"},
 		{"path a job script cannot carry", filepath.Join(e.root, "with space"), []string{"--osts", "2", "--scan-path", e.tree}, nil, "cannot carry"},

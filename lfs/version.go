@@ -30,6 +30,9 @@ func (v Version) KeepsLayoutOnPlainMigrate() bool { return v.AtLeast(2, 16) }
 // (%LF, %Lo): added in 2.15.
 func (v Version) HasFindPrintf() bool { return v.AtLeast(2, 15) }
 
+// HasMigrateBandwidth reports whether "lfs migrate" takes -W/--bandwidth: added in 2.16.
+func (v Version) HasMigrateBandwidth() bool { return v.AtLeast(2, 16) }
+
 // HasFindThreads reports whether "lfs find" takes --threads N. Lustre 2.17 added it and
 // made find parallel by default (min(4 × MDTs, CPUs / 2) threads, at least 4); older
 // clients refuse the option.

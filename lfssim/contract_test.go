@@ -393,6 +393,26 @@ func TestContractMigrateOne(t *testing.T) {
 	}
 }
 
+// lfs migrate -W (Lustre 2.16+) limits the copy's bandwidth; older clients refuse it.
+func TestContractMigrateBandwidth(t *testing.T) {
+	e := newEnv(t, "LFS_SIM_VERSION=2.16.0", "LFS_SIM_NOCREATE=1")
+	p := e.file("f", "data", 1)
+	res, err := e.c.Migrate(context.Background(), lfs.MigrateOptions{BandwidthMB: 100}, []string{p})
+	if err != nil || res[0].Status != lfs.MigrateOK {
+		t.Fatalf("migrate -W 100: %+v, %v", res, err)
+	}
+	if l, _ := e.c.GetLayout(context.Background(), p); l.OnAny(lfs.OSTList{1}) {
+		t.Errorf("after migrate -W the file is on %v", l.OSTs())
+	}
+	old := newEnv(t, "LFS_SIM_VERSION=2.15.4")
+	old.simOnly()
+	p = old.file("f", "data", 1)
+	res, err = old.c.Migrate(context.Background(), lfs.MigrateOptions{BandwidthMB: 100}, []string{p})
+	if err == nil && res[0].Status == lfs.MigrateOK {
+		t.Errorf("a 2.15 client took lfs migrate -W: %+v", res)
+	}
+}
+
 func TestContractMigrateBatch(t *testing.T) {
 	e := newEnv(t)
 	var ok []string

@@ -82,7 +82,9 @@ func parseMigrate(args []string) (*migrateOpts, []string, error) {
 			}
 		case "W", "bandwidth-limit", "bandwidth":
 			if v, err = arg(); err == nil {
-				_, err = parseSize(v)
+				var bw uint64
+				bw, err = parseSize(v)
+				o.BandwidthMB = int(max(bw, 1))
 			}
 		case "files-from":
 			o.from, err = arg()
@@ -154,6 +156,9 @@ func fail(reason string, err error) *migrateError {
 func runMigrate(cfg *Config, args []string, stdin io.Reader, stdout, stderr *bufio.Writer, prog string) int {
 	prog += " migrate"
 	o, files, err := parseMigrate(args)
+	if v, verr := lfs.ParseVersion("lfs " + cfg.Version); err == nil && verr == nil && o.BandwidthMB > 0 && !v.HasMigrateBandwidth() {
+		err = errors.New("unrecognized option '--bandwidth'")
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", prog, err)
 		return int(syscall.EINVAL)

@@ -75,6 +75,9 @@ func Check(ctx context.Context, l LFS, req campaign.Request) (*Preflight, error)
 		}
 		p.Warnings = append(p.Warnings, fmt.Sprintf("lfs client %s is older than 2.16; using the explicit target layout", v))
 	}
+	if req.Target.BandwidthMB > 0 && !v.HasMigrateBandwidth() {
+		return nil, badInput("lfs %s has no lfs migrate --bandwidth (Lustre 2.16+): leave out --bandwidth, or use a newer client", v)
+	}
 	if !v.HasFindPrintf() {
 		p.Warnings = append(p.Warnings, fmt.Sprintf("lfs client %s has no find --printf (Lustre 2.15+): files are described with lstat, lfs path2fid and one lfs find per source OST, which is slower", v))
 	}
