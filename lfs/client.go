@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"os/exec"
 	"strconv"
@@ -438,7 +437,7 @@ func unsure(files []string, missing func(i int) bool, regular bool) []int {
 		}
 		fi, err := os.Lstat(f)
 		switch {
-		case errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) || errors.Is(err, syscall.ESTALE):
+		case IsGone(err):
 		case err == nil && regular && !fi.Mode().IsRegular():
 		default:
 			out = append(out, i)

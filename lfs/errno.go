@@ -1,6 +1,8 @@
 package lfs
 
 import (
+	"errors"
+	"io/fs"
 	"strconv"
 	"strings"
 	"syscall"
@@ -123,4 +125,10 @@ func Classify(e syscall.Errno) Class {
 // Retryable reports whether trying the file again later may succeed.
 func (c Class) Retryable() bool {
 	return c == ClassRetryLater || c == ClassNoSpace || c == ClassOther
+}
+
+// IsGone reports whether err (from lstat, open or lfs) says the path no longer names a file:
+// it vanished, a directory on the way did, or its handle went stale.
+func IsGone(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) || errors.Is(err, syscall.ESTALE)
 }

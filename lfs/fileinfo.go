@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"slices"
 	"strconv"
@@ -137,7 +136,7 @@ func (c *Client) FileInfoCompat(ctx context.Context, files []string, osts OSTLis
 	for i, f := range files {
 		fi, err := os.Lstat(f)
 		switch {
-		case errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) || errors.Is(err, syscall.ESTALE):
+		case IsGone(err):
 		case err != nil:
 			results[i].Err = err
 		case !fi.Mode().IsRegular():

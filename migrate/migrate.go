@@ -21,7 +21,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"strings"
 	"sync"
@@ -460,7 +459,7 @@ func (t *task) lstatCheck(b []*item) []*item {
 		}
 		fi, err := os.Lstat(p)
 		switch {
-		case isGone(err):
+		case lfs.IsGone(err):
 			t.record(it, skip(checkpoint.SkipGone))
 		case err != nil:
 			t.recordErr(it, "lstat", err)
@@ -471,10 +470,6 @@ func (t *task) lstatCheck(b []*item) []*item {
 		}
 	}
 	return out
-}
-
-func isGone(err error) bool {
-	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) || errors.Is(err, syscall.ESTALE)
 }
 
 // recordErr records a failure of a local check.
@@ -610,7 +605,7 @@ func (t *task) layoutCheck(b []*item) []*item {
 func (t *task) recheckGone(it *item) {
 	fi, err := os.Lstat(it.e.Path)
 	switch {
-	case isGone(err):
+	case lfs.IsGone(err):
 		t.record(it, skip(checkpoint.SkipGone))
 	case err == nil && !fi.Mode().IsRegular():
 		t.record(it, skip(checkpoint.SkipNotRegular))
