@@ -90,3 +90,52 @@ func TestEmitScriptPipedIntoSbatch(t *testing.T) {
 		t.Errorf("final %+v", st.Files)
 	}
 }
+
+// Before any task of a hand-submitted array starts, submissions.jsonl does not list it; the
+// controls find it in squeue by the campaign's job names and directory: status shows it,
+// throttle and cancel act on it, and retry refuses to start a round that it would overlap.
+func TestHandSubmittedBeforeItStarts(t *testing.T) {
+	e := newEnv(t)
+	c := *requireSlurm(t)
+	e.mktree(lfssim.TreeOptions{Files: 200, Seed: 31})
+	before := e.snapshot()
+	r := e.mustRun(0, e.planArgs("--emit-script", "--shard-files", "50")...)
+	ctx := context.Background()
+	job, err := c.SubmitStdin(ctx, []byte(r.stdout), "--hold") // held: no task starts
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Cancel(ctx, job)
+	coll := e.mustRun(0, "collect", e.camp, "--emit-script")
+	collectJob, err := c.SubmitStdin(ctx, []byte(coll.stdout), "--dependency=afterany:"+job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Cancel(ctx, collectJob)
+	if subs, _ := (campaign.Dir{Root: e.camp}).Submissions(); len(subs) != 0 {
+		t.Fatalf("submissions %+v before any task ran", subs)
+	}
+
+	r = e.mustRun(0, "status", e.camp)
+	if !strings.Contains(r.stdout, "array job "+job+" (submitted by hand, not started yet)") ||
+		!strings.Contains(r.stdout, "collect job "+collectJob) {
+		t.Errorf("status does not show the hand-submitted jobs:\n%s", r.stdout)
+	}
+	r = e.run("retry", e.camp, "--scheduler", "local")
+	if r.code == 0 || !strings.Contains(r.stderr, job) {
+		t.Errorf("retry while a hand-submitted array is queued: exit %d\n%s", r.code, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(e.camp, "rounds", "001")); err == nil {
+		t.Error("retry made a round that overlaps the queued array")
+	}
+	r = e.mustRun(0, "throttle", e.camp, "2")
+	if !strings.Contains(r.stdout, job) {
+		t.Errorf("throttle: %s", r.stdout)
+	}
+	r = e.mustRun(0, "cancel", e.camp)
+	if !strings.Contains(r.stdout, job) || !strings.Contains(r.stdout, collectJob) {
+		t.Errorf("cancel: %s", r.stdout)
+	}
+	waitFor(t, "the cancelled jobs to leave the queue", func() bool { ts, _ := c.Tasks(ctx, job, collectJob); return len(ts) == 0 })
+	e.checkMigrated(before, e.snapshot(), nil) // nothing ran
+}

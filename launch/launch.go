@@ -55,6 +55,35 @@ func JobName(d campaign.Dir, s *campaign.Spec) string {
 	return name
 }
 
+// Unrecorded finds the campaign's jobs that Slurm has queued or running but
+// submissions.jsonl does not list: a script piped into sbatch by hand is recorded only when
+// its first task starts. They are found by the job names of the campaign's scripts and the
+// campaign directory as working directory (both set by the scripts' #SBATCH lines). Their
+// Round is -1 (unknown) and By is "squeue".
+func Unrecorded(ctx context.Context, sc *slurm.Client, d campaign.Dir, spec *campaign.Spec, subs []campaign.Submission) ([]campaign.Submission, error) {
+	name := JobName(d, spec)
+	jobs, err := sc.Named(ctx, name, name+"-collect")
+	if err != nil {
+		return nil, err
+	}
+	known := map[string]bool{}
+	for _, s := range subs {
+		known[s.JobID] = true
+	}
+	var out []campaign.Submission
+	for _, j := range jobs {
+		if known[j.JobID] || filepath.Clean(j.WorkDir) != filepath.Clean(d.Root) {
+			continue
+		}
+		kind := "array"
+		if j.Name == name+"-collect" {
+			kind = "collect"
+		}
+		out = append(out, campaign.Submission{Round: -1, Kind: kind, JobID: j.JobID, By: "squeue"})
+	}
+	return out, nil
+}
+
 // SignalLead is how many seconds before the time limit a task gets USR1: 5 minutes, or a
 // tenth of a short limit.
 func SignalLead(limit string) int {

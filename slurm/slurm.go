@@ -158,6 +158,41 @@ func (c *Client) Tasks(ctx context.Context, jobIDs ...string) ([]Task, error) {
 	return parseSqueue(out)
 }
 
+// NamedJob is a queued or running job found by name.
+type NamedJob struct {
+	JobID   string // the array job's id (squeue %F), or the job's own
+	Name    string
+	WorkDir string
+}
+
+// Named lists the queued and running jobs with one of the given names, one line per job
+// (an array's tasks are not expanded).
+func (c *Client) Named(ctx context.Context, names ...string) ([]NamedJob, error) {
+	if len(names) == 0 {
+		return nil, nil
+	}
+	out, err := c.run(ctx, nil, "squeue", "-h", "-n", strings.Join(names, ","), "-o", "%F|%j|%Z")
+	if err != nil {
+		return nil, err
+	}
+	var jobs []NamedJob
+	seen := map[string]bool{}
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		f := strings.SplitN(line, "|", 3) // the working directory last: it may hold anything
+		if len(f) != 3 {
+			return nil, fmt.Errorf("squeue: unexpected line %q", line)
+		}
+		if !seen[f[0]] {
+			seen[f[0]] = true
+			jobs = append(jobs, NamedJob{JobID: f[0], Name: f[1], WorkDir: f[2]})
+		}
+	}
+	return jobs, nil
+}
+
 func parseSqueue(out []byte) ([]Task, error) {
 	var tasks []Task
 	for _, line := range strings.Split(string(out), "\n") {

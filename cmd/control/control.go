@@ -14,6 +14,7 @@ import (
 
 	"migrator/campaign"
 	"migrator/cmd/cli"
+	"migrator/launch"
 	"migrator/slurm"
 )
 
@@ -27,15 +28,21 @@ type jobs struct {
 // live finds the campaign's jobs that are still in the queue.
 func live(ctx context.Context, c *slurm.Client, root string) (*jobs, error) {
 	d := campaign.Dir{Root: root}
-	if _, err := d.Load(); err != nil {
+	spec, err := d.Load()
+	if err != nil {
 		return nil, cli.BadInput(err)
 	}
 	subs, err := d.Submissions()
 	if err != nil {
 		return nil, err
 	}
-	arrays, collects := campaign.Jobs(subs)
-	if len(arrays) == 0 {
+	// A script piped into sbatch by hand is in submissions.jsonl only once a task started.
+	extra, serr := launch.Unrecorded(ctx, c, d, spec, subs)
+	arrays, collects := campaign.Jobs(append(subs, extra...))
+	if len(arrays) == 0 && len(collects) == 0 {
+		if serr != nil {
+			return nil, fmt.Errorf("asking Slurm for the campaign's jobs: %w", serr)
+		}
 		return nil, cli.BadInputf("campaign %s has no Slurm job: it was not submitted, or ran with the local scheduler", root)
 	}
 	var ids []string
@@ -104,6 +111,14 @@ func summary(tasks []slurm.Task, job string) string {
 
 func client() *slurm.Client { return slurm.New() }
 
+// roundOf names a job's round; a hand-submitted job found in squeue has none recorded yet.
+func roundOf(s campaign.Submission) string {
+	if s.Round < 0 {
+		return "submitted by hand, not started yet"
+	}
+	return fmt.Sprintf("round %d", s.Round)
+}
+
 func ctx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), 2*time.Minute)
 }
@@ -121,7 +136,7 @@ func after(c *slurm.Client, out io.Writer, j *jobs) {
 		return
 	}
 	for _, s := range j.arrays {
-		fmt.Fprintf(out, "job %s (round %d): %s\n", s.JobID, s.Round, summary(tasks, s.JobID))
+		fmt.Fprintf(out, "job %s (%s): %s\n", s.JobID, roundOf(s), summary(tasks, s.JobID))
 	}
 }
 
@@ -216,7 +231,7 @@ func (c *CancelCmd) Run(env *cli.Env) error {
 	var ids []string
 	for _, s := range j.arrays {
 		ids = append(ids, s.JobID)
-		fmt.Fprintf(env.Stdout, "job %s (round %d): %s\n", s.JobID, s.Round, summary(j.tasks, s.JobID))
+		fmt.Fprintf(env.Stdout, "job %s (%s): %s\n", s.JobID, roundOf(s), summary(j.tasks, s.JobID))
 	}
 	for _, s := range j.collects {
 		ids = append(ids, s.JobID)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/dustin/go-humanize"
@@ -49,7 +50,7 @@ func (c *Cmd) Run(env *cli.Env) error {
 		return cli.BadInputf("campaign %s has no planned round", d.Root)
 	}
 	latest := rounds[len(rounds)-1]
-	if err := checkOver(ctx, d, latest); err != nil {
+	if err := checkOver(ctx, env, d, spec, latest, c.Scheduler == "local"); err != nil {
 		return err
 	}
 	out := env.Stderr
@@ -102,9 +103,9 @@ func (c *Cmd) Run(env *cli.Env) error {
 	return nil
 }
 
-// checkOver refuses to retry while a task of the latest round may still run: its files
-// would be in two rounds at once.
-func checkOver(ctx context.Context, d campaign.Dir, round int) error {
+// checkOver refuses to retry while a task of the latest round may still run, or an array
+// submitted by hand may still start: its files would be in two rounds at once.
+func checkOver(ctx context.Context, env *cli.Env, d campaign.Dir, spec *campaign.Spec, round int, local bool) error {
 	ckpt := d.Round(round).Checkpoints
 	locks, _ := filepath.Glob(filepath.Join(ckpt, "shard-*.lock"))
 	for _, l := range locks {
@@ -116,6 +117,18 @@ func checkOver(ctx context.Context, d campaign.Dir, round int) error {
 	subs, err := d.Submissions()
 	if err != nil {
 		return err
+	}
+	extra, err := launch.Unrecorded(ctx, slurm.New(), d, spec, subs)
+	switch {
+	case err != nil && !local:
+		return fmt.Errorf("asking Slurm whether an array of the campaign submitted by hand is queued: %w", err)
+	case err != nil:
+		fmt.Fprintf(env.Stderr, "warning: could not ask Slurm whether an array of this campaign submitted by hand is queued (%v); make sure none is\n", oneLine(err))
+	}
+	for _, s := range extra {
+		if s.Kind == "array" {
+			return fmt.Errorf("job %s, an array of this campaign submitted by hand, is queued and has not started; wait for it, or migrator cancel first", s.JobID)
+		}
 	}
 	var ids []string
 	for _, s := range subs {
@@ -142,3 +155,5 @@ func neverRan(d campaign.Dir, round int) bool {
 	logs, _ := filepath.Glob(filepath.Join(d.Round(round).Checkpoints, "shard-*.log"))
 	return len(logs) == 0
 }
+
+func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", " ") }

@@ -17,6 +17,7 @@ import (
 	"migrator/campaign"
 	"migrator/checkpoint"
 	"migrator/cmd/cli"
+	"migrator/launch"
 	"migrator/progress"
 	"migrator/report"
 	"migrator/slurm"
@@ -44,7 +45,7 @@ type View struct {
 type JobView struct {
 	JobID   string `json:"job_id"`
 	Kind    string `json:"kind"`
-	Round   int    `json:"round"`
+	Round   int    `json:"round"` // -1: submitted by hand and not started, so not recorded yet
 	Running int    `json:"running"`
 	Pending int    `json:"pending"`
 	Held    int    `json:"held"`
@@ -150,6 +151,13 @@ func look(ctx context.Context, d campaign.Dir, spec *campaign.Spec) (*View, erro
 	if err != nil {
 		return nil, err
 	}
+	if spec.Slurm.Scheduler != "local" {
+		// A script piped into sbatch by hand is recorded only once a task started. If Slurm
+		// does not answer here, the recorded jobs' query below says so.
+		if extra, err := launch.Unrecorded(ctx, slurm.New(), d, spec, subs); err == nil {
+			subs = append(subs, extra...)
+		}
+	}
 	arrays, collects := campaign.Jobs(subs)
 	all := append(append([]campaign.Submission{}, arrays...), collects...)
 	if len(all) == 0 {
@@ -201,10 +209,10 @@ func (c *Cmd) human(w io.Writer, v *View) {
 	}
 	for _, j := range v.Jobs {
 		if !j.InQueue {
-			fmt.Fprintf(w, "%s job %s (round %d): no longer in the queue\n", j.Kind, j.JobID, j.Round)
+			fmt.Fprintf(w, "%s job %s (%s): no longer in the queue\n", j.Kind, j.JobID, roundOf(j.Round))
 			continue
 		}
-		fmt.Fprintf(w, "%s job %s (round %d): %d running, %d pending, %d held\n", j.Kind, j.JobID, j.Round, j.Running, j.Pending, j.Held)
+		fmt.Fprintf(w, "%s job %s (%s): %d running, %d pending, %d held\n", j.Kind, j.JobID, roundOf(j.Round), j.Running, j.Pending, j.Held)
 	}
 	queued := map[[2]int]TaskView{}
 	for _, t := range v.Tasks {
@@ -247,4 +255,12 @@ func (c *Cmd) human(w io.Writer, v *View) {
 		}
 		fmt.Fprintln(w, l)
 	}
+}
+
+// roundOf names a job's round; a job submitted by hand has none recorded until it starts.
+func roundOf(n int) string {
+	if n < 0 {
+		return "submitted by hand, not started yet"
+	}
+	return fmt.Sprintf("round %d", n)
 }
