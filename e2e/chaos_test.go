@@ -340,6 +340,7 @@ func TestBadInputEverywhere(t *testing.T) {
 		{[]string{"throttle", notCamp, "--", "-1"}, "N must be"},
 		{[]string{"plan", e.camp + "x", "--osts", "2", "--scan-path", e.tree, "--lfs", e.sim, "--shard-files", "0"}, "must be positive"},
 		{[]string{"plan", e.camp + "y", "--osts", "2", "--scan-path", e.tree, "--lfs", e.sim, "--sbatch-arg=-N2", "--no-submit"}, "long form"},
+		{[]string{"plan", e.camp + "w", "--osts", "2", "--scan-path", e.tree, "--lfs", e.sim, "--sbatch-arg=--job-name=x", "--no-submit"}, "the scripts set it"},
 		{[]string{"plan", e.camp + "z", "--osts", "2", "--scan-path", e.tree, "--lfs", e.sim, "--find-threads=-1"}, "--find-threads -1"},
 	}
 	for _, tt := range tests {

@@ -91,8 +91,29 @@ func (d Data) check() error {
 		if err := CheckToken("sbatch option", a); err != nil {
 			return err
 		}
+		name, _, _ := strings.Cut(strings.TrimPrefix(a, "--"), "=")
+		if why, ok := ownOptions[name]; ok {
+			return fmt.Errorf("sbatch option %q: %s", a, why)
+		}
 	}
 	return nil
+}
+
+// ownOptions are the sbatch options the job scripts set themselves, which an extra option
+// must not override, with what to do instead.
+var ownOptions = map[string]string{
+	"job-name":   "the scripts set it; migrator finds a campaign's unstarted jobs by it",
+	"chdir":      "the scripts run in the campaign directory; migrator finds a campaign's unstarted jobs by it",
+	"array":      "the array is one task per shard; use --array-throttle for the %N",
+	"output":     "the scripts log to the campaign's logs/",
+	"error":      "the scripts log to the campaign's logs/",
+	"open-mode":  "the scripts append, so a requeued task keeps its log",
+	"signal":     "the scripts ask for USR1 ahead of the time limit, to checkpoint and requeue",
+	"no-requeue": "tasks must stay requeueable",
+	"time":       "use migrator's --time",
+	"partition":  "use migrator's --partition",
+	"account":    "use migrator's --account",
+	"qos":        "use migrator's --qos",
 }
 
 // CheckToken reports an error if v holds whitespace, quotes, backslashes, '#' or control

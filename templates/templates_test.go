@@ -70,6 +70,10 @@ func TestUnsafeValuesAreRefused(t *testing.T) {
 		func(d *Data) { d.Account = `x"y` },
 		func(d *Data) { d.SbatchArgs = []string{"--comment=two words"} },
 		func(d *Data) { d.SbatchArgs = []string{"-N1"} },
+		func(d *Data) { d.SbatchArgs = []string{"--job-name=other"} },
+		func(d *Data) { d.SbatchArgs = []string{"--mem=1G", "--chdir=/tmp"} },
+		func(d *Data) { d.SbatchArgs = []string{"--no-requeue"} },
+		func(d *Data) { d.SbatchArgs = []string{"--time=10"} },
 		func(d *Data) { d.QOS = "$(reboot)" },
 	} {
 		d := sample()
