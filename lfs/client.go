@@ -388,25 +388,21 @@ func (c *Client) FindAmong(ctx context.Context, files []string, opts FindOptions
 	if err != nil || failed == nil {
 		return matched, err
 	}
-	again := unsure(files, func(i int) bool { return !matched[i] }, false)
-	if len(again) == 0 {
-		return matched, nil // only vanished files failed
-	}
-	sub := make([]string, len(again))
-	for j, i := range again {
-		sub[j] = files[i]
-	}
-	m2, failed, err := c.findAmong(ctx, sub, opts)
+	still, failed, err := askAgain(files, func(i int) bool { return !matched[i] }, false,
+		func(idx []int, sub []string) (*ExitError, error) {
+			m, failed, err := c.findAmong(ctx, sub, opts)
+			if err == nil {
+				for k, i := range idx {
+					matched[i] = m[k]
+				}
+			}
+			return failed, err
+		})
 	if err != nil {
 		return nil, err
 	}
-	if failed != nil {
-		if still := unsure(sub, func(j int) bool { return !m2[j] }, false); len(still) > 0 {
-			return nil, fmt.Errorf("lfs find could not check %q: %w", sub[still[0]], failed)
-		}
-	}
-	for j, i := range again {
-		matched[i] = m2[j]
+	if len(still) > 0 {
+		return nil, fmt.Errorf("lfs find could not check %q: %w", files[still[0]], failed)
 	}
 	return matched, nil
 }
@@ -420,30 +416,53 @@ func (c *Client) findAmong(ctx context.Context, files []string, opts FindOptions
 	args = append(args, opts.args()...)
 	args = append(args, "-0")
 	r := c.run(ctx, nil, args...)
-	if r.err != nil && (!errors.As(r.err, &failed) || failed.Code < 0) {
-		return nil, nil, r.err
+	if err := batchRunError(r); err != nil {
+		return nil, nil, err
 	}
+	errors.As(r.err, &failed)
 	matched, err = matchNULList(r.stdout, files)
 	return matched, failed, err
 }
 
-// unsure returns the indices of the files that lfs gave no answer for (missing(i)) and that
-// still exist (as regular files, if regular), so their silence is not proof of anything.
-func unsure(files []string, missing func(i int) bool, regular bool) []int {
-	var out []int
-	for i, f := range files {
-		if !missing(i) {
-			continue
+// askAgain follows a batched lfs run that exited non-zero. lfs goes on past a file it
+// cannot read and says so only on stderr, so a file it gave no answer for (missing) that
+// still exists (as a regular file, if regular) is not known to be anything: those are
+// asked again in one run of their own, run, which gets their indices in files and records
+// its answers. askAgain returns the indices of the files lfs still gave no answer for,
+// with that run's failure.
+func askAgain(files []string, missing func(i int) bool, regular bool, run func(idx []int, sub []string) (*ExitError, error)) (still []int, failed *ExitError, err error) {
+	unsure := func(idx []int) []int {
+		var out []int
+		for _, i := range idx {
+			if !missing(i) {
+				continue
+			}
+			fi, err := os.Lstat(files[i])
+			switch {
+			case IsGone(err):
+			case err == nil && regular && !fi.Mode().IsRegular():
+			default:
+				out = append(out, i)
+			}
 		}
-		fi, err := os.Lstat(f)
-		switch {
-		case IsGone(err):
-		case err == nil && regular && !fi.Mode().IsRegular():
-		default:
-			out = append(out, i)
-		}
+		return out
 	}
-	return out
+	all := make([]int, len(files))
+	for i := range all {
+		all[i] = i
+	}
+	again := unsure(all)
+	if len(again) == 0 {
+		return nil, nil, nil // only files that are gone failed
+	}
+	sub := make([]string, len(again))
+	for k, i := range again {
+		sub[k] = files[i]
+	}
+	if failed, err = run(again, sub); err != nil || failed == nil {
+		return nil, nil, err
+	}
+	return unsure(again), failed, nil
 }
 
 // matchNULList attributes NUL-separated output records to files, which lfs printed in

@@ -52,24 +52,21 @@ func (c *Client) FileInfo(ctx context.Context, files []string) ([]FileInfoResult
 			return err
 		}
 		if failed != nil {
-			again := unsure(batch, func(j int) bool { return !res[j].OK }, true)
-			if len(again) > 0 {
-				sub := make([]string, len(again))
-				for k, j := range again {
-					sub[k] = batch[j]
-				}
-				res2, failed, err := c.fileInfo(ctx, sub)
-				if err != nil {
-					return err
-				}
-				if failed != nil {
-					for _, k := range unsure(sub, func(k int) bool { return !res2[k].OK }, true) {
-						res2[k].Err = fmt.Errorf("lfs find gave no answer for it: %w", failed)
+			still, failed, err := askAgain(batch, func(j int) bool { return !res[j].OK }, true,
+				func(again []int, sub []string) (*ExitError, error) {
+					res2, failed, err := c.fileInfo(ctx, sub)
+					if err == nil {
+						for k, j := range again {
+							res[j] = res2[k]
+						}
 					}
-				}
-				for k, j := range again {
-					res[j] = res2[k]
-				}
+					return failed, err
+				})
+			if err != nil {
+				return err
+			}
+			for _, j := range still {
+				res[j].Err = fmt.Errorf("lfs find gave no answer for it: %w", failed)
 			}
 		}
 		for j := range batch {
@@ -85,10 +82,11 @@ func (c *Client) fileInfo(ctx context.Context, batch []string) ([]FileInfoResult
 	args := append([]string{"find"}, batch...)
 	args = append(args, "--maxdepth", "0", "-type", "f", "--printf", infoFormat)
 	r := c.run(ctx, nil, args...)
-	var failed *ExitError
-	if r.err != nil && (!errors.As(r.err, &failed) || failed.Code < 0) {
-		return nil, nil, r.err
+	if err := batchRunError(r); err != nil {
+		return nil, nil, err
 	}
+	var failed *ExitError
+	errors.As(r.err, &failed)
 	infos, err := parseInfoLines(string(r.stdout))
 	if err != nil {
 		return nil, nil, err
