@@ -307,6 +307,18 @@ type Submission struct {
 	By     string    `json:"by"` // "plan", "retry", "task" (recorded by the first task of a hand-submitted array)
 }
 
+// RoundUnrecorded is the Round of a job that squeue shows but no submission records yet:
+// a script piped into sbatch by hand, before its first task starts.
+const RoundUnrecorded = -1
+
+// RoundLabel names a job's round for people.
+func RoundLabel(round int) string {
+	if round == RoundUnrecorded {
+		return "submitted by hand, not started yet"
+	}
+	return fmt.Sprintf("round %d", round)
+}
+
 // AppendSubmission adds a line to submissions.jsonl and fsyncs it. Lines are small
 // (well under PIPE_BUF), written with one O_APPEND write, so concurrent appenders from
 // several tasks do not interleave.

@@ -59,7 +59,7 @@ func JobName(d campaign.Dir, s *campaign.Spec) string {
 // submissions.jsonl does not list: a script piped into sbatch by hand is recorded only when
 // its first task starts. They are found by the job names of the campaign's scripts and the
 // campaign directory as working directory (both set by the scripts' #SBATCH lines). Their
-// Round is -1 (unknown) and By is "squeue".
+// Round is campaign.RoundUnrecorded and By is "squeue".
 func Unrecorded(ctx context.Context, sc *slurm.Client, d campaign.Dir, spec *campaign.Spec, subs []campaign.Submission) ([]campaign.Submission, error) {
 	name := JobName(d, spec)
 	jobs, err := sc.Named(ctx, name, name+"-collect")
@@ -79,7 +79,7 @@ func Unrecorded(ctx context.Context, sc *slurm.Client, d campaign.Dir, spec *cam
 		if j.Name == name+"-collect" {
 			kind = "collect"
 		}
-		out = append(out, campaign.Submission{Round: -1, Kind: kind, JobID: j.JobID, By: "squeue"})
+		out = append(out, campaign.Submission{Round: campaign.RoundUnrecorded, Kind: kind, JobID: j.JobID, By: "squeue"})
 	}
 	return out, nil
 }

@@ -62,6 +62,11 @@ func BadInputf(format string, args ...any) error { return BadInput(fmt.Errorf(fo
 // ErrNotImplemented is returned by subcommands that only validate their flags so far.
 var ErrNotImplemented = BadInput(errors.New("not implemented yet"))
 
+// OneLine is err's message on the one line the README promises.
+func OneLine(err error) string {
+	return strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", " ")
+}
+
 // ExitCode maps an error to the process exit code: the code it was marked with, 2 for
 // command-line parse errors, 1 otherwise.
 func ExitCode(err error) int {

@@ -111,14 +111,6 @@ func summary(tasks []slurm.Task, job string) string {
 
 func client() *slurm.Client { return slurm.New() }
 
-// roundOf names a job's round; a hand-submitted job found in squeue has none recorded yet.
-func roundOf(s campaign.Submission) string {
-	if s.Round < 0 {
-		return "submitted by hand, not started yet"
-	}
-	return fmt.Sprintf("round %d", s.Round)
-}
-
 func ctx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), 2*time.Minute)
 }
@@ -136,7 +128,7 @@ func after(c *slurm.Client, out io.Writer, j *jobs) {
 		return
 	}
 	for _, s := range j.arrays {
-		fmt.Fprintf(out, "job %s (%s): %s\n", s.JobID, roundOf(s), summary(tasks, s.JobID))
+		fmt.Fprintf(out, "job %s (%s): %s\n", s.JobID, campaign.RoundLabel(s.Round), summary(tasks, s.JobID))
 	}
 }
 
@@ -231,7 +223,7 @@ func (c *CancelCmd) Run(env *cli.Env) error {
 	var ids []string
 	for _, s := range j.arrays {
 		ids = append(ids, s.JobID)
-		fmt.Fprintf(env.Stdout, "job %s (%s): %s\n", s.JobID, roundOf(s), summary(j.tasks, s.JobID))
+		fmt.Fprintf(env.Stdout, "job %s (%s): %s\n", s.JobID, campaign.RoundLabel(s.Round), summary(j.tasks, s.JobID))
 	}
 	for _, s := range j.collects {
 		ids = append(ids, s.JobID)

@@ -57,17 +57,12 @@ func run(args []string, env *cli.Env) int {
 		return exitCode
 	}
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "migrator: %s\n", oneLine(err))
+		fmt.Fprintf(env.Stderr, "migrator: %s\n", cli.OneLine(err))
 		return cli.ExitUsage
 	}
 	err = ctx.Run(env)
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "migrator %s: %s\n", strings.Fields(ctx.Command())[0], oneLine(err))
+		fmt.Fprintf(env.Stderr, "migrator %s: %s\n", strings.Fields(ctx.Command())[0], cli.OneLine(err))
 	}
 	return cli.ExitCode(err)
-}
-
-// oneLine keeps error messages to the one line the README promises.
-func oneLine(err error) string {
-	return strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", " ")
 }

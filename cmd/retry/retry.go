@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 
 	"github.com/dustin/go-humanize"
@@ -123,7 +122,7 @@ func checkOver(ctx context.Context, env *cli.Env, d campaign.Dir, spec *campaign
 	case err != nil && !local:
 		return fmt.Errorf("asking Slurm whether an array of the campaign submitted by hand is queued: %w", err)
 	case err != nil:
-		fmt.Fprintf(env.Stderr, "warning: could not ask Slurm whether an array of this campaign submitted by hand is queued (%v); make sure none is\n", oneLine(err))
+		fmt.Fprintf(env.Stderr, "warning: could not ask Slurm whether an array of this campaign submitted by hand is queued (%v); make sure none is\n", cli.OneLine(err))
 	}
 	for _, s := range extra {
 		if s.Kind == "array" {
@@ -155,5 +154,3 @@ func neverRan(d campaign.Dir, round int) bool {
 	logs, _ := filepath.Glob(filepath.Join(d.Round(round).Checkpoints, "shard-*.log"))
 	return len(logs) == 0
 }
-
-func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", " ") }

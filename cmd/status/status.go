@@ -45,7 +45,7 @@ type View struct {
 type JobView struct {
 	JobID   string `json:"job_id"`
 	Kind    string `json:"kind"`
-	Round   int    `json:"round"` // -1: submitted by hand and not started, so not recorded yet
+	Round   int    `json:"round"` // campaign.RoundUnrecorded (-1): submitted by hand, not started yet
 	Running int    `json:"running"`
 	Pending int    `json:"pending"`
 	Held    int    `json:"held"`
@@ -209,10 +209,10 @@ func (c *Cmd) human(w io.Writer, v *View) {
 	}
 	for _, j := range v.Jobs {
 		if !j.InQueue {
-			fmt.Fprintf(w, "%s job %s (%s): no longer in the queue\n", j.Kind, j.JobID, roundOf(j.Round))
+			fmt.Fprintf(w, "%s job %s (%s): no longer in the queue\n", j.Kind, j.JobID, campaign.RoundLabel(j.Round))
 			continue
 		}
-		fmt.Fprintf(w, "%s job %s (%s): %d running, %d pending, %d held\n", j.Kind, j.JobID, roundOf(j.Round), j.Running, j.Pending, j.Held)
+		fmt.Fprintf(w, "%s job %s (%s): %d running, %d pending, %d held\n", j.Kind, j.JobID, campaign.RoundLabel(j.Round), j.Running, j.Pending, j.Held)
 	}
 	queued := map[[2]int]TaskView{}
 	for _, t := range v.Tasks {
@@ -255,12 +255,4 @@ func (c *Cmd) human(w io.Writer, v *View) {
 		}
 		fmt.Fprintln(w, l)
 	}
-}
-
-// roundOf names a job's round; a job submitted by hand has none recorded until it starts.
-func roundOf(n int) string {
-	if n < 0 {
-		return "submitted by hand, not started yet"
-	}
-	return fmt.Sprintf("round %d", n)
 }
