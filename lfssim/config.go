@@ -115,6 +115,14 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	return c, err
 }
 
+// lacks reports whether the simulated client's version is one without a feature (has
+// tells which versions have it, e.g. lfs.Version.HasFindThreads). An unreadable version
+// lacks nothing.
+func (c *Config) lacks(has func(lfs.Version) bool) bool {
+	v, err := lfs.ParseVersion("lfs " + c.Version)
+	return err == nil && !has(v)
+}
+
 // parsePools reads "fast=0-3;slow=4-7".
 func parsePools(s string) (map[string]lfs.OSTList, error) {
 	pools := map[string]lfs.OSTList{}

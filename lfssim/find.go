@@ -119,7 +119,7 @@ func findOption(cfg *Config, q *findQuery, name, val string) (func(*entry) (bool
 	case "P", "print":
 		q.print0 = false
 	case "printf":
-		if v, err := lfs.ParseVersion("lfs " + cfg.Version); err == nil && !v.HasFindPrintf() {
+		if cfg.lacks(lfs.Version.HasFindPrintf) {
 			return nil, fmt.Errorf("unrecognized option '--%s'", name)
 		}
 		q.printf = val
@@ -136,7 +136,7 @@ func findOption(cfg *Config, q *findQuery, name, val string) (func(*entry) (bool
 		}
 		q.minDepth = n
 	case "threads":
-		if v, err := lfs.ParseVersion("lfs " + cfg.Version); err == nil && !v.HasFindThreads() {
+		if cfg.lacks(lfs.Version.HasFindThreads) {
 			return nil, fmt.Errorf("unrecognized option '--%s'", name)
 		}
 		if n, err := strconv.Atoi(val); err != nil || n < 1 {

@@ -156,7 +156,7 @@ func fail(reason string, err error) *migrateError {
 func runMigrate(cfg *Config, args []string, stdin io.Reader, stdout, stderr *bufio.Writer, prog string) int {
 	prog += " migrate"
 	o, files, err := parseMigrate(args)
-	if v, verr := lfs.ParseVersion("lfs " + cfg.Version); err == nil && verr == nil && o.BandwidthMB > 0 && !v.HasMigrateBandwidth() {
+	if err == nil && o.BandwidthMB > 0 && cfg.lacks(lfs.Version.HasMigrateBandwidth) {
 		err = errors.New("unrecognized option '--bandwidth'")
 	}
 	if err != nil {
