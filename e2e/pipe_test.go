@@ -132,6 +132,10 @@ func TestHandSubmittedBeforeItStarts(t *testing.T) {
 	if !strings.Contains(r.stdout, job) {
 		t.Errorf("throttle: %s", r.stdout)
 	}
+	r = e.mustRun(0, "pause", e.camp)
+	if !strings.Contains(r.stdout, "scontrol hold "+job) {
+		t.Errorf("pause: %s", r.stdout)
+	}
 	r = e.mustRun(0, "cancel", e.camp)
 	if !strings.Contains(r.stdout, job) || !strings.Contains(r.stdout, collectJob) {
 		t.Errorf("cancel: %s", r.stdout)

@@ -542,7 +542,7 @@ func (t *task) states(b []*item) ([]fileState, error) {
 		return nil, err
 	}
 	for i := range b {
-		states[i] = fileState{ok: fids[i].Err == nil, fid: fids[i].FID, onSource: on[i], err: states[i].err}
+		states[i].ok, states[i].fid, states[i].onSource = fids[i].Err == nil, fids[i].FID, on[i]
 	}
 	return states, nil
 }
