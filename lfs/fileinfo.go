@@ -124,7 +124,8 @@ func (c *Client) fileInfo(ctx context.Context, batch []string) ([]FileInfoResult
 // 2.15): lstat gives size, links and owner, a batched "lfs path2fid" the FID, and one
 // batched "lfs find FILE... --maxdepth 0 -type f -O INDEX" per OST of osts which of those
 // hold an object of each file; OSTs lists only OSTs of osts. That is 1 + len(osts) lfs
-// calls per batch instead of one getstripe per file. Results mean what FileInfo's do.
+// calls per batch instead of one getstripe per file. Results mean what FileInfo's do: a
+// file lfs find fails on, even asked alone, gets an Err.
 func (c *Client) FileInfoCompat(ctx context.Context, files []string, osts OSTList) ([]FileInfoResult, error) {
 	fids, err := c.PathToFID(ctx, files)
 	if err != nil {
@@ -147,9 +148,30 @@ func (c *Client) FileInfoCompat(ctx context.Context, files []string, osts OSTLis
 		}
 	}
 	for _, o := range osts {
-		on, err := c.FindAmong(ctx, files, FindOptions{Type: "f", OSTs: OSTList{o}})
-		if err != nil {
+		opts := FindOptions{Type: "f", OSTs: OSTList{o}}
+		on, err := c.FindAmong(ctx, files, opts)
+		var xe *ExitError
+		if err != nil && (ctx.Err() != nil || !errors.As(err, &xe) || xe.Code < 0) {
 			return nil, err
+		}
+		if err != nil {
+			// lfs could not check some file even asked again: one file at a time, so that
+			// only the files it fails on fail.
+			on = make([]bool, len(files))
+			for i, f := range files {
+				if !results[i].OK {
+					continue
+				}
+				m, err := c.FindAmong(ctx, []string{f}, opts)
+				if ctx.Err() != nil {
+					return nil, ctx.Err()
+				}
+				if err != nil {
+					results[i] = FileInfoResult{Err: err}
+					continue
+				}
+				on[i] = m[0]
+			}
 		}
 		for i := range files {
 			if on[i] && results[i].OK {

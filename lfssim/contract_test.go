@@ -683,6 +683,21 @@ func TestContractFindFailingFile(t *testing.T) {
 	if res[2].OK || res[2].Err != nil {
 		t.Errorf("vanished file: %+v, want not OK and no Err", res[2])
 	}
+
+	// The same through the describe of clients before 2.15.
+	res, err = e.c.FileInfoCompat(ctx, []string{good, bad, gone, off}, lfs.OSTList{2, 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res[0].OK || !cmp.Equal(res[0].Info.OSTs, []uint32{2}) || !res[3].OK || !cmp.Equal(res[3].Info.OSTs, []uint32{5}) {
+		t.Errorf("compat, answered files: %+v, %+v", res[0], res[3])
+	}
+	if res[1].OK || !errors.As(res[1].Err, &xe) || xe.Errno() != syscall.EIO {
+		t.Errorf("compat, file lfs failed on: %+v, want Err with EIO", res[1])
+	}
+	if res[2].OK || res[2].Err != nil {
+		t.Errorf("compat, vanished file: %+v, want not OK and no Err", res[2])
+	}
 }
 
 // Clients before 2.15 have no find --printf; FileInfoCompat describes the same files as

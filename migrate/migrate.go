@@ -37,8 +37,7 @@ import (
 // LFS is what a task needs from the lfs command.
 type LFS interface {
 	FileInfo(ctx context.Context, files []string) ([]lfs.FileInfoResult, error)
-	PathToFID(ctx context.Context, files []string) ([]lfs.FIDResult, error)
-	FindAmong(ctx context.Context, files []string, opts lfs.FindOptions) ([]bool, error)
+	FileInfoCompat(ctx context.Context, files []string, osts lfs.OSTList) ([]lfs.FileInfoResult, error)
 	HSMStates(ctx context.Context, files []string) ([]lfs.HSMResult, error)
 	Migrate(ctx context.Context, opts lfs.MigrateOptions, files []string) ([]lfs.MigrateResult, error)
 }
@@ -504,45 +503,19 @@ type fileState struct {
 func (t *task) states(b []*item) ([]fileState, error) {
 	ps := paths(b)
 	t.st.LFSCalls.Add(1)
-	states := make([]fileState, len(b))
-	if !t.o.NoPrintf {
-		infos, err := t.l.FileInfo(t.kill, ps)
-		if err != nil {
-			return nil, err
-		}
-		for i, r := range infos {
-			states[i] = fileState{ok: r.OK, fid: r.Info.FID, onSource: t.sources.ContainsAny(r.Info.OSTs), err: r.Err}
-		}
-		return states, nil
+	var infos []lfs.FileInfoResult
+	var err error
+	if t.o.NoPrintf {
+		infos, err = t.l.FileInfoCompat(t.kill, ps, t.sources)
+	} else {
+		infos, err = t.l.FileInfo(t.kill, ps)
 	}
-	fids, err := t.l.PathToFID(t.kill, ps)
 	if err != nil {
 		return nil, err
 	}
-	t.st.LFSCalls.Add(1)
-	opts := lfs.FindOptions{Type: "f", OSTs: t.sources}
-	on, err := t.l.FindAmong(t.kill, ps, opts)
-	if err != nil && t.kill.Err() == nil {
-		// lfs could not check some file even when asked again: ask one file at a time, so
-		// that only the files it fails on fail.
-		on = make([]bool, len(ps))
-		for i, p := range ps {
-			t.st.LFSCalls.Add(1)
-			m, err := t.l.FindAmong(t.kill, []string{p}, opts)
-			if t.kill.Err() != nil {
-				return nil, err
-			}
-			if err != nil {
-				states[i].err = err
-				continue
-			}
-			on[i] = m[0]
-		}
-	} else if err != nil {
-		return nil, err
-	}
-	for i := range b {
-		states[i].ok, states[i].fid, states[i].onSource = fids[i].Err == nil, fids[i].FID, on[i]
+	states := make([]fileState, len(b))
+	for i, r := range infos {
+		states[i] = fileState{ok: r.OK, fid: r.Info.FID, onSource: t.sources.ContainsAny(r.Info.OSTs), err: r.Err}
 	}
 	return states, nil
 }

@@ -44,8 +44,7 @@ func (f *fakeLFS) FileInfo(_ context.Context, files []string) ([]lfs.FileInfoRes
 	return out, nil
 }
 
-func (f *fakeLFS) PathToFID(context.Context, []string) ([]lfs.FIDResult, error) { panic("unused") }
-func (f *fakeLFS) FindAmong(context.Context, []string, lfs.FindOptions) ([]bool, error) {
+func (f *fakeLFS) FileInfoCompat(context.Context, []string, lfs.OSTList) ([]lfs.FileInfoResult, error) {
 	panic("unused")
 }
 
