@@ -169,3 +169,47 @@ func unwrapPath(err error) error {
 	}
 	return err
 }
+
+// PublishDir points link, a symbolic link, at dir, a complete directory beside it, in one
+// rename: a reader that opens files through link sees the whole old directory or the whole
+// new one, never neither and never a mix. It returns the directory link pointed at before
+// ("" if none), for the caller to remove once nobody needs it. A real directory found at
+// link (written by an older release) is first moved aside and returned as the old one.
+func PublishDir(link, dir string) (old string, err error) {
+	parent := filepath.Dir(link)
+	if filepath.Dir(dir) != parent {
+		return "", fmt.Errorf("publish %s as %s: not in the same directory", dir, link)
+	}
+	var rnd [6]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		return "", err
+	}
+	suffix := "." + hex.EncodeToString(rnd[:])
+	tmp := filepath.Join(parent, TempPrefix+filepath.Base(link)+suffix)
+	// A relative target, so the link stays right wherever the directory is mounted.
+	if err := os.Symlink(filepath.Base(dir), tmp); err != nil {
+		return "", fmt.Errorf("publish %s: %w", link, err)
+	}
+	fi, err := os.Lstat(link)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+	case err != nil:
+		os.Remove(tmp)
+		return "", fmt.Errorf("publish %s: %w", link, err)
+	case fi.Mode()&os.ModeSymlink != 0:
+		if t, err := os.Readlink(link); err == nil && !filepath.IsAbs(t) {
+			old = filepath.Join(parent, t)
+		}
+	case fi.IsDir():
+		old = link + suffix
+		if err := os.Rename(link, old); err != nil {
+			os.Remove(tmp)
+			return "", fmt.Errorf("publish %s: moving the old directory aside: %w", link, unwrapPath(err))
+		}
+	}
+	if err := os.Rename(tmp, link); err != nil {
+		os.Remove(tmp)
+		return "", fmt.Errorf("publish %s: %w", link, unwrapPath(err))
+	}
+	return old, SyncDir(parent)
+}

@@ -1,8 +1,10 @@
 package durable
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -90,5 +92,80 @@ func TestFullDiskIsStickyAndNamed(t *testing.T) {
 	}
 	if _, err2 := d.Write([]byte("more")); err2 != err {
 		t.Errorf("second write: %v, want the same sticky error", err2)
+	}
+}
+
+func TestPublishDirNeverLeavesAGap(t *testing.T) {
+	parent := t.TempDir()
+	link := filepath.Join(parent, "retry")
+	gen := func(i int) string {
+		d, err := os.MkdirTemp(parent, "retry.")
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(d, "index.json"), []byte(strconv.Itoa(i)), 0o600)
+		return d
+	}
+	if _, err := PublishDir(link, gen(0)); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	failed := make(chan string, 1)
+	go func() {
+		defer close(failed)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if b, err := os.ReadFile(filepath.Join(link, "index.json")); err != nil || len(b) == 0 {
+				failed <- fmt.Sprintf("read %q, %v", b, err)
+				return
+			}
+		}
+	}()
+	for i := 1; i < 300; i++ {
+		old, err := PublishDir(link, gen(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b, _ := os.ReadFile(filepath.Join(old, "index.json")); string(b) != strconv.Itoa(i-1) {
+			t.Fatalf("old directory holds %q, want generation %d", b, i-1)
+		}
+		os.RemoveAll(old)
+	}
+	close(stop)
+	if msg := <-failed; msg != "" {
+		t.Fatalf("a reader found no complete directory: %s", msg)
+	}
+	if b, _ := os.ReadFile(filepath.Join(link, "index.json")); string(b) != "299" {
+		t.Errorf("link shows %q", b)
+	}
+	if ents, _ := os.ReadDir(parent); len(ents) != 2 {
+		t.Errorf("left behind: %v", ents)
+	}
+}
+
+func TestPublishDirMovesARealDirectoryAside(t *testing.T) {
+	parent := t.TempDir()
+	link := filepath.Join(parent, "retry")
+	os.Mkdir(link, 0o700)
+	os.WriteFile(filepath.Join(link, "index.json"), []byte("legacy"), 0o600)
+	d := filepath.Join(parent, "retry.1")
+	os.Mkdir(d, 0o700)
+	os.WriteFile(filepath.Join(d, "index.json"), []byte("new"), 0o600)
+	old, err := PublishDir(link, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(old, "index.json")); string(b) != "legacy" {
+		t.Errorf("old %s holds %q", old, b)
+	}
+	if b, _ := os.ReadFile(filepath.Join(link, "index.json")); string(b) != "new" {
+		t.Errorf("link shows %q", b)
+	}
+	if _, err := PublishDir(link, "/elsewhere/retry.2"); err == nil {
+		t.Error("published a directory that is not beside the link")
 	}
 }

@@ -14,9 +14,12 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"migrator/campaign"
 	"migrator/checkpoint"
@@ -240,6 +243,46 @@ func TestWriteReports(t *testing.T) {
 
 // promtool runs "promtool check metrics" on a file, as node_exporter's textfile collector
 // users would.
+// Collects that meet, or were killed, leave one complete retry set behind reports/retry.
+func TestWriteReportsReplacesRetryWhole(t *testing.T) {
+	f := newFixture(t)
+	f.round(0, entries("a", 4, 10, 1))
+	f.outcomes(0, 0, 4, migrated(0), failed(1, true), failed(2, true))
+	reports := f.d.Reports()
+	os.MkdirAll(filepath.Join(reports, "retry.new"), 0o700) // left by an older release
+	os.MkdirAll(filepath.Join(reports, "retry.123"), 0o700) // a collect killed before publishing
+	os.Symlink("retry.123", filepath.Join(reports, ".tmp-retry.abc"))
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		wg.Go(func() { _, errs[i] = WriteReports(context.Background(), f.d, f.spec, 2) })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	idx, err := manifest.ReadIndex(filepath.Join(reports, RetryDir))
+	if err != nil || idx.Files != 2 {
+		t.Fatalf("retry index: %+v, %v", idx, err)
+	}
+	target, err := os.Readlink(filepath.Join(reports, RetryDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	ents, _ := os.ReadDir(reports)
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	want := []string{FailuresFile, RetryDir, target, StatusJSON, StatusProm}
+	sort.Strings(want)
+	if diff := cmp.Diff(want, names); diff != "" {
+		t.Errorf("reports/ (-want +got):\n%s", diff)
+	}
+}
+
 func promtool(t *testing.T, path string) {
 	bin, err := exec.LookPath("promtool")
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"github.com/dustin/go-humanize"
 
 	"migrator/campaign"
+	"migrator/checkpoint"
 	"migrator/durable"
 	"migrator/manifest"
 )
@@ -50,6 +52,11 @@ func WriteReports(ctx context.Context, d campaign.Dir, spec *campaign.Spec, work
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
+	lock, err := lockReports(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Release()
 	ff, err := durable.Create(filepath.Join(dir, FailuresFile), 0o600)
 	if err != nil {
 		return nil, err
@@ -59,10 +66,20 @@ func WriteReports(ctx context.Context, d campaign.Dir, spec *campaign.Spec, work
 	enc := json.NewEncoder(fw)
 	top := map[TopFailure]uint64{}
 
-	retryDir := filepath.Join(dir, RetryDir)
-	if err := os.RemoveAll(retryDir + ".new"); err != nil {
+	retryLink := filepath.Join(dir, RetryDir)
+	if err := removeStaleRetries(retryLink); err != nil {
 		return nil, err
 	}
+	retryDir, err := os.MkdirTemp(dir, RetryDir+".")
+	if err != nil {
+		return nil, err
+	}
+	published := false
+	defer func() {
+		if !published {
+			os.RemoveAll(retryDir)
+		}
+	}()
 	rounds, err := d.Rounds()
 	if err != nil {
 		return nil, err
@@ -71,7 +88,7 @@ func WriteReports(ctx context.Context, d campaign.Dir, spec *campaign.Spec, work
 	if len(rounds) > 0 {
 		next = rounds[len(rounds)-1] + 1
 	}
-	rw, err := manifest.NewWriter(manifest.WriterOptions{Dir: retryDir + ".new", Campaign: spec.ID, Round: next,
+	rw, err := manifest.NewWriter(manifest.WriterOptions{Dir: retryDir, Campaign: spec.ID, Round: next,
 		MaxFiles: spec.Work.ShardFiles, MaxBytes: spec.Work.ShardBytes})
 	if err != nil {
 		return nil, err
@@ -100,16 +117,17 @@ func WriteReports(ctx context.Context, d campaign.Dir, spec *campaign.Spec, work
 	if err != nil {
 		return nil, err
 	}
-	// Replace reports/retry with the new one (a crash in between leaves retry.new, which
-	// the next collect removes; retry reads only a complete reports/retry).
-	if err := os.RemoveAll(retryDir); err != nil {
+	// reports/retry is a symbolic link to the latest complete retry.XXXX directory, switched
+	// in one rename: killed at any moment, collect leaves the old set or the new one whole.
+	old, err := durable.PublishDir(retryLink, retryDir)
+	if err != nil {
 		return nil, err
 	}
-	if err := os.Rename(retryDir+".new", retryDir); err != nil {
-		return nil, err
-	}
-	if err := durable.SyncDir(dir); err != nil {
-		return nil, err
+	published = true
+	if old != "" {
+		if err := os.RemoveAll(old); err != nil {
+			return nil, err
+		}
 	}
 
 	w := &Written{Status: st, Retry: ridx, TopFailures: topFailures(top, 10)}
@@ -126,6 +144,48 @@ func WriteReports(ctx context.Context, d campaign.Dir, spec *campaign.Spec, work
 		return nil, err
 	}
 	return w, nil
+}
+
+// CollectLock is the lock file that lets one collect at a time write reports/.
+const CollectLock = "collect.lock"
+
+// lockReports takes reports/collect.lock, waiting while another live collect holds it (the
+// dependent collect job and one run by hand may meet), and breaking it if its holder died.
+func lockReports(ctx context.Context, dir string) (*checkpoint.Lock, error) {
+	path := filepath.Join(dir, CollectLock)
+	for {
+		lock, err := checkpoint.AcquireLock(path, checkpoint.CurrentHolder(os.Getenv), checkpoint.LockOptions{})
+		if !errors.Is(err, checkpoint.ErrLocked) {
+			return lock, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("waiting for another collect: %w", err)
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// removeStaleRetries removes the retry.XXXX directories that link does not point at: left
+// by a collect that was killed before it published them, or before it removed the old one.
+// Only call it holding the collect lock.
+func removeStaleRetries(link string) error {
+	dir := filepath.Dir(link)
+	current, _ := os.Readlink(link)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	prefix := filepath.Base(link) + "."
+	for _, e := range ents {
+		name := e.Name()
+		if (strings.HasPrefix(name, prefix) || (durable.IsTemp(name) && strings.Contains(name, prefix))) && name != current {
+			if err := os.RemoveAll(filepath.Join(dir, name)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func topFailures(m map[TopFailure]uint64, n int) []TopFailure {
