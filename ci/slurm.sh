@@ -66,7 +66,10 @@ SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
 CredType=cred/munge
-AuthInfo=socket=$dir/munge/munge.socket
+# cred_expire is also how long a requeued job waits before it may start again (default
+# 120 s, minimum 5): 20 s keeps the requeue tests short and still leaves a loaded CI
+# machine time to launch a batch script.
+AuthInfo=socket=$dir/munge/munge.socket,cred_expire=20
 CommunicationParameters=NoCtldInAddrAny,NoInAddrAny
 StateSaveLocation=$dir/state
 SlurmdSpoolDir=$dir/spool
