@@ -73,7 +73,7 @@ func (e *env) killRunningTask(rng *rand.Rand) bool {
 // damaged, every selected file is migrated exactly once, and the reports are exact.
 func TestChaosOnSlurm(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, "LFS_SIM_LATENCY=15ms", "MIGRATOR_RETRY_BASE=100ms")
+	e := newEnv(t, "LFS_SIM_LATENCY=30ms", "MIGRATOR_RETRY_BASE=100ms")
 	c := *requireSlurm(t)
 	c.Env = append(c.Env, e.simEnv...)
 	e.mktree(lfssim.TreeOptions{Files: 2500, Seed: 40, HostileEvery: 7, LinkEvery: 40, SpecialEvery: 50})
@@ -137,11 +137,19 @@ func TestChaosOnSlurm(t *testing.T) {
 	r := e.mustRun(0, args...) // the same plan again: planned already, now submitted
 	job := strings.TrimSpace(r.stdout)
 
-	// Chaos while the array runs.
+	// Chaos while the array runs: from its first running task until it is over, or six
+	// tasks were killed.
 	ctx := context.Background()
+	waitFor(t, "a task to take its shard", func() bool {
+		locks, _ := filepath.Glob(filepath.Join(e.camp, "checkpoints", "shard-*.lock"))
+		return len(locks) > 0
+	})
 	kills, doubles := 0, 0
-	deadline := time.Now().Add(12 * time.Second)
-	for time.Now().Before(deadline) {
+	deadline := time.Now().Add(time.Minute)
+	for kills < 6 && time.Now().Before(deadline) {
+		if tasks, err := c.Tasks(ctx, job); err == nil && len(tasks) == 0 {
+			break
+		}
 		time.Sleep(time.Duration(300+rng.IntN(700)) * time.Millisecond)
 		switch rng.IntN(3) {
 		case 0, 1:
@@ -172,6 +180,9 @@ func TestChaosOnSlurm(t *testing.T) {
 	held.Close()
 	waitCollect(t, &c, e, job)
 	t.Logf("chaos: %d tasks killed, %d second tasks refused", kills, doubles)
+	if kills < 2 {
+		t.Errorf("only %d tasks were killed while the array ran: the test tested little", kills)
+	}
 
 	// Retry rounds until nothing is left.
 	for round := 1; ; round++ {
