@@ -171,10 +171,11 @@ func unwrapPath(err error) error {
 }
 
 // PublishDir points link, a symbolic link, at dir, a complete directory beside it, in one
-// rename: a reader that opens files through link sees the whole old directory or the whole
-// new one, never neither and never a mix. It returns the directory link pointed at before
-// ("" if none), for the caller to remove once nobody needs it. A real directory found at
-// link (written by an older release) is first moved aside and returned as the old one.
+// rename: a file opened through link is found in the old directory or in the new one, never
+// in neither, and a crash leaves one of them in place whole. It returns the directory link
+// pointed at before ("" if none), for the caller to remove once nobody needs it (a reader
+// that resolved link just before the switch may still be reading it). A real directory
+// found at link (written by an older release) is first moved aside and returned as the old one.
 func PublishDir(link, dir string) (old string, err error) {
 	parent := filepath.Dir(link)
 	if filepath.Dir(dir) != parent {
