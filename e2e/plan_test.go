@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -206,6 +207,32 @@ func TestPlanBadInput(t *testing.T) {
 	r := e.run("plan", e.camp, "--osts", "3", "--scan-path", e.tree, "--lfs", e.sim, "--no-submit")
 	if r.code != 2 || !strings.Contains(r.stderr, "different settings") {
 		t.Errorf("replan with other OSTs: %d %s", r.code, r.stderr)
+	}
+}
+
+// What a plan killed before it wrote campaign.json leaves (a temporary campaign.json, the
+// empty directories of the layout) does not stop the next plan; anything more does.
+func TestPlanAfterAKillBeforeCampaignJSON(t *testing.T) {
+	e := newEnv(t)
+	e.mktree(lfssim.TreeOptions{Files: 20, Seed: 3, SourceShare: 1})
+	os.Mkdir(e.camp, 0o700)
+	for _, d := range []string{"manifests", "checkpoints", "logs", "reports"} {
+		os.Mkdir(filepath.Join(e.camp, d), 0o700)
+	}
+	tmp := filepath.Join(e.camp, ".tmp-campaign.json.0123456789ab")
+	os.WriteFile(tmp, []byte(`{"format": 1, "id": "c-half`), 0o600)
+	stray := filepath.Join(e.camp, "checkpoints", "shard-000000.log")
+	os.WriteFile(stray, []byte("x"), 0o600)
+	if r := e.run(e.planArgs("--no-submit")...); r.code != 2 || !strings.Contains(r.stderr, "(it holds checkpoints)") {
+		t.Errorf("plan over a checkpoint that is not ours: exit %d: %s", r.code, r.stderr)
+	}
+	os.Remove(stray)
+	e.mustRun(0, e.planArgs("--no-submit")...)
+	if _, err := os.Stat(tmp); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the temporary campaign.json is still there: %v", err)
+	}
+	if got := len(e.manifests(0)); got != 20 {
+		t.Errorf("%d files planned, want 20", got)
 	}
 }
 

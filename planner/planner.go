@@ -193,7 +193,7 @@ func Plan(ctx context.Context, l LFS, o Options) (*Result, error) {
 	spec, err := d.Load()
 	switch {
 	case errors.Is(err, campaign.ErrNotCampaign):
-		if err := checkEmpty(d.Root, "plan.lock"); err != nil {
+		if err := checkEmpty(d); err != nil {
 			return nil, err
 		}
 		now := time.Now().UTC()
@@ -214,10 +214,11 @@ func Plan(ctx context.Context, l LFS, o Options) (*Result, error) {
 		}
 		return &Result{Spec: spec, Index: idx, Resumed: true}, nil
 	}
-	if err := d.MkdirAll(r0); err != nil {
+	// campaign.json first: until it exists, a killed plan leaves nothing checkEmpty refuses.
+	if err := d.Save(spec); err != nil {
 		return nil, err
 	}
-	if err := d.Save(spec); err != nil {
+	if err := d.MkdirAll(r0); err != nil {
 		return nil, err
 	}
 	// An earlier plan of this campaign died before its index: start the scan over.
@@ -261,19 +262,39 @@ func Plan(ctx context.Context, l LFS, o Options) (*Result, error) {
 	return &Result{Spec: spec, Index: idx}, nil
 }
 
-// checkEmpty refuses a directory that holds anything but a campaign of ours.
-func checkEmpty(dir string, allowed string) error {
-	ents, err := os.ReadDir(dir)
+// checkEmpty refuses a directory that holds anything but what a plan killed before it
+// wrote campaign.json may have left: the plan lock, a temporary campaign.json, and empty
+// directories of the campaign layout (made before campaign.json by earlier releases).
+func checkEmpty(d campaign.Dir) error {
+	ents, err := os.ReadDir(d.Root)
 	if err != nil {
 		return err
 	}
 	for _, e := range ents {
-		if e.Name() == allowed {
-			continue
+		name := e.Name()
+		switch {
+		case name == "plan.lock":
+		case durable.IsTemp(name) && strings.HasPrefix(name, durable.TempPrefix+campaign.SpecFile):
+			if err := os.Remove(filepath.Join(d.Root, name)); err != nil {
+				return err
+			}
+		case e.IsDir() && emptyLayoutDir(d, name):
+		default:
+			return badInput("%s is not empty (it holds %s) and is not a campaign; use a new directory", d.Root, name)
 		}
-		return badInput("%s is not empty (it holds %s) and is not a campaign; use a new directory", dir, e.Name())
 	}
 	return nil
+}
+
+// emptyLayoutDir reports whether name is an empty directory of a campaign's round 0 layout.
+func emptyLayoutDir(d campaign.Dir, name string) bool {
+	r0 := d.Round(0)
+	layout := []string{r0.Manifests, r0.Checkpoints, d.Logs(), d.Reports()}
+	if !slices.Contains(layout, filepath.Join(d.Root, name)) {
+		return false
+	}
+	ents, err := os.ReadDir(filepath.Join(d.Root, name))
+	return err == nil && len(ents) == 0
 }
 
 func clearManifests(dir string) error {
