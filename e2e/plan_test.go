@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"migrator/campaign"
+	"migrator/launch"
 	"migrator/lfssim"
 	"migrator/manifest"
 )
@@ -341,6 +343,58 @@ func TestPlanSlurmArray(t *testing.T) {
 	}
 	subs, _ := campaign.Dir{Root: e.camp}.Submissions()
 	if len(subs) != 2 || subs[0].JobID != job || subs[1].Depend != "afterany:"+job {
+		t.Errorf("submissions %+v", subs)
+	}
+}
+
+// plan killed while it submits, then run again, ends with one array and one collect job:
+// killed between sbatch and recording the array (the array is queued, unrecorded), the
+// rerun finds it in squeue and submits nothing; killed before the collect job, the rerun
+// submits only the collect job.
+func TestPlanRerunFinishesASubmission(t *testing.T) {
+	c := requireSlurm(t)
+	e := newEnv(t)
+	e.mktree(lfssim.TreeOptions{Files: 100, Seed: 7})
+	args := e.planArgs("--shard-files", "50", "--sbatch-arg=--hold") // held: nothing runs
+	ctx := context.Background()
+	job := strings.TrimSpace(e.mustRun(0, args...).stdout)
+	d := campaign.Dir{Root: e.camp}
+	subs, _ := d.Submissions()
+	if len(subs) != 2 {
+		t.Fatalf("submissions %+v", subs)
+	}
+	defer func() {
+		subs, _ := d.Submissions()
+		for _, s := range subs {
+			c.Cancel(ctx, s.JobID)
+		}
+	}()
+
+	// Killed before the collect job: only the array is recorded.
+	c.Cancel(ctx, subs[1].JobID)
+	line, _ := json.Marshal(subs[0])
+	os.WriteFile(filepath.Join(e.camp, campaign.SubmissionsFile), append(line, '\n'), 0o600)
+	r := e.mustRun(0, args...)
+	subs, _ = d.Submissions()
+	if !strings.Contains(r.stderr, "its collect job was missing") || len(subs) != 2 || subs[1].Depend != "afterany:"+job {
+		t.Fatalf("rerun without a collect job: %s\nsubmissions %+v", r.stderr, subs)
+	}
+
+	// Killed between sbatch and the record: nothing is recorded, the jobs are queued.
+	os.Remove(filepath.Join(e.camp, campaign.SubmissionsFile))
+	r = e.mustRun(0, args...)
+	if !strings.Contains(r.stderr, "already submitted as job "+job+" (queued, not recorded yet") {
+		t.Errorf("rerun with the array unrecorded: %s", r.stderr)
+	}
+	name := launch.JobName(d, e.spec())
+	jobs, err := c.Named(ctx, name, name+"-collect")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(jobs) != 2 || jobs[0].JobID == jobs[1].JobID {
+		t.Errorf("queued: %+v, want the array %s and one collect job", jobs, job)
+	}
+	if subs, _ := d.Submissions(); len(subs) != 0 {
 		t.Errorf("submissions %+v", subs)
 	}
 }

@@ -189,14 +189,21 @@ func Slurm(ctx context.Context, c *slurm.Client, r Round) (arrayID, collectID st
 		Array: r.data().Array, Shards: r.Shards, Script: rd.JobScript, By: r.By}); err != nil {
 		return arrayID, "", fmt.Errorf("array job %s submitted, but recording it failed: %w", arrayID, err)
 	}
+	collectID, err = Collect(ctx, c, r, arrayID)
+	return arrayID, collectID, err
+}
+
+// Collect submits the collect job that runs after the array arrayID, whatever its outcome,
+// and records it in submissions.jsonl.
+func Collect(ctx context.Context, c *slurm.Client, r Round, arrayID string) (string, error) {
 	dep := "afterany:" + arrayID
-	collectID, err = c.Submit(ctx, r.Dir.CollectScript(), "--dependency="+dep)
+	collectID, err := c.Submit(ctx, r.Dir.CollectScript(), "--dependency="+dep)
 	if err != nil {
-		return arrayID, "", fmt.Errorf("array job %s submitted; submitting its collect job: %w", arrayID, err)
+		return "", fmt.Errorf("array job %s submitted; submitting its collect job: %w", arrayID, err)
 	}
 	err = r.Dir.AppendSubmission(campaign.Submission{Time: time.Now().UTC(), Round: r.N, Kind: "collect",
 		JobID: collectID, Depend: dep, Script: r.Dir.CollectScript(), By: r.By})
-	return arrayID, collectID, err
+	return collectID, err
 }
 
 // LocalResult is how each shard's task ended when run locally.

@@ -225,13 +225,8 @@ func (c *Cmd) Run(env *cli.Env) error {
 	case c.Scheduler == "local":
 		return launch.RunLocalReport(ctx, env.Stderr, round, c.ArrayThrottle)
 	}
-	subs, err := dir.Submissions()
-	if err != nil {
+	if done, err := finishSubmission(ctx, out, round); done || err != nil {
 		return err
-	}
-	if prev, ok := campaign.LatestArray(subs, 0); ok {
-		fmt.Fprintf(out, "already submitted as job %s; see migrator status %s\n", prev.JobID, dir.Root)
-		return nil
 	}
 	arrayID, collectID, err := launch.Slurm(ctx, slurm.New(), round)
 	if err != nil {
@@ -241,6 +236,51 @@ func (c *Cmd) Run(env *cli.Env) error {
 		arrayID, round.Shards, c.ArrayThrottle, collectID, arrayID)
 	fmt.Fprintln(env.Stdout, arrayID)
 	return nil
+}
+
+// finishSubmission handles a plan run again after its campaign was submitted, perhaps by a
+// plan killed halfway through submitting: the array is recorded, or queued but not yet
+// recorded (killed between sbatch and the record, or a script piped into sbatch by hand);
+// a recorded array whose collect job is neither recorded nor queued gets one now. It
+// reports whether the array was already submitted.
+func finishSubmission(ctx context.Context, out io.Writer, round launch.Round) (bool, error) {
+	dir := round.Dir
+	subs, err := dir.Submissions()
+	if err != nil {
+		return false, err
+	}
+	sc := slurm.New()
+	queued, err := launch.Unrecorded(ctx, sc, dir, round.Spec, subs)
+	if err != nil {
+		return false, fmt.Errorf("asking Slurm whether this campaign is already queued: %w", err)
+	}
+	prev, recorded := campaign.LatestArray(subs, 0)
+	for _, q := range queued {
+		if q.Kind == "array" && !recorded {
+			fmt.Fprintf(out, "already submitted as job %s (queued, not recorded yet: its first task records it); see migrator status %s\n", q.JobID, dir.Root)
+			return true, nil
+		}
+	}
+	if !recorded {
+		return false, nil
+	}
+	fmt.Fprintf(out, "already submitted as job %s; see migrator status %s\n", prev.JobID, dir.Root)
+	for _, s := range subs {
+		if s.Kind == "collect" && s.Depend == "afterany:"+prev.JobID {
+			return true, nil
+		}
+	}
+	for _, q := range queued {
+		if q.Kind == "collect" {
+			return true, nil
+		}
+	}
+	collectID, err := launch.Collect(ctx, sc, round, prev.JobID)
+	if err != nil {
+		return true, err
+	}
+	fmt.Fprintf(out, "its collect job was missing: submitted collect job %s (afterany:%s)\n", collectID, prev.JobID)
+	return true, nil
 }
 
 func badInput(err error) error {
