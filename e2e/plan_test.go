@@ -18,6 +18,7 @@ import (
 	"migrator/launch"
 	"migrator/lfssim"
 	"migrator/manifest"
+	"migrator/slurm"
 )
 
 // A tree with hostile names, hard links, symlinks and FIFOs: the manifests hold exactly the
@@ -363,10 +364,13 @@ func TestPlanRerunFinishesASubmission(t *testing.T) {
 	if len(subs) != 2 {
 		t.Fatalf("submissions %+v", subs)
 	}
-	defer func() {
-		subs, _ := d.Submissions()
-		for _, s := range subs {
-			c.Cancel(ctx, s.JobID)
+	name := launch.JobName(d, e.spec())
+	defer func() { // every job of this campaign, recorded or not
+		jobs, _ := c.Named(ctx, name, name+"-collect")
+		for _, j := range jobs {
+			if j.WorkDir == e.camp {
+				c.Cancel(ctx, j.JobID)
+			}
 		}
 	}()
 
@@ -386,13 +390,18 @@ func TestPlanRerunFinishesASubmission(t *testing.T) {
 	if !strings.Contains(r.stderr, "already submitted as job "+job+" (queued, not recorded yet") {
 		t.Errorf("rerun with the array unrecorded: %s", r.stderr)
 	}
-	name := launch.JobName(d, e.spec())
 	jobs, err := c.Named(ctx, name, name+"-collect")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(jobs) != 2 || jobs[0].JobID == jobs[1].JobID {
-		t.Errorf("queued: %+v, want the array %s and one collect job", jobs, job)
+	var ours []slurm.NamedJob
+	for _, j := range jobs {
+		if j.WorkDir == e.camp {
+			ours = append(ours, j)
+		}
+	}
+	if len(ours) != 2 || ours[0].JobID == ours[1].JobID || (ours[0].JobID != job && ours[1].JobID != job) {
+		t.Errorf("queued: %+v, want the array %s and one collect job", ours, job)
 	}
 	if subs, _ := d.Submissions(); len(subs) != 0 {
 		t.Errorf("submissions %+v", subs)
