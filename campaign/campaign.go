@@ -283,9 +283,14 @@ func (d Dir) CheckSafe() error {
 	return nil
 }
 
+// LayoutDirs are the directories a campaign needs for round r.
+func (d Dir) LayoutDirs(r Round) []string {
+	return []string{r.Manifests, r.Checkpoints, d.Logs(), d.Reports()}
+}
+
 // MkdirAll creates the campaign's directories for round r.
 func (d Dir) MkdirAll(r Round) error {
-	for _, p := range []string{r.Manifests, r.Checkpoints, d.Logs(), d.Reports()} {
+	for _, p := range d.LayoutDirs(r) {
 		if err := os.MkdirAll(p, 0o700); err != nil {
 			return err
 		}

@@ -32,15 +32,10 @@ type File struct {
 
 // Create starts writing the file that Commit will put at path, with permissions perm.
 func Create(path string, perm os.FileMode) (*File, error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	var rnd [6]byte
-	if _, err := rand.Read(rnd[:]); err != nil {
+	tmp, err := tempName(path)
+	if err != nil {
 		return nil, err
 	}
-	tmp := filepath.Join(dir, TempPrefix+base+"."+hex.EncodeToString(rnd[:]))
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", path, err)
@@ -140,8 +135,23 @@ func SyncDir(dir string) error {
 	return nil
 }
 
+// tempName returns a fresh temporary name for path, in the same directory:
+// TempPrefix, path's base name, a dot and random hex.
+func tempName(path string) (string, error) {
+	var rnd [6]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		return "", err
+	}
+	dir, base := filepath.Split(path)
+	return filepath.Join(dir, TempPrefix+base+"."+hex.EncodeToString(rnd[:])), nil
+}
+
 // IsTemp reports whether name (a base name) is a temporary file left by an interrupted write.
 func IsTemp(name string) bool { return strings.HasPrefix(name, TempPrefix) }
+
+// IsTempOf reports whether name (a base name) is a temporary file left by an interrupted
+// write of the file named base.
+func IsTempOf(name, base string) bool { return strings.HasPrefix(name, TempPrefix+base+".") }
 
 // RemoveTemps removes the temporary files in dir left by writes that never committed.
 // Only call it when no writer can be active in dir.
@@ -181,12 +191,10 @@ func PublishDir(link, dir string) (old string, err error) {
 	if filepath.Dir(dir) != parent {
 		return "", fmt.Errorf("publish %s as %s: not in the same directory", dir, link)
 	}
-	var rnd [6]byte
-	if _, err := rand.Read(rnd[:]); err != nil {
+	tmp, err := tempName(link)
+	if err != nil {
 		return "", err
 	}
-	suffix := "." + hex.EncodeToString(rnd[:])
-	tmp := filepath.Join(parent, TempPrefix+filepath.Base(link)+suffix)
 	// A relative target, so the link stays right wherever the directory is mounted.
 	if err := os.Symlink(filepath.Base(dir), tmp); err != nil {
 		return "", fmt.Errorf("publish %s: %w", link, err)
@@ -202,7 +210,7 @@ func PublishDir(link, dir string) (old string, err error) {
 			old = filepath.Join(parent, t)
 		}
 	case fi.IsDir():
-		old = link + suffix
+		old = filepath.Join(parent, strings.TrimPrefix(filepath.Base(tmp), TempPrefix)) // link.RANDOM
 		if err := os.Rename(link, old); err != nil {
 			os.Remove(tmp)
 			return "", fmt.Errorf("publish %s: moving the old directory aside: %w", link, unwrapPath(err))

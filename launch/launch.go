@@ -193,10 +193,14 @@ func Slurm(ctx context.Context, c *slurm.Client, r Round) (arrayID, collectID st
 	return arrayID, collectID, err
 }
 
+// CollectDependency is the sbatch dependency of the collect job of array job arrayID:
+// afterany, since afterok would wait forever once one task failed.
+func CollectDependency(arrayID string) string { return "afterany:" + arrayID }
+
 // Collect submits the collect job that runs after the array arrayID, whatever its outcome,
 // and records it in submissions.jsonl.
 func Collect(ctx context.Context, c *slurm.Client, r Round, arrayID string) (string, error) {
-	dep := "afterany:" + arrayID
+	dep := CollectDependency(arrayID)
 	collectID, err := c.Submit(ctx, r.Dir.CollectScript(), "--dependency="+dep)
 	if err != nil {
 		return "", fmt.Errorf("array job %s submitted; submitting its collect job: %w", arrayID, err)

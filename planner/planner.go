@@ -274,7 +274,7 @@ func checkEmpty(d campaign.Dir) error {
 		name := e.Name()
 		switch {
 		case name == "plan.lock":
-		case durable.IsTemp(name) && strings.HasPrefix(name, durable.TempPrefix+campaign.SpecFile):
+		case durable.IsTempOf(name, campaign.SpecFile):
 			if err := os.Remove(filepath.Join(d.Root, name)); err != nil {
 				return err
 			}
@@ -288,9 +288,7 @@ func checkEmpty(d campaign.Dir) error {
 
 // emptyLayoutDir reports whether name is an empty directory of a campaign's round 0 layout.
 func emptyLayoutDir(d campaign.Dir, name string) bool {
-	r0 := d.Round(0)
-	layout := []string{r0.Manifests, r0.Checkpoints, d.Logs(), d.Reports()}
-	if !slices.Contains(layout, filepath.Join(d.Root, name)) {
+	if !slices.Contains(d.LayoutDirs(d.Round(0)), filepath.Join(d.Root, name)) {
 		return false
 	}
 	ents, err := os.ReadDir(filepath.Join(d.Root, name))

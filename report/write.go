@@ -176,10 +176,10 @@ func removeStaleRetries(link string) error {
 	if err != nil {
 		return err
 	}
-	prefix := filepath.Base(link) + "."
+	base := filepath.Base(link)
 	for _, e := range ents {
 		name := e.Name()
-		if (strings.HasPrefix(name, prefix) || (durable.IsTemp(name) && strings.Contains(name, prefix))) && name != current {
+		if (strings.HasPrefix(name, base+".") || durable.IsTempOf(name, base)) && name != current {
 			if err := os.RemoveAll(filepath.Join(dir, name)); err != nil {
 				return err
 			}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -242,38 +243,37 @@ func (c *Cmd) Run(env *cli.Env) error {
 // plan killed halfway through submitting: the array is recorded, or queued but not yet
 // recorded (killed between sbatch and the record, or a script piped into sbatch by hand);
 // a recorded array whose collect job is neither recorded nor queued gets one now. It
-// reports whether the array was already submitted.
+// reports whether the array was already submitted. squeue is asked only when
+// submissions.jsonl does not settle it.
 func finishSubmission(ctx context.Context, out io.Writer, round launch.Round) (bool, error) {
 	dir := round.Dir
 	subs, err := dir.Submissions()
 	if err != nil {
 		return false, err
 	}
+	prev, recorded := campaign.LatestArray(subs, 0)
+	if recorded {
+		fmt.Fprintf(out, "already submitted as job %s; see migrator status %s\n", prev.JobID, dir.Root)
+		if hasCollect(subs, prev.JobID) {
+			return true, nil
+		}
+	}
 	sc := slurm.New()
 	queued, err := launch.Unrecorded(ctx, sc, dir, round.Spec, subs)
 	if err != nil {
-		return false, fmt.Errorf("asking Slurm whether this campaign is already queued: %w", err)
+		return recorded, fmt.Errorf("asking Slurm whether this campaign is already queued: %w", err)
 	}
-	prev, recorded := campaign.LatestArray(subs, 0)
 	for _, q := range queued {
-		if q.Kind == "array" && !recorded {
+		switch {
+		case q.Kind == "array" && !recorded:
 			fmt.Fprintf(out, "already submitted as job %s (queued, not recorded yet: its first task records it); see migrator status %s\n", q.JobID, dir.Root)
+			return true, nil
+		case q.Kind == "collect" && recorded:
 			return true, nil
 		}
 	}
 	if !recorded {
 		return false, nil
-	}
-	fmt.Fprintf(out, "already submitted as job %s; see migrator status %s\n", prev.JobID, dir.Root)
-	for _, s := range subs {
-		if s.Kind == "collect" && s.Depend == "afterany:"+prev.JobID {
-			return true, nil
-		}
-	}
-	for _, q := range queued {
-		if q.Kind == "collect" {
-			return true, nil
-		}
 	}
 	collectID, err := launch.Collect(ctx, sc, round, prev.JobID)
 	if err != nil {
@@ -281,6 +281,13 @@ func finishSubmission(ctx context.Context, out io.Writer, round launch.Round) (b
 	}
 	fmt.Fprintf(out, "its collect job was missing: submitted collect job %s (afterany:%s)\n", collectID, prev.JobID)
 	return true, nil
+}
+
+// hasCollect reports whether submissions.jsonl records a collect job after array job arrayID.
+func hasCollect(subs []campaign.Submission, arrayID string) bool {
+	return slices.ContainsFunc(subs, func(s campaign.Submission) bool {
+		return s.Kind == "collect" && s.Depend == launch.CollectDependency(arrayID)
+	})
 }
 
 func badInput(err error) error {
