@@ -20,7 +20,7 @@ func TestParseOSTList(t *testing.T) {
 		{in: "1,3-5", want: OSTList{1, 3, 4, 5}, str: "1,3-5"},
 		{in: "5,1,3,4,1", want: OSTList{1, 3, 4, 5}, str: "1,3-5"},
 		{in: "0x1a", want: OSTList{26}, str: "26"},
-		{in: "0x1-0x3", want: OSTList{1, 2, 3}, str: "1-3"},
+		{in: "0x1-0x3", err: "only decimal ranges"}, // lfs_find(): ^([0-9]+)-([0-9]+)$, else a name
 		{in: "fs1-OST000a", want: OSTList{10}, str: "10"},
 		{in: "fs1-OST000a_UUID,fs1-OST000b_UUID", want: OSTList{10, 11}, str: "10,11"},
 		{in: "my-fs-OST00ff", want: OSTList{255}, str: "255"},
@@ -34,9 +34,18 @@ func TestParseOSTList(t *testing.T) {
 		{in: "5-3", err: "runs backwards"},
 		{in: "x", err: `"x" is not an OST index`},
 		{in: "-OST0001", err: "no filesystem name"},
-		{in: "fs-OSTzz", err: "not a hex index"},
-		{in: "fs-OST12345", err: "1 to 4 hex digits"},
-		{in: "70000", err: "above the maximum"},
+		{in: "fs-OSTzzzz", err: "not a hex index"},
+		{in: "fs-OST12345", err: "4 lowercase hex digits"},
+		{in: "fs-OSTa", err: "4 lowercase hex digits"},    // llapi_uuid_match: no target is named so
+		{in: "fs-OST000A", err: "4 lowercase hex digits"}, // strncmp is case-sensitive
+		{in: "70000", err: "above 65502"},
+		{in: "65503", err: "above 65502"}, // setup_indexes: i < LOV_V1_INSANE_STRIPE_COUNT (0xffdf)
+		{in: "65502", want: OSTList{65502}, str: "65502"},
+		// lfs looks "fs1-OST000a-fs1-OST000d" up as one name and fails (EINVAL); it was
+		// once read as OST 13 alone.
+		{in: "fs1-OST000a-fs1-OST000d", err: "no ranges of names"},
+		{in: "fs1-OST000a-13", err: "no ranges of names"},
+		{in: "fs1-OST000a-fs1-OST000d,3", err: "no ranges of names"},
 	}
 	for _, tt := range tests {
 		got, err := ParseOSTList(tt.in)
@@ -69,6 +78,29 @@ func TestOSTListNames(t *testing.T) {
 	want := []string{"fs1-OST0009", "fs1-OST000a", "fs1-OST000b"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Error(diff)
+	}
+}
+
+func TestCheckOSTNames(t *testing.T) {
+	df := []TargetSpace{{UUID: "fs1-OST0000_UUID"}, {UUID: "fs1-OST000a_UUID", Index: 10}}
+	tests := []struct {
+		list string
+		err  string
+	}{
+		{list: "0,10"},
+		{list: "fs1-OST000a"},
+		{list: "fs1-OST000a_UUID,fs1-OST0000"},
+		{list: "fs2-OST000a", err: "OST fs2-OST000a is not a target of this filesystem (fs1"},
+		{list: "3,fs1-OST0003", err: "fs1-OST0003 is not a target"}, // index 3 is not in lfs df: planner's check
+	}
+	for _, tt := range tests {
+		err := CheckOSTNames(tt.list, df)
+		if (err == nil) != (tt.err == "") || (err != nil && !strings.Contains(err.Error(), tt.err)) {
+			t.Errorf("CheckOSTNames(%q) = %v, want %q", tt.list, err, tt.err)
+		}
+	}
+	if err := CheckOSTNames("fs1-OST0000", nil); err == nil {
+		t.Error("a name was accepted with no lfs df to check it against")
 	}
 }
 
