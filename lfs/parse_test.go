@@ -1,6 +1,7 @@
 package lfs
 
 import (
+	"fmt"
 	"strings"
 	"syscall"
 	"testing"
@@ -579,5 +580,72 @@ func TestFindOptionsArgs(t *testing.T) {
 		"--pool", "old", "-mtime", "+30", "!", "--layout", "released"}
 	if diff := cmp.Diff(want, o.args()); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+func TestSplitPrintfRecords(t *testing.T) {
+	// A record of printfMax bytes without its newline was cut by printf_format_string()
+	// (liblustreapi_pfind.c, FORMATTED_BUF_LEN): the next file's record follows at once.
+	head := "[0x200000400:0x1:0x0] 10 1 0 0 "
+	var wide strings.Builder
+	wide.WriteString(head + "[")
+	for i := 0; wide.Len() < 2000; i++ {
+		fmt.Fprintf(&wide, "%d,", i)
+	}
+	cut := wide.String()[:printfMax]
+	exact := head + "[" + strings.Repeat("1", printfMax-1-len(head)-2) + "]" // 1022 bytes + newline: whole
+	next := "[0x200000400:0x2:0x0] 20 1 0 0 [3]"
+	tests := []struct {
+		name string
+		out  string
+		want []printfRecord
+	}{
+		{"plain", next + "\n" + next + "\n", []printfRecord{{text: next}, {text: next}}},
+		{"cut then whole", cut + next + "\n", []printfRecord{{text: cut, cut: true}, {text: next}}},
+		{"two cut", cut + cut + next + "\n", []printfRecord{{text: cut, cut: true}, {text: cut, cut: true}, {text: next}}},
+		{"cut last", next + "\n" + cut, []printfRecord{{text: next}, {text: cut, cut: true}}},
+		{"exactly 1023 with newline", exact + "\n" + next + "\n", []printfRecord{{text: exact}, {text: next}}},
+		{"ended inside a record", next + "\n[0x2", []printfRecord{{text: next}, {text: "[0x2", cut: true}}},
+	}
+	for _, tt := range tests {
+		got := splitPrintfRecords([]byte(tt.out))
+		if diff := cmp.Diff(tt.want, got, cmp.AllowUnexported(printfRecord{})); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", tt.name, diff)
+		}
+	}
+	if len(exact) != printfMax-1 {
+		t.Fatalf("test setup: exact record is %d bytes", len(exact))
+	}
+}
+
+func TestParseInfoRecord(t *testing.T) {
+	fid := FID{Seq: 0x200000400, Oid: 1}
+	tests := []struct {
+		rec   printfRecord
+		whole bool
+		osts  []uint32
+	}{
+		{rec: printfRecord{text: "[0x200000400:0x1:0x0] 10 1 0 0 [3,1][1]"}, whole: true, osts: []uint32{1, 3}},
+		// llapi_layout_ost_index_get() fails on a component without objects: "?", no OST.
+		{rec: printfRecord{text: "[0x200000400:0x1:0x0] 10 1 0 0 [3][?,?]"}, whole: true, osts: []uint32{3}},
+		{rec: printfRecord{text: "[0x200000400:0x1:0x0] 10 1 0 0 [3,1", cut: true}},
+		{rec: printfRecord{text: "[0x200000400:0x1:0x0] 10 1 0 0"}},      // layout unreadable
+		{rec: printfRecord{text: "[0x200000400:0x1:0x0] 10 x 0 0 [1]"}},   // does not parse
+		{rec: printfRecord{text: "[0x200000400:0x1:0x0] 10 1 0 0 [1] 7"}}, // too many fields
+		// LLAPI_LAYOUT_DEFAULT as an index (offset not chosen): no OST index.
+		{rec: printfRecord{text: "[0x200000400:0x1:0x0] 10 1 0 0 [1152921504606846978]"}},
+	}
+	for _, tt := range tests {
+		in, whole := parseInfoRecord(tt.rec)
+		if whole != tt.whole || in.FID != fid || (whole && !cmp.Equal(in.OSTs, tt.osts)) {
+			t.Errorf("parseInfoRecord(%q) = %+v, %v; want whole=%v OSTs %v", tt.rec.text, in, whole, tt.whole, tt.osts)
+		}
+	}
+}
+
+func TestParseLayoutYAMLForeign(t *testing.T) {
+	l, err := ParseLayoutYAML([]byte("lfm_magic:         0x0BD70BD0\nlfm_length:        73\nlfm_type:          0x00000000 (none)\nlfm_flags:         0x00000000\nlfm_value:     xyz\n"))
+	if err != nil || !l.Foreign || len(l.OSTs()) != 0 {
+		t.Fatalf("foreign layout: %+v, %v", l, err)
 	}
 }
