@@ -229,6 +229,21 @@ func (l OSTList) String() string {
 	return b.String()
 }
 
+// FindArg returns the list as "lfs find -O" reads it on every client: decimal indices
+// separated by commas, no ranges. lfs_find() (lfs.c) reads "N-M" ranges only from 2.17
+// (LU-16622); before, setup_indexes() looks "2-3" up as a target name and lfs find fails
+// with EINVAL.
+func (l OSTList) FindArg() string {
+	var b strings.Builder
+	for i, idx := range l {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.FormatUint(uint64(idx), 10))
+	}
+	return b.String()
+}
+
 // Names returns the target names ("fs1-OST000a") for each index, as Lustre prints them.
 func (l OSTList) Names(fsname string) []string {
 	names := make([]string, len(l))

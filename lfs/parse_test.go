@@ -576,7 +576,7 @@ func TestMigrateOptionsArgs(t *testing.T) {
 func TestFindOptionsArgs(t *testing.T) {
 	o := FindOptions{OSTs: OSTList{1, 2, 3}, Type: "f", Threads: 4,
 		Size: []string{"+1023c"}, UID: "1000", Pool: "old", MTime: []string{"+30"}, NotReleased: true}
-	want := []string{"--threads", "4", "-type", "f", "-O", "1-3", "-size", "+1023c", "-uid", "1000",
+	want := []string{"--threads", "4", "-type", "f", "-O", "1,2,3", "-size", "+1023c", "-uid", "1000",
 		"--pool", "old", "-mtime", "+30", "!", "--layout", "released"}
 	if diff := cmp.Diff(want, o.args()); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
