@@ -629,7 +629,7 @@ func TestParseInfoRecord(t *testing.T) {
 		// llapi_layout_ost_index_get() fails on a component without objects: "?", no OST.
 		{rec: printfRecord{text: "[0x200000400:0x1:0x0] 10 1 0 0 [3][?,?]"}, whole: true, osts: []uint32{3}},
 		{rec: printfRecord{text: "[0x200000400:0x1:0x0] 10 1 0 0 [3,1", cut: true}},
-		{rec: printfRecord{text: "[0x200000400:0x1:0x0] 10 1 0 0"}},      // layout unreadable
+		{rec: printfRecord{text: "[0x200000400:0x1:0x0] 10 1 0 0"}},       // layout unreadable
 		{rec: printfRecord{text: "[0x200000400:0x1:0x0] 10 x 0 0 [1]"}},   // does not parse
 		{rec: printfRecord{text: "[0x200000400:0x1:0x0] 10 1 0 0 [1] 7"}}, // too many fields
 		// LLAPI_LAYOUT_DEFAULT as an index (offset not chosen): no OST index.
