@@ -241,6 +241,10 @@ func runMkTree(cfg *Config, args []string, stdout, stderr io.Writer) int {
 	links := fs.Int("link-every", 0, "every Nth file gets a hard link")
 	special := fs.Int("special-every", 0, "every Nth file is followed by a symlink and a FIFO")
 	empty := fs.Bool("empty", false, "write no content (for trees of millions of files)")
+	dangling := fs.Int("dangling-every", 0, "every Nth file is followed by a dangling symlink")
+	wide := fs.Int("wide-every", 0, "every Nth file on a source is striped over 300 OSTs, the source last (needs LFS_SIM_OSTS > 300)")
+	kinds := fs.Int("kinds-every", 0, "every Nth file on a source gets a PFL, DoM or FLR layout in turn")
+	released := fs.Int("released-every", 0, "every Nth file on a source is archived and released by HSM")
 	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
 		fmt.Fprintln(stderr, "usage: lfs-sim sim-mktree [flags] DIR")
 		return 2
@@ -251,12 +255,18 @@ func runMkTree(cfg *Config, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	st, err := MakeTree(*cfg, TreeOptions{Root: strings.TrimRight(fs.Arg(0), "/"), Files: *files, Seed: *seed,
-		HostileEvery: *hostile, Sources: src, SourceShare: *share, MaxSize: *maxSize, LinkEvery: *links, SpecialEvery: *special, Empty: *empty})
+		HostileEvery: *hostile, Sources: src, SourceShare: *share, MaxSize: *maxSize, LinkEvery: *links, SpecialEvery: *special, Empty: *empty,
+		DanglingEvery: *dangling, WideEvery: *wide, KindsEvery: *kinds, ReleasedEvery: *released})
 	if err != nil {
 		fmt.Fprintf(stderr, "sim-mktree: %v\n", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "%d files (%d on OSTs %s), %d bytes, %d hard links, %d symlinks, %d FIFOs\n",
+	fmt.Fprintf(stdout, "%d files (%d on OSTs %s), %d bytes, %d hard links, %d symlinks, %d FIFOs",
 		st.Files, st.OnSource, src, st.Bytes, st.HardLinks, st.Symlinks, st.FIFOs)
+	if st.Dangling+st.Wide+st.Kinds+st.Released > 0 {
+		fmt.Fprintf(stdout, ", %d dangling symlinks, %d wide, %d PFL/DoM/FLR, %d released",
+			st.Dangling, st.Wide, st.Kinds, st.Released)
+	}
+	fmt.Fprintln(stdout)
 	return 0
 }
