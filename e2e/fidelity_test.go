@@ -61,3 +61,38 @@ func TestHostileLayoutsDrain(t *testing.T) {
 		}
 	}
 }
+
+// OST lists are read as lfs find reads them (setup_indexes(), llapi_uuid_match()) or
+// refused with exit 2 before anything is written: a range of names once drained OST 13
+// alone, and a name of another filesystem was accepted.
+func TestPlanOSTNames(t *testing.T) {
+	for _, tc := range []struct {
+		osts string
+		code int
+		msg  string
+	}{
+		{osts: "simfs-OST0002,simfs-OST0003_UUID", code: 0},
+		{osts: "simfs-OST0002-simfs-OST0003", code: 2, msg: "no ranges of names"},
+		{osts: "fs2-OST0002", code: 2, msg: "OST fs2-OST0002 is not a target of this filesystem (simfs"},
+		{osts: "simfs-OST02", code: 2, msg: "4 lowercase hex digits"},
+		{osts: "0x2-0x3", code: 2, msg: "only decimal ranges"},
+		{osts: "simfs-OST0002", code: 2, msg: "--target-osts: OST other-OST0005 is not a target"},
+	} {
+		t.Run(tc.osts, func(t *testing.T) {
+			e := newEnv(t)
+			e.mktree(lfssim.TreeOptions{Files: 20, Seed: 3})
+			args := []string{"plan", e.camp, "--osts", tc.osts, "--scan-path", e.tree, "--lfs", e.sim, "--no-submit"}
+			if strings.HasPrefix(tc.msg, "--target-osts") {
+				args = append(args, "--target-osts", "other-OST0005")
+				tc.msg = strings.TrimPrefix(tc.msg, "--target-osts: ")
+			}
+			r := e.run(args...)
+			if r.code != tc.code || !strings.Contains(r.stderr, tc.msg) {
+				t.Errorf("--osts %s: exit %d, want %d with %q\n%s", tc.osts, r.code, tc.code, tc.msg, r.stderr)
+			}
+			if _, err := os.Stat(filepath.Join(e.camp, "campaign.json")); (err == nil) != (tc.code == 0) {
+				t.Errorf("--osts %s: campaign.json written: %v", tc.osts, err == nil)
+			}
+		})
+	}
+}
