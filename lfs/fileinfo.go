@@ -104,7 +104,7 @@ func (c *Client) fileInfo(ctx context.Context, batch []string) ([]FileInfoResult
 		for i, rec := range recs {
 			in, whole := parseInfoRecord(rec)
 			res[i] = FileInfoResult{Info: in, OK: whole}
-			alone[i] = !whole
+			alone[i] = !whole // res[i].Info.FID is kept: describeOne need not ask for it
 		}
 	} else {
 		if len(recs) > len(batch) {
@@ -135,7 +135,7 @@ func (c *Client) fileInfo(ctx context.Context, batch []string) ([]FileInfoResult
 			case ok && p.whole:
 				res[i] = FileInfoResult{Info: p.in, OK: true}
 			case ok:
-				alone[i] = true
+				res[i].Info.FID, alone[i] = fids[i].FID, true
 			}
 		}
 	}
@@ -143,7 +143,7 @@ func (c *Client) fileInfo(ctx context.Context, batch []string) ([]FileInfoResult
 		if !alone[i] {
 			continue
 		}
-		one, err := c.describeOne(ctx, f)
+		one, err := c.describeOne(ctx, f, res[i].Info.FID)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -207,10 +207,10 @@ func parseInfoRecord(rec printfRecord) (in FileInfo, whole bool) {
 }
 
 // describeOne describes one file without lfs find --printf: lstat for size, links and
-// owner, lfs path2fid for the FID, lfs getstripe -y for every OST of the full layout. A
-// file that is gone or no longer a regular file is not OK; a regular file lfs fails on
-// gets an Err.
-func (c *Client) describeOne(ctx context.Context, f string) (FileInfoResult, error) {
+// owner, lfs path2fid for the FID (unless fid, read from the start of a cut record, is
+// known), lfs getstripe -y for every OST of the full layout. A file that is gone or no
+// longer a regular file is not OK; a regular file lfs fails on gets an Err.
+func (c *Client) describeOne(ctx context.Context, f string, fid FID) (FileInfoResult, error) {
 	fi, err := os.Lstat(f)
 	switch {
 	case IsGone(err):
@@ -220,9 +220,11 @@ func (c *Client) describeOne(ctx context.Context, f string) (FileInfoResult, err
 	case !fi.Mode().IsRegular():
 		return FileInfoResult{}, nil
 	}
-	fids, err := c.PathToFID(ctx, []string{f})
-	if err != nil {
-		return FileInfoResult{}, err
+	fids := []FIDResult{{FID: fid}}
+	if fid == (FID{}) {
+		if fids, err = c.PathToFID(ctx, []string{f}); err != nil {
+			return FileInfoResult{}, err
+		}
 	}
 	l, lerr := c.GetLayout(ctx, f)
 	if ctx.Err() != nil {
