@@ -1,7 +1,9 @@
 // Package scan finds the files of a campaign: it splits the scan paths into subtrees, runs
-// many "lfs find -O SOURCES -type f -0" at once over them, describes what they print in
-// batches (FID, size, links, owner, OSTs), drops second names of hard-linked files, and
-// hands the entries to the caller as they come. It never holds the campaign's file list.
+// many "lfs find -O SOURCES -type f ! --layout released -0" at once over them (and over the
+// regular files met while splitting), describes what they print in batches (FID, size,
+// links, owner, OSTs), drops second names of hard-linked files, and hands the entries to
+// the caller as they come. It never holds the campaign's file list. A file is left out as
+// off the sources only when lfs find -O says so (see lfs/LUSTRE.md).
 package scan
 
 import (
