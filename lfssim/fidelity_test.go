@@ -187,6 +187,12 @@ func TestContractFindOSTList(t *testing.T) {
 			if e.real && v.String() != ver {
 				t.Skipf("client is %s", v)
 			}
+			fs := "fs1"
+			if ts, err := e.c.DF(ctx, e.dir); err != nil || len(ts) < 6 {
+				t.Skipf("needs 6 OSTs (lfs df: %d, %v)", len(ts), err)
+			} else {
+				fs = lfs.FSName(ts[0].UUID)
+			}
 			on2 := e.file("on2", "x", 2)
 			on3 := e.file("on3", "x", 3)
 			off := e.file("off", "x", 5)
@@ -207,11 +213,11 @@ func TestContractFindOSTList(t *testing.T) {
 			}{
 				{list: lfs.OSTList{2, 3}.FindArg(), m: both},
 				{list: "2,0x3", m: both},
-				{list: "fs1-OST0002,fs1-OST0003_UUID", m: both},
+				{list: fs + "-OST0002," + fs + "-OST0003_UUID", m: both},
 				{list: "010", m: []bool{false, false, false}}, // strtol base 0: octal 8
-				{list: "fs1-OST0002-fs1-OST0003", code: int(syscall.EINVAL)},
-				{list: "fs2-OST0002", code: int(syscall.EINVAL)},
-				{list: "fs1-OST02", code: int(syscall.EINVAL)},
+				{list: fs + "-OST0002-" + fs + "-OST0003", code: int(syscall.EINVAL)},
+				{list: fs + "x-OST0002", code: int(syscall.EINVAL)}, // another filesystem's name
+				{list: fs + "-OST02", code: int(syscall.EINVAL)},
 			}
 			if v.AtLeast(2, 17) {
 				tests = append(tests, struct {
