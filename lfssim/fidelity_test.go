@@ -112,7 +112,9 @@ func TestContractPrintfCutWideStripe(t *testing.T) {
 // stripe without an object (llapi_layout_ost_index_get() fails on a component that is not
 // instantiated), and a stripe count of 0 (DoM) or -1 becomes LLAPI_LAYOUT_DEFAULT or
 // LLAPI_LAYOUT_WIDE in llapi_layout_from_lum() (liblustreapi_layout.c), so the "?" run on
-// until the record is cut. check_obd_match() skips components that are not instantiated.
+// until the record is cut. check_obd_match() skips components that are not instantiated
+// and foreign layouts; getstripe prints a foreign layout's lfm_* fields
+// (lov_dump_foreign_lmm()).
 // Built with the simulator's SetLayout: simulator only.
 func TestContractPrintfLayoutKinds(t *testing.T) {
 	e := newEnv(t)
@@ -141,7 +143,9 @@ func TestContractPrintfLayoutKinds(t *testing.T) {
 	flr := mk("flr", lfs.Layout{Composite: true, MirrorCount: 2, Components: []lfs.Component{
 		{ID: 65537, MirrorID: 1, Flags: "init", End: lfs.EOF, StripeCount: 1, Pattern: "raid0", OSTs: []uint32{5}},
 		{ID: 131073, MirrorID: 2, Flags: "init,stale", End: lfs.EOF, StripeCount: 1, Pattern: "raid0", OSTs: []uint32{6}}}})
-	files := []string{pflUninit, pflWide, dom, flr}
+	foreign := mk("foreign", lfs.Layout{MirrorCount: 1, Components: []lfs.Component{
+		{End: lfs.EOF, Pattern: "foreign", Pool: "s3://bucket/object"}}})
+	files := []string{pflUninit, pflWide, dom, flr, foreign}
 
 	code, out, _ := e.raw(append(append([]string{"find"}, files...), "--maxdepth", "0", "--printf", `%Lo\n`)...)
 	if code != 0 {
@@ -151,7 +155,8 @@ func TestContractPrintfLayoutKinds(t *testing.T) {
 	wantOut := "[1][?,?]\n" +
 		("[1][" + q(600))[:1023] + // the -c -1 component: "?," until cut, no newline
 		("[" + q(600))[:1023] + // DoM first: "[" then "?," until cut
-		"[5][6]\n"
+		"[5][6]\n" +
+		"]\n" // foreign: stripe count 0, "[" overwritten by "]"
 	if out != wantOut {
 		t.Errorf("%%Lo:\n got %q\nwant %q", out, wantOut)
 	}
@@ -159,14 +164,14 @@ func TestContractPrintfLayoutKinds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := [][]uint32{{1}, {1}, {3, 4}, {5, 6}}
+	want := [][]uint32{{1}, {1}, {3, 4}, {5, 6}, nil}
 	for i := range files {
 		if !res[i].OK || !cmp.Equal(res[i].Info.OSTs, want[i]) {
 			t.Errorf("FileInfo %s: %+v, want OSTs %v", filepath.Base(files[i]), res[i], want[i])
 		}
 	}
 	m, err := e.c.FindAmong(ctx, files, lfs.FindOptions{Type: "f", OSTs: lfs.OSTList{4, 6}})
-	if err != nil || !cmp.Equal(m, []bool{false, false, true, true}) {
+	if err != nil || !cmp.Equal(m, []bool{false, false, true, true, false}) {
 		t.Errorf("find -O 4,6: %v, %v", m, err)
 	}
 }

@@ -250,6 +250,9 @@ func parseFindOSTs(cfg *Config, val string) (lfs.OSTList, error) {
 // obdMatch is check_obd_match() (liblustreapi_pfind.c): an object of an instantiated
 // component on one of the OSTs. It reads the whole layout, however wide.
 func obdMatch(l lfs.Layout, list lfs.OSTList) bool {
+	if isForeign(l) {
+		return false // "exclude foreign": never a match for -O
+	}
 	for _, c := range l.Components {
 		if l.Composite && !c.Init() {
 			continue
@@ -660,6 +663,9 @@ func formatLustre(b *strings.Builder, d byte, e *entry) error {
 // gives a component: 0 (a DoM component, or one not yet sized) becomes LLAPI_LAYOUT_DEFAULT
 // and -1 ("all OSTs") LLAPI_LAYOUT_WIDE, both near 2^60.
 func llapiStripeCount(c lfs.Component) uint64 {
+	if c.Pattern == "foreign" {
+		return 0 // llapi_layout_stripe_count_get(): 0 for LLAPI_LAYOUT_FOREIGN
+	}
 	if c.StripeCount <= 0 {
 		return 0x1000000000000002 // LLAPI_LAYOUT_DEFAULT (LLAPI_LAYOUT_WIDE is 1 more)
 	}
