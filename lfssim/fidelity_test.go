@@ -102,6 +102,11 @@ func TestContractPrintfCutWideStripe(t *testing.T) {
 	if !res[1].OK || !cmp.Equal(res[1].Info.OSTs, []uint32{300}) {
 		t.Errorf("FileInfo of the file after it: %+v", res[1])
 	}
+	// Alone in its batch it was once dropped as "gone meanwhile".
+	alone, err := e.c.FileInfo(ctx, []string{wide})
+	if err != nil || !alone[0].OK || len(alone[0].Info.OSTs) != 300 {
+		t.Errorf("FileInfo of the wide file alone: %+v, %v", alone, err)
+	}
 	m, err := e.c.FindAmong(ctx, []string{wide}, lfs.FindOptions{Type: "f", OSTs: lfs.OSTList{300}})
 	if err != nil || !m[0] {
 		t.Errorf("find -O 300 over the wide file: %v, %v", m, err)
