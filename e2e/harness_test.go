@@ -173,6 +173,9 @@ func (e *env) snapshot() map[string]fileState {
 				return err
 			}
 			s.OSTs, s.Gen, s.Release = l.OSTs(), l.Gen, l.Released()
+			if s.Release {
+				s.OSTs = nil // a released layout holds no objects (the simulator keeps stale slots)
+			}
 		case fi.Mode()&fs.ModeSymlink != 0:
 			s.Link, _ = os.Readlink(p)
 		case fi.IsDir():

@@ -25,7 +25,8 @@ import (
 // regular files with an object on a source OST, each inode once.
 func TestPlanSelectsExactly(t *testing.T) {
 	e := newEnv(t)
-	st := e.mktree(lfssim.TreeOptions{Files: 3000, Seed: 1, HostileEvery: 15, LinkEvery: 20, SpecialEvery: 25})
+	st := e.mktree(lfssim.TreeOptions{Files: 3000, Seed: 1, HostileEvery: 15, LinkEvery: 20, SpecialEvery: 25,
+		DanglingEvery: 13, KindsEvery: 17, ReleasedEvery: 19})
 	snap := e.snapshot()
 	want := e.selected(snap)
 	if len(want) < 1000 || st.HardLinks == 0 || st.Symlinks == 0 {
@@ -299,7 +300,8 @@ func TestPlanLocalRunsToTheEnd(t *testing.T) {
 	} {
 		t.Run(tc.version, func(t *testing.T) {
 			e := newEnv(t, "LFS_SIM_VERSION="+tc.version)
-			e.mktree(lfssim.TreeOptions{Files: 1500, Seed: 5, HostileEvery: 10, LinkEvery: 30, SpecialEvery: 40})
+			e.mktree(lfssim.TreeOptions{Files: 1500, Seed: 5, HostileEvery: 10, LinkEvery: 30, SpecialEvery: 40,
+				DanglingEvery: 11, KindsEvery: 13, ReleasedEvery: 17})
 			before := e.snapshot()
 			sel := e.selected(before)
 			r := e.mustRun(0, e.planArgs(append([]string{"--scheduler", "local", "--shard-files", "200", "--array-throttle", "3"}, tc.extra...)...)...)

@@ -292,7 +292,7 @@ func (o FindOptions) args() []string {
 		a = append(a, "-type", o.Type)
 	}
 	if len(o.OSTs) > 0 {
-		a = append(a, "-O", o.OSTs.String())
+		a = append(a, "-O", o.OSTs.FindArg())
 	}
 	for _, s := range o.Size {
 		a = append(a, "-size", s)
@@ -388,7 +388,9 @@ func (c *Client) FindAmong(ctx context.Context, files []string, opts FindOptions
 	if err != nil || failed == nil {
 		return matched, err
 	}
-	still, failed, err := askAgain(files, func(i int) bool { return !matched[i] }, false,
+	// With -type f, a file that is no longer a regular file (a dangling symlink fails the
+	// call: llapi_semantic_traverse() opens each operand, following symlinks) cannot match.
+	still, failed, err := askAgain(files, func(i int) bool { return !matched[i] }, opts.Type == "f",
 		func(idx []int, sub []string) (*ExitError, error) {
 			m, failed, err := c.findAmong(ctx, sub, opts)
 			if err == nil {

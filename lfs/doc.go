@@ -13,5 +13,11 @@
 //   - lfs migrate exits with the first failure's errno only; with -v it names successes on
 //     stdout and failures on stderr ("error: lfs migrate: FILE: REASON: STRERROR").
 //
-// The facts behind these rules come from Lustre's lfs.c and liblustreapi (release 2.17).
+// Where the output of lfs can be cut it is never trusted for a decision: lfs find --printf
+// stops at 1023 bytes per file (FileInfo recognises a cut record and describes that file
+// from lstat, path2fid and getstripe -y), and "off the source OSTs" is decided by lfs find
+// -O, which reads the whole layout.
+//
+// Every behaviour relied on is listed in LUSTRE.md with the Lustre function it comes from
+// (lfs.c, liblustreapi*.c, releases 2.12 to 2.17).
 package lfs

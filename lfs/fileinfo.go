@@ -1,6 +1,7 @@
 package lfs
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -78,6 +79,15 @@ func (c *Client) FileInfo(ctx context.Context, files []string) ([]FileInfoResult
 }
 
 // fileInfo is one lfs find --printf run over a batch. failed is lfs's non-zero exit.
+//
+// A record lfs may have cut (printf_format_string() in liblustreapi_pfind.c formats at most
+// FORMATTED_BUF_LEN-1 = 1023 bytes per file, newline included, so a file striped over a few
+// hundred OSTs loses the end of its %Lo and its newline), a record that does not parse, and
+// a record without an OST list is never taken as the file's layout: that file is described
+// alone by describeOne, from lstat, lfs path2fid and lfs getstripe -y, which are not cut.
+// A "?" in %Lo is a stripe without an object (llapi_layout_ost_index_get() fails on a
+// component that is not instantiated): no OST, rightly skipped, as check_obd_match()
+// skips such components for -O.
 func (c *Client) fileInfo(ctx context.Context, batch []string) ([]FileInfoResult, *ExitError, error) {
 	args := append([]string{"find"}, batch...)
 	args = append(args, "--maxdepth", "0", "-type", "f", "--printf", infoFormat)
@@ -87,37 +97,151 @@ func (c *Client) fileInfo(ctx context.Context, batch []string) ([]FileInfoResult
 	}
 	var failed *ExitError
 	errors.As(r.err, &failed)
-	infos, err := parseInfoLines(string(r.stdout))
-	if err != nil {
-		return nil, nil, err
-	}
+	recs := splitPrintfRecords(r.stdout)
 	res := make([]FileInfoResult, len(batch))
-	if len(infos) == len(batch) {
-		for i := range batch {
-			res[i] = FileInfoResult{Info: infos[i], OK: true}
+	alone := make([]bool, len(batch)) // to be described by describeOne
+	if len(recs) == len(batch) {
+		for i, rec := range recs {
+			in, whole := parseInfoRecord(rec)
+			res[i] = FileInfoResult{Info: in, OK: whole}
+			alone[i] = !whole // res[i].Info.FID is kept: describeOne need not ask for it
 		}
-		return res, failed, nil
+	} else {
+		if len(recs) > len(batch) {
+			return nil, nil, fmt.Errorf("lfs find --printf: %d records for %d files", len(recs), len(batch))
+		}
+		// Some file printed nothing (vanished, or no longer a regular file): the batch's
+		// FIDs say which record is whose. A file without a whole record is described alone.
+		fids, err := c.PathToFID(ctx, batch)
+		if err != nil {
+			return nil, nil, err
+		}
+		type parsed struct {
+			in    FileInfo
+			whole bool
+		}
+		byFID := make(map[FID]parsed, len(recs))
+		for _, rec := range recs {
+			if in, whole := parseInfoRecord(rec); in.FID != (FID{}) {
+				byFID[in.FID] = parsed{in, whole}
+			}
+		}
+		for i := range batch {
+			if fids[i].Err != nil {
+				continue // gone meanwhile, or lfs failed on it: askAgain decides
+			}
+			p, ok := byFID[fids[i].FID]
+			switch {
+			case ok && p.whole:
+				res[i] = FileInfoResult{Info: p.in, OK: true}
+			case ok:
+				res[i].Info.FID, alone[i] = fids[i].FID, true
+			}
+		}
 	}
-	if len(infos) > len(batch) {
-		return nil, nil, fmt.Errorf("lfs find --printf: %d lines for %d files", len(infos), len(batch))
-	}
-	fids, err := c.PathToFID(ctx, batch)
-	if err != nil {
-		return nil, nil, err
-	}
-	byFID := make(map[FID]FileInfo, len(infos))
-	for _, in := range infos {
-		byFID[in.FID] = in
-	}
-	for i := range batch {
-		if fids[i].Err != nil {
+	for i, f := range batch {
+		if !alone[i] {
 			continue
 		}
-		if in, ok := byFID[fids[i].FID]; ok {
-			res[i] = FileInfoResult{Info: in, OK: true}
+		one, err := c.describeOne(ctx, f, res[i].Info.FID)
+		if err != nil {
+			return nil, nil, err
 		}
+		res[i] = one
 	}
 	return res, failed, nil
+}
+
+// printfMax is the most bytes lfs find --printf prints for one file: printf_format_string()
+// (liblustreapi_pfind.c) formats into char output[FORMATTED_BUF_LEN] (1024) and always
+// keeps one byte for the terminating NUL.
+const printfMax = 1023
+
+// splitPrintfRecords splits lfs find --printf output made with a format that ends in "\n"
+// and prints no newline elsewhere (infoFormat) into one record per file, without the
+// newline. A record of printfMax bytes that does not end in a newline was cut: the next
+// file's record starts right after it, and the cut one is returned with cut set.
+func splitPrintfRecords(out []byte) []printfRecord {
+	var recs []printfRecord
+	for len(out) > 0 {
+		nl := bytes.IndexByte(out, '\n')
+		switch {
+		case nl >= 0 && nl < printfMax:
+			recs = append(recs, printfRecord{text: string(out[:nl])})
+			out = out[nl+1:]
+		case len(out) >= printfMax:
+			recs = append(recs, printfRecord{text: string(out[:printfMax]), cut: true})
+			out = out[printfMax:]
+		default: // output ended in the middle of a record
+			recs = append(recs, printfRecord{text: string(out), cut: true})
+			out = nil
+		}
+	}
+	return recs
+}
+
+// printfRecord is one file's lfs find --printf output.
+type printfRecord struct {
+	text string
+	cut  bool // lfs cut it at printfMax bytes (or the output ended inside it)
+}
+
+// parseInfoRecord reads one infoFormat record. whole is true only when every field parsed
+// and %Lo is a complete list of OST indices; otherwise in holds what could be read (the
+// FID at least, when it parsed) and the file must be described another way.
+func parseInfoRecord(rec printfRecord) (in FileInfo, whole bool) {
+	f := strings.Fields(rec.text)
+	if len(f) > 0 {
+		in.FID, _ = ParseFID(f[0])
+	}
+	if rec.cut || len(f) != 6 {
+		// Six fields always: %Lo of a regular file prints at least "[" or "]" (even for a
+		// DoM-only or foreign layout), so five fields mean lfs could not read the layout.
+		return in, false
+	}
+	full, err := parseInfoLine(rec.text)
+	if err != nil {
+		return in, false
+	}
+	return full, true
+}
+
+// describeOne describes one file without lfs find --printf: lstat for size, links and
+// owner, lfs path2fid for the FID (unless fid, read from the start of a cut record, is
+// known), lfs getstripe -y for every OST of the full layout. A file that is gone or no
+// longer a regular file is not OK; a regular file lfs fails on gets an Err.
+func (c *Client) describeOne(ctx context.Context, f string, fid FID) (FileInfoResult, error) {
+	fi, err := os.Lstat(f)
+	switch {
+	case IsGone(err):
+		return FileInfoResult{}, nil
+	case err != nil:
+		return FileInfoResult{Err: err}, nil
+	case !fi.Mode().IsRegular():
+		return FileInfoResult{}, nil
+	}
+	fids := []FIDResult{{FID: fid}}
+	if fid == (FID{}) {
+		if fids, err = c.PathToFID(ctx, []string{f}); err != nil {
+			return FileInfoResult{}, err
+		}
+	}
+	l, lerr := c.GetLayout(ctx, f)
+	if ctx.Err() != nil {
+		return FileInfoResult{}, ctx.Err()
+	}
+	for _, e := range []error{fids[0].Err, lerr} {
+		if e == nil {
+			continue
+		}
+		if _, err := os.Lstat(f); IsGone(err) {
+			return FileInfoResult{}, nil
+		}
+		return FileInfoResult{Err: e}, nil
+	}
+	st := fi.Sys().(*syscall.Stat_t)
+	return FileInfoResult{OK: true, Info: FileInfo{FID: fids[0].FID, Size: uint64(st.Size),
+		Nlink: uint32(st.Nlink), UID: st.Uid, GID: st.Gid, OSTs: l.OSTs()}}, nil
 }
 
 // FileInfoCompat describes regular files on clients without lfs find --printf (before
@@ -180,21 +304,6 @@ func (c *Client) FileInfoCompat(ctx context.Context, files []string, osts OSTLis
 		}
 	}
 	return results, nil
-}
-
-func parseInfoLines(out string) ([]FileInfo, error) {
-	var infos []FileInfo
-	for _, line := range strings.Split(out, "\n") {
-		if line == "" {
-			continue
-		}
-		in, err := parseInfoLine(line)
-		if err != nil {
-			return nil, fmt.Errorf("lfs find --printf: line %q: %w", line, err)
-		}
-		infos = append(infos, in)
-	}
-	return infos, nil
 }
 
 func parseInfoLine(line string) (FileInfo, error) {

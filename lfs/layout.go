@@ -18,6 +18,7 @@ const EOF = math.MaxUint64
 // need to tell the two apart.
 type Layout struct {
 	Composite   bool        // lcm_* header present (PFL, FLR, SEL)
+	Foreign     bool        // lfm_* fields: a foreign layout (or component), no OST objects
 	Gen         uint32      // lcm_layout_gen or lmm_layout_gen
 	MirrorCount int         // lcm_mirror_count (1 for plain layouts)
 	Components  []Component // in the order lfs printed them
@@ -117,6 +118,10 @@ func ParseLayoutYAML(out []byte) (Layout, error) {
 		val = strings.TrimSpace(val)
 		var err error
 		switch key {
+		case "lfm_magic":
+			// A foreign layout: lov_dump_foreign_lmm() (liblustreapi.c) prints lfm_*
+			// fields and no objects.
+			l.Foreign = true
 		case "lcm_layout_gen":
 			l.Composite = true
 			l.Gen, err = parseU32(val)
@@ -171,7 +176,7 @@ func ParseLayoutYAML(out []byte) (Layout, error) {
 	if err := sc.Err(); err != nil {
 		return Layout{}, fmt.Errorf("getstripe yaml: %w", err)
 	}
-	if len(l.Components) == 0 {
+	if len(l.Components) == 0 && !l.Foreign {
 		return Layout{}, fmt.Errorf("getstripe yaml: no layout found")
 	}
 	return l, nil

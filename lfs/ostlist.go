@@ -11,19 +11,30 @@ import (
 // lower still, but indices above it are refused by every lfs command anyway).
 const MaxOSTIndex = 65535
 
+// MaxListIndex is the largest index "lfs find -O" reads as an index: setup_indexes()
+// (liblustreapi_pfind.c) takes a number only below LOV_V1_INSANE_STRIPE_COUNT, which is
+// 0xffdf since 2.17 (65532 before); anything else is looked up as a target name.
+const MaxListIndex = 0xffdf - 1
+
 // OSTList is a set of OST indices, kept sorted and without duplicates.
 //
-// Its String form is the canonical decimal list with ranges ("1,3-5,10"), which every lfs
-// command accepts unambiguously; that is the only form migrator ever passes to lfs.
+// Its String form is the canonical decimal list with ranges ("1,3-5,10"), which is the only
+// form migrator ever passes to lfs (lfs find reads "N-M" ranges from 2.17 on, so OSTList is
+// expanded for older clients where it matters; see LUSTRE.md).
 type OSTList []uint32
 
-// ParseOSTList reads an OST list in any of the forms Lustre admins write:
-// single indices ("7"), ranges ("10-20"), comma-separated mixes ("1,3-5"), hexadecimal
-// ("0x1a"), and target names with or without the UUID suffix ("fs1-OST000a",
-// "fs1-OST000a_UUID"; the index in a name is hexadecimal, as Lustre prints it).
+// ParseOSTList reads an OST list the way "lfs find --ost" reads one, refusing what lfs
+// would read differently or not at all. lfs_find() (lfs.c) splits the list at commas and
+// takes each item as a decimal range "N-M" (2.17+, regex ^([0-9]+)-([0-9]+)$), else
+// setup_indexes() (liblustreapi_pfind.c) takes it as a number (strtol base 0: "0x1a" is
+// hex) or, failing that, as a target name compared with llapi_uuid_match(): the exact name
+// of one of the filesystem's targets, "_UUID" optional ("fs1-OST000a", "fs1-OST000a_UUID").
 //
-// A decimal index with a leading zero ("010") is refused: lfs reads it with strtol base 0,
-// that is as octal 8, which is almost never what the admin meant.
+// Refused, with a message: a decimal index with a leading zero ("010", which strtol reads as
+// octal 8), a range of names ("fs1-OST000a-fs1-OST000d", which lfs looks up as one name and
+// rejects), a range with hex ends, and a target name whose index is not four lowercase hex
+// digits (no target is named so). Spaces around items are the one liberty taken. Which
+// filesystem a name belongs to is checked against "lfs df" by CheckOSTNames.
 func ParseOSTList(s string) (OSTList, error) {
 	if strings.TrimSpace(s) == "" {
 		return nil, fmt.Errorf("empty OST list")
@@ -55,13 +66,56 @@ func MustParseOSTList(s string) OSTList {
 	return l
 }
 
+// OSTListNames returns the target names an OST list names (without "_UUID"), in order; an
+// unparseable list has none.
+func OSTListNames(s string) []string {
+	var names []string
+	for _, item := range strings.Split(s, ",") {
+		item = strings.TrimSpace(item)
+		if _, ok, err := parseOSTName(item); ok && err == nil {
+			names = append(names, strings.TrimSuffix(item, "_UUID"))
+		}
+	}
+	return names
+}
+
+// CheckOSTNames checks that every target name in the OST list s is the name of one of
+// targets (from "lfs df"), as llapi_uuid_match() (liblustreapi.c) requires: "fs2-OST000a"
+// on filesystem fs1 is no OST of fs1, and lfs find would fail on it with EINVAL.
+func CheckOSTNames(s string, targets []TargetSpace) error {
+	for _, name := range OSTListNames(s) {
+		if len(targets) == 0 {
+			return fmt.Errorf("cannot check OST name %s: lfs df listed no OSTs", name)
+		}
+		if !slices.ContainsFunc(targets, func(t TargetSpace) bool { return strings.TrimSuffix(t.UUID, "_UUID") == name }) {
+			fs := "?"
+			if len(targets) > 0 {
+				fs = FSName(targets[0].UUID)
+			}
+			return fmt.Errorf("OST %s is not a target of this filesystem (%s; lfs df lists %s … %s)",
+				name, fs, strings.TrimSuffix(targets[0].UUID, "_UUID"), strings.TrimSuffix(targets[len(targets)-1].UUID, "_UUID"))
+		}
+	}
+	return nil
+}
+
+// FSName returns the filesystem name of a target name or UUID ("fs1" for "fs1-OST000a_UUID").
+func FSName(uuid string) string {
+	if i := strings.LastIndex(uuid, "-OST"); i > 0 {
+		return uuid[:i]
+	}
+	return ""
+}
+
 func parseOSTItem(item string) (lo, hi uint32, err error) {
 	if idx, ok, err := parseOSTName(item); ok || err != nil {
 		return idx, idx, err
 	}
-	// A range: both ends are indices. lfs itself only accepts decimal ranges; we also
-	// accept hex ends, since we pass lfs the expanded canonical list.
+	// A range: lfs_find() (2.17+) takes only "^([0-9]+)-([0-9]+)$", both ends decimal.
 	if a, b, found := strings.Cut(item, "-"); found {
+		if !isDecimal(a) || !isDecimal(b) {
+			return 0, 0, fmt.Errorf("range %q: lfs find reads only decimal ranges such as 10-13 (target names cannot form a range)", item)
+		}
 		lo, err := parseOSTIndex(a)
 		if err != nil {
 			return 0, 0, err
@@ -79,20 +133,26 @@ func parseOSTItem(item string) (lo, hi uint32, err error) {
 	return idx, idx, err
 }
 
-// parseOSTName recognises "FSNAME-OSTxxxx" and "FSNAME-OSTxxxx_UUID". ok is false when item
+func isDecimal(s string) bool { return s != "" && strings.Trim(s, "0123456789") == "" }
+
+// parseOSTName recognises "FSNAME-OSTxxxx" and "FSNAME-OSTxxxx_UUID", xxxx being the index
+// as Lustre names targets (four lowercase hex digits, "%s-OST%04x"). ok is false when item
 // is not a target name at all.
 func parseOSTName(item string) (idx uint32, ok bool, err error) {
 	name := strings.TrimSuffix(item, "_UUID")
-	i := strings.LastIndex(name, "-OST")
+	i := strings.Index(name, "-OST")
 	if i < 0 {
 		return 0, false, nil
 	}
 	if i == 0 {
 		return 0, true, fmt.Errorf("target name %q has no filesystem name", item)
 	}
+	if j := strings.LastIndex(name, "-OST"); j != i || strings.Contains(name[i+1:], "-") {
+		return 0, true, fmt.Errorf("%q is not one target name: lfs reads no ranges of names; give indices (10-13) or list the names", item)
+	}
 	hex := name[i+len("-OST"):]
-	if len(hex) == 0 || len(hex) > 4 {
-		return 0, true, fmt.Errorf("target name %q: the index after OST must be 1 to 4 hex digits", item)
+	if len(hex) != 4 || strings.ToLower(hex) != hex {
+		return 0, true, fmt.Errorf("target name %q: the index after OST must be 4 lowercase hex digits, as lfs df prints it", item)
 	}
 	v, err := strconv.ParseUint(hex, 16, 32)
 	if err != nil {
@@ -122,8 +182,8 @@ func parseOSTIndex(s string) (uint32, error) {
 	if err != nil {
 		return 0, fmt.Errorf("%q is not an OST index", s)
 	}
-	if v > MaxOSTIndex {
-		return 0, fmt.Errorf("OST index %d is above the maximum %d", v, MaxOSTIndex)
+	if v > MaxListIndex {
+		return 0, fmt.Errorf("OST index %d is above %d, the largest lfs find reads as an index", v, MaxListIndex)
 	}
 	return uint32(v), nil
 }
@@ -165,6 +225,21 @@ func (l OSTList) String() string {
 			fmt.Fprintf(&b, "%d-%d", l[i], l[j])
 		}
 		i = j + 1
+	}
+	return b.String()
+}
+
+// FindArg returns the list as "lfs find -O" reads it on every client: decimal indices
+// separated by commas, no ranges. lfs_find() (lfs.c) reads "N-M" ranges only from 2.17
+// (LU-16622); before, setup_indexes() looks "2-3" up as a target name and lfs find fails
+// with EINVAL.
+func (l OSTList) FindArg() string {
+	var b strings.Builder
+	for i, idx := range l {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.FormatUint(uint64(idx), 10))
 	}
 	return b.String()
 }

@@ -1,6 +1,7 @@
 package lfs
 
 import (
+	"fmt"
 	"strings"
 	"syscall"
 	"testing"
@@ -20,7 +21,7 @@ func TestParseOSTList(t *testing.T) {
 		{in: "1,3-5", want: OSTList{1, 3, 4, 5}, str: "1,3-5"},
 		{in: "5,1,3,4,1", want: OSTList{1, 3, 4, 5}, str: "1,3-5"},
 		{in: "0x1a", want: OSTList{26}, str: "26"},
-		{in: "0x1-0x3", want: OSTList{1, 2, 3}, str: "1-3"},
+		{in: "0x1-0x3", err: "only decimal ranges"}, // lfs_find(): ^([0-9]+)-([0-9]+)$, else a name
 		{in: "fs1-OST000a", want: OSTList{10}, str: "10"},
 		{in: "fs1-OST000a_UUID,fs1-OST000b_UUID", want: OSTList{10, 11}, str: "10,11"},
 		{in: "my-fs-OST00ff", want: OSTList{255}, str: "255"},
@@ -34,9 +35,18 @@ func TestParseOSTList(t *testing.T) {
 		{in: "5-3", err: "runs backwards"},
 		{in: "x", err: `"x" is not an OST index`},
 		{in: "-OST0001", err: "no filesystem name"},
-		{in: "fs-OSTzz", err: "not a hex index"},
-		{in: "fs-OST12345", err: "1 to 4 hex digits"},
-		{in: "70000", err: "above the maximum"},
+		{in: "fs-OSTzzzz", err: "not a hex index"},
+		{in: "fs-OST12345", err: "4 lowercase hex digits"},
+		{in: "fs-OSTa", err: "4 lowercase hex digits"},    // llapi_uuid_match: no target is named so
+		{in: "fs-OST000A", err: "4 lowercase hex digits"}, // strncmp is case-sensitive
+		{in: "70000", err: "above 65502"},
+		{in: "65503", err: "above 65502"}, // setup_indexes: i < LOV_V1_INSANE_STRIPE_COUNT (0xffdf)
+		{in: "65502", want: OSTList{65502}, str: "65502"},
+		// lfs looks "fs1-OST000a-fs1-OST000d" up as one name and fails (EINVAL); it was
+		// once read as OST 13 alone.
+		{in: "fs1-OST000a-fs1-OST000d", err: "no ranges of names"},
+		{in: "fs1-OST000a-13", err: "no ranges of names"},
+		{in: "fs1-OST000a-fs1-OST000d,3", err: "no ranges of names"},
 	}
 	for _, tt := range tests {
 		got, err := ParseOSTList(tt.in)
@@ -69,6 +79,29 @@ func TestOSTListNames(t *testing.T) {
 	want := []string{"fs1-OST0009", "fs1-OST000a", "fs1-OST000b"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Error(diff)
+	}
+}
+
+func TestCheckOSTNames(t *testing.T) {
+	df := []TargetSpace{{UUID: "fs1-OST0000_UUID"}, {UUID: "fs1-OST000a_UUID", Index: 10}}
+	tests := []struct {
+		list string
+		err  string
+	}{
+		{list: "0,10"},
+		{list: "fs1-OST000a"},
+		{list: "fs1-OST000a_UUID,fs1-OST0000"},
+		{list: "fs2-OST000a", err: "OST fs2-OST000a is not a target of this filesystem (fs1"},
+		{list: "3,fs1-OST0003", err: "fs1-OST0003 is not a target"}, // index 3 is not in lfs df: planner's check
+	}
+	for _, tt := range tests {
+		err := CheckOSTNames(tt.list, df)
+		if (err == nil) != (tt.err == "") || (err != nil && !strings.Contains(err.Error(), tt.err)) {
+			t.Errorf("CheckOSTNames(%q) = %v, want %q", tt.list, err, tt.err)
+		}
+	}
+	if err := CheckOSTNames("fs1-OST0000", nil); err == nil {
+		t.Error("a name was accepted with no lfs df to check it against")
 	}
 }
 
@@ -543,9 +576,76 @@ func TestMigrateOptionsArgs(t *testing.T) {
 func TestFindOptionsArgs(t *testing.T) {
 	o := FindOptions{OSTs: OSTList{1, 2, 3}, Type: "f", Threads: 4,
 		Size: []string{"+1023c"}, UID: "1000", Pool: "old", MTime: []string{"+30"}, NotReleased: true}
-	want := []string{"--threads", "4", "-type", "f", "-O", "1-3", "-size", "+1023c", "-uid", "1000",
+	want := []string{"--threads", "4", "-type", "f", "-O", "1,2,3", "-size", "+1023c", "-uid", "1000",
 		"--pool", "old", "-mtime", "+30", "!", "--layout", "released"}
 	if diff := cmp.Diff(want, o.args()); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+func TestSplitPrintfRecords(t *testing.T) {
+	// A record of printfMax bytes without its newline was cut by printf_format_string()
+	// (liblustreapi_pfind.c, FORMATTED_BUF_LEN): the next file's record follows at once.
+	head := "[0x200000400:0x1:0x0] 10 1 0 0 "
+	var wide strings.Builder
+	wide.WriteString(head + "[")
+	for i := 0; wide.Len() < 2000; i++ {
+		fmt.Fprintf(&wide, "%d,", i)
+	}
+	cut := wide.String()[:printfMax]
+	exact := head + "[" + strings.Repeat("1", printfMax-1-len(head)-2) + "]" // 1022 bytes + newline: whole
+	next := "[0x200000400:0x2:0x0] 20 1 0 0 [3]"
+	tests := []struct {
+		name string
+		out  string
+		want []printfRecord
+	}{
+		{"plain", next + "\n" + next + "\n", []printfRecord{{text: next}, {text: next}}},
+		{"cut then whole", cut + next + "\n", []printfRecord{{text: cut, cut: true}, {text: next}}},
+		{"two cut", cut + cut + next + "\n", []printfRecord{{text: cut, cut: true}, {text: cut, cut: true}, {text: next}}},
+		{"cut last", next + "\n" + cut, []printfRecord{{text: next}, {text: cut, cut: true}}},
+		{"exactly 1023 with newline", exact + "\n" + next + "\n", []printfRecord{{text: exact}, {text: next}}},
+		{"ended inside a record", next + "\n[0x2", []printfRecord{{text: next}, {text: "[0x2", cut: true}}},
+	}
+	for _, tt := range tests {
+		got := splitPrintfRecords([]byte(tt.out))
+		if diff := cmp.Diff(tt.want, got, cmp.AllowUnexported(printfRecord{})); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", tt.name, diff)
+		}
+	}
+	if len(exact) != printfMax-1 {
+		t.Fatalf("test setup: exact record is %d bytes", len(exact))
+	}
+}
+
+func TestParseInfoRecord(t *testing.T) {
+	fid := FID{Seq: 0x200000400, Oid: 1}
+	tests := []struct {
+		rec   printfRecord
+		whole bool
+		osts  []uint32
+	}{
+		{rec: printfRecord{text: "[0x200000400:0x1:0x0] 10 1 0 0 [3,1][1]"}, whole: true, osts: []uint32{1, 3}},
+		// llapi_layout_ost_index_get() fails on a component without objects: "?", no OST.
+		{rec: printfRecord{text: "[0x200000400:0x1:0x0] 10 1 0 0 [3][?,?]"}, whole: true, osts: []uint32{3}},
+		{rec: printfRecord{text: "[0x200000400:0x1:0x0] 10 1 0 0 [3,1", cut: true}},
+		{rec: printfRecord{text: "[0x200000400:0x1:0x0] 10 1 0 0"}},       // layout unreadable
+		{rec: printfRecord{text: "[0x200000400:0x1:0x0] 10 x 0 0 [1]"}},   // does not parse
+		{rec: printfRecord{text: "[0x200000400:0x1:0x0] 10 1 0 0 [1] 7"}}, // too many fields
+		// LLAPI_LAYOUT_DEFAULT as an index (offset not chosen): no OST index.
+		{rec: printfRecord{text: "[0x200000400:0x1:0x0] 10 1 0 0 [1152921504606846978]"}},
+	}
+	for _, tt := range tests {
+		in, whole := parseInfoRecord(tt.rec)
+		if whole != tt.whole || in.FID != fid || (whole && !cmp.Equal(in.OSTs, tt.osts)) {
+			t.Errorf("parseInfoRecord(%q) = %+v, %v; want whole=%v OSTs %v", tt.rec.text, in, whole, tt.whole, tt.osts)
+		}
+	}
+}
+
+func TestParseLayoutYAMLForeign(t *testing.T) {
+	l, err := ParseLayoutYAML([]byte("lfm_magic:         0x0BD70BD0\nlfm_length:        73\nlfm_type:          0x00000000 (none)\nlfm_flags:         0x00000000\nlfm_value:     xyz\n"))
+	if err != nil || !l.Foreign || len(l.OSTs()) != 0 {
+		t.Fatalf("foreign layout: %+v, %v", l, err)
 	}
 }

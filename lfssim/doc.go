@@ -9,6 +9,12 @@
 // -0, --files-from), df and --version; plus setstripe (with -E for composite layouts),
 // hsm_set, hsm_clear and hsm_release to build trees.
 //
+// It follows Lustre's source where migrator depends on it (lfs/LUSTRE.md), each place
+// citing the function it mirrors: find opens operands as llapi_semantic_traverse() does,
+// cuts --printf records at 1023 bytes (printf_format_string()), prints %Lo as
+// printf_format_ost_indices() does, reads -O as setup_indexes() and matches it as
+// check_obd_match(); a released file keeps stale stripe slots that -O may match.
+//
 // # Simulated state
 //
 // A file's layout lives in the extended attribute user.lfs_sim.layout; a file without one

@@ -161,7 +161,7 @@ func findOption(cfg *Config, q *findQuery, name, val string) (func(*entry) (bool
 			if err != nil {
 				return false, err
 			}
-			return l.OnAny(list), nil
+			return obdMatch(l, list), nil
 		}, nil
 	case "L", "layout":
 		return layoutTest(val)
@@ -203,12 +203,22 @@ var typeBits = map[string]uint32{
 	"l": unix.S_IFLNK, "p": unix.S_IFIFO, "s": unix.S_IFSOCK,
 }
 
-// parseFindOSTs reads -O as lfs find does: indices and decimal ranges; a plain number in
-// any base strtol understands (so "010" is octal 8, as in real lfs); or target names.
+// parseFindOSTs reads -O as lfs find does. lfs_find() (lfs.c) splits the list at commas
+// and, from 2.17 (LU-16622), expands an item matching ^([0-9]+)-([0-9]+)$ as a decimal range
+// (atoi); setup_indexes() (liblustreapi_pfind.c) takes any other item as an index when
+// strtol(base 0) reads all of it and it is below LOV_V1_INSANE_STRIPE_COUNT ("010" is octal
+// 8, "" is 0), else as a target name compared with llapi_uuid_match() (liblustreapi.c):
+// exactly the name of one of the filesystem's OSTs, "_UUID" optional. Anything else fails
+// the whole find with EINVAL ("invalid obduuid"): a range before 2.17, a range of names, a
+// name of another filesystem.
 func parseFindOSTs(cfg *Config, val string) (lfs.OSTList, error) {
+	insane := int64(0xffdf) // LOV_V1_INSANE_STRIPE_COUNT since 2.17
+	if cfg.lacks(func(v lfs.Version) bool { return v.AtLeast(2, 17) }) {
+		insane = 65532 // before
+	}
 	var list lfs.OSTList
 	for _, item := range strings.Split(val, ",") {
-		if a, b, ok := strings.Cut(item, "-"); ok && isDigits(a) && isDigits(b) {
+		if a, b, ok := strings.Cut(item, "-"); ok && isDigits(a) && isDigits(b) && !cfg.lacks(hasFindOSTRanges) {
 			lo, _ := strconv.Atoi(a)
 			hi, _ := strconv.Atoi(b)
 			for i := lo; i <= hi; i++ {
@@ -216,23 +226,85 @@ func parseFindOSTs(cfg *Config, val string) (lfs.OSTList, error) {
 			}
 			continue
 		}
-		if n, err := strconv.ParseUint(item, 0, 32); err == nil {
-			list = append(list, uint32(n))
+		if n, ok := strtol0(item); ok && n < insane {
+			if n >= 0 { // a negative index is taken and matches no object
+				list = append(list, uint32(n))
+			}
 			continue
 		}
-		name := strings.TrimSuffix(item, "_UUID")
-		prefix := cfg.FSName + "-OST"
-		if !strings.HasPrefix(name, prefix) {
-			return nil, fmt.Errorf("%s: no such OST", item)
+		found := false
+		for i := 0; i < cfg.OSTCount; i++ {
+			if uuidMatch(lfs.OSTName(cfg.FSName, uint32(i))+"_UUID", item) {
+				list, found = append(list, uint32(i)), true
+				break
+			}
 		}
-		n, err := strconv.ParseUint(name[len(prefix):], 16, 32)
-		if err != nil {
-			return nil, fmt.Errorf("%s: no such OST", item)
+		if !found {
+			return nil, fmt.Errorf("invalid obduuid '%s'", item)
 		}
-		list = append(list, uint32(n))
 	}
 	slices.Sort(list)
 	return slices.Compact(list), nil
+}
+
+// obdMatch is check_obd_match() (liblustreapi_pfind.c): an object of an instantiated
+// component on one of the OSTs. It reads the whole layout, however wide.
+func obdMatch(l lfs.Layout, list lfs.OSTList) bool {
+	if isForeign(l) {
+		return false // "exclude foreign": never a match for -O
+	}
+	for _, c := range l.Components {
+		if l.Composite && !c.Init() {
+			continue
+		}
+		if list.ContainsAny(c.OSTs) {
+			return true
+		}
+	}
+	return false
+}
+
+// hasFindOSTRanges: "lfs find -O N-M" (LU-16622, 2.17).
+func hasFindOSTRanges(v lfs.Version) bool { return v.AtLeast(2, 17) }
+
+// strtol0 is C's strtol(s, &end, 0) that must read all of s: leading blanks, a sign, then
+// hex after 0x, octal after 0, else decimal; "" reads as 0 (end == s, *end == '\0').
+func strtol0(s string) (int64, bool) {
+	t := strings.TrimLeft(s, " \t\n\v\f\r")
+	neg := false
+	if t != "" && (t[0] == '+' || t[0] == '-') {
+		neg, t = t[0] == '-', t[1:]
+	}
+	base := 10
+	switch {
+	case len(t) > 2 && (t[:2] == "0x" || t[:2] == "0X"):
+		base, t = 16, t[2:]
+	case len(t) > 1 && t[0] == '0':
+		base, t = 8, t[1:]
+	}
+	if t == "" {
+		return 0, s == ""
+	}
+	n, err := strconv.ParseInt(t, base, 64)
+	if err != nil || strings.ContainsAny(t, "+-_") {
+		return 0, false
+	}
+	if neg {
+		n = -n
+	}
+	return n, true
+}
+
+// uuidMatch is llapi_uuid_match() (liblustreapi.c): equal once a trailing "_UUID" is
+// dropped from each side.
+func uuidMatch(real, search string) bool {
+	if len(real) > 5 {
+		real = strings.TrimSuffix(real, "_UUID")
+	}
+	if len(search) > 5 {
+		search = strings.TrimSuffix(search, "_UUID")
+	}
+	return real == search
 }
 
 func isDigits(s string) bool {
@@ -373,7 +445,22 @@ func runFind(cfg *Config, args []string, stdout, stderr *bufio.Writer, prog stri
 		}
 	}
 	for _, root := range q.roots {
-		if err := q.walk(cfg, root, 0, stdout, report); err != nil {
+		// llapi_semantic_traverse() (liblustreapi_pfind.c) opens an operand with
+		// O_DIRECTORY, which follows a symlink: a symlink to a directory is walked as that
+		// directory, under the operand's name. A symlink to anything else is looked up by
+		// name in its parent and is the symlink itself. A dangling symlink (or a missing
+		// path) fails: ENOENT, and lfs_find() (lfs.c) says "failed for" and exits with it.
+		var st unix.Statx_t
+		err := unix.Statx(unix.AT_FDCWD, root, 0, unix.STATX_BASIC_STATS|unix.STATX_BTIME, &st)
+		if err != nil {
+			fmt.Fprintf(stderr, "%s: failed for '%s': %s\n", prog, root, errText(err))
+			if rc == 0 {
+				rc = int(errnoOf(err))
+			}
+			continue
+		}
+		follow := st.Mode&unix.S_IFMT == unix.S_IFDIR
+		if err := q.walk(cfg, root, 0, follow, stdout, report); err != nil {
 			fmt.Fprintf(stderr, "%s find: %v\n", prog, err)
 			return int(errnoOf(err))
 		}
@@ -383,8 +470,11 @@ func runFind(cfg *Config, args []string, stdout, stderr *bufio.Writer, prog stri
 
 // walk visits path and, if it is a directory within maxdepth, its children in name order.
 // Only an output error stops it.
-func (q *findQuery) walk(cfg *Config, path string, depth int, out *bufio.Writer, report func(string, error)) error {
+func (q *findQuery) walk(cfg *Config, path string, depth int, follow bool, out *bufio.Writer, report func(string, error)) error {
 	id, st, err := statID(path)
+	if follow {
+		id, st, err = statIDFollow(path)
+	}
 	if err != nil {
 		report(path, err)
 		return nil
@@ -423,7 +513,7 @@ func (q *findQuery) walk(cfg *Config, path string, depth int, out *bufio.Writer,
 		if strings.HasSuffix(path, "/") {
 			child = path + de.Name()
 		}
-		if err := q.walk(cfg, child, depth+1, out, report); err != nil {
+		if err := q.walk(cfg, child, depth+1, false, out, report); err != nil {
 			return err
 		}
 	}
@@ -443,13 +533,18 @@ func (q *findQuery) matches(e *entry) (bool, error) {
 	return true, nil
 }
 
+// printfMax is the most lfs find --printf prints for one file: printf_format_string()
+// (liblustreapi_pfind.c) formats into char output[FORMATTED_BUF_LEN] (1024), keeping one
+// byte for the NUL, and prints what fitted: the rest, newline included, is lost.
+const printfMax = 1023
+
 func (q *findQuery) print(out *bufio.Writer, e *entry) error {
 	if q.printf != "" {
 		s, err := formatPrintf(q.printf, e)
 		if err != nil {
 			return err
 		}
-		_, err = out.WriteString(s)
+		_, err = out.WriteString(s[:min(len(s), printfMax)])
 		return err
 	}
 	out.WriteString(e.path)
@@ -526,6 +621,9 @@ func formatPrintf(format string, e *entry) (string, error) {
 	return b.String(), nil
 }
 
+// formatLustre follows printf_format_lustre() (liblustreapi_pfind.c). For a file, every
+// directive but %LF needs the last instantiated component (llapi_layout_get_last_init_comp()
+// in liblustreapi_layout.c); a composite layout without one prints nothing for them.
 func formatLustre(b *strings.Builder, d byte, e *entry) error {
 	if d == 'F' {
 		b.WriteString(e.id.FID().String())
@@ -538,27 +636,72 @@ func formatLustre(b *strings.Builder, d byte, e *entry) error {
 	if err != nil {
 		return err
 	}
-	last := l.Components[len(l.Components)-1]
+	last := -1
+	for i, c := range l.Components {
+		if c.Init() || !l.Composite {
+			last = i
+		}
+	}
+	if last < 0 {
+		return nil
+	}
+	c := l.Components[last]
 	switch d {
 	case 'o':
-		for _, c := range l.Components {
-			b.WriteByte('[')
-			for j, o := range c.OSTs {
-				if j > 0 {
-					b.WriteByte(',')
-				}
-				fmt.Fprintf(b, "%d", o)
-			}
-			b.WriteByte(']')
-		}
+		formatOSTIndices(b, l)
 	case 'c':
-		fmt.Fprintf(b, "%d", last.StripeCount)
+		fmt.Fprintf(b, "%d", llapiStripeCount(c))
 	case 'S':
-		fmt.Fprintf(b, "%d", last.StripeSize)
+		fmt.Fprintf(b, "%d", c.StripeSize)
 	case 'p':
-		b.WriteString(last.Pool)
+		b.WriteString(c.Pool)
 	}
 	return nil
+}
+
+// llapiStripeCount is the stripe count llapi_layout_from_lum() (liblustreapi_layout.c)
+// gives a component: 0 (a DoM component, or one not yet sized) becomes LLAPI_LAYOUT_DEFAULT
+// and -1 ("all OSTs") LLAPI_LAYOUT_WIDE, both near 2^60.
+func llapiStripeCount(c lfs.Component) uint64 {
+	if c.Pattern == "foreign" {
+		return 0 // llapi_layout_stripe_count_get(): 0 for LLAPI_LAYOUT_FOREIGN
+	}
+	if c.StripeCount <= 0 {
+		return 0x1000000000000002 // LLAPI_LAYOUT_DEFAULT (LLAPI_LAYOUT_WIDE is 1 more)
+	}
+	return uint64(c.StripeCount)
+}
+
+// formatOSTIndices follows printf_format_ost_indices() (liblustreapi_pfind.c): for every
+// component, instantiated or not, "[" then one "IDX," per stripe up to its stripe count,
+// the last comma replaced by "]". A stripe without an object (a component not instantiated,
+// or a released file, whose layout keeps its stripe count but no objects) prints "?,"
+// (llapi_layout_ost_index_get() fails). A DoM component or an uninstantiated "-c -1" one
+// has a stripe count near 2^60, so the list runs on until the 1023-byte buffer is full and
+// the record is cut. (A foreign layout has stripe count 0: "[" is overwritten by "]".)
+func formatOSTIndices(b *strings.Builder, l lfs.Layout) {
+	for _, c := range l.Components {
+		objs := c.OSTs
+		if (l.Composite && !c.Init()) || strings.Contains(c.Pattern, "released") {
+			objs = nil
+		}
+		b.WriteByte('[')
+		n := llapiStripeCount(c)
+		for i := uint64(0); i < n; i++ {
+			if b.Len() > 2*printfMax { // cut by printf_format_string() anyway
+				return
+			}
+			if i < uint64(len(objs)) {
+				fmt.Fprintf(b, "%d,", objs[i])
+			} else {
+				b.WriteString("?,")
+			}
+		}
+		s := b.String()
+		b.Reset()
+		b.WriteString(s[:len(s)-1])
+		b.WriteByte(']')
+	}
 }
 
 func typeLetter(mode uint32) string {

@@ -458,7 +458,7 @@ func chooseLayout(cfg *Config, o *migrateOpts, old lfs.Layout) (lfs.Layout, erro
 	l.Gen++
 	for i := range l.Components {
 		c := &l.Components[i]
-		if !c.Init() || strings.Contains(c.Pattern, "released") || !v.KeepsLayoutOnPlainMigrate() {
+		if !c.Init() || strings.Contains(c.Pattern, "released") || strings.Contains(c.Pattern, "mdt") || !v.KeepsLayoutOnPlainMigrate() {
 			continue
 		}
 		osts, err := placeObjects(cfg, max(c.StripeCount, 1), c.Pool, nil)

@@ -48,6 +48,20 @@ func statID(path string) (fileID, *unix.Statx_t, error) {
 	return id, &st, nil
 }
 
+// statIDFollow is statID through a final symlink.
+func statIDFollow(path string) (fileID, *unix.Statx_t, error) {
+	var st unix.Statx_t
+	err := unix.Statx(unix.AT_FDCWD, path, 0, unix.STATX_BASIC_STATS|unix.STATX_BTIME, &st)
+	if err != nil {
+		return fileID{}, nil, err
+	}
+	id := fileID{dev: uint64(st.Dev_major)<<32 | uint64(st.Dev_minor), ino: st.Ino}
+	if st.Mask&unix.STATX_BTIME != 0 {
+		id.btime = st.Btime.Sec*1e9 + int64(st.Btime.Nsec)
+	}
+	return id, &st, nil
+}
+
 func (id fileID) hash() uint64 {
 	h := fnv.New64a()
 	var b [24]byte
@@ -244,7 +258,8 @@ func writeHSM(path string, s lfs.HSMState) error {
 }
 
 // Release marks path as archived and released by HSM, as "lfs hsm_archive" followed by
-// "lfs hsm_release" would: its layout loses its objects and gains the released flag.
+// "lfs hsm_release" would: its layout gains the released flag and loses its objects (see
+// below for what is left of them).
 func Release(cfg Config, path string, archiveID uint32) error {
 	id, st, err := statID(path)
 	if err != nil {
@@ -257,9 +272,14 @@ func Release(cfg Config, path string, archiveID uint32) error {
 	if err != nil {
 		return err
 	}
+	// mdt_hsm_set_released() (mdt_open.c) only adds LOV_PATTERN_F_RELEASED to each
+	// component, and the released layout is stored header only (ma_lmm_size =
+	// sizeof(*ma->ma_lmm)): the stripe count stays, the objects go. lfs find -O still reads
+	// lmm_stripe_count slots (check_obd_match() in liblustreapi_pfind.c), from a buffer
+	// that holds whatever it held: the simulator keeps the old OSTs there, so -O may select
+	// a released file, and getstripe and %Lo show no objects.
 	for i := range l.Components {
 		c := &l.Components[i]
-		c.OSTs = nil
 		if !strings.Contains(c.Pattern, "released") {
 			c.Pattern += ",released"
 		}

@@ -29,11 +29,25 @@ type TreeOptions struct {
 	LinkEvery    int         // every Nth file gets a second hard link (0: none)
 	SpecialEvery int         // every Nth file is followed by a symlink and a FIFO (0: none)
 	Empty        bool        // write no content at all (for trees of millions of files)
+
+	// The quirks of the real lfs (lfs/LUSTRE.md):
+	DanglingEvery int // every Nth file is followed by a dangling symlink (0: none)
+	// WideEvery: every Nth file on a source is striped over WideStripes OSTs (default 300),
+	// the source OST last, so lfs find --printf cuts its %Lo before the source (needs
+	// more OSTs than that).
+	WideEvery   int
+	WideStripes int
+	// KindsEvery: every Nth file on a source gets a composite layout in turn: PFL with an
+	// uninstantiated "-c -1" component, DoM with a raid0 component, an FLR mirror pair.
+	KindsEvery int
+	// ReleasedEvery: every Nth file on a source is archived and released by HSM.
+	ReleasedEvery int
 }
 
 // TreeStats counts what MakeTree made.
 type TreeStats struct {
 	Files, OnSource, HardLinks, Symlinks, FIFOs int
+	Dangling, Wide, Kinds, Released             int
 	Bytes                                       int64
 }
 
@@ -76,19 +90,59 @@ func MakeTree(cfg Config, o TreeOptions) (TreeStats, error) {
 				return err
 			}
 			var osts []uint32
-			if rng.Float64() < o.SourceShare {
+			onSource := rng.Float64() < o.SourceShare
+			if onSource {
 				osts = append(osts, o.Sources[rng.IntN(len(o.Sources))])
 				if rng.IntN(4) == 0 { // a second stripe elsewhere: membership is any object
 					osts = append([]uint32{others[rng.IntN(len(others))]}, osts...)
 				}
-				st.OnSource++
 			} else {
 				osts = append(osts, others[rng.IntN(len(others))])
 			}
 			l := PlainLayout(osts...)
 			l.Components[0].StripeSize = cfg.StripeSize
+			n := st.Files + 1
+			released := false
+			switch {
+			case !onSource:
+			case o.WideEvery > 0 && n%o.WideEvery == 0:
+				wide := max(o.WideStripes, 300)
+				if len(others) < wide-1 {
+					return fmt.Errorf("a %d-stripe file needs %d OSTs besides the sources", wide, wide-1)
+				}
+				start := rng.IntN(len(others))
+				var w []uint32
+				for i := 0; i < wide-1; i++ {
+					w = append(w, others[(start+i)%len(others)])
+				}
+				l = PlainLayout(append(w, osts[len(osts)-1])...) // the source OST last
+				l.Components[0].StripeSize = cfg.StripeSize
+				st.Wide++
+			case o.KindsEvery > 0 && n%o.KindsEvery == 0:
+				l = layoutKind(st.Kinds, osts, others[rng.IntN(len(others))], cfg.StripeSize)
+				st.Kinds++
+			case o.ReleasedEvery > 0 && n%o.ReleasedEvery == 0:
+				released = true
+			}
 			if err := SetLayout(f.Path, l); err != nil {
 				return err
+			}
+			if released {
+				if err := writeHSM(f.Path, lfs.HSMState{Flags: lfs.HSExists | lfs.HSArchived, ArchiveID: 1}); err != nil {
+					return err
+				}
+				if err := Release(cfg, f.Path, 1); err != nil {
+					return err
+				}
+				st.Released++
+			} else if onSource {
+				st.OnSource++
+			}
+			if o.DanglingEvery > 0 && n%o.DanglingEvery == 0 {
+				if err := os.Symlink(f.Path+".removed", sibling(f.Path, ".dangling")); err != nil {
+					return err
+				}
+				st.Dangling++
 			}
 			st.Files++
 			st.Bytes += size
@@ -111,6 +165,31 @@ func MakeTree(cfg Config, o TreeOptions) (TreeStats, error) {
 			return nil
 		})
 	return st, err
+}
+
+// layoutKind returns the k-th composite layout kind, with its objects on osts (one on a
+// source) and other: PFL with an uninstantiated "-c -1" component (lfs find --printf %Lo
+// runs on with "?" until the record is cut), DoM followed by raid0 (the same, from the
+// DoM component's stripe count 0), and an FLR mirror pair, the second mirror stale.
+func layoutKind(k int, osts []uint32, other uint32, stripeSize uint64) lfs.Layout {
+	c := func(id, mirror uint32, flags string, start, end uint64, count int, pattern string, o []uint32) lfs.Component {
+		return lfs.Component{ID: id, MirrorID: mirror, Flags: flags, Start: start, End: end, StripeCount: count,
+			StripeSize: stripeSize, Pattern: pattern, Offset: -1, OSTs: o}
+	}
+	switch k % 3 {
+	case 0:
+		return lfs.Layout{Composite: true, MirrorCount: 1, Components: []lfs.Component{
+			c(1, 0, "init", 0, 1<<20, len(osts), "raid0", osts),
+			c(2, 0, "0", 1<<20, lfs.EOF, -1, "raid0", nil)}}
+	case 1:
+		return lfs.Layout{Composite: true, MirrorCount: 1, Components: []lfs.Component{
+			c(1, 0, "init", 0, 64<<10, 0, "mdt", nil),
+			c(2, 0, "init", 64<<10, lfs.EOF, len(osts), "raid0", osts)}}
+	default:
+		return lfs.Layout{Composite: true, MirrorCount: 2, Components: []lfs.Component{
+			c(65537, 1, "init", 0, lfs.EOF, 1, "raid0", []uint32{other}),
+			c(131073, 2, "init,stale", 0, lfs.EOF, len(osts), "raid0", osts)}}
+	}
 }
 
 // sibling names a file next to path: path+suffix, shortened to fit in 255 bytes.
@@ -162,6 +241,10 @@ func runMkTree(cfg *Config, args []string, stdout, stderr io.Writer) int {
 	links := fs.Int("link-every", 0, "every Nth file gets a hard link")
 	special := fs.Int("special-every", 0, "every Nth file is followed by a symlink and a FIFO")
 	empty := fs.Bool("empty", false, "write no content (for trees of millions of files)")
+	dangling := fs.Int("dangling-every", 0, "every Nth file is followed by a dangling symlink")
+	wide := fs.Int("wide-every", 0, "every Nth file on a source is striped over 300 OSTs, the source last (needs LFS_SIM_OSTS > 300)")
+	kinds := fs.Int("kinds-every", 0, "every Nth file on a source gets a PFL, DoM or FLR layout in turn")
+	released := fs.Int("released-every", 0, "every Nth file on a source is archived and released by HSM")
 	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
 		fmt.Fprintln(stderr, "usage: lfs-sim sim-mktree [flags] DIR")
 		return 2
@@ -172,12 +255,18 @@ func runMkTree(cfg *Config, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	st, err := MakeTree(*cfg, TreeOptions{Root: strings.TrimRight(fs.Arg(0), "/"), Files: *files, Seed: *seed,
-		HostileEvery: *hostile, Sources: src, SourceShare: *share, MaxSize: *maxSize, LinkEvery: *links, SpecialEvery: *special, Empty: *empty})
+		HostileEvery: *hostile, Sources: src, SourceShare: *share, MaxSize: *maxSize, LinkEvery: *links, SpecialEvery: *special, Empty: *empty,
+		DanglingEvery: *dangling, WideEvery: *wide, KindsEvery: *kinds, ReleasedEvery: *released})
 	if err != nil {
 		fmt.Fprintf(stderr, "sim-mktree: %v\n", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "%d files (%d on OSTs %s), %d bytes, %d hard links, %d symlinks, %d FIFOs\n",
+	fmt.Fprintf(stdout, "%d files (%d on OSTs %s), %d bytes, %d hard links, %d symlinks, %d FIFOs",
 		st.Files, st.OnSource, src, st.Bytes, st.HardLinks, st.Symlinks, st.FIFOs)
+	if st.Dangling+st.Wide+st.Kinds+st.Released > 0 {
+		fmt.Fprintf(stdout, ", %d dangling symlinks, %d wide, %d PFL/DoM/FLR, %d released",
+			st.Dangling, st.Wide, st.Kinds, st.Released)
+	}
+	fmt.Fprintln(stdout)
 	return 0
 }

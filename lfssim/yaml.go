@@ -12,6 +12,15 @@ import (
 // a plain layout as lmm_* lines, a composite one with an lcm_* header and components.
 // Like the real command it never names the file.
 func writeYAML(w io.Writer, l lfs.Layout, fid lfs.FID) {
+	if isForeign(l) {
+		// lov_dump_foreign_lmm() (liblustreapi.c): lfm_* fields, no objects.
+		fmt.Fprintf(w, "lfm_magic:         0x0BD70BD0\n")
+		fmt.Fprintf(w, "lfm_length:        %d\n", len(l.Components[0].Pool))
+		fmt.Fprintf(w, "lfm_type:          0x00000000 (none)\n")
+		fmt.Fprintf(w, "lfm_flags:         0x00000000\n")
+		fmt.Fprintf(w, "lfm_value:         '%s'\n", l.Components[0].Pool)
+		return
+	}
 	if !l.Composite {
 		writeLmm(w, l, 0, fid, "")
 		return
@@ -108,4 +117,10 @@ func writePlain(w io.Writer, path string, l lfs.Layout, fid lfs.FID) {
 		}
 	}
 	fmt.Fprintln(w)
+}
+
+// isForeign reports whether l is a foreign layout (LOV_MAGIC_FOREIGN): in the simulator, a
+// plain layout whose one component has the pattern "foreign" (its value in Pool).
+func isForeign(l lfs.Layout) bool {
+	return !l.Composite && len(l.Components) == 1 && l.Components[0].Pattern == "foreign"
 }

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"migrator/campaign"
 	"migrator/checkpoint"
 	"migrator/lfs"
@@ -25,6 +27,8 @@ type fakeLFS struct {
 	files   map[string]*fakeFile
 	migrate func(f *fakeLFS, files []string) ([]lfs.MigrateResult, error)
 	calls   int
+	// released are HSM-released files: lfs hsm_state says so, whatever FileInfo shows.
+	released map[string]bool
 }
 
 type fakeFile struct {
@@ -49,7 +53,13 @@ func (f *fakeLFS) FileInfoCompat(context.Context, []string, lfs.OSTList) ([]lfs.
 }
 
 func (f *fakeLFS) HSMStates(_ context.Context, files []string) ([]lfs.HSMResult, error) {
-	return make([]lfs.HSMResult, len(files)), nil
+	res := make([]lfs.HSMResult, len(files))
+	for i, p := range files {
+		if f.released[p] {
+			res[i].State.Flags = lfs.HSExists | lfs.HSArchived | lfs.HSReleased
+		}
+	}
+	return res, nil
 }
 
 func (f *fakeLFS) Migrate(_ context.Context, _ lfs.MigrateOptions, files []string) ([]lfs.MigrateResult, error) {
@@ -287,5 +297,36 @@ func TestLFSKilledBySIGTERMIsInterrupted(t *testing.T) {
 	}
 	if n := len(rec.recs); n >= 6 {
 		t.Errorf("%d outcomes recorded; the interrupted files must stay pending", n)
+	}
+}
+
+// A released file is skipped as hsm-released and never given to lfs migrate (which would
+// restore it), also when its description still shows it on a source OST: what lfs find
+// prints for a released layout is not defined. Never failed, never retryable.
+func TestReleasedIsNeverAttempted(t *testing.T) {
+	f, es, sel := setup(t, 4)
+	f.released = map[string]bool{es[1].Path: true, es[2].Path: true}
+	f.move(es[2].Path) // released and described off the sources
+	var given []string
+	f.migrate = func(f *fakeLFS, files []string) ([]lfs.MigrateResult, error) {
+		given = append(given, files...)
+		res := make([]lfs.MigrateResult, len(files))
+		for i, p := range files {
+			f.move(p)
+			res[i].Status = lfs.MigrateOK
+		}
+		return res, nil
+	}
+	rec, err := run(t, f, es, sel, Options{Workers: 1, Batch: 4}, State{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range []uint64{1, 2} {
+		if r := rec.recs[i]; r.Outcome != checkpoint.Skipped || r.Reason != checkpoint.SkipReleased || r.Retryable || rec.attempts[i] != 0 {
+			t.Errorf("released entry %d: %+v, %d attempts", i, r, rec.attempts[i])
+		}
+	}
+	if diff := cmp.Diff([]string{es[0].Path, es[3].Path}, given); diff != "" {
+		t.Errorf("files given to lfs migrate (-want +got):\n%s", diff)
 	}
 }

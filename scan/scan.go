@@ -1,7 +1,9 @@
 // Package scan finds the files of a campaign: it splits the scan paths into subtrees, runs
-// many "lfs find -O SOURCES -type f -0" at once over them, describes what they print in
-// batches (FID, size, links, owner, OSTs), drops second names of hard-linked files, and
-// hands the entries to the caller as they come. It never holds the campaign's file list.
+// many "lfs find -O SOURCES -type f ! --layout released -0" at once over them (and over the
+// regular files met while splitting), describes what they print in batches (FID, size,
+// links, owner, OSTs), drops second names of hard-linked files, and hands the entries to
+// the caller as they come. It never holds the campaign's file list. A file is left out as
+// off the sources only when lfs find -O says so (see lfs/LUSTRE.md).
 package scan
 
 import (
@@ -83,6 +85,11 @@ func Run(ctx context.Context, l LFS, o Options, st *Stats, emit func([]manifest.
 		o.BatchSize = 512
 	}
 	o.Find.Type = "f"
+	// HSM-released files have no objects, but what lfs find -O makes of their stripe slots
+	// is not defined (check_obd_match() in liblustreapi_pfind.c reads slots the released
+	// layout does not hold), and migrating one would restore it: leave them out. Every
+	// client migrator supports (2.12+) has lfs find --layout (2.10).
+	o.Find.NotReleased = true
 	spool, err := os.MkdirTemp(o.SpoolDir, "migrator-scan-")
 	if err != nil {
 		return fmt.Errorf("scan spool: %w", err)
@@ -140,9 +147,18 @@ type unit struct {
 // split expands directories breadth-first until there are enough subtrees to keep the
 // workers busy. The ancestors of every exclude are always expanded, so no subtree handed
 // to lfs find contains an exclude (lfs find has no -prune); the excluded directories
-// themselves are simply left out. Non-directories met on the way are loose files. A
+// themselves are simply left out. Regular files met on the way are loose files, asked about
+// with lfs find FILE...; nothing else is ever an operand: lfs find opens each operand
+// (llapi_semantic_traverse() in liblustreapi_pfind.c) and a dangling symlink fails the
+// whole call with ENOENT, while symlinks, devices, FIFOs and sockets can never match
+// -type f anyway. Types come from the directory listing (lstat where it has none). A
 // directory of more than maxSplitEntries entries is not listed but scanned whole, so
 // memory stays bounded however flat the namespace.
+//
+// A scan path that is a symlink to a directory is followed, under its own name, as lfs find
+// follows a symlinked operand: the paths found keep the name the admin gave, so scope and
+// excludes apply as written. Symlinks below a scan path are never followed. A scan path
+// that is not a directory, even through a symlink, is refused.
 func split(roots, excludes []string, target int, st *Stats) ([]unit, []string, error) {
 	isExcluded := func(p string) bool { return campaign.UnderAny(p, excludes) }
 	holdsExclude := func(p string) bool {
@@ -155,19 +171,39 @@ func split(roots, excludes []string, target int, st *Stats) ([]unit, []string, e
 	}
 	var units []unit
 	var loose []string
+	for _, r := range roots {
+		fi, err := os.Stat(r) // follows a symlink, as lfs find does for an operand
+		if err != nil {
+			return nil, nil, fmt.Errorf("scan path %s: %w", r, unwrap(err))
+		}
+		if !fi.IsDir() {
+			return nil, nil, fmt.Errorf("scan path %s: not a directory", r)
+		}
+	}
 	pending := slices.Clone(roots)
+	nroots := len(pending)
 	for len(pending) > 0 {
 		d := pending[0]
 		pending = pending[1:]
+		root := nroots > 0
+		nroots--
 		if isExcluded(d) {
 			continue
 		}
 		fi, err := os.Lstat(d)
+		if root {
+			fi, err = os.Stat(d)
+		}
 		if err != nil {
+			if !root && lfs.IsGone(err) {
+				continue // removed since it was listed
+			}
 			return nil, nil, fmt.Errorf("scan path %s: %w", d, unwrap(err))
 		}
 		if !fi.IsDir() {
-			loose = append(loose, d)
+			if fi.Mode().IsRegular() { // was a directory when listed, a file now
+				loose = append(loose, d)
+			}
 			continue
 		}
 		if !holdsExclude(d) && len(units)+len(pending)+1 >= target {
@@ -195,7 +231,7 @@ func split(roots, excludes []string, target int, st *Stats) ([]unit, []string, e
 			case isExcluded(child):
 			case e.IsDir():
 				pending = append(pending, child)
-			default:
+			case e.Type().IsRegular():
 				loose = append(loose, child)
 			}
 		}
@@ -354,6 +390,62 @@ func (s *scanner) describeSpool(ctx context.Context, path string) error {
 	return s.describe(ctx, batch)
 }
 
+// sourcesOf returns the source OSTs among osts.
+func (s *scanner) sourcesOf(osts []uint32) []uint32 {
+	var out []uint32
+	for _, o := range osts {
+		if s.o.Find.OSTs.Contains(o) {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// confirmOff asks lfs find -O SOURCES about files whose description showed no source OST.
+// Those it does not match are off the sources (counted as vanished); those it matches are
+// described one source OST at a time, as for clients without --printf, and kept.
+func (s *scanner) confirmOff(ctx context.Context, paths []string, idx []int) ([]manifest.Entry, error) {
+	files := make([]string, len(idx))
+	for k, i := range idx {
+		files[k] = paths[i]
+	}
+	var on []bool
+	err := s.retry(ctx, func() (err error) {
+		on, err = s.l.FindAmong(ctx, files, s.o.Find)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("lfs find -O over %d files failed %d times, giving up: %w", len(files), s.o.Retries+1, err)
+	}
+	var entries []manifest.Entry
+	for k, f := range files {
+		if !on[k] {
+			s.st.Vanished.Add(1) // moved off the sources between find and now
+			continue
+		}
+		var res []lfs.FileInfoResult
+		err := s.retry(ctx, func() (err error) {
+			res, err = s.l.FileInfoCompat(ctx, []string{f}, s.o.Find.OSTs)
+			if err == nil && res[0].Err != nil {
+				err = res[0].Err
+			}
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("describing %q failed %d times, giving up: %w", f, s.o.Retries+1, err)
+		}
+		osts := s.sourcesOf(res[0].Info.OSTs)
+		if !res[0].OK || len(osts) == 0 {
+			s.st.Vanished.Add(1)
+			continue
+		}
+		in := res[0].Info
+		entries = append(entries, manifest.Entry{Path: f, FID: in.FID, Size: in.Size, Nlink: in.Nlink,
+			UID: in.UID, GID: in.GID, OSTs: osts})
+	}
+	return entries, nil
+}
+
 // describe turns paths into entries and emits them.
 func (s *scanner) describe(ctx context.Context, paths []string) error {
 	var keep []string
@@ -386,24 +478,30 @@ func (s *scanner) describe(ctx context.Context, paths []string) error {
 		return fmt.Errorf("describing %d files failed %d times, giving up: %w", len(keep), s.o.Retries+1, err)
 	}
 	entries := make([]manifest.Entry, 0, len(keep))
+	var offs []int // described with no source OST
 	for i, r := range infos {
 		if !r.OK {
 			s.st.Vanished.Add(1)
 			continue
 		}
 		in := r.Info
-		var osts []uint32
-		for _, o := range in.OSTs {
-			if s.o.Find.OSTs.Contains(o) {
-				osts = append(osts, o)
-			}
-		}
+		osts := s.sourcesOf(in.OSTs)
 		if len(osts) == 0 {
-			s.st.Vanished.Add(1) // moved off the sources between find and now
+			offs = append(offs, i)
 			continue
 		}
 		entries = append(entries, manifest.Entry{Path: keep[i], FID: in.FID, Size: in.Size, Nlink: in.Nlink,
 			UID: in.UID, GID: in.GID, OSTs: osts})
+	}
+	// lfs find -O printed these, their description shows no source OST: moved off the sources
+	// since, or described from output that fell short. "Off the sources" is decided by lfs
+	// find -O, which reads the whole layout (check_obd_match()), never by a description.
+	if len(offs) > 0 {
+		more, err := s.confirmOff(ctx, keep, offs)
+		if err != nil {
+			return err
+		}
+		entries = append(entries, more...)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -56,5 +57,48 @@ func TestSplitHugeDirectory(t *testing.T) {
 	want = got{Loose: 4 + maxSplitEntries + 1}
 	if diff := cmp.Diff(want, run(filepath.Join(huge, "sub"))); diff != "" {
 		t.Errorf("split with an exclude in the huge directory (-want +got):\n%s", diff)
+	}
+}
+
+// Only regular files become lfs find operands: lfs find opens each operand
+// (llapi_semantic_traverse()) and a dangling symlink fails the call with ENOENT. A scan
+// path that is a symlink to a directory is followed under its own name, as lfs find
+// follows a symlinked operand; one to anything else is refused.
+func TestSplitOperandsAreRegularFiles(t *testing.T) {
+	base := t.TempDir()
+	real := filepath.Join(base, "real")
+	mkfiles(t, real, 2)
+	mkfiles(t, filepath.Join(real, "sub"), 1)
+	for name, target := range map[string]string{"dangling": "nowhere", "tofile": "f00000", "todir": "sub"} {
+		if err := os.Symlink(filepath.Join(real, target), filepath.Join(real, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := syscall.Mkfifo(filepath.Join(real, "fifo"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(base, "link")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, root := range []string{real, link} {
+		units, loose, err := split([]string{root}, nil, 100, &Stats{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []string{root + "/f00000", root + "/f00001", root + "/sub/f00000"}
+		if diff := cmp.Diff(want, loose); diff != "" || len(units) != 0 {
+			t.Errorf("split %s: units %v, loose (-want +got):\n%s", root, units, diff)
+		}
+	}
+	// Few units wanted: the symlinked root is handed to lfs find whole, by its own name.
+	units, _, err := split([]string{link}, nil, 1, &Stats{})
+	if err != nil || len(units) != 1 || units[0].dir != link {
+		t.Errorf("split %s into one unit: %+v, %v", link, units, err)
+	}
+	for _, bad := range []string{filepath.Join(real, "dangling"), filepath.Join(real, "tofile")} {
+		if _, _, err := split([]string{bad}, nil, 100, &Stats{}); err == nil {
+			t.Errorf("scan path %s was accepted", bad)
+		}
 	}
 }

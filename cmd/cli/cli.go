@@ -125,7 +125,10 @@ func ParseSize(text string) (uint64, error) {
 }
 
 // OSTs is an OST list flag in any form lfs.ParseOSTList accepts.
-type OSTs struct{ lfs.OSTList }
+type OSTs struct {
+	lfs.OSTList
+	Given string // as written, for lfs.CheckOSTNames once lfs df is known
+}
 
 // Decode implements kong.MapperValue.
 func (o *OSTs) Decode(ctx *kong.DecodeContext) error {
@@ -137,6 +140,6 @@ func (o *OSTs) Decode(ctx *kong.DecodeContext) error {
 	if err != nil {
 		return err
 	}
-	o.OSTList = l
+	o.OSTList, o.Given = l, text
 	return nil
 }

@@ -170,6 +170,11 @@ func (c *Cmd) Run(env *cli.Env) error {
 	if err != nil {
 		return badInput(err)
 	}
+	for _, o := range []cli.OSTs{c.OSTs, c.TargetOSTs} { // names must be of the filesystem lfs df shows
+		if err := lfs.CheckOSTNames(o.Given, pf.Targets); err != nil {
+			return cli.BadInput(err)
+		}
+	}
 	threads := pf.FindThreads(c.FindThreads)
 	out := env.Stderr
 	describe(out, dir, req, pf)

@@ -1,0 +1,286 @@
+package lfssim_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"migrator/lfs"
+	"migrator/lfssim"
+)
+
+// Contract tests for the quirks of the real lfs that migrator depends on (lfs/LUSTRE.md).
+// Each names the Lustre function it mirrors. Like the others they run against a real
+// client with MIGRATOR_CONTRACT_LFS; those that build layouts the simulator's way skip there.
+
+const infoFormat = `%LF %s %n %U %G %Lo\n`
+
+// llapi_semantic_traverse() (liblustreapi_pfind.c) opens each path operand with
+// O_DIRECTORY: a dangling symlink fails with ENOENT and lfs_find() (lfs.c) exits with it,
+// after the other operands. FindAmong never passes one: only regular files are asked about.
+func TestContractFindDanglingSymlinkOperand(t *testing.T) {
+	e := newEnv(t)
+	f := e.file("f", "x", 2)
+	dangling := filepath.Join(e.dir, "dangling")
+	if err := os.Symlink(filepath.Join(e.dir, "nowhere"), dangling); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := e.raw("find", dangling, f, "--maxdepth", "0", "-type", "f", "-O", "2", "-0")
+	if code != int(syscall.ENOENT) || out != f+"\x00" || !strings.Contains(errOut, dangling) {
+		t.Errorf("lfs find DANGLING FILE: exit %d, stdout %q, stderr %q; want ENOENT, FILE printed, the link named", code, out, errOut)
+	}
+	got, err := e.c.FindAmong(context.Background(), []string{f, dangling}, lfs.FindOptions{Type: "f", OSTs: lfs.OSTList{2}})
+	if err != nil || !cmp.Equal(got, []bool{true, false}) {
+		t.Errorf("FindAmong over a dangling symlink: %v, %v; want [true false] and no error", got, err)
+	}
+}
+
+// llapi_semantic_traverse(): an operand that is a symlink to a directory is opened through
+// the link and walked under the operand's name; a symlink to a file is looked up in its
+// parent and is the symlink (no -type f match, no error).
+func TestContractFindSymlinkOperand(t *testing.T) {
+	e := newEnv(t)
+	f := e.file("real/sub/f", "x", 2)
+	link := filepath.Join(e.dir, "link")
+	if err := os.Symlink(filepath.Join(e.dir, "real"), link); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	err := e.c.Find(context.Background(), []string{link}, lfs.FindOptions{Type: "f", OSTs: lfs.OSTList{2}},
+		func(p string) error { got = append(got, p); return nil })
+	if err != nil || !cmp.Equal(got, []string{link + "/sub/f"}) {
+		t.Errorf("find through a symlinked directory: %q, %v; want %q", got, err, link+"/sub/f")
+	}
+	flink := filepath.Join(e.dir, "flink")
+	os.Symlink(f, flink)
+	m, err := e.c.FindAmong(context.Background(), []string{flink}, lfs.FindOptions{Type: "f", OSTs: lfs.OSTList{2}})
+	if err != nil || m[0] {
+		t.Errorf("find over a symlink to a file: %v, %v; want no match, no error", m, err)
+	}
+}
+
+// printf_format_string() (liblustreapi_pfind.c) formats into FORMATTED_BUF_LEN (1024)
+// bytes and keeps one for the NUL: a file striped over hundreds of OSTs prints 1023 bytes
+// of its record and no newline. check_obd_match() reads the whole layout, so -O still sees
+// the OST at the end of the list, and FileInfo describes the file in full.
+func TestContractPrintfCutWideStripe(t *testing.T) {
+	e := newEnv(t, "LFS_SIM_OSTS=400")
+	ctx := context.Background()
+	ts, err := e.c.DF(ctx, e.dir)
+	if err != nil || len(ts) < 300 {
+		t.Skipf("needs 300 OSTs (lfs df: %d, %v)", len(ts), err)
+	}
+	var osts []int
+	for i := 0; i < 300; i++ {
+		osts = append(osts, i+1) // OST 300, the source, is the last stripe
+	}
+	wide := e.file("wide", "wide content", osts...)
+	narrow := e.file("narrow", "n", 300)
+	code, out, _ := e.raw("find", wide, narrow, "--maxdepth", "0", "-type", "f", "--printf", infoFormat)
+	if code != 0 {
+		t.Fatalf("find --printf: exit %d", code)
+	}
+	if len(out) <= 1023 || strings.Contains(out[:1023], "\n") || strings.Count(out, "\n") != 1 || !strings.HasSuffix(out, " [300]\n") {
+		t.Errorf("want the wide record cut at 1023 bytes without its newline, the narrow one after it:\n%q", out)
+	}
+	if strings.Contains(out[:1023], "300") {
+		t.Errorf("the cut record still shows OST 300: %q", out[:1023])
+	}
+	res, err := e.c.FileInfo(ctx, []string{wide, narrow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res[0].OK || len(res[0].Info.OSTs) != 300 || res[0].Info.OSTs[299] != 300 || res[0].Info.Size != uint64(len("wide content")) {
+		t.Errorf("FileInfo of the wide file: %+v", res[0])
+	}
+	if !res[1].OK || !cmp.Equal(res[1].Info.OSTs, []uint32{300}) {
+		t.Errorf("FileInfo of the file after it: %+v", res[1])
+	}
+	// Alone in its batch it was once dropped as "gone meanwhile".
+	alone, err := e.c.FileInfo(ctx, []string{wide})
+	if err != nil || !alone[0].OK || len(alone[0].Info.OSTs) != 300 {
+		t.Errorf("FileInfo of the wide file alone: %+v, %v", alone, err)
+	}
+	m, err := e.c.FindAmong(ctx, []string{wide}, lfs.FindOptions{Type: "f", OSTs: lfs.OSTList{300}})
+	if err != nil || !m[0] {
+		t.Errorf("find -O 300 over the wide file: %v, %v", m, err)
+	}
+}
+
+// printf_format_ost_indices() (liblustreapi_pfind.c) walks every component: one "?" per
+// stripe without an object (llapi_layout_ost_index_get() fails on a component that is not
+// instantiated), and a stripe count of 0 (DoM) or -1 becomes LLAPI_LAYOUT_DEFAULT or
+// LLAPI_LAYOUT_WIDE in llapi_layout_from_lum() (liblustreapi_layout.c), so the "?" run on
+// until the record is cut. check_obd_match() skips components that are not instantiated
+// and foreign layouts; getstripe prints a foreign layout's lfm_* fields
+// (lov_dump_foreign_lmm()).
+// Built with the simulator's SetLayout: simulator only.
+func TestContractPrintfLayoutKinds(t *testing.T) {
+	e := newEnv(t)
+	e.simOnly()
+	ctx := context.Background()
+	mk := func(name string, l lfs.Layout) string {
+		p := e.file(name, "content of "+name, 0)
+		if err := lfssim.SetLayout(p, l); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	comp := func(id uint32, init bool, count int, pattern string, osts ...uint32) lfs.Component {
+		flags := "0"
+		if init {
+			flags = "init"
+		}
+		return lfs.Component{ID: id, Flags: flags, End: lfs.EOF, StripeCount: count, Pattern: pattern, OSTs: osts}
+	}
+	pflUninit := mk("pfl-uninit", lfs.Layout{Composite: true, MirrorCount: 1, Components: []lfs.Component{
+		comp(1, true, 1, "raid0", 1), comp(2, false, 2, "raid0")}})
+	pflWide := mk("pfl-wide", lfs.Layout{Composite: true, MirrorCount: 1, Components: []lfs.Component{
+		comp(1, true, 1, "raid0", 1), comp(2, false, -1, "raid0")}})
+	dom := mk("dom", lfs.Layout{Composite: true, MirrorCount: 1, Components: []lfs.Component{
+		comp(1, true, 0, "mdt"), comp(2, true, 2, "raid0", 3, 4)}})
+	flr := mk("flr", lfs.Layout{Composite: true, MirrorCount: 2, Components: []lfs.Component{
+		{ID: 65537, MirrorID: 1, Flags: "init", End: lfs.EOF, StripeCount: 1, Pattern: "raid0", OSTs: []uint32{5}},
+		{ID: 131073, MirrorID: 2, Flags: "init,stale", End: lfs.EOF, StripeCount: 1, Pattern: "raid0", OSTs: []uint32{6}}}})
+	foreign := mk("foreign", lfs.Layout{MirrorCount: 1, Components: []lfs.Component{
+		{End: lfs.EOF, Pattern: "foreign", Pool: "s3://bucket/object"}}})
+	files := []string{pflUninit, pflWide, dom, flr, foreign}
+
+	code, out, _ := e.raw(append(append([]string{"find"}, files...), "--maxdepth", "0", "--printf", `%Lo\n`)...)
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	q := func(n int) string { return strings.Repeat("?,", n) }
+	wantOut := "[1][?,?]\n" +
+		("[1][" + q(600))[:1023] + // the -c -1 component: "?," until cut, no newline
+		("[" + q(600))[:1023] + // DoM first: "[" then "?," until cut
+		"[5][6]\n" +
+		"]\n" // foreign: stripe count 0, "[" overwritten by "]"
+	if out != wantOut {
+		t.Errorf("%%Lo:\n got %q\nwant %q", out, wantOut)
+	}
+	res, err := e.c.FileInfo(ctx, files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := [][]uint32{{1}, {1}, {3, 4}, {5, 6}, nil}
+	for i := range files {
+		if !res[i].OK || !cmp.Equal(res[i].Info.OSTs, want[i]) {
+			t.Errorf("FileInfo %s: %+v, want OSTs %v", filepath.Base(files[i]), res[i], want[i])
+		}
+	}
+	m, err := e.c.FindAmong(ctx, files, lfs.FindOptions{Type: "f", OSTs: lfs.OSTList{4, 6}})
+	if err != nil || !cmp.Equal(m, []bool{false, false, true, true, false}) {
+		t.Errorf("find -O 4,6: %v, %v", m, err)
+	}
+}
+
+// lfs_find() (lfs.c) reads "-O N-M" only from 2.17 (LU-16622); setup_indexes()
+// (liblustreapi_pfind.c) takes any other item as a strtol index or a target name compared
+// with llapi_uuid_match() (liblustreapi.c), and fails the find with EINVAL on anything else.
+// migrator passes lfs.OSTList.FindArg(), a plain list every client reads.
+func TestContractFindOSTList(t *testing.T) {
+	for _, ver := range []string{"2.16.0", "2.17.0"} {
+		t.Run(ver, func(t *testing.T) {
+			e := newEnv(t, "LFS_SIM_VERSION="+ver, "LFS_SIM_FSNAME=fs1")
+			ctx := context.Background()
+			v, err := e.c.Version(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e.real && v.String() != ver {
+				t.Skipf("client is %s", v)
+			}
+			fs := "fs1"
+			if ts, err := e.c.DF(ctx, e.dir); err != nil || len(ts) < 6 {
+				t.Skipf("needs 6 OSTs (lfs df: %d, %v)", len(ts), err)
+			} else {
+				fs = lfs.FSName(ts[0].UUID)
+			}
+			on2 := e.file("on2", "x", 2)
+			on3 := e.file("on3", "x", 3)
+			off := e.file("off", "x", 5)
+			files := []string{on2, on3, off}
+			find := func(list string) (int, []bool) {
+				code, out, _ := e.raw(append(append([]string{"find"}, files...), "--maxdepth", "0", "-O", list, "-0")...)
+				var m []bool
+				for _, f := range files {
+					m = append(m, strings.Contains(out, f+"\x00"))
+				}
+				return code, m
+			}
+			both := []bool{true, true, false}
+			tests := []struct {
+				list string
+				code int
+				m    []bool
+			}{
+				{list: lfs.OSTList{2, 3}.FindArg(), m: both},
+				{list: "2,0x3", m: both},
+				{list: fs + "-OST0002," + fs + "-OST0003_UUID", m: both},
+				{list: "010", m: []bool{false, false, false}}, // strtol base 0: octal 8
+				{list: fs + "-OST0002-" + fs + "-OST0003", code: int(syscall.EINVAL)},
+				{list: fs + "x-OST0002", code: int(syscall.EINVAL)}, // another filesystem's name
+				{list: fs + "-OST02", code: int(syscall.EINVAL)},
+			}
+			if v.AtLeast(2, 17) {
+				tests = append(tests, struct {
+					list string
+					code int
+					m    []bool
+				}{list: "2-3", m: both})
+			} else {
+				tests = append(tests, struct {
+					list string
+					code int
+					m    []bool
+				}{list: "2-3", code: int(syscall.EINVAL)})
+			}
+			for _, tt := range tests {
+				code, m := find(tt.list)
+				if code != tt.code || (tt.code == 0 && !cmp.Equal(m, tt.m)) || (tt.code != 0 && slices.Contains(m, true)) {
+					t.Errorf("-O %s: exit %d, matched %v; want exit %d, %v", tt.list, code, m, tt.code, tt.m)
+				}
+			}
+			// FindAmong passes FindArg: no EINVAL on any client.
+			got, err := e.c.FindAmong(ctx, files, lfs.FindOptions{Type: "f", OSTs: lfs.MustParseOSTList("2-3")})
+			if err != nil || !cmp.Equal(got, both) {
+				t.Errorf("FindAmong -O 2-3: %v, %v", got, err)
+			}
+		})
+	}
+}
+
+// A released file: HSM state says so, getstripe shows the released pattern and no
+// objects, "! --layout released" leaves it out of find (cb_find_init() compares the
+// pattern, lfs_find() has --layout since 2.10), and %Lo shows no object of it
+// (printf_format_ost_indices(): a "?" per stripe).
+func TestContractReleased(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	r := e.file("released", "archived data", 2, 3)
+	e.lfs("hsm_set", "--exists", "--archived", "--archive-id", "1", r)
+	e.lfs("hsm_release", r)
+	var got []string
+	err := e.c.Find(ctx, []string{e.dir}, lfs.FindOptions{Type: "f", OSTs: lfs.OSTList{2, 3}, NotReleased: true},
+		func(p string) error { got = append(got, p); return nil })
+	if err != nil || len(got) != 0 {
+		t.Errorf("find ! --layout released: %q, %v", got, err)
+	}
+	l, err := e.c.GetLayout(ctx, r)
+	if err != nil || !l.Released() || len(l.OSTs()) != 0 {
+		t.Errorf("getstripe: %+v, %v", l, err)
+	}
+	if !e.real {
+		_, out, _ := e.raw("find", r, "--printf", `%Lo\n`)
+		if out != "[?,?]\n" {
+			t.Errorf("%%Lo of a released file: %q", out)
+		}
+	}
+}
