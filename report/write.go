@@ -19,6 +19,7 @@ import (
 	"migrator/checkpoint"
 	"migrator/durable"
 	"migrator/manifest"
+	"migrator/progress"
 )
 
 // Files written into reports/.
@@ -250,10 +251,23 @@ func WriteHuman(w io.Writer, st *Status, top []TopFailure) {
 		fmt.Fprintf(w, "round %d: %d shards, %d files: %d migrated, %d skipped, %d failed, %d pending; %d taken over by a later round\n",
 			r.Round, r.Shards, r.Files.Planned, r.Files.Migrated, r.Files.Skipped, r.Files.Failed, r.Files.Pending, r.SupersededFiles)
 	}
+	if st.LateRuns > 0 {
+		var where []string
+		for _, s := range st.Shards {
+			if s.LateRuns > 0 && len(where) < 5 {
+				where = append(where, fmt.Sprintf("round %d shard %d", s.Round, s.Shard))
+			}
+		}
+		fmt.Fprintf(w, "note: %s of shards a later round had taken over (%s) not counted: the later round accounts for their files\n",
+			progress.Plural(st.LateRuns, "run"), strings.Join(where, ", "))
+	}
+	if st.Inconsistency != "" {
+		fmt.Fprintf(w, "inconsistency: %s\n", st.Inconsistency)
+	}
 }
 
 func bar(pct float64, width int) string {
-	n := int(pct / 100 * float64(width))
+	n := min(max(int(pct/100*float64(width)), 0), width) // counts that do not add up may pass 100 %
 	return "[" + strings.Repeat("#", n) + strings.Repeat(".", width-n) + "]"
 }
 

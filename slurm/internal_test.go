@@ -3,6 +3,7 @@ package slurm
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestPartlyFinished(t *testing.T) {
@@ -45,6 +46,23 @@ func TestErrorSummary(t *testing.T) {
 		}
 		if strings.Contains(got, "\n") {
 			t.Errorf("%q: more than one line", got)
+		}
+	}
+}
+
+func TestElapsedTime(t *testing.T) {
+	tests := map[string]time.Duration{
+		"0:00":       0,
+		"1:02":       62 * time.Second,
+		"1:02:03":    time.Hour + 2*time.Minute + 3*time.Second,
+		"2-01:02:03": 49*time.Hour + 2*time.Minute + 3*time.Second,
+		"":           0,
+		"N/A":        0,
+		"x-1:00":     0,
+	}
+	for in, want := range tests {
+		if got := (Task{Elapsed: in}).ElapsedTime(); got != want {
+			t.Errorf("%q: %v, want %v", in, got, want)
 		}
 	}
 }

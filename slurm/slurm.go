@@ -200,6 +200,33 @@ func (c *Client) Tasks(ctx context.Context, jobIDs ...string) ([]Task, error) {
 	return parseSqueue(out)
 }
 
+// ElapsedTime is Elapsed as a duration: squeue's %M is [days-][hours:]minutes:seconds.
+// It is 0 for a task that has not started or a form it does not know.
+func (t Task) ElapsedTime() time.Duration {
+	s := t.Elapsed
+	var days int
+	if d, rest, ok := strings.Cut(s, "-"); ok {
+		n, err := strconv.Atoi(d)
+		if err != nil {
+			return 0
+		}
+		days, s = n, rest
+	}
+	parts := strings.Split(s, ":")
+	if len(parts) < 2 || len(parts) > 3 {
+		return 0
+	}
+	var secs int
+	for _, p := range parts {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 0 {
+			return 0
+		}
+		secs = secs*60 + n
+	}
+	return time.Duration(days)*24*time.Hour + time.Duration(secs)*time.Second
+}
+
 // NamedJob is a queued or running job found by name.
 type NamedJob struct {
 	JobID   string // the array job's id (squeue %F), or the job's own

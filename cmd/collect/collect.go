@@ -54,10 +54,17 @@ func (c *Cmd) Run(env *cli.Env) error {
 	if c.JSON {
 		enc := json.NewEncoder(env.Stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(w.Status)
+		if err := enc.Encode(w.Status); err != nil {
+			return err
+		}
+	} else {
+		report.WriteHuman(env.Stdout, w.Status, w.TopFailures)
+		fmt.Fprintf(env.Stdout, "reports: %s (status.json, status.prom, failures.jsonl; retry manifests of %d files in retry/)\n",
+			d.Reports(), w.Retry.Files)
 	}
-	report.WriteHuman(env.Stdout, w.Status, w.TopFailures)
-	fmt.Fprintf(env.Stdout, "reports: %s (status.json, status.prom, failures.jsonl; retry manifests of %d files in retry/)\n",
-		d.Reports(), w.Retry.Files)
+	if w.Status.Inconsistency != "" {
+		// Reported in full, and written to reports/; the exit code still tells a script.
+		return fmt.Errorf("%s (the reports are written with these figures, in %s)", w.Status.Inconsistency, d.Reports())
+	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sort"
 	"strings"
 	"syscall"
@@ -35,10 +36,42 @@ type Cmd struct {
 // View is what status shows: collect's figures plus who is working on what.
 type View struct {
 	*report.Status
-	Jobs                 []JobView   `json:"jobs"`
-	Running              []ShardView `json:"running"` // shards whose lock is held: in progress here or in Slurm
-	Tasks                []TaskView  `json:"tasks"`   // array tasks Slurm has queued or running
-	RecentFilesPerSecond float64     `json:"recent_files_per_second,omitempty"`
+	Jobs    []JobView   `json:"jobs"`
+	Running []ShardView `json:"running"` // shards whose lock is held: in progress here or in Slurm
+	Tasks   []TaskView  `json:"tasks"`   // array tasks Slurm has queued or running
+	// Unfinished are the shards with files neither migrated, skipped nor failed, each with
+	// what is happening to it and what to do.
+	Unfinished           []UnfinishedView `json:"unfinished"`
+	RecentFilesPerSecond float64          `json:"recent_files_per_second,omitempty"`
+}
+
+// Shard states in UnfinishedView.State.
+const (
+	StateRunning       = "running"        // its lock is held: a task works on it now
+	StateQueued        = "queued"         // Slurm has its array task queued (pending or held) or starting
+	StateWaitingLocal  = "waiting-local"  // the local runner runs other shards of its round and will get to it
+	StateNeverRan      = "never-ran"      // ran with the local scheduler, which stopped before it
+	StateNeverSubmited = "never-submitted" // its round was planned but not submitted to Slurm (--no-submit)
+	StateNotQueued     = "not-queued"     // its round's array is no longer in the queue, and it never ran
+	StateSuperseded    = "superseded"     // a later round took its unfinished files over: nothing to run here
+	StateFailed        = "failed"         // its last run ended with an error or stopped early
+	StateInterrupted   = "interrupted"    // its last run was stopped by a signal (scancel, time limit, Ctrl-C)
+	StateDied          = "died"           // its last run ended without a word (killed, node lost)
+)
+
+// UnfinishedView is an unfinished shard: what is happening to it, and the way on.
+type UnfinishedView struct {
+	Round int    `json:"round"`
+	Shard int    `json:"shard"`
+	Done  uint64 `json:"done"`
+	Files uint64 `json:"files"`
+	State string `json:"state"`
+	// Detail says more about the state in words (where it runs, how its last run ended).
+	Detail string `json:"detail,omitempty"`
+	// Next is what to do about it, if anything ("" while it runs or waits its turn).
+	Next string `json:"next,omitempty"`
+	// SupersededBy is the round that holds its files now (StateSuperseded).
+	SupersededBy int `json:"superseded_by,omitempty"`
 }
 
 // JobView is one of the campaign's Slurm jobs.
@@ -54,26 +87,31 @@ type JobView struct {
 
 // TaskView is one array task in the queue.
 type TaskView struct {
-	Job     string `json:"job_id"`
-	Round   int    `json:"round"`
-	Shard   int    `json:"shard"`
-	State   string `json:"state"`
-	Reason  string `json:"reason,omitempty"`
-	Node    string `json:"node,omitempty"`
-	Elapsed string `json:"elapsed,omitempty"`
+	Job    string `json:"job_id"`
+	Round  int    `json:"round"`
+	Shard  int    `json:"shard"`
+	State  string `json:"state"`
+	Reason string `json:"reason,omitempty"`
+	Node   string `json:"node,omitempty"`
+	// ElapsedSeconds is how long it has run, from squeue's [days-]hours:minutes:seconds.
+	ElapsedSeconds float64 `json:"elapsed_seconds"`
 }
 
 // ShardView is a shard a task is working on now, from its lock.
 type ShardView struct {
-	Round     int    `json:"round"`
-	Shard     int    `json:"shard"`
-	Host      string `json:"host"`
-	PID       int    `json:"pid"`
-	Job       string `json:"job,omitempty"`
-	Heartbeat string `json:"heartbeat_age"`
-	InFlight  uint64 `json:"in_flight"`
-	Done      uint64 `json:"done"`
-	Files     uint64 `json:"files"`
+	Round int    `json:"round"`
+	Shard int    `json:"shard"`
+	Host  string `json:"host"`
+	PID   int    `json:"pid"`
+	Job   string `json:"job,omitempty"`
+	// HeartbeatAgeSeconds is how long ago the task last touched its lock.
+	HeartbeatAgeSeconds float64 `json:"heartbeat_age_seconds"`
+	// InFlight counts the files lfs migrate was started on whose outcome is not recorded
+	// yet (the checkpoint's attempt records without an outcome): the one meaning of "in
+	// flight" in migrator's output.
+	InFlight uint64 `json:"in_flight"`
+	Done     uint64 `json:"done"`
+	Files    uint64 `json:"files"`
 }
 
 // Run prints the status, once or until interrupted.
@@ -102,15 +140,16 @@ func (c *Cmd) Run(env *cli.Env) error {
 		}
 		if c.JSON {
 			enc := json.NewEncoder(env.Stdout)
-			enc.SetIndent("", "  ")
+			if !c.Watch {
+				enc.SetIndent("", "  ")
+			} // --watch: one document per line, for tools that read a stream of them
 			if err := enc.Encode(v); err != nil {
 				return err
 			}
 		} else {
 			c.human(env.Stdout, v)
 		}
-		finished := v.Files.Pending == 0 && len(v.Running) == 0 && len(v.Tasks) == 0
-		if !c.Watch || finished {
+		if !c.Watch || finished(v) {
 			return nil
 		}
 		prev, prevAt = v, time.Now()
@@ -120,6 +159,12 @@ func (c *Cmd) Run(env *cli.Env) error {
 		case <-time.After(c.Interval):
 		}
 	}
+}
+
+// finished reports whether nothing is left to watch: every file is handled (in a dry run,
+// found to be migrated or not), and no task runs or waits in Slurm's queue.
+func finished(v *View) bool {
+	return v.Files.Pending-v.Files.WouldMigrate == 0 && len(v.Running) == 0 && len(v.Tasks) == 0
 }
 
 // look gathers the view: the campaign's files first (always available), then Slurm's
@@ -143,7 +188,7 @@ func look(ctx context.Context, d campaign.Dir, spec *campaign.Spec) (*View, erro
 			}
 			s := byShard[[2]int{r.Round, k}]
 			v.Running = append(v.Running, ShardView{Round: r.Round, Shard: k, Host: info.Host, PID: info.PID, Job: info.Job,
-				Heartbeat: age.Round(time.Second).String(), InFlight: s.Attempted, Files: s.Files.Planned,
+				HeartbeatAgeSeconds: age.Round(time.Second).Seconds(), InFlight: s.Attempted, Files: s.Files.Planned,
 				Done: s.Files.Migrated + s.Files.Skipped + s.Files.Failed})
 		}
 	}
@@ -160,6 +205,7 @@ func look(ctx context.Context, d campaign.Dir, spec *campaign.Spec) (*View, erro
 	}
 	arrays, collects := campaign.Jobs(subs)
 	all := append(append([]campaign.Submission{}, arrays...), collects...)
+	defer func() { v.Unfinished = unfinished(d, spec, v, arrays) }()
 	if len(all) == 0 {
 		return v, nil
 	}
@@ -193,13 +239,114 @@ func look(ctx context.Context, d campaign.Dir, spec *campaign.Spec) (*View, erro
 		}
 		if j.Kind == "array" && t.TaskID >= 0 {
 			v.Tasks = append(v.Tasks, TaskView{Job: t.ArrayJobID, Round: round[t.ArrayJobID], Shard: t.TaskID,
-				State: t.State, Reason: t.Reason, Node: t.Node, Elapsed: t.Elapsed})
+				State: t.State, Reason: t.Reason, Node: t.Node, ElapsedSeconds: t.ElapsedTime().Seconds()})
 		}
 	}
 	for _, s := range all {
 		v.Jobs = append(v.Jobs, *counts[s.JobID])
 	}
 	return v, nil
+}
+
+// unfinished says, for every shard with files still to handle, what is happening to it and
+// what to do: advice that is always safe to follow (a superseded round's shard is never
+// sent back to run, which would count its files twice).
+func unfinished(d campaign.Dir, spec *campaign.Spec, v *View, arrays []campaign.Submission) []UnfinishedView {
+	out := []UnfinishedView{}
+	latest := -1
+	if n := len(v.Rounds); n > 0 {
+		latest = v.Rounds[n-1].Round
+	}
+	type key [2]int
+	queued := map[key]TaskView{}
+	for _, t := range v.Tasks {
+		queued[key{t.Round, t.Shard}] = t
+	}
+	running := map[key]ShardView{}
+	busy := map[int]bool{} // rounds with a shard running
+	for _, r := range v.Running {
+		running[key{r.Round, r.Shard}] = r
+		busy[r.Round] = true
+	}
+	submitted := map[int]string{} // round -> its latest array job
+	for _, a := range arrays {
+		submitted[a.Round] = a.JobID
+	}
+	root := d.Root
+	retry := "migrator retry " + root
+	for _, s := range v.Shards {
+		left := s.Files.Pending - s.Files.WouldMigrate // a dry run's would-migrate files are done
+		if left == 0 {
+			continue
+		}
+		u := UnfinishedView{Round: s.Round, Shard: s.Shard, Files: s.Files.Planned,
+			Done: s.Files.Migrated + s.Files.Skipped + s.Files.Failed + s.Files.WouldMigrate}
+		k := key{s.Round, s.Shard}
+		local := spec.Slurm.Scheduler == "local" && s.Round == 0 || ranLocally(d, s.Round)
+		var rerun string
+		switch {
+		case spec.DryRun: // nothing to retry in a dry run
+			rerun = fmt.Sprintf("migrator work %s --shard %d", root, s.Shard)
+		case local && s.Round == 0:
+			rerun = fmt.Sprintf("rerun the same migrator plan command, or %s --scheduler local", retry)
+		case local:
+			rerun = retry + " --scheduler local"
+		default:
+			rerun = fmt.Sprintf("migrator work %s --round %d --shard %d, or %s", root, s.Round, s.Shard, retry)
+		}
+		r, isRunning := running[k]
+		t, isQueued := queued[k]
+		switch {
+		case s.Round < latest:
+			u.State, u.SupersededBy = StateSuperseded, latest
+			u.Detail = fmt.Sprintf("superseded by round %d, which holds its unfinished files now", latest)
+		case isRunning:
+			u.State = StateRunning
+			u.Detail = fmt.Sprintf("running on %s (pid %d, heartbeat %s ago), %d in flight", r.Host, r.PID,
+				(time.Duration(r.HeartbeatAgeSeconds) * time.Second).String(), r.InFlight)
+		case isQueued:
+			u.State = StateQueued
+			u.Detail = strings.ToLower(t.State)
+			if t.Node != "" {
+				u.Detail += " on " + t.Node + " for " + (time.Duration(t.ElapsedSeconds) * time.Second).String()
+			} else if t.Reason != "" && t.Reason != "None" {
+				u.Detail += " (" + t.Reason + ")"
+			}
+		case s.Runs > 0 && s.LastRun == checkpoint.RunInterrupted.String():
+			u.State, u.Next = StateInterrupted, rerun
+			u.Detail = fmt.Sprintf("its last run, on %s, was interrupted", s.Host)
+		case s.Runs > 0 && s.LastRun == "":
+			u.State, u.Next = StateDied, rerun
+			u.Detail = fmt.Sprintf("its last run, on %s, ended without a word (killed, or its node was lost)", s.Host)
+		case s.Runs > 0:
+			u.State, u.Next = StateFailed, rerun
+			u.Detail = fmt.Sprintf("its last run, on %s, ended: %s", s.Host, s.LastRun)
+		case local && busy[s.Round]:
+			u.State = StateWaitingLocal
+			u.Detail = "waiting in the local runner"
+		case local:
+			u.State, u.Next = StateNeverRan, rerun
+			u.Detail = "never ran: the local run stopped before it"
+		case submitted[s.Round] != "":
+			u.State, u.Next = StateNotQueued, rerun
+			u.Detail = fmt.Sprintf("never ran, and its array job %s is no longer in the queue", submitted[s.Round])
+		default:
+			u.State = StateNeverSubmited
+			u.Detail = fmt.Sprintf("never submitted: round %d was not submitted to Slurm", s.Round)
+			u.Next = "rerun the same migrator plan command without --no-submit"
+			if s.Round > 0 {
+				u.Next = retry + " (it submits a round that never ran)"
+			}
+		}
+		out = append(out, u)
+	}
+	return out
+}
+
+// ranLocally reports whether the local runner ran round n: it leaves logs/local-N-K.out.
+func ranLocally(d campaign.Dir, n int) bool {
+	m, _ := filepath.Glob(filepath.Join(d.Logs(), fmt.Sprintf("local-%d-*.out", n)))
+	return len(m) > 0
 }
 
 func (c *Cmd) human(w io.Writer, v *View) {
@@ -214,45 +361,38 @@ func (c *Cmd) human(w io.Writer, v *View) {
 		}
 		fmt.Fprintf(w, "%s job %s (%s): %d running, %d pending, %d held\n", j.Kind, j.JobID, campaign.RoundLabel(j.Round), j.Running, j.Pending, j.Held)
 	}
-	queued := map[[2]int]TaskView{}
-	for _, t := range v.Tasks {
-		queued[[2]int{t.Round, t.Shard}] = t
-	}
-	running := map[[2]int]ShardView{}
-	for _, r := range v.Running {
-		running[[2]int{r.Round, r.Shard}] = r
-	}
 	var lines []string
-	for _, s := range v.Shards {
-		if s.Files.Pending == 0 {
+	superseded := map[int]int{} // round -> shards superseded
+	by := map[int]int{}
+	for _, u := range v.Unfinished {
+		if u.State == StateSuperseded {
+			superseded[u.Round]++
+			by[u.Round] = u.SupersededBy
 			continue
 		}
-		key := [2]int{s.Round, s.Shard}
-		state := "not queued (rerun it, or migrator retry)"
-		if t, ok := queued[key]; ok {
-			state = strings.ToLower(t.State)
-			if t.Node != "" {
-				state += " on " + t.Node + " for " + t.Elapsed
-			} else if t.Reason != "" && t.Reason != "None" {
-				state += " (" + t.Reason + ")"
+		line := fmt.Sprintf("  %5d %5d  %7d/%-7d  %s", u.Round, u.Shard, u.Done, u.Files, u.Detail)
+		if u.Next != "" {
+			line += " (next: " + u.Next + ")"
+		}
+		lines = append(lines, line)
+	}
+	if len(lines) > 0 {
+		fmt.Fprintf(w, "unfinished shards:\n  round shard       done/files    state\n")
+		for i, l := range lines {
+			if i == c.Shards {
+				fmt.Fprintf(w, "  … and %d more\n", len(lines)-i)
+				break
 			}
+			fmt.Fprintln(w, l)
 		}
-		if r, ok := running[key]; ok {
-			state = fmt.Sprintf("running on %s (pid %d, heartbeat %s ago), %d in flight", r.Host, r.PID, r.Heartbeat, r.InFlight)
-		}
-		lines = append(lines, fmt.Sprintf("  %5d %5d  %7d/%-7d  %s", s.Round, s.Shard,
-			s.Files.Migrated+s.Files.Skipped+s.Files.Failed, s.Files.Planned, state))
 	}
-	if len(lines) == 0 {
-		return
+	var rounds []int
+	for r := range superseded {
+		rounds = append(rounds, r)
 	}
-	sort.Strings(lines)
-	fmt.Fprintf(w, "unfinished shards:\n  round shard       done/files    state\n")
-	for i, l := range lines {
-		if i == c.Shards {
-			fmt.Fprintf(w, "  … and %d more\n", len(lines)-i)
-			break
-		}
-		fmt.Fprintln(w, l)
+	sort.Ints(rounds)
+	for _, r := range rounds {
+		fmt.Fprintf(w, "round %d: %s superseded by round %d, which holds their unfinished files now: nothing to run for them\n",
+			r, progress.Plural(superseded[r], "shard"), by[r])
 	}
 }

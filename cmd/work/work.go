@@ -61,6 +61,9 @@ func (c *Cmd) Run(env *cli.Env) error {
 	if c.Shard >= len(idx.Shards) {
 		return cli.BadInputf("shard %d does not exist: round %d of %s has %d shards", c.Shard, c.Round, dir.Root, len(idx.Shards))
 	}
+	if err := notSuperseded(dir, spec, c.Round); err != nil {
+		return err
+	}
 	sh := idx.Shards[c.Shard]
 	shardPath := filepath.Join(round.Manifests, sh.File)
 	if err := manifest.Verify(shardPath, sh.SHA256); err != nil {
@@ -308,4 +311,27 @@ func recordHandSubmitted(dir campaign.Dir, round int, getenv func(string) string
 	}
 	dir.AppendSubmissionOnce(campaign.Submission{Time: time.Now().UTC(), Round: round, Kind: "array", JobID: job,
 		Shards: shards, Array: getenv("SLURM_ARRAY_TASK_MIN") + "-" + getenv("SLURM_ARRAY_TASK_MAX"), By: "task"})
+}
+
+// notSuperseded refuses a round that a later round took over: the later round holds its
+// unfinished files now, so running it again would handle them twice and make the campaign's
+// counts disagree with themselves.
+func notSuperseded(dir campaign.Dir, spec *campaign.Spec, round int) error {
+	rounds, err := dir.Rounds()
+	if err != nil {
+		return err
+	}
+	if len(rounds) == 0 || rounds[len(rounds)-1] <= round {
+		return nil
+	}
+	latest := rounds[len(rounds)-1]
+	shards := "its shards"
+	if idx, err := manifest.ReadIndex(dir.Round(latest).Manifests); err == nil && idx.Campaign == spec.ID {
+		shards = fmt.Sprintf("its shards 0-%d", len(idx.Shards)-1)
+		if len(idx.Shards) == 1 {
+			shards = "its shard 0"
+		}
+	}
+	return cli.BadInputf("round %d of %s was superseded by round %d, which holds its unfinished files now: run round %d instead "+
+		"(migrator work %s --round %d --shard K for %s), or see migrator status %s", round, dir.Root, latest, latest, dir.Root, latest, shards, dir.Root)
 }

@@ -1,0 +1,82 @@
+package e2e
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"migrator/cmd/status"
+	"migrator/lfssim"
+	"migrator/progress"
+)
+
+// Every piece of advice status gives is safe to follow. Here: round 0 is left half done,
+// a retry round takes its unfinished files over and runs to the end. status used to list
+// round 0's shards as "not queued (rerun it, or migrator retry)"; following that (work
+// --round 0) was accepted, and collect, status and retry then failed for good with "the
+// counts do not add up". Now status says the shards are superseded, work refuses the
+// round and names the one to run, and every command goes on working.
+func TestAdviceIsSafeToFollow(t *testing.T) {
+	e := newEnv(t)
+	e.mktree(lfssim.TreeOptions{Files: 300, Seed: 61})
+	before := e.snapshot()
+	sel := e.selected(before)
+	shards := e.plan("--shard-files", "50")
+	if shards < 3 {
+		t.Fatalf("%d shards; the test needs 3 or more", shards)
+	}
+
+	// Before anything ran: every shard was never submitted, and status says how to submit.
+	var v status.View
+	if err := json.Unmarshal([]byte(e.mustRun(0, "status", e.camp, "--json").stdout), &v); err != nil {
+		t.Fatal(err)
+	}
+	if len(v.Unfinished) != shards || v.Unfinished[0].State != status.StateNeverSubmited || !strings.Contains(v.Unfinished[0].Next, "without --no-submit") {
+		t.Errorf("unfinished before any run: %+v", v.Unfinished)
+	}
+
+	e.mustRun(0, "work", e.camp, "--shard", "0")
+	e.mustRun(0, "retry", e.camp, "--scheduler", "local") // round 1: shards 1.. of round 0, run here
+	e.checkMigrated(before, e.snapshot(), sel)
+
+	r := e.mustRun(0, "status", e.camp)
+	if strings.Contains(r.stdout, "rerun it") || strings.Contains(r.stdout, "--round 0") {
+		t.Errorf("status still advises rerunning round 0:\n%s", r.stdout)
+	}
+	if want := "round 0: " + progress.Plural(shards-1, "shard") + " superseded by round 1"; !strings.Contains(r.stdout, want) {
+		t.Errorf("status does not say %q:\n%s", want, r.stdout)
+	}
+	v = status.View{}
+	if err := json.Unmarshal([]byte(e.mustRun(0, "status", e.camp, "--json").stdout), &v); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range v.Unfinished {
+		if u.Round != 0 || u.State != status.StateSuperseded || u.SupersededBy != 1 || u.Next != "" {
+			t.Errorf("unfinished %+v; want round 0 superseded by round 1 with nothing to do", u)
+		}
+	}
+	if len(v.Unfinished) != shards-1 {
+		t.Errorf("%d unfinished shards listed, want %d", len(v.Unfinished), shards-1)
+	}
+
+	// The old advice: refused, in one line naming the round to run; nothing is written.
+	r = e.run("work", e.camp, "--round", "0", "--shard", "1")
+	if r.code != 2 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, "superseded by round 1") ||
+		!strings.Contains(r.stderr, "--round 1") {
+		t.Errorf("work on a superseded round: exit %d, stderr %q", r.code, r.stderr)
+	}
+	if e.startedShards(0)["shard-000001.log"] {
+		t.Error("the refused run wrote round 0 shard 1's checkpoint")
+	}
+
+	// And everything still works, with counts that add up.
+	e.mustRun(0, "collect", e.camp)
+	e.mustRun(0, "status", e.camp)
+	if r := e.mustRun(0, "retry", e.camp, "--scheduler", "local"); !strings.Contains(r.stderr, "nothing to retry") {
+		t.Errorf("retry: %s", r.stderr)
+	}
+	st := e.status()
+	if st.Files.Planned != uint64(len(sel)) || st.Files.Migrated != uint64(len(sel)) || !st.Files.Balanced() || st.Inconsistency != "" {
+		t.Errorf("final status %+v %q", st.Files, st.Inconsistency)
+	}
+}
