@@ -47,16 +47,16 @@ type View struct {
 
 // Shard states in UnfinishedView.State.
 const (
-	StateRunning       = "running"         // its lock is held: a task works on it now
-	StateQueued        = "queued"          // Slurm has its array task queued (pending or held) or starting
-	StateWaitingLocal  = "waiting-local"   // the local runner runs other shards of its round and will get to it
-	StateNeverRan      = "never-ran"       // ran with the local scheduler, which stopped before it
-	StateNeverSubmited = "never-submitted" // its round was planned but not submitted to Slurm (--no-submit)
-	StateNotQueued     = "not-queued"      // its round's array is no longer in the queue, and it never ran
-	StateSuperseded    = "superseded"      // a later round took its unfinished files over: nothing to run here
-	StateFailed        = "failed"          // its last run ended with an error or stopped early
-	StateInterrupted   = "interrupted"     // its last run was stopped by a signal (scancel, time limit, Ctrl-C)
-	StateDied          = "died"            // its last run ended without a word (killed, node lost)
+	StateRunning        = "running"         // its lock is held: a task works on it now
+	StateQueued         = "queued"          // Slurm has its array task queued (pending or held) or starting
+	StateWaitingLocal   = "waiting-local"   // the local runner runs other shards of its round and will get to it
+	StateNeverRan       = "never-ran"       // ran with the local scheduler, which stopped before it
+	StateNeverSubmitted = "never-submitted" // its round was planned but not submitted to Slurm (--no-submit)
+	StateNotQueued      = "not-queued"      // its round's array is no longer in the queue, and it never ran
+	StateSuperseded     = "superseded"      // a later round took its unfinished files over: nothing to run here
+	StateFailed         = "failed"          // its last run ended with an error or stopped early
+	StateInterrupted    = "interrupted"     // its last run was stopped by a signal (scancel, time limit, Ctrl-C)
+	StateDied           = "died"            // its last run ended without a word (killed, node lost)
 )
 
 // UnfinishedView is an unfinished shard: what is happening to it, and the way on.
@@ -331,7 +331,7 @@ func unfinished(d campaign.Dir, spec *campaign.Spec, v *View, arrays []campaign.
 			u.State, u.Next = StateNotQueued, rerun
 			u.Detail = fmt.Sprintf("never ran, and its array job %s is no longer in the queue", submitted[s.Round])
 		default:
-			u.State = StateNeverSubmited
+			u.State = StateNeverSubmitted
 			u.Detail = fmt.Sprintf("never submitted: round %d was not submitted to Slurm", s.Round)
 			u.Next = "rerun the same migrator plan command without --no-submit"
 			if s.Round > 0 {
