@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -361,6 +362,11 @@ func (c *Cmd) human(w io.Writer, v *View) {
 		}
 		fmt.Fprintf(w, "%s job %s (%s): %d running, %d pending, %d held\n", j.Kind, j.JobID, campaign.RoundLabel(j.Round), j.Running, j.Pending, j.Held)
 	}
+	type group struct {
+		UnfinishedView
+		last int // the last shard of a run of shards in the same state
+	}
+	var groups []group
 	var lines []string
 	superseded := map[int]int{} // round -> shards superseded
 	by := map[int]int{}
@@ -370,14 +376,29 @@ func (c *Cmd) human(w io.Writer, v *View) {
 			by[u.Round] = u.SupersededBy
 			continue
 		}
-		line := fmt.Sprintf("  %5d %5d  %7d/%-7d  %s", u.Round, u.Shard, u.Done, u.Files, u.Detail)
-		if u.Next != "" {
-			line += " (next: " + u.Next + ")"
+		// Shards next to each other in the same state with the same advice share a line.
+		if n := len(groups); n > 0 {
+			g := &groups[n-1]
+			if g.Round == u.Round && g.State == u.State && g.Detail == u.Detail && g.Next == u.Next && g.last+1 == u.Shard {
+				g.last, g.Done, g.Files = u.Shard, g.Done+u.Done, g.Files+u.Files
+				continue
+			}
+		}
+		groups = append(groups, group{UnfinishedView: u, last: u.Shard})
+	}
+	for _, g := range groups {
+		shards := strconv.Itoa(g.Shard)
+		if g.last != g.Shard {
+			shards += "-" + strconv.Itoa(g.last)
+		}
+		line := fmt.Sprintf("  %5d %7s  %7d/%-7d  %s", g.Round, shards, g.Done, g.Files, g.Detail)
+		if g.Next != "" {
+			line += " (next: " + g.Next + ")"
 		}
 		lines = append(lines, line)
 	}
 	if len(lines) > 0 {
-		fmt.Fprintf(w, "unfinished shards:\n  round shard       done/files    state\n")
+		fmt.Fprintf(w, "unfinished shards:\n  round   shard       done/files    state\n")
 		for i, l := range lines {
 			if i == c.Shards {
 				fmt.Fprintf(w, "  … and %d more\n", len(lines)-i)
