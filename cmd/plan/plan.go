@@ -38,7 +38,7 @@ type Cmd struct {
 	ScanPath []string `name:"scan-path" required:"" sep:"none" placeholder:"PATH" help:"Absolute directory to scan; repeat for several. Only files below the scan paths are touched."`
 	Exclude  []string `sep:"none" placeholder:"PATH" help:"Absolute directory to leave alone, with everything below it; repeat for several. /a/foo excludes /a/foo/... but not /a/foobar."`
 
-	MinSize cli.Size `name:"min-size" help:"Only files of at least this size (4096, 64k, 4M, 1G; powers of 1024)."`
+	MinSize cli.Size `name:"min-size" help:"Only files of at least this size (4096, 64k, 4M, 100MB, 1G; powers of 1024)."`
 	MaxSize cli.Size `name:"max-size" help:"Only files of at most this size."`
 	UID     string   `name:"uid" placeholder:"UID" help:"Only files owned by this numeric user ID."`
 	GID     string   `name:"gid" placeholder:"GID" help:"Only files of this numeric group ID."`
