@@ -2,11 +2,13 @@ package e2e
 
 import (
 	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"migrator/cmd/status"
 	"migrator/lfssim"
+	"migrator/manifest"
 	"migrator/progress"
 )
 
@@ -21,7 +23,16 @@ func TestAdviceIsSafeToFollow(t *testing.T) {
 	e.mktree(lfssim.TreeOptions{Files: 300, Seed: 61})
 	before := e.snapshot()
 	sel := e.selected(before)
-	shards := e.plan("--shard-files", "50")
+	r := e.mustRun(0, e.planArgs("--no-submit", "--shard-files", "50")...)
+	// The reminder names the real parameters of the source OSTs (2 and 3 of simfs).
+	if want := "lctl set_param osp.simfs-OST0002-osc-MDT*.max_create_count=0 osp.simfs-OST0003-osc-MDT*.max_create_count=0"; !strings.Contains(r.stderr, want) {
+		t.Errorf("plan's reminder does not say %q:\n%s", want, r.stderr)
+	}
+	idx, err := manifest.ReadIndex(filepath.Join(e.camp, "manifests"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	shards := len(idx.Shards)
 	if shards < 3 {
 		t.Fatalf("%d shards; the test needs 3 or more", shards)
 	}
@@ -39,7 +50,7 @@ func TestAdviceIsSafeToFollow(t *testing.T) {
 	e.mustRun(0, "retry", e.camp, "--scheduler", "local") // round 1: shards 1.. of round 0, run here
 	e.checkMigrated(before, e.snapshot(), sel)
 
-	r := e.mustRun(0, "status", e.camp)
+	r = e.mustRun(0, "status", e.camp)
 	if strings.Contains(r.stdout, "rerun it") || strings.Contains(r.stdout, "--round 0") {
 		t.Errorf("status still advises rerunning round 0:\n%s", r.stdout)
 	}

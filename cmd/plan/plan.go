@@ -202,7 +202,7 @@ func (c *Cmd) Run(env *cli.Env) error {
 	if w := pf.SpaceWarning(req, idx.Bytes); w != "" {
 		fmt.Fprintf(out, "warning: %s\n", w)
 	}
-	fmt.Fprintf(out, "reminder: stop new object creation on the source OSTs on the MDS first (lctl set_param osp.FSNAME-OSTxxxx*.max_create_count=0), or new files will keep landing on them; migrator cannot check this from a client\n")
+	fmt.Fprintln(out, createReminder(pf.FSName, req.Selection.SourceOSTs()))
 
 	round := launch.Round{Dir: dir, Spec: res.Spec, N: 0, Shards: len(idx.Shards), Exe: env.Exe, Version: env.Version, By: "plan"}
 	script, err := launch.WriteScripts(round)
