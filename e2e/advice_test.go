@@ -42,7 +42,7 @@ func TestAdviceIsSafeToFollow(t *testing.T) {
 	if err := json.Unmarshal([]byte(e.mustRun(0, "status", e.camp, "--json").stdout), &v); err != nil {
 		t.Fatal(err)
 	}
-	if len(v.Unfinished) != shards || v.Unfinished[0].State != status.StateNeverSubmitted|| !strings.Contains(v.Unfinished[0].Next, "without --no-submit") {
+	if len(v.Unfinished) != shards || v.Unfinished[0].State != status.StateNeverSubmitted || !strings.Contains(v.Unfinished[0].Next, "without --no-submit") {
 		t.Errorf("unfinished before any run: %+v", v.Unfinished)
 	}
 
