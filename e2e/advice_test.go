@@ -1,10 +1,12 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"migrator/cmd/status"
 	"migrator/lfssim"
@@ -89,5 +91,49 @@ func TestAdviceIsSafeToFollow(t *testing.T) {
 	st := e.status()
 	if st.Files.Planned != uint64(len(sel)) || st.Files.Migrated != uint64(len(sel)) || !st.Files.Balanced() || st.Inconsistency != "" {
 		t.Errorf("final status %+v %q", st.Files, st.Inconsistency)
+	}
+}
+
+// status --watch ends by itself once a dry run is done (its would-migrate files are
+// pending forever, by design); --json --watch prints one JSON document per line; and
+// nothing runs, so there is no ETA.
+func TestStatusWatch(t *testing.T) {
+	e := newEnv(t)
+	e.mktree(lfssim.TreeOptions{Files: 200, Seed: 62})
+	e.mustRun(0, e.planArgs("--scheduler", "local", "--dry-run", "--shard-files", "60")...)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	r := e.runCtx(ctx, "status", e.camp, "--watch", "--json", "--interval", "50ms")
+	if ctx.Err() != nil || r.code != 0 {
+		t.Fatalf("status --watch of a finished dry run did not end: exit %d, %v\n%s", r.code, ctx.Err(), r.stderr)
+	}
+	lines := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")
+	var v struct {
+		status.View
+		ETA *float64 `json:"eta_seconds"`
+	}
+	if len(lines) != 1 || json.Unmarshal([]byte(lines[0]), &v) != nil {
+		t.Fatalf("want one JSON document on one line, got %d lines:\n%.500s", len(lines), r.stdout)
+	}
+	if !v.DryRun || v.Files.WouldMigrate == 0 || v.Files.Pending != v.Files.WouldMigrate || v.ETA != nil || v.RunningShards != 0 {
+		t.Errorf("finished dry run: dry %v, files %+v, eta %v, running %d", v.DryRun, v.Files, v.ETA, v.RunningShards)
+	}
+
+	// A campaign that is not finished is watched until interrupted: a document per line.
+	e.camp += "-2"
+	e.mustRun(0, e.planArgs("--no-submit", "--shard-files", "60")...)
+	ctx, cancel = context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	r = e.runCtx(ctx, "status", e.camp, "--watch", "--json", "--interval", "100ms")
+	lines = strings.Split(r.stdout, "\n")
+	lines = lines[:len(lines)-1] // the complete lines: the kill may have cut the last one
+	if len(lines) < 3 {
+		t.Fatalf("%d documents in 1.5 s at 100 ms:\n%.500s", len(lines), r.stdout)
+	}
+	for i, l := range lines {
+		var v status.View
+		if err := json.Unmarshal([]byte(l), &v); err != nil || v.Files.Planned == 0 {
+			t.Errorf("line %d is not a status document: %v\n%.200s", i, err, l)
+		}
 	}
 }

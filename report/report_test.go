@@ -413,3 +413,36 @@ func TestLateRunOfASupersededRound(t *testing.T) {
 		t.Errorf("human report:\n%s", human.String())
 	}
 }
+
+// The ETA is given while a shard runs (a live task holds its lock), not after: a rate from
+// the past says nothing about when a campaign nobody works on will end.
+func TestETAOnlyWhileSomethingRuns(t *testing.T) {
+	f := newFixture(t)
+	f.round(0, entries("a", 10, 100, 1))
+	f.outcomes(0, 0, 10, migrated(0), migrated(1), migrated(2), migrated(3))
+	st, err := Collect(context.Background(), f.d, f.spec, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.FilesPerSecond == 0 || st.ETASeconds != 0 || st.RunningShards != 0 {
+		t.Errorf("nothing running: rate %v, ETA %v, running %d; want a rate and no ETA", st.FilesPerSecond, st.ETASeconds, st.RunningShards)
+	}
+	var human bytes.Buffer
+	WriteHuman(&human, st, nil)
+	if !strings.Contains(human.String(), "ETA -") {
+		t.Errorf("human report with nothing running:\n%s", human.String())
+	}
+
+	lock, err := checkpoint.AcquireLock(checkpoint.LockPath(f.d.Round(0).Checkpoints, 0), checkpoint.CurrentHolder(os.Getenv), checkpoint.LockOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Release()
+	if st, err = Collect(context.Background(), f.d, f.spec, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	// 4 files handled in 3 s (the records' times): 6 pending at 4/3 files/s.
+	if st.RunningShards != 1 || st.ETASeconds != 4.5 {
+		t.Errorf("a shard running: running %d, ETA %v s; want 1 and 4.5", st.RunningShards, st.ETASeconds)
+	}
+}
