@@ -147,11 +147,12 @@ func (c *Cmd) Run(env *cli.Env) error {
 		}
 	}()
 	var st migrate.Stats
+	flying := newInFlight(log)
 	t0 := time.Now()
 	remaining := int64(sh.Files - done.Count())
 	rep := progress.Start(stop.ctx, progress.Options{Out: out, Terminal: progress.IsTerminal(out), Every: c.Progress,
-		Prefix: fmt.Sprintf("shard %d", c.Shard)}, func() string { return status(&st, remaining, t0) })
-	runErr := migrate.Run(stop.ctx, kill.ctx, client, src, migrate.State{Done: done, Attempted: attempted}, log, opts, &st)
+		Prefix: fmt.Sprintf("shard %d", c.Shard)}, func() string { return status(&st, flying, remaining, t0) })
+	runErr := migrate.Run(stop.ctx, kill.ctx, client, src, migrate.State{Done: done, Attempted: attempted}, flying, opts, &st)
 	rep.Stop()
 	kill.cancel()
 
@@ -187,7 +188,7 @@ func (c *Cmd) Run(env *cli.Env) error {
 	if err := log.Close(); err != nil && result == nil {
 		result, code = err, cli.ExitFailure
 	}
-	fmt.Fprintf(out, "shard %d: %s in %s (%s)\n", c.Shard, status(&st, remaining, t0), time.Since(t0).Round(time.Second), end.Status)
+	fmt.Fprintf(out, "shard %d: %s in %s (%s)\n", c.Shard, status(&st, flying, remaining, t0), time.Since(t0).Round(time.Second), end.Status)
 	if why.Load() == "USR1" && st.Done.Load() < remaining {
 		requeue(out, env.Getenv) // files are left, and the time limit is near
 	}
@@ -211,11 +212,11 @@ func defaultBatch(sh manifest.ShardIndex) int {
 	return 1
 }
 
-func status(st *migrate.Stats, remaining int64, t0 time.Time) string {
+func status(st *migrate.Stats, flying *inFlight, remaining int64, t0 time.Time) string {
 	el := time.Since(t0)
-	return fmt.Sprintf("%d/%d files done (%d migrated, %s; %d skipped; %d failed; %d would migrate), %s, %d retries, %d in flight",
+	return fmt.Sprintf("%d/%d files done (%d migrated, %s; %d skipped; %d failed; %d would migrate), %s, %d retries, %d files in flight",
 		st.Done.Load(), remaining, st.Migrated.Load(), humanize.IBytes(uint64(st.Bytes.Load())), st.Skipped.Load(),
-		st.Failed.Load(), st.Would.Load(), progress.Rate(st.Done.Load(), el), st.Retries.Load(), st.InFlight.Load())
+		st.Failed.Load(), st.Would.Load(), progress.Rate(st.Done.Load(), el), st.Retries.Load(), flying.Files())
 }
 
 type cancelCtx struct {
