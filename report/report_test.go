@@ -446,3 +446,27 @@ func TestETAOnlyWhileSomethingRuns(t *testing.T) {
 		t.Errorf("a shard running: running %d, ETA %v s; want 1 and 4.5", st.RunningShards, st.ETASeconds)
 	}
 }
+
+// One shard, one file: "1 shard", "1 file", never "1 shards".
+func TestHumanPlurals(t *testing.T) {
+	f := newFixture(t)
+	f.round(0, entries("a", 1, 100, 1))
+	st, err := Collect(context.Background(), f.d, f.spec, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	WriteHuman(&b, st, nil)
+	for _, want := range []string{"% of 1 file handled", "round 0: 1 shard, 1 file: "} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("human report does not say %q:\n%s", want, b.String())
+		}
+	}
+	f.round(1, entries("a", 2, 100, 1), entries("b", 1, 100, 1))
+	st, _ = Collect(context.Background(), f.d, f.spec, Options{})
+	b.Reset()
+	WriteHuman(&b, st, nil)
+	if !strings.Contains(b.String(), "round 1: 2 shards, 3 files: ") {
+		t.Errorf("human report:\n%s", b.String())
+	}
+}

@@ -221,7 +221,7 @@ func WriteHuman(w io.Writer, st *Status, top []TopFailure) {
 	if f.Planned > 0 {
 		pct = 100 * float64(handled) / float64(f.Planned)
 	}
-	fmt.Fprintf(w, "%s %5.1f%% of %d files handled\n", bar(pct, 40), pct, f.Planned)
+	fmt.Fprintf(w, "%s %5.1f%% of %s handled\n", bar(pct, 40), pct, progress.Plural(f.Planned, "file"))
 	fmt.Fprintf(w, "files:   %d planned, %d migrated, %d skipped, %d failed, %d pending", f.Planned, f.Migrated, f.Skipped, f.Failed, f.Pending)
 	if f.WouldMigrate > 0 {
 		fmt.Fprintf(w, " (%d would migrate)", f.WouldMigrate)
@@ -248,8 +248,9 @@ func WriteHuman(w io.Writer, st *Status, top []TopFailure) {
 	}
 	fmt.Fprintf(w, "left on source OSTs (failed or pending): %s\n", byOST(st.SourceOSTsRemaining))
 	for _, r := range st.Rounds {
-		fmt.Fprintf(w, "round %d: %d shards, %d files: %d migrated, %d skipped, %d failed, %d pending; %d taken over by a later round\n",
-			r.Round, r.Shards, r.Files.Planned, r.Files.Migrated, r.Files.Skipped, r.Files.Failed, r.Files.Pending, r.SupersededFiles)
+		fmt.Fprintf(w, "round %d: %s, %s: %d migrated, %d skipped, %d failed, %d pending; %d taken over by a later round\n",
+			r.Round, progress.Plural(r.Shards, "shard"), progress.Plural(r.Files.Planned, "file"),
+			r.Files.Migrated, r.Files.Skipped, r.Files.Failed, r.Files.Pending, r.SupersededFiles)
 	}
 	if st.LateRuns > 0 {
 		var where []string

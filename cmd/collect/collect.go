@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"migrator/progress"
 	"migrator/campaign"
 	"migrator/checkpoint"
 	"migrator/cmd/cli"
@@ -59,8 +60,8 @@ func (c *Cmd) Run(env *cli.Env) error {
 		}
 	} else {
 		report.WriteHuman(env.Stdout, w.Status, w.TopFailures)
-		fmt.Fprintf(env.Stdout, "reports: %s (status.json, status.prom, failures.jsonl; retry manifests of %d files in retry/)\n",
-			d.Reports(), w.Retry.Files)
+		fmt.Fprintf(env.Stdout, "reports: %s (status.json, status.prom, failures.jsonl; retry manifests of %s in retry/)\n",
+			d.Reports(), progress.Plural(w.Retry.Files, "file"))
 	}
 	if w.Status.Inconsistency != "" {
 		// Reported in full, and written to reports/; the exit code still tells a script.

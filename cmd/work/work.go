@@ -59,7 +59,7 @@ func (c *Cmd) Run(env *cli.Env) error {
 			filepath.Join(round.Manifests, manifest.IndexFile), idx.Campaign, idx.Round, spec.ID, c.Round)
 	}
 	if c.Shard >= len(idx.Shards) {
-		return cli.BadInputf("shard %d does not exist: round %d of %s has %d shards", c.Shard, c.Round, dir.Root, len(idx.Shards))
+		return cli.BadInputf("shard %d does not exist: round %d of %s has %s", c.Shard, c.Round, dir.Root, progress.Plural(len(idx.Shards), "shard"))
 	}
 	if err := notSuperseded(dir, spec, c.Round); err != nil {
 		return err
@@ -111,8 +111,8 @@ func (c *Cmd) Run(env *cli.Env) error {
 		log.Close()
 		return err
 	}
-	fmt.Fprintf(out, "shard %d of campaign %s round %d: %d files, %s; %d done before this run\n",
-		c.Shard, spec.ID, c.Round, sh.Files, humanize.IBytes(sh.Bytes), done.Count())
+	fmt.Fprintf(out, "shard %d of campaign %s round %d: %s, %s; %d done before this run\n",
+		c.Shard, spec.ID, c.Round, progress.Plural(sh.Files, "file"), humanize.IBytes(sh.Bytes), done.Count())
 
 	src, err := manifest.OpenShard(shardPath, sh.SHA256)
 	if err != nil {
@@ -170,9 +170,9 @@ func (c *Cmd) Run(env *cli.Env) error {
 		end.Status, code = checkpoint.RunInterrupted, cli.ExitInterrupted
 		result = fmt.Errorf("stopped by %s; the checkpoint is flushed and a rerun continues", why.Load())
 	case st.Failed.Load() > 0:
-		code, result = cli.ExitIncomplete, fmt.Errorf("%d files failed; see migrator collect %s", st.Failed.Load(), dir.Root)
+		code, result = cli.ExitIncomplete, fmt.Errorf("%s failed; see migrator collect %s", progress.Plural(st.Failed.Load(), "file"), dir.Root)
 	case st.Interrupts.Load() > 0:
-		code, result = cli.ExitIncomplete, fmt.Errorf("%d files were interrupted (their lfs migrate got a signal); rerun the shard to finish them", st.Interrupts.Load())
+		code, result = cli.ExitIncomplete, fmt.Errorf("%s interrupted (lfs migrate got a signal); rerun the shard to finish them", progress.Plural(st.Interrupts.Load(), "file"))
 	}
 	if result != nil {
 		end.Message = result.Error()
