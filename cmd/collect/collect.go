@@ -11,11 +11,11 @@ import (
 	"os/signal"
 	"syscall"
 
-	"migrator/progress"
 	"migrator/campaign"
 	"migrator/checkpoint"
 	"migrator/cmd/cli"
 	"migrator/manifest"
+	"migrator/progress"
 	"migrator/report"
 )
 
