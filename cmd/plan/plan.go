@@ -193,10 +193,10 @@ func (c *Cmd) Run(env *cli.Env) error {
 	}
 	idx := res.Index
 	if res.Resumed {
-		fmt.Fprintf(out, "campaign %s was already planned: %d files, %s in %d shards\n", res.Spec.ID, idx.Files, humanize.IBytes(idx.Bytes), len(idx.Shards))
+		fmt.Fprintf(out, "campaign %s was already planned: %s, %s in %s\n", res.Spec.ID, progress.Plural(idx.Files, "file"), humanize.IBytes(idx.Bytes), progress.Plural(len(idx.Shards), "shard"))
 	} else {
-		fmt.Fprintf(out, "planned campaign %s: %d files, %s in %d shards (scan %s: %d paths found, %d hard-link duplicates left out, %d gone meanwhile)\n",
-			res.Spec.ID, idx.Files, humanize.IBytes(idx.Bytes), len(idx.Shards), time.Since(start).Round(time.Second),
+		fmt.Fprintf(out, "planned campaign %s: %s, %s in %s (scan %s: %d paths found, %d hard-link duplicates left out, %d gone meanwhile)\n",
+			res.Spec.ID, progress.Plural(idx.Files, "file"), humanize.IBytes(idx.Bytes), progress.Plural(len(idx.Shards), "shard"), time.Since(start).Round(time.Second),
 			st.Found.Load(), st.HardLinks.Load(), st.Vanished.Load())
 	}
 	if w := pf.SpaceWarning(req, idx.Bytes); w != "" {
