@@ -259,9 +259,17 @@ func unfinished(d campaign.Dir, spec *campaign.Spec, v *View, arrays []campaign.
 		latest = v.Rounds[n-1].Round
 	}
 	type key [2]int
+	// A script piped into sbatch by hand is the latest round's until its first task
+	// records it (plan and retry --emit-script print the latest round's script).
+	roundOf := func(r int) int {
+		if r == campaign.RoundUnrecorded {
+			return latest
+		}
+		return r
+	}
 	queued := map[key]TaskView{}
 	for _, t := range v.Tasks {
-		queued[key{t.Round, t.Shard}] = t
+		queued[key{roundOf(t.Round), t.Shard}] = t
 	}
 	running := map[key]ShardView{}
 	busy := map[int]bool{} // rounds with a shard running
@@ -271,7 +279,7 @@ func unfinished(d campaign.Dir, spec *campaign.Spec, v *View, arrays []campaign.
 	}
 	submitted := map[int]string{} // round -> its latest array job
 	for _, a := range arrays {
-		submitted[a.Round] = a.JobID
+		submitted[roundOf(a.Round)] = a.JobID
 	}
 	root := d.Root
 	retry := "migrator retry " + root
