@@ -283,6 +283,7 @@ func unfinished(d campaign.Dir, spec *campaign.Spec, v *View, arrays []campaign.
 	}
 	root := d.Root
 	retry := "migrator retry " + root
+	localRound := map[int]bool{} // rounds run by the local runner
 	for _, s := range v.Shards {
 		left := s.Files.Pending - s.Files.WouldMigrate // a dry run's would-migrate files are done
 		if left == 0 {
@@ -291,7 +292,11 @@ func unfinished(d campaign.Dir, spec *campaign.Spec, v *View, arrays []campaign.
 		u := UnfinishedView{Round: s.Round, Shard: s.Shard, Files: s.Files.Planned,
 			Done: s.Files.Migrated + s.Files.Skipped + s.Files.Failed + s.Files.WouldMigrate}
 		k := key{s.Round, s.Shard}
-		local := spec.Slurm.Scheduler == "local" && s.Round == 0 || ranLocally(d, s.Round)
+		local, known := localRound[s.Round]
+		if !known {
+			local = spec.Slurm.Scheduler == "local" && s.Round == 0 || ranLocally(d, s.Round)
+			localRound[s.Round] = local
+		}
 		var rerun string
 		switch {
 		case spec.DryRun: // nothing to retry in a dry run
