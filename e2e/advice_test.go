@@ -12,6 +12,7 @@ import (
 	"migrator/lfssim"
 	"migrator/manifest"
 	"migrator/progress"
+	"migrator/triage"
 )
 
 // Every piece of advice status gives is safe to follow. Here: round 0 is left half done,
@@ -44,7 +45,7 @@ func TestAdviceIsSafeToFollow(t *testing.T) {
 	if err := json.Unmarshal([]byte(e.mustRun(0, "status", e.camp, "--json").stdout), &v); err != nil {
 		t.Fatal(err)
 	}
-	if len(v.Unfinished) != shards || v.Unfinished[0].State != status.StateNeverSubmitted || !strings.Contains(v.Unfinished[0].Next, "without --no-submit") {
+	if len(v.Unfinished) != shards || v.Unfinished[0].State != triage.NeverSubmitted || !strings.Contains(v.Unfinished[0].Next, "without --no-submit") {
 		t.Errorf("unfinished before any run: %+v", v.Unfinished)
 	}
 
@@ -64,7 +65,7 @@ func TestAdviceIsSafeToFollow(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, u := range v.Unfinished {
-		if u.Round != 0 || u.State != status.StateSuperseded || u.SupersededBy != 1 || u.Next != "" {
+		if u.Round != 0 || u.State != triage.Superseded || u.SupersededBy != 1 || u.Next != "" {
 			t.Errorf("unfinished %+v; want round 0 superseded by round 1 with nothing to do", u)
 		}
 	}

@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -23,6 +22,7 @@ import (
 	"migrator/progress"
 	"migrator/report"
 	"migrator/slurm"
+	"migrator/triage"
 )
 
 // Cmd is "migrator status CAMPAIGN [--json] [--watch]".
@@ -42,37 +42,8 @@ type View struct {
 	Tasks   []TaskView  `json:"tasks"`   // array tasks Slurm has queued or running
 	// Unfinished are the shards with files neither migrated, skipped nor failed, each with
 	// what is happening to it and what to do.
-	Unfinished           []UnfinishedView `json:"unfinished"`
-	RecentFilesPerSecond float64          `json:"recent_files_per_second,omitempty"`
-}
-
-// Shard states in UnfinishedView.State.
-const (
-	StateRunning        = "running"         // its lock is held: a task works on it now
-	StateQueued         = "queued"          // Slurm has its array task queued (pending or held) or starting
-	StateWaitingLocal   = "waiting-local"   // the local runner runs other shards of its round and will get to it
-	StateNeverRan       = "never-ran"       // ran with the local scheduler, which stopped before it
-	StateNeverSubmitted = "never-submitted" // its round was planned but not submitted to Slurm (--no-submit)
-	StateNotQueued      = "not-queued"      // its round's array is no longer in the queue, and it never ran
-	StateSuperseded     = "superseded"      // a later round took its unfinished files over: nothing to run here
-	StateFailed         = "failed"          // its last run ended with an error or stopped early
-	StateInterrupted    = "interrupted"     // its last run was stopped by a signal (scancel, time limit, Ctrl-C)
-	StateDied           = "died"            // its last run ended without a word (killed, node lost)
-)
-
-// UnfinishedView is an unfinished shard: what is happening to it, and the way on.
-type UnfinishedView struct {
-	Round int    `json:"round"`
-	Shard int    `json:"shard"`
-	Done  uint64 `json:"done"`
-	Files uint64 `json:"files"`
-	State string `json:"state"`
-	// Detail says more about the state in words (where it runs, how its last run ended).
-	Detail string `json:"detail,omitempty"`
-	// Next is what to do about it, if anything ("" while it runs or waits its turn).
-	Next string `json:"next,omitempty"`
-	// SupersededBy is the round that holds its files now (StateSuperseded).
-	SupersededBy int `json:"superseded_by,omitempty"`
+	Unfinished           []triage.Shard `json:"unfinished"`
+	RecentFilesPerSecond float64        `json:"recent_files_per_second,omitempty"`
 }
 
 // JobView is one of the campaign's Slurm jobs.
@@ -249,118 +220,23 @@ func look(ctx context.Context, d campaign.Dir, spec *campaign.Spec) (*View, erro
 	return v, nil
 }
 
-// unfinished says, for every shard with files still to handle, what is happening to it and
-// what to do: advice that is always safe to follow (a superseded round's shard is never
-// sent back to run, which would count its files twice).
-func unfinished(d campaign.Dir, spec *campaign.Spec, v *View, arrays []campaign.Submission) []UnfinishedView {
-	out := []UnfinishedView{}
-	latest := -1
-	if n := len(v.Rounds); n > 0 {
-		latest = v.Rounds[n-1].Round
-	}
-	type key [2]int
-	// A script piped into sbatch by hand is the latest round's until its first task
-	// records it (plan and retry --emit-script print the latest round's script).
-	roundOf := func(r int) int {
-		if r == campaign.RoundUnrecorded {
-			return latest
-		}
-		return r
-	}
-	queued := map[key]TaskView{}
-	for _, t := range v.Tasks {
-		queued[key{roundOf(t.Round), t.Shard}] = t
-	}
-	running := map[key]ShardView{}
-	busy := map[int]bool{} // rounds with a shard running
+// unfinished triages the unfinished shards from the view's locks and queue.
+func unfinished(d campaign.Dir, spec *campaign.Spec, v *View, arrays []campaign.Submission) []triage.Shard {
+	f := triage.Facts{Dir: d, Spec: spec, Arrays: arrays, Running: map[triage.Key]string{}, Queued: map[triage.Key]string{}}
 	for _, r := range v.Running {
-		running[key{r.Round, r.Shard}] = r
-		busy[r.Round] = true
+		f.Running[triage.Key{Round: r.Round, Shard: r.Shard}] = fmt.Sprintf("running on %s (pid %d, heartbeat %s ago), %s in flight",
+			r.Host, r.PID, (time.Duration(r.HeartbeatAgeSeconds) * time.Second).String(), progress.Plural(r.InFlight, "file"))
 	}
-	submitted := map[int]string{} // round -> its latest array job
-	for _, a := range arrays {
-		submitted[roundOf(a.Round)] = a.JobID
+	for _, t := range v.Tasks {
+		how := strings.ToLower(t.State)
+		if t.Node != "" {
+			how += " on " + t.Node + " for " + (time.Duration(t.ElapsedSeconds) * time.Second).String()
+		} else if t.Reason != "" && t.Reason != "None" {
+			how += " (" + t.Reason + ")"
+		}
+		f.Queued[triage.Key{Round: t.Round, Shard: t.Shard}] = how
 	}
-	root := d.Root
-	retry := "migrator retry " + root
-	localRound := map[int]bool{} // rounds run by the local runner
-	for _, s := range v.Shards {
-		left := s.Files.Pending - s.Files.WouldMigrate // a dry run's would-migrate files are done
-		if left == 0 {
-			continue
-		}
-		u := UnfinishedView{Round: s.Round, Shard: s.Shard, Files: s.Files.Planned,
-			Done: s.Files.Migrated + s.Files.Skipped + s.Files.Failed + s.Files.WouldMigrate}
-		k := key{s.Round, s.Shard}
-		local, known := localRound[s.Round]
-		if !known {
-			local = spec.Slurm.Scheduler == "local" && s.Round == 0 || ranLocally(d, s.Round)
-			localRound[s.Round] = local
-		}
-		var rerun string
-		switch {
-		case spec.DryRun: // nothing to retry in a dry run
-			rerun = fmt.Sprintf("migrator work %s --shard %d", root, s.Shard)
-		case local && s.Round == 0:
-			rerun = fmt.Sprintf("rerun the same migrator plan command, or %s --scheduler local", retry)
-		case local:
-			rerun = retry + " --scheduler local"
-		default:
-			rerun = fmt.Sprintf("migrator work %s --round %d --shard %d, or %s", root, s.Round, s.Shard, retry)
-		}
-		r, isRunning := running[k]
-		t, isQueued := queued[k]
-		switch {
-		case s.Round < latest:
-			u.State, u.SupersededBy = StateSuperseded, latest
-			u.Detail = fmt.Sprintf("superseded by round %d, which holds its unfinished files now", latest)
-		case isRunning:
-			u.State = StateRunning
-			u.Detail = fmt.Sprintf("running on %s (pid %d, heartbeat %s ago), %d in flight", r.Host, r.PID,
-				(time.Duration(r.HeartbeatAgeSeconds) * time.Second).String(), r.InFlight)
-		case isQueued:
-			u.State = StateQueued
-			u.Detail = strings.ToLower(t.State)
-			if t.Node != "" {
-				u.Detail += " on " + t.Node + " for " + (time.Duration(t.ElapsedSeconds) * time.Second).String()
-			} else if t.Reason != "" && t.Reason != "None" {
-				u.Detail += " (" + t.Reason + ")"
-			}
-		case s.Runs > 0 && s.LastRun == checkpoint.RunInterrupted.String():
-			u.State, u.Next = StateInterrupted, rerun
-			u.Detail = fmt.Sprintf("its last run, on %s, was interrupted", s.Host)
-		case s.Runs > 0 && s.LastRun == "":
-			u.State, u.Next = StateDied, rerun
-			u.Detail = fmt.Sprintf("its last run, on %s, ended without a word (killed, or its node was lost)", s.Host)
-		case s.Runs > 0:
-			u.State, u.Next = StateFailed, rerun
-			u.Detail = fmt.Sprintf("its last run, on %s, ended: %s", s.Host, s.LastRun)
-		case local && busy[s.Round]:
-			u.State = StateWaitingLocal
-			u.Detail = "waiting in the local runner"
-		case local:
-			u.State, u.Next = StateNeverRan, rerun
-			u.Detail = "never ran: the local run stopped before it"
-		case submitted[s.Round] != "":
-			u.State, u.Next = StateNotQueued, rerun
-			u.Detail = fmt.Sprintf("never ran, and its array job %s is no longer in the queue", submitted[s.Round])
-		default:
-			u.State = StateNeverSubmitted
-			u.Detail = fmt.Sprintf("never submitted: round %d was not submitted to Slurm", s.Round)
-			u.Next = "rerun the same migrator plan command without --no-submit"
-			if s.Round > 0 {
-				u.Next = retry + " (it submits a round that never ran)"
-			}
-		}
-		out = append(out, u)
-	}
-	return out
-}
-
-// ranLocally reports whether the local runner ran round n: it leaves logs/local-N-K.out.
-func ranLocally(d campaign.Dir, n int) bool {
-	m, _ := filepath.Glob(filepath.Join(d.Logs(), fmt.Sprintf("local-%d-*.out", n)))
-	return len(m) > 0
+	return triage.Unfinished(v.Status, f)
 }
 
 func (c *Cmd) human(w io.Writer, v *View) {
@@ -376,15 +252,15 @@ func (c *Cmd) human(w io.Writer, v *View) {
 		fmt.Fprintf(w, "%s job %s (%s): %d running, %d pending, %d held\n", j.Kind, j.JobID, campaign.RoundLabel(j.Round), j.Running, j.Pending, j.Held)
 	}
 	type group struct {
-		UnfinishedView
-		last int // the last shard of a run of shards in the same state
+		u    triage.Shard // the first of a run of shards in the same state, with the run's sums
+		last int          // the last shard of the run
 	}
 	var groups []group
 	var lines []string
 	superseded := map[int]int{} // round -> shards superseded
 	by := map[int]int{}
 	for _, u := range v.Unfinished {
-		if u.State == StateSuperseded {
+		if u.State == triage.Superseded {
 			superseded[u.Round]++
 			by[u.Round] = u.SupersededBy
 			continue
@@ -392,21 +268,21 @@ func (c *Cmd) human(w io.Writer, v *View) {
 		// Shards next to each other in the same state with the same advice share a line.
 		if n := len(groups); n > 0 {
 			g := &groups[n-1]
-			if g.Round == u.Round && g.State == u.State && g.Detail == u.Detail && g.Next == u.Next && g.last+1 == u.Shard {
-				g.last, g.Done, g.Files = u.Shard, g.Done+u.Done, g.Files+u.Files
+			if g.u.Round == u.Round && g.u.State == u.State && g.u.Detail == u.Detail && g.u.Next == u.Next && g.last+1 == u.Shard {
+				g.last, g.u.Done, g.u.Files = u.Shard, g.u.Done+u.Done, g.u.Files+u.Files
 				continue
 			}
 		}
-		groups = append(groups, group{UnfinishedView: u, last: u.Shard})
+		groups = append(groups, group{u: u, last: u.Shard})
 	}
 	for _, g := range groups {
-		shards := strconv.Itoa(g.Shard)
-		if g.last != g.Shard {
+		shards := strconv.Itoa(g.u.Shard)
+		if g.last != g.u.Shard {
 			shards += "-" + strconv.Itoa(g.last)
 		}
-		line := fmt.Sprintf("  %5d %7s  %7d/%-7d  %s", g.Round, shards, g.Done, g.Files, g.Detail)
-		if g.Next != "" {
-			line += " (next: " + g.Next + ")"
+		line := fmt.Sprintf("  %5d %7s  %7d/%-7d  %s", g.u.Round, shards, g.u.Done, g.u.Files, g.u.Detail)
+		if g.u.Next != "" {
+			line += " (next: " + g.u.Next + ")"
 		}
 		lines = append(lines, line)
 	}
