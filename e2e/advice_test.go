@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -137,4 +138,55 @@ func TestStatusWatch(t *testing.T) {
 			t.Errorf("line %d is not a status document: %v\n%.200s", i, err, l)
 		}
 	}
+}
+
+// A campaign wedged the old way (a superseded shard run after the later round was made)
+// still reports: collect recognises the late run by its time and leaves it out; where it
+// cannot (the index's time says the run came first), collect writes every report anyway,
+// says the counts do not add up, with the numbers and a way out, and exits 1, and status
+// and retry go on working.
+func TestWedgedCampaignStillReports(t *testing.T) {
+	e := newEnv(t)
+	e.mktree(lfssim.TreeOptions{Files: 200, Seed: 63})
+	e.plan("--shard-files", "60")
+	e.mustRun(0, "work", e.camp, "--shard", "0")
+	e.mustRun(0, "retry", e.camp, "--scheduler", "local")
+	// What an older migrator allowed: round 0's shard 1 run after round 1 took it over.
+	rounds := filepath.Join(e.camp, "rounds")
+	if err := os.Rename(rounds, rounds+".away"); err != nil {
+		t.Fatal(err)
+	}
+	e.mustRun(0, "work", e.camp, "--round", "0", "--shard", "1")
+	if err := os.Rename(rounds+".away", rounds); err != nil {
+		t.Fatal(err)
+	}
+
+	// Detected: the run started after round 1's index was written.
+	r := e.mustRun(0, "collect", e.camp)
+	if st := e.status(); st.LateRuns != 1 || st.Inconsistency != "" || !st.Files.Balanced() {
+		t.Errorf("late run not left out: late %d, %q, %+v", st.LateRuns, st.Inconsistency, st.Files)
+	}
+	if !strings.Contains(r.stdout, "note: 1 run of shards a later round had taken over (round 0 shard 1) not counted") {
+		t.Errorf("collect does not say it left a run out:\n%s", r.stdout)
+	}
+
+	// Undetectable: round 1's index looks newer than the run.
+	index := filepath.Join(rounds, "001", "manifests", manifest.IndexFile)
+	later := time.Now().Add(time.Hour)
+	if err := os.Chtimes(index, later, later); err != nil {
+		t.Fatal(err)
+	}
+	r = e.run("collect", e.camp)
+	if r.code != 1 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, "the counts do not add up: migrated ") ||
+		!strings.Contains(r.stderr, "a new campaign planned over the same OSTs") {
+		t.Errorf("collect with counts that do not add up: exit %d, stderr %q", r.code, r.stderr)
+	}
+	st := e.status() // written all the same
+	if st.Inconsistency == "" || st.Files.Balanced() {
+		t.Errorf("status.json: %q %+v", st.Inconsistency, st.Files)
+	}
+	if r := e.mustRun(0, "status", e.camp); !strings.Contains(r.stdout, "inconsistency: the counts do not add up") {
+		t.Errorf("status does not show the inconsistency:\n%s", r.stdout)
+	}
+	e.mustRun(0, "retry", e.camp, "--scheduler", "local")
 }
