@@ -429,8 +429,8 @@ func TestETAOnlyWhileSomethingRuns(t *testing.T) {
 	}
 	var human bytes.Buffer
 	WriteHuman(&human, st, nil)
-	if !strings.Contains(human.String(), "ETA -") {
-		t.Errorf("human report with nothing running:\n%s", human.String())
+	if strings.Contains(human.String(), "ETA") {
+		t.Errorf("human report with nothing running gives an ETA:\n%s", human.String())
 	}
 
 	lock, err := checkpoint.AcquireLock(checkpoint.LockPath(f.d.Round(0).Checkpoints, 0), checkpoint.CurrentHolder(os.Getenv), checkpoint.LockOptions{})
@@ -444,6 +444,11 @@ func TestETAOnlyWhileSomethingRuns(t *testing.T) {
 	// 4 files handled in 3 s (the records' times): 6 pending at 4/3 files/s.
 	if st.RunningShards != 1 || st.ETASeconds != 4.5 {
 		t.Errorf("a shard running: running %d, ETA %v s; want 1 and 4.5", st.RunningShards, st.ETASeconds)
+	}
+	human.Reset()
+	WriteHuman(&human, st, nil)
+	if !strings.Contains(human.String(), "; ETA 5s\n") && !strings.Contains(human.String(), "; ETA 4s\n") {
+		t.Errorf("human report with a shard running:\n%s", human.String())
 	}
 }
 

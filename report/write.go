@@ -230,11 +230,14 @@ func WriteHuman(w io.Writer, st *Status, top []TopFailure) {
 	fmt.Fprintf(w, "bytes:   %s planned, %s migrated, %s skipped, %s failed, %s pending\n",
 		humanize.IBytes(b.Planned), humanize.IBytes(b.Migrated), humanize.IBytes(b.Skipped), humanize.IBytes(b.Failed), humanize.IBytes(b.Pending))
 	if st.FirstActivity != nil {
-		eta := "-"
-		if st.ETASeconds > 0 {
-			eta = (time.Duration(st.ETASeconds) * time.Second).Round(time.Second).String()
+		eta := "" // only while something runs: a past rate says nothing about an idle campaign
+		if st.RunningShards > 0 {
+			eta = "; ETA -"
+			if st.ETASeconds > 0 {
+				eta = "; ETA " + (time.Duration(st.ETASeconds) * time.Second).Round(time.Second).String()
+			}
 		}
-		fmt.Fprintf(w, "rate:    %.1f files/s, %s/s; last activity %s; ETA %s\n", st.FilesPerSecond,
+		fmt.Fprintf(w, "rate:    %.1f files/s, %s/s; last activity %s%s\n", st.FilesPerSecond,
 			humanize.IBytes(uint64(st.BytesPerSecond)), st.LastActivity.Local().Format(time.DateTime), eta)
 	}
 	if f.Skipped > 0 {
