@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -130,17 +131,27 @@ type Slurm struct {
 	TemplateDir string   `json:"template_dir,omitempty"`
 }
 
-// Duration is a time.Duration written as a string ("90s") in JSON.
+// Duration is a time.Duration written in JSON as a number of seconds (90, 0.25), as every
+// duration in migrator's JSON is. It also reads the Go duration strings ("90s") that
+// earlier versions wrote.
 type Duration time.Duration
 
 // MarshalJSON implements json.Marshaler.
-func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).Seconds()) }
 
 // UnmarshalJSON implements json.Unmarshaler.
 func (d *Duration) UnmarshalJSON(b []byte) error {
+	var secs float64
+	if err := json.Unmarshal(b, &secs); err == nil {
+		if secs < 0 || secs > float64(math.MaxInt64)/1e9 {
+			return fmt.Errorf("duration of %v seconds is out of range", secs)
+		}
+		*d = Duration(math.Round(secs * 1e9))
+		return nil
+	}
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
-		return err
+		return fmt.Errorf("duration: want a number of seconds, got %s", b)
 	}
 	v, err := time.ParseDuration(s)
 	*d = Duration(v)

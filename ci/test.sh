@@ -2,7 +2,8 @@
 # make test: every test of the project. Unit tests always; the Slurm integration tests on
 # the project's single-node Slurm, which this script starts (and stops again) when it can:
 # as root with Slurm's packages installed (ci/slurm.sh install). Otherwise those tests skip
-# and say why.
+# and say why. Then it runs the whole suite again with Slurm's commands hidden
+# (ci/noslurm.sh), to prove the suite passes on a machine without Slurm.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,6 +30,18 @@ trap stop EXIT
 go vet ./...
 # Everything, with the race detector on (the packages with goroutines are most of them).
 go test -race -count=1 -timeout 20m ./...
+
+# Everything again as on a newcomer's machine, without Slurm: its commands hidden in a
+# private mount namespace (ci/noslurm.sh), SLURM_CONF unset. The Slurm tests must skip
+# (internal/slurmtest's TestRequireSkipsWithoutSlurm checks that they do) and the rest
+# pass. Without the race detector: that pass above covered it, and this one is about what
+# Slurm's absence changes.
+if [ -n "${MIGRATOR_SKIP_NOSLURM:-}" ]; then
+	echo "test: the pass without Slurm is skipped (MIGRATOR_SKIP_NOSLURM is set)" >&2
+else
+	ci/noslurm.sh go test -count=1 -timeout 20m ./...
+	echo "test: the suite passes without Slurm"
+fi
 
 # The decoders' fuzz targets, briefly (a longer run: go test ./manifest -fuzz FuzzShardStream).
 # Budgets are counts of executions, about 10 s each here, not durations: with a duration,

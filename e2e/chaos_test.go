@@ -365,11 +365,15 @@ func TestBadInputEverywhere(t *testing.T) {
 			}
 		}
 	}
-	// A campaign that ran locally has no Slurm job to control; a dry run has nothing to retry.
+	// A campaign that ran locally has no Slurm job to control (TestLocalCampaignControls
+	// proves Slurm is not even asked); a dry run has nothing to retry.
 	e.mustRun(0, e.planArgs("--scheduler", "local", "--dry-run")...)
-	for _, args := range [][]string{{"pause", e.camp}, {"retry", e.camp}} {
-		if r := e.run(args...); r.code != 2 || strings.Count(r.stderr, "\n") != 1 {
-			t.Errorf("%v: exit %d, stderr %q", args, r.code, r.stderr)
+	for _, tt := range []struct {
+		args []string
+		msg  string
+	}{{[]string{"pause", e.camp}, "runs with the local scheduler"}, {[]string{"retry", e.camp}, "dry run"}} {
+		if r := e.run(tt.args...); r.code != 2 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, tt.msg) {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and one line with %q", tt.args, r.code, r.stderr, tt.msg)
 		}
 	}
 	if r := e.run("work", e.camp, "--shard", "0", "--round", "3"); r.code != 2 || !strings.Contains(r.stderr, "index") {

@@ -204,3 +204,66 @@ func promtoolFile(t *testing.T, path string) {
 		t.Errorf("promtool check metrics %s: %v\n%s", path, err, out)
 	}
 }
+
+// fakeSlurm puts Slurm commands on the env's PATH that record each call in the returned
+// file and fail as a machine without a reachable Slurm would.
+func (e *env) fakeSlurm() string {
+	e.t.Helper()
+	dir := filepath.Join(e.root, "fake-slurm")
+	calls := filepath.Join(e.root, "slurm-calls")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		e.t.Fatal(err)
+	}
+	for _, name := range []string{"sbatch", "squeue", "scontrol", "scancel", "sinfo"} {
+		body := "#!/bin/sh\necho \"$0 $*\" >> '" + calls + "'\necho \"" + name + ": error: Unable to contact slurm controller (connect failure)\" >&2\nexit 1\n"
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o755); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	e.simEnv = append(e.simEnv, "PATH="+dir+":"+os.Getenv("PATH"))
+	return calls
+}
+
+// A campaign planned with --scheduler local has no Slurm job: pause, resume, cancel and
+// throttle refuse it (exit 2) in one line that says so and what to do instead, without
+// asking Slurm, which need not be installed. A campaign that was submitted to a Slurm
+// that does not answer gets Slurm's failure in one line naming the command.
+func TestLocalCampaignControls(t *testing.T) {
+	e := newEnv(t)
+	e.mktree(lfssim.TreeOptions{Files: 60, Seed: 21})
+	calls := e.fakeSlurm()
+	e.mustRun(0, e.planArgs("--scheduler", "local", "--shard-files", "20")...)
+	tests := []struct {
+		args []string
+		want string // what the one line must say to do instead
+	}{
+		{[]string{"pause", e.camp}, "Ctrl-C"},
+		{[]string{"resume", e.camp}, "migrator retry " + e.camp + " --scheduler local"},
+		{[]string{"cancel", e.camp}, "kill -TERM"},
+		{[]string{"throttle", e.camp, "3"}, "--array-throttle"},
+	}
+	for _, tt := range tests {
+		r := e.run(tt.args...)
+		prefix := "migrator " + tt.args[0] + ": campaign " + e.camp + " runs with the local scheduler, not Slurm"
+		if r.code != 2 || strings.Count(r.stderr, "\n") != 1 || !strings.HasPrefix(r.stderr, prefix) || !strings.Contains(r.stderr, tt.want) {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and one line starting %q with %q", tt.args, r.code, r.stderr, prefix, tt.want)
+		}
+	}
+	// status works too, from the campaign's files alone.
+	if r := e.run("status", e.camp); r.code != 0 {
+		t.Errorf("status of a local campaign: exit %d, %s", r.code, r.stderr)
+	}
+	if data, err := os.ReadFile(calls); err == nil {
+		t.Errorf("a local campaign's commands asked Slurm:\n%s", data)
+	}
+
+	// A campaign submitted to Slurm, whose Slurm no longer answers: one line, naming squeue.
+	d := campaign.Dir{Root: e.camp}
+	if err := d.AppendSubmission(campaign.Submission{Round: 0, Kind: "array", JobID: "4242", By: "plan"}); err != nil {
+		t.Fatal(err)
+	}
+	r := e.run("pause", e.camp)
+	if r.code != 1 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, "squeue: Unable to contact slurm controller (connect failure) (is slurmctld running") {
+		t.Errorf("pause with Slurm unreachable: exit %d, stderr %q", r.code, r.stderr)
+	}
+}

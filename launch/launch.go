@@ -19,6 +19,7 @@ import (
 
 	"migrator/campaign"
 	"migrator/durable"
+	"migrator/progress"
 	"migrator/slurm"
 	"migrator/templates"
 )
@@ -307,7 +308,7 @@ func runLogged(ctx context.Context, r Round, name string, args ...string) (int, 
 // RunLocalReport runs the round with Local and turns how its tasks ended into the
 // command's exit: the worst task exit code, or "interrupted" if stopped by a signal.
 func RunLocalReport(ctx context.Context, out io.Writer, r Round, throttle int) error {
-	fmt.Fprintf(out, "running %d shards here, %d at once (logs in %s)\n", r.Shards, throttle, r.Dir.Logs())
+	fmt.Fprintf(out, "running %s here, %d at once (logs in %s)\n", progress.Plural(r.Shards, "shard"), throttle, r.Dir.Logs())
 	results, err := Local(ctx, r, throttle, out)
 	worst := 0
 	for _, res := range results {

@@ -69,9 +69,21 @@ type Status struct {
 	LastActivity        *time.Time        `json:"last_activity,omitempty"`
 	FilesPerSecond      float64           `json:"files_per_second"`
 	BytesPerSecond      float64           `json:"bytes_per_second"`
-	ETASeconds          float64           `json:"eta_seconds,omitempty"`
-	Rounds              []RoundStatus     `json:"rounds"`
-	Shards              []ShardStatus     `json:"shards"`
+	// ETASeconds is pending files over the rate, given only while a shard runs (its lock
+	// is held): with nothing running, a rate from the past says nothing about the end.
+	ETASeconds float64 `json:"eta_seconds,omitempty"`
+	// RunningShards counts the shards whose lock a live task holds.
+	RunningShards int           `json:"running_shards"`
+	Rounds        []RoundStatus `json:"rounds"`
+	Shards        []ShardStatus `json:"shards"`
+	// LateRuns counts runs of a superseded round's shards that started after the later
+	// round took their files over (a task or a "work --round" run by hand, by an older
+	// migrator that allowed it). Their outcomes are not counted: the later round accounts
+	// for those files.
+	LateRuns int `json:"late_runs,omitempty"`
+	// Inconsistency, if not empty, says that the counts do not add up, with the numbers,
+	// and what to do. The figures above are still everything the campaign's files say.
+	Inconsistency string `json:"inconsistency,omitempty"`
 }
 
 // RoundStatus is one round's counts (before superseding by later rounds).
@@ -100,6 +112,9 @@ type ShardStatus struct {
 	// Attempted counts pending entries that lfs migrate was started on: the files in
 	// flight while the shard's task runs.
 	Attempted uint64 `json:"attempted_pending"`
+	// LateRuns are runs that started after a later round superseded this one; see
+	// Status.LateRuns.
+	LateRuns int `json:"late_runs,omitempty"`
 }
 
 // Failure is a failed file, for failures.jsonl.
@@ -167,14 +182,22 @@ func Collect(ctx context.Context, d campaign.Dir, spec *campaign.Spec, o Options
 		// Is this round superseded by the next? Then its retryable failures and pending
 		// entries count in the next round instead.
 		superseded := ri+1 < len(rounds)
+		var cutoff time.Time
+		if superseded {
+			cutoff = supersededAt(d.Round(rounds[ri+1]))
+		}
 		rs := RoundStatus{Round: r, Shards: len(idx.Shards)}
 		err = forEachShard(ctx, idx.Shards, o.Workers, func(s manifest.ShardIndex) error {
-			ss, err := readShard(rd, spec, idx, s, superseded, r == latest, o, &mu, st)
+			ss, err := readShard(rd, spec, idx, s, superseded, cutoff, r == latest, o, &mu, st)
 			if err != nil {
 				return err
 			}
 			mu.Lock()
 			st.Shards = append(st.Shards, ss.ShardStatus)
+			st.LateRuns += ss.LateRuns
+			if ss.running {
+				st.RunningShards++
+			}
 			rs.Files.add(ss.Files)
 			rs.Bytes.add(ss.Bytes)
 			rs.SupersededFiles += ss.supersededFiles
@@ -194,9 +217,40 @@ func Collect(ctx context.Context, d campaign.Dir, spec *campaign.Spec, o Options
 	})
 	st.rates()
 	if !st.Files.Balanced() || !st.Bytes.Balanced() {
-		return nil, fmt.Errorf("internal error: the counts do not add up: %+v / %+v", st.Files, st.Bytes)
+		st.Inconsistency = inconsistency(st)
 	}
 	return st, nil
+}
+
+// ErrInconsistent is matched by the error a caller makes of Status.Inconsistency.
+var ErrInconsistent = errors.New("the counts do not add up")
+
+// inconsistency describes counts that do not add up, with the numbers and a way out. The
+// report is still written: refusing it would leave the admin with nothing at all.
+func inconsistency(st *Status) string {
+	f := st.Files
+	sum := f.Migrated + f.Skipped + f.Failed + f.Pending
+	diff := fmt.Sprintf("%d more than", sum-f.Planned)
+	if sum < f.Planned {
+		diff = fmt.Sprintf("%d fewer than", f.Planned-sum)
+	}
+	return fmt.Sprintf("%s: migrated %d + skipped %d + failed %d + pending %d = %d files, %s the %d planned "+
+		"(bytes: %d counted, %d planned). The figures are what the campaign's files say; a shard may have been run "+
+		"after a later round took it over, on a clock that disagrees with the file server's. No file is at risk: "+
+		"migrator retry and collect go on working, and a new campaign planned over the same OSTs recounts from the "+
+		"filesystem what is still on them",
+		ErrInconsistent, f.Migrated, f.Skipped, f.Failed, f.Pending, sum, diff, f.Planned,
+		st.Bytes.Migrated+st.Bytes.Skipped+st.Bytes.Failed+st.Bytes.Pending, st.Bytes.Planned)
+}
+
+// supersededAt is when round rd was made, which superseded the round before it: the time
+// its manifest index was written (once, renamed into place). A zero time if unknown.
+func supersededAt(rd campaign.Round) time.Time {
+	fi, err := os.Stat(filepath.Join(rd.Manifests, manifest.IndexFile))
+	if err != nil {
+		return time.Time{}
+	}
+	return fi.ModTime()
 }
 
 func (st *Status) rates() {
@@ -220,7 +274,7 @@ func (st *Status) rates() {
 	handled := float64(st.Files.Migrated + st.Files.Skipped + st.Files.Failed)
 	st.FilesPerSecond = handled / el
 	st.BytesPerSecond = float64(st.Bytes.Migrated) / el
-	if st.FilesPerSecond > 0 && st.Files.Pending > 0 {
+	if st.FilesPerSecond > 0 && st.Files.Pending > 0 && st.RunningShards > 0 {
 		st.ETASeconds = float64(st.Files.Pending) / st.FilesPerSecond
 	}
 }
@@ -272,13 +326,16 @@ const (
 
 type shardResult struct {
 	ShardStatus
+	running                      bool // a live task holds the shard's lock
 	supersededFiles              uint64
 	campaignFiles, campaignBytes Counts
 }
 
 // readShard reads one shard's checkpoint into a byte per entry, then streams its manifest.
+// For a superseded round, runs that started after cutoff (when the next round was made) are
+// left out: the next round took their entries over and counts them.
 func readShard(rd campaign.Round, spec *campaign.Spec, idx manifest.Index, s manifest.ShardIndex,
-	superseded, latest bool, o Options, mu *sync.Mutex, st *Status) (*shardResult, error) {
+	superseded bool, cutoff time.Time, latest bool, o Options, mu *sync.Mutex, st *Status) (*shardResult, error) {
 	res := &shardResult{ShardStatus: ShardStatus{Round: rd.N, Shard: s.Shard}}
 	states := make([]uint8, s.Files)
 	fails := map[uint64]checkpoint.Record{}
@@ -292,8 +349,12 @@ func readShard(rd campaign.Round, spec *campaign.Spec, idx manifest.Index, s man
 		}
 	}
 	hdr := checkpoint.Header{Campaign: spec.ID, Round: rd.N, Shard: s.Shard, Entries: s.Files}
+	late := false // the run being read started after the round was superseded
 	info, err := checkpoint.Read(checkpoint.LogPath(rd.Checkpoints, s.Shard), hdr, checkpoint.Visitor{
 		Outcome: func(r *checkpoint.Record) error {
+			if late {
+				return nil
+			}
 			note(r.Time)
 			switch r.Outcome {
 			case checkpoint.Migrated:
@@ -311,22 +372,37 @@ func readShard(rd campaign.Round, spec *campaign.Spec, idx manifest.Index, s man
 			return nil
 		},
 		Attempt: func(a *checkpoint.Attempt) error {
-			states[a.Index] |= attemptedBit
+			if !late {
+				states[a.Index] |= attemptedBit
+			}
 			return nil
 		},
 		RunStart: func(r *checkpoint.RunStart) error {
+			if late = superseded && !cutoff.IsZero() && r.Time.After(cutoff); late {
+				res.LateRuns++
+				return nil
+			}
 			note(r.Time)
 			res.Runs++
 			res.Host = r.Host
 			res.LastRun = ""
 			return nil
 		},
-		RunEnd: func(r *checkpoint.RunEnd) error { note(r.Time); res.LastRun = r.Status.String(); return nil },
+		RunEnd: func(r *checkpoint.RunEnd) error {
+			if !late {
+				note(r.Time)
+				res.LastRun = r.Status.String()
+			}
+			return nil
+		},
 	})
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
 	res.Torn = info.Torn
+	if li, age, err := checkpoint.ReadLock(checkpoint.LockPath(rd.Checkpoints, s.Shard)); err == nil && !checkpoint.HolderGone(li, age) {
+		res.running = true
+	}
 	if !first.IsZero() {
 		res.First, res.Last = &first, &last
 	}

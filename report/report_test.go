@@ -324,3 +324,154 @@ func TestPromFormat(t *testing.T) {
 	os.WriteFile(p, []byte(b.String()), 0o644)
 	promtool(t, p)
 }
+
+// run appends one more run to shard k of round n, started at start, with recs after it.
+func (f *fixture) run(n, k int, entries uint64, start time.Time, recs ...checkpoint.Record) {
+	rd := f.d.Round(n)
+	w, _, err := checkpoint.OpenWriter(checkpoint.LogPath(rd.Checkpoints, k),
+		checkpoint.Header{Campaign: f.spec.ID, Round: n, Shard: k, Entries: entries}, checkpoint.WriterOptions{}, checkpoint.Visitor{})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if err := w.AppendRunStart(&checkpoint.RunStart{Time: start, Host: "late"}); err != nil {
+		f.t.Fatal(err)
+	}
+	for i := range recs {
+		recs[i].Time = start.Add(time.Duration(i+1) * time.Second)
+		if err := w.Append(&recs[i]); err != nil {
+			f.t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// A shard of round 0 run again after round 1 took its unfinished files over (what
+// status's advice used to lead to): its late run is not counted, so the counts still add
+// up. Where the late run cannot be told (its clock ran behind the file server's), the
+// report is still made, with the numbers and the inconsistency spelled out, never refused.
+func TestLateRunOfASupersededRound(t *testing.T) {
+	f := newFixture(t)
+	s0 := entries("a", 4, 100, 1)
+	f.round(0, s0)
+	f.outcomes(0, 0, 4, migrated(0), failed(1, true)) // 2 and 3 pending
+	f.round(1, s0[1:])                                // the retry round: entries 1, 2, 3
+	made := time.Unix(5000, 0)
+	index1 := filepath.Join(f.d.Round(1).Manifests, manifest.IndexFile)
+	if err := os.Chtimes(index1, made, made); err != nil {
+		t.Fatal(err)
+	}
+	f.outcomes(1, 0, 3, migrated(0))
+	f.run(0, 0, 4, made.Add(time.Hour), migrated(1), migrated(2), migrated(3)) // work --round 0 --shard 0, late
+
+	st, err := Collect(context.Background(), f.d, f.spec, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type figures struct {
+		Files         Counts
+		LateRuns      int
+		Inconsistency string
+	}
+	want := figures{Files: Counts{Planned: 4, Migrated: 2, Pending: 2}, LateRuns: 1}
+	if diff := cmp.Diff(want, figures{st.Files, st.LateRuns, st.Inconsistency}); diff != "" {
+		t.Errorf("with the late run detected (-want +got):\n%s", diff)
+	}
+	var human bytes.Buffer
+	WriteHuman(&human, st, nil)
+	if !strings.Contains(human.String(), "note: 1 run of shards a later round had taken over (round 0 shard 0) not counted") {
+		t.Errorf("human report:\n%s", human.String())
+	}
+
+	// The same late run on a clock behind the file server's: it looks like an ordinary one.
+	if err := os.Chtimes(index1, made.Add(2*time.Hour), made.Add(2*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	w, err := WriteReports(context.Background(), f.d, f.spec, 2)
+	if err != nil {
+		t.Fatalf("collect refused to report: %v", err)
+	}
+	st = w.Status
+	if st.Files != (Counts{Planned: 4, Migrated: 5, Pending: 2}) || st.LateRuns != 0 {
+		t.Errorf("figures as read: %+v, late runs %d", st.Files, st.LateRuns)
+	}
+	for _, s := range []string{"the counts do not add up", "migrated 5 + skipped 0 + failed 0 + pending 2 = 7 files, 3 more than the 4 planned",
+		"(bytes: 700 counted, 400 planned)", "a new campaign planned over the same OSTs"} {
+		if !strings.Contains(st.Inconsistency, s) {
+			t.Errorf("inconsistency %q does not say %q", st.Inconsistency, s)
+		}
+	}
+	var onDisk Status
+	data, _ := os.ReadFile(filepath.Join(f.d.Reports(), StatusJSON))
+	if err := json.Unmarshal(data, &onDisk); err != nil || onDisk.Inconsistency != st.Inconsistency || onDisk.Files != st.Files {
+		t.Errorf("status.json: %v %+v %q", err, onDisk.Files, onDisk.Inconsistency)
+	}
+	human.Reset()
+	WriteHuman(&human, st, nil)
+	if !strings.Contains(human.String(), "inconsistency: the counts do not add up") {
+		t.Errorf("human report:\n%s", human.String())
+	}
+}
+
+// The ETA is given while a shard runs (a live task holds its lock), not after: a rate from
+// the past says nothing about when a campaign nobody works on will end.
+func TestETAOnlyWhileSomethingRuns(t *testing.T) {
+	f := newFixture(t)
+	f.round(0, entries("a", 10, 100, 1))
+	f.outcomes(0, 0, 10, migrated(0), migrated(1), migrated(2), migrated(3))
+	st, err := Collect(context.Background(), f.d, f.spec, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.FilesPerSecond == 0 || st.ETASeconds != 0 || st.RunningShards != 0 {
+		t.Errorf("nothing running: rate %v, ETA %v, running %d; want a rate and no ETA", st.FilesPerSecond, st.ETASeconds, st.RunningShards)
+	}
+	var human bytes.Buffer
+	WriteHuman(&human, st, nil)
+	if strings.Contains(human.String(), "ETA") {
+		t.Errorf("human report with nothing running gives an ETA:\n%s", human.String())
+	}
+
+	lock, err := checkpoint.AcquireLock(checkpoint.LockPath(f.d.Round(0).Checkpoints, 0), checkpoint.CurrentHolder(os.Getenv), checkpoint.LockOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Release()
+	if st, err = Collect(context.Background(), f.d, f.spec, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	// 4 files handled in 3 s (the records' times): 6 pending at 4/3 files/s.
+	if st.RunningShards != 1 || st.ETASeconds != 4.5 {
+		t.Errorf("a shard running: running %d, ETA %v s; want 1 and 4.5", st.RunningShards, st.ETASeconds)
+	}
+	human.Reset()
+	WriteHuman(&human, st, nil)
+	if !strings.Contains(human.String(), "; ETA 5s\n") && !strings.Contains(human.String(), "; ETA 4s\n") {
+		t.Errorf("human report with a shard running:\n%s", human.String())
+	}
+}
+
+// One shard, one file: "1 shard", "1 file", never "1 shards".
+func TestHumanPlurals(t *testing.T) {
+	f := newFixture(t)
+	f.round(0, entries("a", 1, 100, 1))
+	st, err := Collect(context.Background(), f.d, f.spec, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	WriteHuman(&b, st, nil)
+	for _, want := range []string{"% of 1 file handled", "round 0: 1 shard, 1 file: "} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("human report does not say %q:\n%s", want, b.String())
+		}
+	}
+	f.round(1, entries("a", 2, 100, 1), entries("b", 1, 100, 1))
+	st, _ = Collect(context.Background(), f.d, f.spec, Options{})
+	b.Reset()
+	WriteHuman(&b, st, nil)
+	if !strings.Contains(b.String(), "round 1: 2 shards, 3 files: ") {
+		t.Errorf("human report:\n%s", b.String())
+	}
+}

@@ -19,6 +19,7 @@ import (
 	"migrator/checkpoint"
 	"migrator/durable"
 	"migrator/manifest"
+	"migrator/progress"
 )
 
 // Files written into reports/.
@@ -220,7 +221,7 @@ func WriteHuman(w io.Writer, st *Status, top []TopFailure) {
 	if f.Planned > 0 {
 		pct = 100 * float64(handled) / float64(f.Planned)
 	}
-	fmt.Fprintf(w, "%s %5.1f%% of %d files handled\n", bar(pct, 40), pct, f.Planned)
+	fmt.Fprintf(w, "%s %5.1f%% of %s handled\n", bar(pct, 40), pct, progress.Plural(f.Planned, "file"))
 	fmt.Fprintf(w, "files:   %d planned, %d migrated, %d skipped, %d failed, %d pending", f.Planned, f.Migrated, f.Skipped, f.Failed, f.Pending)
 	if f.WouldMigrate > 0 {
 		fmt.Fprintf(w, " (%d would migrate)", f.WouldMigrate)
@@ -229,11 +230,14 @@ func WriteHuman(w io.Writer, st *Status, top []TopFailure) {
 	fmt.Fprintf(w, "bytes:   %s planned, %s migrated, %s skipped, %s failed, %s pending\n",
 		humanize.IBytes(b.Planned), humanize.IBytes(b.Migrated), humanize.IBytes(b.Skipped), humanize.IBytes(b.Failed), humanize.IBytes(b.Pending))
 	if st.FirstActivity != nil {
-		eta := "-"
-		if st.ETASeconds > 0 {
-			eta = (time.Duration(st.ETASeconds) * time.Second).Round(time.Second).String()
+		eta := "" // only while something runs: a past rate says nothing about an idle campaign
+		if st.RunningShards > 0 {
+			eta = "; ETA -"
+			if st.ETASeconds > 0 {
+				eta = "; ETA " + (time.Duration(st.ETASeconds) * time.Second).Round(time.Second).String()
+			}
 		}
-		fmt.Fprintf(w, "rate:    %.1f files/s, %s/s; last activity %s; ETA %s\n", st.FilesPerSecond,
+		fmt.Fprintf(w, "rate:    %.1f files/s, %s/s; last activity %s%s\n", st.FilesPerSecond,
 			humanize.IBytes(uint64(st.BytesPerSecond)), st.LastActivity.Local().Format(time.DateTime), eta)
 	}
 	if f.Skipped > 0 {
@@ -247,13 +251,27 @@ func WriteHuman(w io.Writer, st *Status, top []TopFailure) {
 	}
 	fmt.Fprintf(w, "left on source OSTs (failed or pending): %s\n", byOST(st.SourceOSTsRemaining))
 	for _, r := range st.Rounds {
-		fmt.Fprintf(w, "round %d: %d shards, %d files: %d migrated, %d skipped, %d failed, %d pending; %d taken over by a later round\n",
-			r.Round, r.Shards, r.Files.Planned, r.Files.Migrated, r.Files.Skipped, r.Files.Failed, r.Files.Pending, r.SupersededFiles)
+		fmt.Fprintf(w, "round %d: %s, %s: %d migrated, %d skipped, %d failed, %d pending; %d taken over by a later round\n",
+			r.Round, progress.Plural(r.Shards, "shard"), progress.Plural(r.Files.Planned, "file"),
+			r.Files.Migrated, r.Files.Skipped, r.Files.Failed, r.Files.Pending, r.SupersededFiles)
+	}
+	if st.LateRuns > 0 {
+		var where []string
+		for _, s := range st.Shards {
+			if s.LateRuns > 0 && len(where) < 5 {
+				where = append(where, fmt.Sprintf("round %d shard %d", s.Round, s.Shard))
+			}
+		}
+		fmt.Fprintf(w, "note: %s of shards a later round had taken over (%s) not counted: the later round accounts for their files\n",
+			progress.Plural(st.LateRuns, "run"), strings.Join(where, ", "))
+	}
+	if st.Inconsistency != "" {
+		fmt.Fprintf(w, "inconsistency: %s\n", st.Inconsistency)
 	}
 }
 
 func bar(pct float64, width int) string {
-	n := int(pct / 100 * float64(width))
+	n := min(max(int(pct/100*float64(width)), 0), width) // counts that do not add up may pass 100 %
 	return "[" + strings.Repeat("#", n) + strings.Repeat(".", width-n) + "]"
 }
 

@@ -48,12 +48,54 @@ type Error struct {
 	Stderr string
 }
 
+// Error is one line naming the command: the line of Slurm's output that says the most
+// (Slurm clients print a chain of "error:" lines ending in a "fatal:" one), without the
+// client's own prefix, plus a hint for the failures an admin meets most.
 func (e *Error) Error() string {
-	msg := strings.Join(strings.Fields(e.Stderr), " ")
+	msg := Summary(e.Stderr)
 	if msg == "" {
 		msg = fmt.Sprintf("exit status %d", e.Code)
 	}
 	return e.Cmd + ": " + msg
+}
+
+// Summary reduces what a Slurm client printed on stderr to one line: its "fatal:" line if
+// any, else its first line that says "error", else its first line; the client's name and
+// the "error:" marker are cut, runs of blanks become one space, and a hint is added where
+// the cause is known (no configuration, controller unreachable).
+func Summary(stderr string) string {
+	var lines []string
+	for _, l := range strings.Split(stderr, "\n") {
+		if l = strings.Join(strings.Fields(l), " "); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) == 0 {
+		return ""
+	}
+	pick := lines[0]
+	for _, l := range lines {
+		if strings.Contains(l, "error") {
+			pick = l
+			break
+		}
+	}
+	for _, l := range lines {
+		if strings.Contains(l, "fatal:") {
+			pick = l
+			break
+		}
+	}
+	pick = trimClient(pick)
+	for _, l := range lines {
+		switch {
+		case strings.Contains(l, "Could not establish a configuration source"), strings.Contains(l, "Unable to process configuration file"):
+			return pick + " (Slurm has no configuration here: set SLURM_CONF, or run where Slurm is set up)"
+		case strings.Contains(l, "Unable to contact slurm controller"):
+			return pick + " (is slurmctld running and reachable from here?)"
+		}
+	}
+	return pick
 }
 
 func (c *Client) run(ctx context.Context, stdin []byte, name string, args ...string) ([]byte, error) {
@@ -156,6 +198,33 @@ func (c *Client) Tasks(ctx context.Context, jobIDs ...string) ([]Task, error) {
 		return nil, err
 	}
 	return parseSqueue(out)
+}
+
+// ElapsedTime is Elapsed as a duration: squeue's %M is [days-][hours:]minutes:seconds.
+// It is 0 for a task that has not started or a form it does not know.
+func (t Task) ElapsedTime() time.Duration {
+	s := t.Elapsed
+	var days int
+	if d, rest, ok := strings.Cut(s, "-"); ok {
+		n, err := strconv.Atoi(d)
+		if err != nil {
+			return 0
+		}
+		days, s = n, rest
+	}
+	parts := strings.Split(s, ":")
+	if len(parts) < 2 || len(parts) > 3 {
+		return 0
+	}
+	var secs int
+	for _, p := range parts {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 0 {
+			return 0
+		}
+		secs = secs*60 + n
+	}
+	return time.Duration(days)*24*time.Hour + time.Duration(secs)*time.Second
 }
 
 // NamedJob is a queued or running job found by name.
@@ -288,6 +357,24 @@ func (c *Client) Ping(ctx context.Context) error {
 		return &Error{Cmd: "scontrol ping", Stderr: strings.TrimSpace(string(out))}
 	}
 	return nil
+}
+
+// trimClient cuts a Slurm client's prefix from a line of its stderr: "squeue: error: X",
+// "sbatch: fatal: X", "sbatch: X" and "slurm_load_jobs error: X" all become "X".
+func trimClient(l string) string {
+	word := func(w string) bool {
+		return w != "" && strings.Trim(w, "abcdefghijklmnopqrstuvwxyz_") == ""
+	}
+	if name, rest, ok := strings.Cut(l, " error: "); ok && word(name) {
+		return rest
+	}
+	if name, rest, ok := strings.Cut(l, ": "); ok && word(name) {
+		for _, m := range []string{"error: ", "fatal: "} {
+			rest = strings.TrimPrefix(rest, m)
+		}
+		return rest
+	}
+	return l
 }
 
 // FormatRange writes array task ids as Slurm does: ascending, runs as ranges ("0-3,7,9-12").

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -92,7 +93,8 @@ func ExitCode(err error) int {
 }
 
 // Size is a byte count given as a number with an optional binary suffix, as lfs reads
-// sizes: 4096, 64k, 4M, 1.5G, 2T (also 4MiB, 4MB: every suffix is a power of 1024).
+// sizes: 4096, 64k, 4M, 1.5G, 2T; also with a B, as people write them: 100MB, 100MiB,
+// 4kB, 512B. Every suffix is a power of 1024 (lfs's own convention: 1M is 1048576).
 type Size uint64
 
 // Decode implements kong.MapperValue.
@@ -109,19 +111,27 @@ func (s *Size) Decode(ctx *kong.DecodeContext) error {
 	return nil
 }
 
+// sizeRE is a size: a decimal number, then an optional unit (k, M, G, T, P, E, either
+// case), optional i, optional B; blanks allowed between number and unit.
+var sizeRE = regexp.MustCompile(`^([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*(?:([kKmMgGtTpPeE])(?:[iI]?[bB])?|[bB])?$`)
+
 // ParseSize reads a Size.
 func ParseSize(text string) (uint64, error) {
-	t := strings.TrimSpace(text)
-	num := strings.TrimRight(t, "kKmMgGtTpPeEiIbB")
-	unit := strings.ToUpper(t[len(num):])
-	unit = strings.TrimSuffix(strings.TrimSuffix(unit, "B"), "I")
-	mult := map[string]float64{"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40, "P": 1 << 50, "E": 1 << 60}
-	m, ok := mult[unit]
-	f, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
-	if !ok || err != nil || f < 0 || f*m > 1<<63 {
-		return 0, fmt.Errorf("size %q: want a number with an optional suffix k, M, G, T, P (powers of 1024)", text)
+	m := sizeRE.FindStringSubmatch(strings.TrimSpace(text))
+	bad := fmt.Errorf("size %q: want a number with an optional unit: 4096, 64k, 4M, 100MB, 1.5GiB, 2T (powers of 1024)", text)
+	if m == nil {
+		return 0, bad
 	}
-	return uint64(f * m), nil
+	f, err := strconv.ParseFloat(m[1], 64)
+	if err != nil {
+		return 0, bad
+	}
+	shift := map[string]uint{"": 0, "K": 10, "M": 20, "G": 30, "T": 40, "P": 50, "E": 60}[strings.ToUpper(m[2])]
+	v := f * float64(uint64(1)<<shift)
+	if v > 1<<63 { // beyond what lfs find -size and int64 byte counts can hold
+		return 0, fmt.Errorf("size %q: too large", text)
+	}
+	return uint64(v), nil
 }
 
 // OSTs is an OST list flag in any form lfs.ParseOSTList accepts.

@@ -15,6 +15,7 @@ import (
 	"migrator/checkpoint"
 	"migrator/cmd/cli"
 	"migrator/manifest"
+	"migrator/progress"
 	"migrator/report"
 )
 
@@ -54,10 +55,17 @@ func (c *Cmd) Run(env *cli.Env) error {
 	if c.JSON {
 		enc := json.NewEncoder(env.Stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(w.Status)
+		if err := enc.Encode(w.Status); err != nil {
+			return err
+		}
+	} else {
+		report.WriteHuman(env.Stdout, w.Status, w.TopFailures)
+		fmt.Fprintf(env.Stdout, "reports: %s (status.json, status.prom, failures.jsonl; retry manifests of %s in retry/)\n",
+			d.Reports(), progress.Plural(w.Retry.Files, "file"))
 	}
-	report.WriteHuman(env.Stdout, w.Status, w.TopFailures)
-	fmt.Fprintf(env.Stdout, "reports: %s (status.json, status.prom, failures.jsonl; retry manifests of %d files in retry/)\n",
-		d.Reports(), w.Retry.Files)
+	if w.Status.Inconsistency != "" {
+		// Reported in full, and written to reports/; the exit code still tells a script.
+		return fmt.Errorf("%s (the reports are written with these figures, in %s)", w.Status.Inconsistency, d.Reports())
+	}
 	return nil
 }

@@ -25,8 +25,21 @@ type jobs struct {
 	tasks    []slurm.Task
 }
 
-// live finds the campaign's jobs that are still in the queue.
-func live(ctx context.Context, c *slurm.Client, root string) (*jobs, error) {
+// localAdvice is the advice each command gives for a campaign that runs with the local
+// scheduler: there is no Slurm job to steer, so it says what does the same thing there.
+// %[1]s is the campaign directory.
+var localAdvice = map[string]string{
+	"pause": "stop the local run with Ctrl-C (its running shards checkpoint first), " +
+		"then continue it later by rerunning the same migrator plan command, or with: migrator retry %[1]s --scheduler local",
+	"resume": "nothing is held: continue a stopped local run by rerunning the same migrator plan command, or with: migrator retry %[1]s --scheduler local",
+	"cancel": "stop the local run with Ctrl-C, or kill -TERM its migrator plan (or retry) process; its running shards checkpoint first",
+	"throttle": "it runs --array-throttle shards at once: stop it with Ctrl-C and rerun the same migrator plan command " +
+		"with another --array-throttle to change that",
+}
+
+// live finds the campaign's jobs that are still in the queue. cmd names the command, for
+// the advice to a local campaign.
+func live(ctx context.Context, c *slurm.Client, root, cmd string) (*jobs, error) {
 	d := campaign.Dir{Root: root}
 	spec, err := d.Load()
 	if err != nil {
@@ -35,6 +48,11 @@ func live(ctx context.Context, c *slurm.Client, root string) (*jobs, error) {
 	subs, err := d.Submissions()
 	if err != nil {
 		return nil, err
+	}
+	// A campaign planned with --scheduler local and never submitted to Slurm since (a retry
+	// round may have been) has no Slurm job: Slurm is not asked, and need not be installed.
+	if spec.Slurm.Scheduler == "local" && len(subs) == 0 {
+		return nil, cli.BadInputf("campaign %s runs with the local scheduler, not Slurm, so there is no job to %s: "+localAdvice[cmd], root, cmd)
 	}
 	// A script piped into sbatch by hand is in submissions.jsonl only once a task started.
 	extra, serr := launch.Unrecorded(ctx, c, d, spec, subs)
@@ -143,7 +161,7 @@ func (c *PauseCmd) Run(env *cli.Env) error {
 	cx, cancel := ctx()
 	defer cancel()
 	sc := client()
-	j, err := live(cx, sc, c.Campaign)
+	j, err := live(cx, sc, c.Campaign, "pause")
 	if err != nil {
 		return err
 	}
@@ -191,7 +209,7 @@ func (c *ResumeCmd) Run(env *cli.Env) error {
 	cx, cancel := ctx()
 	defer cancel()
 	sc := client()
-	j, err := live(cx, sc, c.Campaign)
+	j, err := live(cx, sc, c.Campaign, "resume")
 	if err != nil {
 		return err
 	}
@@ -216,7 +234,7 @@ func (c *CancelCmd) Run(env *cli.Env) error {
 	cx, cancel := ctx()
 	defer cancel()
 	sc := client()
-	j, err := live(cx, sc, c.Campaign)
+	j, err := live(cx, sc, c.Campaign, "cancel")
 	if err != nil {
 		return err
 	}
@@ -255,7 +273,7 @@ func (c *ThrottleCmd) Run(env *cli.Env) error {
 	cx, cancel := ctx()
 	defer cancel()
 	sc := client()
-	j, err := live(cx, sc, c.Campaign)
+	j, err := live(cx, sc, c.Campaign, "throttle")
 	if err != nil {
 		return err
 	}

@@ -6,11 +6,68 @@
 package main
 
 import (
+	"fmt"
+	"io"
 	"os"
 
 	"migrator/lfssim"
 )
 
 func main() {
+	if len(os.Args) < 2 || isHelp(os.Args[1]) {
+		help(os.Stdout)
+		return
+	}
 	os.Exit(lfssim.Run(os.Args, os.Getenv, os.Stdin, os.Stdout, os.Stderr))
 }
+
+func isHelp(arg string) bool { return arg == "--help" || arg == "-h" || arg == "help" }
+
+// helpText is what lfs-sim --help prints: every command and every LFS_SIM_* setting
+// (TestHelpListsEverything checks both against package lfssim).
+const helpText = `Usage: lfs-sim COMMAND [ARGS]
+
+A stand-in for Lustre's lfs on an ordinary directory tree, for migrator's demo and tests
+and for rehearsing a campaign: migrator plan ... --lfs /path/to/lfs-sim. Arguments,
+output and exit codes (0, or the errno of the first failure) are lfs's.
+
+Commands, as lfs has them:
+  find DIR|FILE...     -O/--ost LIST, -type, --maxdepth, --mindepth, -size, -uid, -gid,
+                       --pool, -mtime, --layout, "!", -print, -0/-print0, --printf, --threads
+  getstripe FILE...    -y/--yaml, -i, -c, -S, -p, -F, -L, -d, -v, -q
+  path2fid FILE...     prints "FILE: [FID]" per file
+  hsm_state FILE...    prints "FILE: (0xFLAGS) ..." per file
+  migrate FILE...      -n (non-block), -b (block), -v, -c, -S, -p, -o, -W, -0, --files-from
+  df [PATH]            free space per OST
+  setstripe FILE       -E (composite layouts), -c, -S, -i, -p, -o: set a file's layout
+  hsm_set, hsm_clear   FLAGS FILE...: change a file's HSM flags
+  hsm_release FILE...  release an archived file (no objects left on any OST)
+  --version, version   the version lfs --version would print
+
+Commands of the simulator's own:
+  sim-mktree [flags] DIR   build a tree of files, some on the source OSTs:
+                           --files N, --sources LIST (required), --source-share F,
+                           --seed N, --max-size BYTES, --hostile-every N, --link-every N,
+                           --special-every N, --empty
+  --help, -h, help         this text
+
+Configuration (environment):
+  LFS_SIM_OSTS=8            number of OSTs
+  LFS_SIM_FSNAME=simfs      filesystem name, for target names (simfs-OST0003)
+  LFS_SIM_VERSION=2.16.0    what lfs --version reports; below 2.16 a plain migrate keeps the OSTs
+  LFS_SIM_STRIPE_SIZE=1048576  default stripe size, bytes
+  LFS_SIM_POOLS="fast=0-3;slow=4-7"  OST pools
+  LFS_SIM_NOCREATE=2,3      OSTs where no new objects are created (max_create_count=0)
+  LFS_SIM_AVAIL_KB=3=0      free space lfs df reports for some OSTs (OST=KB,...)
+
+Fault injection (environment):
+  LFS_SIM_LATENCY=5ms       added to every migrated file
+  LFS_SIM_FAIL_EVERY=N      files whose FID hashes to 0 mod N fail "data copy failed"
+  LFS_SIM_FAIL_ERRNO=EIO    the errno of those failures
+  LFS_SIM_CRASH_PROB=0.1    probability that lfs-sim SIGKILLs itself halfway through a copy
+  LFS_SIM_NOSPACE=1         every migrate fails "cannot create volatile file: ENOSPC"
+  LFS_SIM_NO_LEASE=1        do not use kernel leases to detect writers
+  LFS_SIM_FIND_FAIL=text    find cannot read directories, or check files, whose path contains text (EIO)
+`
+
+func help(w io.Writer) { fmt.Fprint(w, helpText) }

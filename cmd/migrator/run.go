@@ -28,6 +28,7 @@ type CLI struct {
 	Cancel   control.CancelCmd   `cmd:"" help:"Cancel the campaign's array and collect jobs (scancel); tasks checkpoint first."`
 	Throttle control.ThrottleCmd `cmd:"" help:"Change how many array tasks run at once, live (scontrol update ArrayTaskThrottle)."`
 	Retry    retry.Cmd           `cmd:"" help:"Start a new round over the files that failed with a retryable error."`
+	Version_ VersionCmd          `cmd:"" name:"version" help:"Print the version, the commit it was built from and the Go version."`
 }
 
 const description = `Drain Lustre OSTs: find every file with objects on a set of OSTs and move it
@@ -36,8 +37,14 @@ directory; any task can be killed and rerun. Exit codes: 0 done, 1 error, 2 bad 
 3 files failed or remain, 4 stopped to protect the filesystem, 5 interrupted by a signal,
 6 shard locked by another task.`
 
-// run parses args and runs the chosen subcommand, returning the exit code.
+// run parses args and runs the chosen subcommand, returning the exit code. A bare
+// "migrator" prints the help, with the list of commands, and exits 0: it asks what the
+// tool can do, which is not a mistake (kong's default would be one line, "expected one of
+// ...", and exit 2).
 func run(args []string, env *cli.Env) int {
+	if len(args) == 0 {
+		args = []string{"--help"}
+	}
 	exited := false
 	exitCode := 0
 	parser, err := kong.New(&CLI{},

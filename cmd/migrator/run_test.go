@@ -2,8 +2,12 @@ package main
 
 import (
 	"bytes"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 
 	"migrator/cmd/cli"
 )
@@ -66,6 +70,53 @@ func TestBadInputIsOneLineAndExit2(t *testing.T) {
 		}
 		if strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, tt.msg) {
 			t.Errorf("%v: stderr %q, want one line containing %q", tt.args, stderr, tt.msg)
+		}
+	}
+}
+
+// A bare "migrator" lists the commands and exits 0; "migrator version" says what was built.
+func TestBareAndVersion(t *testing.T) {
+	code, out, errOut := runCLI(t)
+	if code != 0 || errOut != "" {
+		t.Errorf("bare migrator: exit %d, stderr %q", code, errOut)
+	}
+	for _, c := range []string{"plan", "work", "collect", "status", "pause", "resume", "cancel", "throttle", "retry", "version"} {
+		if !strings.Contains(out, "\n  "+c+" ") {
+			t.Errorf("bare migrator does not list %s:\n%s", c, out)
+		}
+	}
+	code, out, _ = runCLI(t, "version")
+	if code != 0 || !strings.HasPrefix(out, "migrator test\ncommit: ") || !strings.Contains(out, "\ngo:      go1.") {
+		t.Errorf("version: exit %d\n%s", code, out)
+	}
+}
+
+func TestVersionText(t *testing.T) {
+	bi := func(main string, settings ...string) *debug.BuildInfo {
+		b := &debug.BuildInfo{GoVersion: "go1.99.1", Main: debug.Module{Path: "migrator", Version: main}}
+		for i := 0; i+1 < len(settings); i += 2 {
+			b.Settings = append(b.Settings, debug.BuildSetting{Key: settings[i], Value: settings[i+1]})
+		}
+		return b
+	}
+	tail := " " + runtime.GOOS + "/" + runtime.GOARCH + "\n"
+	tests := []struct {
+		name, version, commit string
+		bi                    *debug.BuildInfo
+		want                  string
+	}{
+		{"make build, no vcs stamp", "v1.2-3-gabc", "abc123", bi("(devel)"),
+			"migrator v1.2-3-gabc\ncommit:  abc123\ngo:      go1.99.1" + tail},
+		{"go build with vcs", "dev", "", bi("(devel)", "vcs.revision", "deadbeef", "vcs.time", "2026-12-01T10:00:00Z", "vcs.modified", "true"),
+			"migrator dev\ncommit:  deadbeef (2026-12-01T10:00:00Z) (modified)\ngo:      go1.99.1" + tail},
+		{"go install module@version", "dev", "", bi("v1.4.0"),
+			"migrator v1.4.0\ncommit:  unknown\ngo:      go1.99.1" + tail},
+		{"no build info", "dev", "", nil,
+			"migrator dev\ncommit:  unknown\ngo:      " + runtime.Version() + tail},
+	}
+	for _, tt := range tests {
+		if diff := cmp.Diff(tt.want, versionText(tt.version, tt.commit, tt.bi)); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", tt.name, diff)
 		}
 	}
 }

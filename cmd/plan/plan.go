@@ -38,7 +38,7 @@ type Cmd struct {
 	ScanPath []string `name:"scan-path" required:"" sep:"none" placeholder:"PATH" help:"Absolute directory to scan; repeat for several. Only files below the scan paths are touched."`
 	Exclude  []string `sep:"none" placeholder:"PATH" help:"Absolute directory to leave alone, with everything below it; repeat for several. /a/foo excludes /a/foo/... but not /a/foobar."`
 
-	MinSize cli.Size `name:"min-size" help:"Only files of at least this size (4096, 64k, 4M, 1G; powers of 1024)."`
+	MinSize cli.Size `name:"min-size" help:"Only files of at least this size (4096, 64k, 4M, 100MB, 1G; powers of 1024)."`
 	MaxSize cli.Size `name:"max-size" help:"Only files of at most this size."`
 	UID     string   `name:"uid" placeholder:"UID" help:"Only files owned by this numeric user ID."`
 	GID     string   `name:"gid" placeholder:"GID" help:"Only files of this numeric group ID."`
@@ -198,16 +198,16 @@ func (c *Cmd) Run(env *cli.Env) error {
 	}
 	idx := res.Index
 	if res.Resumed {
-		fmt.Fprintf(out, "campaign %s was already planned: %d files, %s in %d shards\n", res.Spec.ID, idx.Files, humanize.IBytes(idx.Bytes), len(idx.Shards))
+		fmt.Fprintf(out, "campaign %s was already planned: %s, %s in %s\n", res.Spec.ID, progress.Plural(idx.Files, "file"), humanize.IBytes(idx.Bytes), progress.Plural(len(idx.Shards), "shard"))
 	} else {
-		fmt.Fprintf(out, "planned campaign %s: %d files, %s in %d shards (scan %s: %d paths found, %d hard-link duplicates left out, %d gone meanwhile)\n",
-			res.Spec.ID, idx.Files, humanize.IBytes(idx.Bytes), len(idx.Shards), time.Since(start).Round(time.Second),
+		fmt.Fprintf(out, "planned campaign %s: %s, %s in %s (scan %s: %d paths found, %d hard-link duplicates left out, %d gone meanwhile)\n",
+			res.Spec.ID, progress.Plural(idx.Files, "file"), humanize.IBytes(idx.Bytes), progress.Plural(len(idx.Shards), "shard"), time.Since(start).Round(time.Second),
 			st.Found.Load(), st.HardLinks.Load(), st.Vanished.Load())
 	}
 	if w := pf.SpaceWarning(req, idx.Bytes); w != "" {
 		fmt.Fprintf(out, "warning: %s\n", w)
 	}
-	fmt.Fprintf(out, "reminder: stop new object creation on the source OSTs on the MDS first (lctl set_param osp.FSNAME-OSTxxxx*.max_create_count=0), or new files will keep landing on them; migrator cannot check this from a client\n")
+	fmt.Fprintln(out, createReminder(pf.FSName, req.Selection.SourceOSTs()))
 
 	round := launch.Round{Dir: dir, Spec: res.Spec, N: 0, Shards: len(idx.Shards), Exe: env.Exe, Version: env.Version, By: "plan"}
 	script, err := launch.WriteScripts(round)

@@ -18,6 +18,7 @@ import (
 	"migrator/launch"
 	"migrator/manifest"
 	"migrator/planner"
+	"migrator/progress"
 	"migrator/slurm"
 )
 
@@ -71,8 +72,8 @@ func (c *Cmd) Run(env *cli.Env) error {
 			fmt.Fprintf(out, "nothing to retry: round %d has no retryable failures and nothing pending\n", latest)
 			return nil
 		}
-		fmt.Fprintf(out, "round %d: %d files, %s in %d shards (the retryable failures and pending files of round %d)\n",
-			n, idx.Files, humanize.IBytes(idx.Bytes), len(idx.Shards), latest)
+		fmt.Fprintf(out, "round %d: %s, %s in %s (the retryable failures and pending files of round %d)\n",
+			n, progress.Plural(idx.Files, "file"), humanize.IBytes(idx.Bytes), progress.Plural(len(idx.Shards), "shard"), latest)
 	}
 	spec.Slurm.Scheduler = c.Scheduler
 	round := launch.Round{Dir: d, Spec: spec, N: n, Shards: len(idx.Shards), Exe: env.Exe, Version: env.Version, By: "retry"}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -21,6 +22,7 @@ import (
 	"migrator/progress"
 	"migrator/report"
 	"migrator/slurm"
+	"migrator/triage"
 )
 
 // Cmd is "migrator status CAMPAIGN [--json] [--watch]".
@@ -35,10 +37,13 @@ type Cmd struct {
 // View is what status shows: collect's figures plus who is working on what.
 type View struct {
 	*report.Status
-	Jobs                 []JobView   `json:"jobs"`
-	Running              []ShardView `json:"running"` // shards whose lock is held: in progress here or in Slurm
-	Tasks                []TaskView  `json:"tasks"`   // array tasks Slurm has queued or running
-	RecentFilesPerSecond float64     `json:"recent_files_per_second,omitempty"`
+	Jobs    []JobView   `json:"jobs"`
+	Running []ShardView `json:"running"` // shards whose lock is held: in progress here or in Slurm
+	Tasks   []TaskView  `json:"tasks"`   // array tasks Slurm has queued or running
+	// Unfinished are the shards with files neither migrated, skipped nor failed, each with
+	// what is happening to it and what to do.
+	Unfinished           []triage.Shard `json:"unfinished"`
+	RecentFilesPerSecond float64        `json:"recent_files_per_second,omitempty"`
 }
 
 // JobView is one of the campaign's Slurm jobs.
@@ -54,26 +59,31 @@ type JobView struct {
 
 // TaskView is one array task in the queue.
 type TaskView struct {
-	Job     string `json:"job_id"`
-	Round   int    `json:"round"`
-	Shard   int    `json:"shard"`
-	State   string `json:"state"`
-	Reason  string `json:"reason,omitempty"`
-	Node    string `json:"node,omitempty"`
-	Elapsed string `json:"elapsed,omitempty"`
+	Job    string `json:"job_id"`
+	Round  int    `json:"round"`
+	Shard  int    `json:"shard"`
+	State  string `json:"state"`
+	Reason string `json:"reason,omitempty"`
+	Node   string `json:"node,omitempty"`
+	// ElapsedSeconds is how long it has run, from squeue's [days-]hours:minutes:seconds.
+	ElapsedSeconds float64 `json:"elapsed_seconds"`
 }
 
 // ShardView is a shard a task is working on now, from its lock.
 type ShardView struct {
-	Round     int    `json:"round"`
-	Shard     int    `json:"shard"`
-	Host      string `json:"host"`
-	PID       int    `json:"pid"`
-	Job       string `json:"job,omitempty"`
-	Heartbeat string `json:"heartbeat_age"`
-	InFlight  uint64 `json:"in_flight"`
-	Done      uint64 `json:"done"`
-	Files     uint64 `json:"files"`
+	Round int    `json:"round"`
+	Shard int    `json:"shard"`
+	Host  string `json:"host"`
+	PID   int    `json:"pid"`
+	Job   string `json:"job,omitempty"`
+	// HeartbeatAgeSeconds is how long ago the task last touched its lock.
+	HeartbeatAgeSeconds float64 `json:"heartbeat_age_seconds"`
+	// InFlight counts the files lfs migrate was started on whose outcome is not recorded
+	// yet (the checkpoint's attempt records without an outcome): the one meaning of "in
+	// flight" in migrator's output.
+	InFlight uint64 `json:"in_flight"`
+	Done     uint64 `json:"done"`
+	Files    uint64 `json:"files"`
 }
 
 // Run prints the status, once or until interrupted.
@@ -102,15 +112,16 @@ func (c *Cmd) Run(env *cli.Env) error {
 		}
 		if c.JSON {
 			enc := json.NewEncoder(env.Stdout)
-			enc.SetIndent("", "  ")
+			if !c.Watch {
+				enc.SetIndent("", "  ")
+			} // --watch: one document per line, for tools that read a stream of them
 			if err := enc.Encode(v); err != nil {
 				return err
 			}
 		} else {
 			c.human(env.Stdout, v)
 		}
-		finished := v.Files.Pending == 0 && len(v.Running) == 0 && len(v.Tasks) == 0
-		if !c.Watch || finished {
+		if !c.Watch || finished(v) {
 			return nil
 		}
 		prev, prevAt = v, time.Now()
@@ -120,6 +131,12 @@ func (c *Cmd) Run(env *cli.Env) error {
 		case <-time.After(c.Interval):
 		}
 	}
+}
+
+// finished reports whether nothing is left to watch: every file is handled (in a dry run,
+// found to be migrated or not), and no task runs or waits in Slurm's queue.
+func finished(v *View) bool {
+	return v.Files.Pending-v.Files.WouldMigrate == 0 && len(v.Running) == 0 && len(v.Tasks) == 0
 }
 
 // look gathers the view: the campaign's files first (always available), then Slurm's
@@ -143,7 +160,7 @@ func look(ctx context.Context, d campaign.Dir, spec *campaign.Spec) (*View, erro
 			}
 			s := byShard[[2]int{r.Round, k}]
 			v.Running = append(v.Running, ShardView{Round: r.Round, Shard: k, Host: info.Host, PID: info.PID, Job: info.Job,
-				Heartbeat: age.Round(time.Second).String(), InFlight: s.Attempted, Files: s.Files.Planned,
+				HeartbeatAgeSeconds: age.Round(time.Second).Seconds(), InFlight: s.Attempted, Files: s.Files.Planned,
 				Done: s.Files.Migrated + s.Files.Skipped + s.Files.Failed})
 		}
 	}
@@ -160,6 +177,7 @@ func look(ctx context.Context, d campaign.Dir, spec *campaign.Spec) (*View, erro
 	}
 	arrays, collects := campaign.Jobs(subs)
 	all := append(append([]campaign.Submission{}, arrays...), collects...)
+	defer func() { v.Unfinished = unfinished(d, spec, v, arrays) }()
 	if len(all) == 0 {
 		return v, nil
 	}
@@ -193,13 +211,32 @@ func look(ctx context.Context, d campaign.Dir, spec *campaign.Spec) (*View, erro
 		}
 		if j.Kind == "array" && t.TaskID >= 0 {
 			v.Tasks = append(v.Tasks, TaskView{Job: t.ArrayJobID, Round: round[t.ArrayJobID], Shard: t.TaskID,
-				State: t.State, Reason: t.Reason, Node: t.Node, Elapsed: t.Elapsed})
+				State: t.State, Reason: t.Reason, Node: t.Node, ElapsedSeconds: t.ElapsedTime().Seconds()})
 		}
 	}
 	for _, s := range all {
 		v.Jobs = append(v.Jobs, *counts[s.JobID])
 	}
 	return v, nil
+}
+
+// unfinished triages the unfinished shards from the view's locks and queue.
+func unfinished(d campaign.Dir, spec *campaign.Spec, v *View, arrays []campaign.Submission) []triage.Shard {
+	f := triage.Facts{Dir: d, Spec: spec, Arrays: arrays, Running: map[triage.Key]string{}, Queued: map[triage.Key]string{}}
+	for _, r := range v.Running {
+		f.Running[triage.Key{Round: r.Round, Shard: r.Shard}] = fmt.Sprintf("running on %s (pid %d, heartbeat %s ago), %s in flight",
+			r.Host, r.PID, (time.Duration(r.HeartbeatAgeSeconds) * time.Second).String(), progress.Plural(r.InFlight, "file"))
+	}
+	for _, t := range v.Tasks {
+		how := strings.ToLower(t.State)
+		if t.Node != "" {
+			how += " on " + t.Node + " for " + (time.Duration(t.ElapsedSeconds) * time.Second).String()
+		} else if t.Reason != "" && t.Reason != "None" {
+			how += " (" + t.Reason + ")"
+		}
+		f.Queued[triage.Key{Round: t.Round, Shard: t.Shard}] = how
+	}
+	return triage.Unfinished(v.Status, f)
 }
 
 func (c *Cmd) human(w io.Writer, v *View) {
@@ -214,45 +251,58 @@ func (c *Cmd) human(w io.Writer, v *View) {
 		}
 		fmt.Fprintf(w, "%s job %s (%s): %d running, %d pending, %d held\n", j.Kind, j.JobID, campaign.RoundLabel(j.Round), j.Running, j.Pending, j.Held)
 	}
-	queued := map[[2]int]TaskView{}
-	for _, t := range v.Tasks {
-		queued[[2]int{t.Round, t.Shard}] = t
+	type group struct {
+		u    triage.Shard // the first of a run of shards in the same state, with the run's sums
+		last int          // the last shard of the run
 	}
-	running := map[[2]int]ShardView{}
-	for _, r := range v.Running {
-		running[[2]int{r.Round, r.Shard}] = r
-	}
+	var groups []group
 	var lines []string
-	for _, s := range v.Shards {
-		if s.Files.Pending == 0 {
+	superseded := map[int]int{} // round -> shards superseded
+	by := map[int]int{}
+	for _, u := range v.Unfinished {
+		if u.State == triage.Superseded {
+			superseded[u.Round]++
+			by[u.Round] = u.SupersededBy
 			continue
 		}
-		key := [2]int{s.Round, s.Shard}
-		state := "not queued (rerun it, or migrator retry)"
-		if t, ok := queued[key]; ok {
-			state = strings.ToLower(t.State)
-			if t.Node != "" {
-				state += " on " + t.Node + " for " + t.Elapsed
-			} else if t.Reason != "" && t.Reason != "None" {
-				state += " (" + t.Reason + ")"
+		// Shards next to each other in the same state with the same advice share a line.
+		if n := len(groups); n > 0 {
+			g := &groups[n-1]
+			if g.u.Round == u.Round && g.u.State == u.State && g.u.Detail == u.Detail && g.u.Next == u.Next && g.last+1 == u.Shard {
+				g.last, g.u.Done, g.u.Files = u.Shard, g.u.Done+u.Done, g.u.Files+u.Files
+				continue
 			}
 		}
-		if r, ok := running[key]; ok {
-			state = fmt.Sprintf("running on %s (pid %d, heartbeat %s ago), %d in flight", r.Host, r.PID, r.Heartbeat, r.InFlight)
-		}
-		lines = append(lines, fmt.Sprintf("  %5d %5d  %7d/%-7d  %s", s.Round, s.Shard,
-			s.Files.Migrated+s.Files.Skipped+s.Files.Failed, s.Files.Planned, state))
+		groups = append(groups, group{u: u, last: u.Shard})
 	}
-	if len(lines) == 0 {
-		return
-	}
-	sort.Strings(lines)
-	fmt.Fprintf(w, "unfinished shards:\n  round shard       done/files    state\n")
-	for i, l := range lines {
-		if i == c.Shards {
-			fmt.Fprintf(w, "  … and %d more\n", len(lines)-i)
-			break
+	for _, g := range groups {
+		shards := strconv.Itoa(g.u.Shard)
+		if g.last != g.u.Shard {
+			shards += "-" + strconv.Itoa(g.last)
 		}
-		fmt.Fprintln(w, l)
+		line := fmt.Sprintf("  %5d %7s  %7d/%-7d  %s", g.u.Round, shards, g.u.Done, g.u.Files, g.u.Detail)
+		if g.u.Next != "" {
+			line += " (next: " + g.u.Next + ")"
+		}
+		lines = append(lines, line)
+	}
+	if len(lines) > 0 {
+		fmt.Fprintf(w, "unfinished shards:\n  round   shard       done/files    state\n")
+		for i, l := range lines {
+			if i == c.Shards {
+				fmt.Fprintf(w, "  … and %d more\n", len(lines)-i)
+				break
+			}
+			fmt.Fprintln(w, l)
+		}
+	}
+	var rounds []int
+	for r := range superseded {
+		rounds = append(rounds, r)
+	}
+	sort.Ints(rounds)
+	for _, r := range rounds {
+		fmt.Fprintf(w, "round %d: %s superseded by round %d, which holds their unfinished files now: nothing to run for them\n",
+			r, progress.Plural(superseded[r], "shard"), by[r])
 	}
 }

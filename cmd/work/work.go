@@ -59,7 +59,10 @@ func (c *Cmd) Run(env *cli.Env) error {
 			filepath.Join(round.Manifests, manifest.IndexFile), idx.Campaign, idx.Round, spec.ID, c.Round)
 	}
 	if c.Shard >= len(idx.Shards) {
-		return cli.BadInputf("shard %d does not exist: round %d of %s has %d shards", c.Shard, c.Round, dir.Root, len(idx.Shards))
+		return cli.BadInputf("shard %d does not exist: round %d of %s has %s", c.Shard, c.Round, dir.Root, progress.Plural(len(idx.Shards), "shard"))
+	}
+	if err := notSuperseded(dir, spec, c.Round); err != nil {
+		return err
 	}
 	sh := idx.Shards[c.Shard]
 	shardPath := filepath.Join(round.Manifests, sh.File)
@@ -108,8 +111,8 @@ func (c *Cmd) Run(env *cli.Env) error {
 		log.Close()
 		return err
 	}
-	fmt.Fprintf(out, "shard %d of campaign %s round %d: %d files, %s; %d done before this run\n",
-		c.Shard, spec.ID, c.Round, sh.Files, humanize.IBytes(sh.Bytes), done.Count())
+	fmt.Fprintf(out, "shard %d of campaign %s round %d: %s, %s; %d done before this run\n",
+		c.Shard, spec.ID, c.Round, progress.Plural(sh.Files, "file"), humanize.IBytes(sh.Bytes), done.Count())
 
 	src, err := manifest.OpenShard(shardPath, sh.SHA256)
 	if err != nil {
@@ -144,11 +147,12 @@ func (c *Cmd) Run(env *cli.Env) error {
 		}
 	}()
 	var st migrate.Stats
+	flying := newInFlight(log)
 	t0 := time.Now()
 	remaining := int64(sh.Files - done.Count())
 	rep := progress.Start(stop.ctx, progress.Options{Out: out, Terminal: progress.IsTerminal(out), Every: c.Progress,
-		Prefix: fmt.Sprintf("shard %d", c.Shard)}, func() string { return status(&st, remaining, t0) })
-	runErr := migrate.Run(stop.ctx, kill.ctx, client, src, migrate.State{Done: done, Attempted: attempted}, log, opts, &st)
+		Prefix: fmt.Sprintf("shard %d", c.Shard)}, func() string { return status(&st, flying, remaining, t0) })
+	runErr := migrate.Run(stop.ctx, kill.ctx, client, src, migrate.State{Done: done, Attempted: attempted}, flying, opts, &st)
 	rep.Stop()
 	kill.cancel()
 
@@ -166,9 +170,9 @@ func (c *Cmd) Run(env *cli.Env) error {
 		end.Status, code = checkpoint.RunInterrupted, cli.ExitInterrupted
 		result = fmt.Errorf("stopped by %s; the checkpoint is flushed and a rerun continues", why.Load())
 	case st.Failed.Load() > 0:
-		code, result = cli.ExitIncomplete, fmt.Errorf("%d files failed; see migrator collect %s", st.Failed.Load(), dir.Root)
+		code, result = cli.ExitIncomplete, fmt.Errorf("%s failed; see migrator collect %s", progress.Plural(st.Failed.Load(), "file"), dir.Root)
 	case st.Interrupts.Load() > 0:
-		code, result = cli.ExitIncomplete, fmt.Errorf("%d files were interrupted (their lfs migrate got a signal); rerun the shard to finish them", st.Interrupts.Load())
+		code, result = cli.ExitIncomplete, fmt.Errorf("%s interrupted (lfs migrate got a signal); rerun the shard to finish them", progress.Plural(st.Interrupts.Load(), "file"))
 	}
 	if result != nil {
 		end.Message = result.Error()
@@ -184,7 +188,7 @@ func (c *Cmd) Run(env *cli.Env) error {
 	if err := log.Close(); err != nil && result == nil {
 		result, code = err, cli.ExitFailure
 	}
-	fmt.Fprintf(out, "shard %d: %s in %s (%s)\n", c.Shard, status(&st, remaining, t0), time.Since(t0).Round(time.Second), end.Status)
+	fmt.Fprintf(out, "shard %d: %s in %s (%s)\n", c.Shard, status(&st, flying, remaining, t0), time.Since(t0).Round(time.Second), end.Status)
 	if why.Load() == "USR1" && st.Done.Load() < remaining {
 		requeue(out, env.Getenv) // files are left, and the time limit is near
 	}
@@ -208,11 +212,11 @@ func defaultBatch(sh manifest.ShardIndex) int {
 	return 1
 }
 
-func status(st *migrate.Stats, remaining int64, t0 time.Time) string {
+func status(st *migrate.Stats, flying *inFlight, remaining int64, t0 time.Time) string {
 	el := time.Since(t0)
-	return fmt.Sprintf("%d/%d files done (%d migrated, %s; %d skipped; %d failed; %d would migrate), %s, %d retries, %d in flight",
+	return fmt.Sprintf("%d/%d files done (%d migrated, %s; %d skipped; %d failed; %d would migrate), %s, %d retries, %d files in flight",
 		st.Done.Load(), remaining, st.Migrated.Load(), humanize.IBytes(uint64(st.Bytes.Load())), st.Skipped.Load(),
-		st.Failed.Load(), st.Would.Load(), progress.Rate(st.Done.Load(), el), st.Retries.Load(), st.InFlight.Load())
+		st.Failed.Load(), st.Would.Load(), progress.Rate(st.Done.Load(), el), st.Retries.Load(), flying.Files())
 }
 
 type cancelCtx struct {
@@ -308,4 +312,27 @@ func recordHandSubmitted(dir campaign.Dir, round int, getenv func(string) string
 	}
 	dir.AppendSubmissionOnce(campaign.Submission{Time: time.Now().UTC(), Round: round, Kind: "array", JobID: job,
 		Shards: shards, Array: getenv("SLURM_ARRAY_TASK_MIN") + "-" + getenv("SLURM_ARRAY_TASK_MAX"), By: "task"})
+}
+
+// notSuperseded refuses a round that a later round took over: the later round holds its
+// unfinished files now, so running it again would handle them twice and make the campaign's
+// counts disagree with themselves.
+func notSuperseded(dir campaign.Dir, spec *campaign.Spec, round int) error {
+	rounds, err := dir.Rounds()
+	if err != nil {
+		return err
+	}
+	if len(rounds) == 0 || rounds[len(rounds)-1] <= round {
+		return nil
+	}
+	latest := rounds[len(rounds)-1]
+	shards := "its shards"
+	if idx, err := manifest.ReadIndex(dir.Round(latest).Manifests); err == nil && idx.Campaign == spec.ID {
+		shards = fmt.Sprintf("its shards 0-%d", len(idx.Shards)-1)
+		if len(idx.Shards) == 1 {
+			shards = "its shard 0"
+		}
+	}
+	return cli.BadInputf("round %d of %s was superseded by round %d, which holds its unfinished files now: run round %d instead "+
+		"(migrator work %s --round %d --shard K for %s), or see migrator status %s", round, dir.Root, latest, latest, dir.Root, latest, shards, dir.Root)
 }

@@ -6,6 +6,7 @@ package slurmtest
 import (
 	"context"
 	"os"
+	"os/exec"
 	"sync"
 	"testing"
 	"time"
@@ -22,15 +23,11 @@ var (
 func Require(t testing.TB) *slurm.Client {
 	t.Helper()
 	once.Do(func() {
-		if os.Getenv("SLURM_CONF") == "" {
-			reason = "SLURM_CONF is not set: run the tests with make test, which starts Slurm with ci/slurm.sh up"
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		if err := slurm.New().Ping(ctx); err != nil {
-			reason = "Slurm is not reachable (" + err.Error() + "): start it with ci/slurm.sh up"
-		}
+		reason = Unavailable(os.Getenv, exec.LookPath, func() error {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			return slurm.New().Ping(ctx)
+		})
 	})
 	if reason != "" {
 		if os.Getenv("MIGRATOR_REQUIRE_SLURM") == "1" {
@@ -39,6 +36,27 @@ func Require(t testing.TB) *slurm.Client {
 		t.Skip(reason)
 	}
 	return slurm.New()
+}
+
+// Commands are the Slurm clients the tests run.
+var Commands = []string{"sbatch", "squeue", "scontrol", "scancel"}
+
+// Unavailable says why the tests cannot use Slurm ("" if they can): its commands are not
+// installed, SLURM_CONF is not set, or the controller does not answer ping. The checks
+// that cost nothing come first.
+func Unavailable(getenv func(string) string, lookPath func(string) (string, error), ping func() error) string {
+	for _, name := range Commands {
+		if _, err := lookPath(name); err != nil {
+			return "Slurm's commands are not installed (" + name + ": " + err.Error() + "): install them with ci/slurm.sh install"
+		}
+	}
+	if getenv("SLURM_CONF") == "" {
+		return "SLURM_CONF is not set: run the tests with make test, which starts Slurm with ci/slurm.sh up"
+	}
+	if err := ping(); err != nil {
+		return "Slurm is not reachable (" + err.Error() + "): start it with ci/slurm.sh up"
+	}
+	return ""
 }
 
 // Wait polls squeue until none of the jobs is queued or running, or the timeout passes.
