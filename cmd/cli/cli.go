@@ -11,7 +11,10 @@ import (
 
 	"github.com/alecthomas/kong"
 
+	"migrator/campaign"
+	"migrator/checkpoint"
 	"migrator/lfs"
+	"migrator/manifest"
 )
 
 // Env is the process environment, bound into every subcommand's Run instead of globals,
@@ -86,6 +89,11 @@ func ExitCode(err error) int {
 		return ec.ExitCode()
 	}
 	if errors.Is(err, lfs.ErrNoLFS) {
+		return ExitUsage
+	}
+	// A damaged record (campaign.json, submissions.jsonl, an index, a shard or a log) is
+	// bad input: nothing was changed, and the message names the file.
+	if errors.Is(err, campaign.ErrDamaged) || errors.Is(err, manifest.ErrCorrupt) || errors.Is(err, checkpoint.ErrCorrupt) {
 		return ExitUsage
 	}
 	return ExitFailure
