@@ -295,7 +295,6 @@ func DecodeSpec(data []byte) (*Spec, error) {
 
 // Save writes campaign.json durably, with its checksum.
 func (d Dir) Save(s *Spec) error {
-	s.Format = Format
 	sum, err := s.Checksum()
 	if err != nil {
 		return err

@@ -1,0 +1,69 @@
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"migrator/checkpoint"
+	"migrator/lfssim"
+	"migrator/manifest"
+)
+
+// index.json lost, then the same plan again (issue 12): the rescan must not meet the old
+// checkpoints. With outcomes recorded, plan refuses (exit 2, one line saying how to recover)
+// and changes nothing; a checkpoint of the old shard 0 never counts for a new shard 0.
+func TestPlanRerunAfterIndexLost(t *testing.T) {
+	e := newEnv(t)
+	e.mktree(lfssim.TreeOptions{Files: 200, Seed: 21, SourceShare: 1})
+	shards := e.plan("--shard-files", "100")
+	if shards != 2 {
+		t.Fatalf("%d shards, want 2", shards)
+	}
+	man := filepath.Join(e.camp, "manifests")
+	ckpt := filepath.Join(e.camp, "checkpoints")
+	e.mustRun(0, "work", e.camp, "--shard", "0")
+	before := e.snapshot()
+
+	// Without the index, and a log of shard 0 with outcomes: refused.
+	os.Rename(filepath.Join(man, manifest.IndexFile), filepath.Join(e.root, "index.json"))
+	r := e.run(e.planArgs("--no-submit", "--shard-files", "100")...)
+	if last := lastLine(r.stderr); r.code != 2 || !strings.Contains(last, "plan --update") || !strings.Contains(last, "200 outcomes and attempts") {
+		t.Fatalf("plan rerun without index.json: exit %d, stderr %q; want 2 and one line naming plan --update", r.code, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(man, manifest.IndexFile)); err == nil {
+		t.Errorf("the refused plan wrote an index")
+	}
+	e.checkMigrated(before, e.snapshot(), nil)
+
+	// A damaged index is never rescanned over either.
+	os.Rename(filepath.Join(e.root, "index.json"), filepath.Join(man, manifest.IndexFile))
+	rawEdit(t, filepath.Join(man, manifest.IndexFile), `"files": 100,`, `"files": 99,`)
+	r = e.run(e.planArgs("--no-submit", "--shard-files", "100")...)
+	if r.code != 2 || !strings.Contains(r.stderr, manifest.IndexFile) {
+		t.Fatalf("plan rerun with a damaged index.json: exit %d, stderr %q", r.code, r.stderr)
+	}
+
+	// Logs that record no work (a run start only) do not stand in the way: they are
+	// removed, and the rescan's shard 0 gets a fresh log bound to its own hash.
+	os.Remove(filepath.Join(man, manifest.IndexFile))
+	os.Remove(filepath.Join(ckpt, checkpoint.LogName(0)))
+	w, _, err := checkpoint.OpenWriter(filepath.Join(ckpt, checkpoint.LogName(1)),
+		checkpoint.Header{Campaign: e.spec().ID, Shard: 1, Entries: 100, ShardSHA256: strings.Repeat("ab", 32)}, checkpoint.WriterOptions{}, checkpoint.Visitor{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.AppendRunStart(&checkpoint.RunStart{Host: "h"})
+	w.Close()
+	e.mustRun(0, e.planArgs("--no-submit", "--shard-files", "100")...)
+	if _, err := os.Stat(filepath.Join(ckpt, checkpoint.LogName(1))); !os.IsNotExist(err) {
+		t.Errorf("a log without outcomes survived the rescan: %v", err)
+	}
+}
+
+// lastLine is the last line of s.
+func lastLine(s string) string {
+	s = strings.TrimSuffix(s, "\n")
+	return s[strings.LastIndexByte(s, '\n')+1:]
+}
