@@ -12,14 +12,17 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
-	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"migrator/durable"
 	"migrator/lfs"
+	"migrator/templates"
+	"migrator/trust"
 )
 
 // Format is the campaign.json format version. Version 2 added the "sha256" field; a
@@ -146,6 +149,9 @@ type Slurm struct {
 	Throttle    int      `json:"array_throttle"`
 	SbatchArgs  []string `json:"sbatch_args,omitempty"`
 	TemplateDir string   `json:"template_dir,omitempty"`
+	// Templates are the job templates read from TemplateDir at plan time, by file name
+	// (job.sbatch.tmpl, collect.sbatch.tmpl); empty for the built-in ones.
+	Templates map[string]string `json:"templates,omitempty"`
 }
 
 // Duration is a time.Duration written as a string ("90s") in JSON.
@@ -242,12 +248,21 @@ func NewID(now time.Time) string {
 // ErrNotCampaign is matched when a directory holds no campaign.
 var ErrNotCampaign = errors.New("not a campaign directory")
 
-// Load reads campaign.json.
+// Load reads campaign.json, after checking that nobody but us could have written the
+// campaign directory, any directory above it, or campaign.json (package trust's rules,
+// the same plan applies to a directory it creates), and that the lfs binary the campaign
+// names is one nobody else could have replaced. Every command opens its campaign this way.
 func (d Dir) Load() (*Spec, error) {
-	data, err := os.ReadFile(d.SpecPath())
-	if errors.Is(err, os.ErrNotExist) {
+	if err := d.CheckSafe(); err != nil {
+		return nil, err
+	}
+	if _, err := os.Lstat(d.SpecPath()); errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("%s: %w (no %s; run migrator plan first)", d.Root, ErrNotCampaign, SpecFile)
 	}
+	if err := trust.File("campaign file", d.SpecPath()); err != nil {
+		return nil, err
+	}
+	data, err := os.ReadFile(d.SpecPath())
 	if err != nil {
 		return nil, err
 	}
@@ -255,7 +270,50 @@ func (d Dir) Load() (*Spec, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", d.SpecPath(), err)
 	}
+	if err := CheckLFS(s.LFS); err != nil {
+		return nil, err
+	}
 	return s, nil
+}
+
+// CheckLFS refuses an lfs binary (a path, or a name looked up in PATH) that someone else
+// could have written or swapped. A binary that cannot be found is left to the caller,
+// which reports it when it needs lfs (status and collect do not).
+func CheckLFS(name string) error {
+	path, err := exec.LookPath(name)
+	if err != nil {
+		return nil
+	}
+	return trust.Executable("lfs binary", path)
+}
+
+// SnapshotTemplates reads the job templates of a --template-dir once, at plan time, for
+// campaign.json to keep: retry and every later submission render from the snapshot and
+// never read the directory again. The directory and the templates must be ones nobody
+// else could have written. An empty dir means the built-in templates (nil).
+func SnapshotTemplates(dir string) (map[string]string, error) {
+	if dir == "" {
+		return nil, nil
+	}
+	if err := trust.Input("template directory", dir); err != nil {
+		return nil, err
+	}
+	set := map[string]string{}
+	for _, name := range []string{templates.Job, templates.Collect} {
+		p := filepath.Join(dir, name)
+		if err := trust.Input("template", p); err != nil {
+			return nil, err
+		}
+		text, err := os.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("template %s: %w", p, err)
+		}
+		if !utf8.Valid(text) {
+			return nil, fmt.Errorf("template %s: not UTF-8 text", p)
+		}
+		set[name] = string(text)
+	}
+	return set, nil
 }
 
 // ErrDamaged is matched (errors.Is) by errors about a campaign record whose checksum does
@@ -316,23 +374,11 @@ func (d Dir) Prepare() error {
 	return d.CheckSafe()
 }
 
-// CheckSafe refuses a campaign directory that another user could write to: whoever can
-// write it can change what every array task migrates.
+// CheckSafe refuses a campaign directory that another user could write to, or swap for
+// another by writing a directory above it: whoever can write it can change what every
+// array task migrates (see package trust for the rules).
 func (d Dir) CheckSafe() error {
-	st, err := os.Stat(d.Root)
-	if err != nil {
-		return fmt.Errorf("campaign directory %s: %w", d.Root, err)
-	}
-	if !st.IsDir() {
-		return fmt.Errorf("campaign directory %s: not a directory", d.Root)
-	}
-	if st.Mode().Perm()&0o022 != 0 {
-		return fmt.Errorf("campaign directory %s: writable by group or others (mode %o); chmod go-w it", d.Root, st.Mode().Perm())
-	}
-	if sys, ok := st.Sys().(*syscall.Stat_t); ok && int(sys.Uid) != os.Geteuid() {
-		return fmt.Errorf("campaign directory %s: owned by uid %d, not by us (uid %d)", d.Root, sys.Uid, os.Geteuid())
-	}
-	return nil
+	return trust.Dir("campaign directory", d.Root)
 }
 
 // LayoutDirs are the directories a campaign needs for round r.

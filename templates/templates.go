@@ -46,9 +46,6 @@ type Data struct {
 
 // Render renders template name from dir (if not empty) or the built-in set.
 func Render(dir, name string, d Data) ([]byte, error) {
-	if err := d.check(); err != nil {
-		return nil, err
-	}
 	var text []byte
 	var err error
 	if dir != "" {
@@ -59,7 +56,23 @@ func Render(dir, name string, d Data) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("template %s: %w", name, err)
 	}
-	t, err := template.New(name).Funcs(template.FuncMap{"sq": ShellQuote}).Option("missingkey=error").Parse(string(text))
+	return render(name, string(text), d)
+}
+
+// RenderSet renders template name from set (a campaign's snapshot of an admin's
+// templates, by file name) if it holds it, or from the built-in set.
+func RenderSet(set map[string]string, name string, d Data) ([]byte, error) {
+	if text, ok := set[name]; ok {
+		return render(name, text, d)
+	}
+	return Render("", name, d)
+}
+
+func render(name, text string, d Data) ([]byte, error) {
+	if err := d.check(); err != nil {
+		return nil, err
+	}
+	t, err := template.New(name).Funcs(template.FuncMap{"sq": ShellQuote}).Option("missingkey=error").Parse(text)
 	if err != nil {
 		return nil, fmt.Errorf("template %s: %w", name, err)
 	}

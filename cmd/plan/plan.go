@@ -146,6 +146,10 @@ func (c *Cmd) Run(env *cli.Env) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	req := c.request()
+	var err error
+	if req.Slurm.Templates, err = campaign.SnapshotTemplates(c.TemplateDir); err != nil {
+		return cli.BadInput(err)
+	}
 	dir := campaign.Dir{Root: c.Campaign}
 	if err := templates.CheckToken("campaign directory", dir.Root); err != nil {
 		return cli.BadInput(err)
@@ -164,6 +168,9 @@ func (c *Cmd) Run(env *cli.Env) error {
 	}
 	client := lfs.New(req.LFS)
 	if err := client.Check(); err != nil {
+		return cli.BadInput(err)
+	}
+	if err := campaign.CheckLFS(req.LFS); err != nil {
 		return cli.BadInput(err)
 	}
 	pf, err := planner.Check(ctx, client, req)
