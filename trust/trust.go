@@ -48,10 +48,10 @@ func (e *Error) Is(target error) bool { return target == ErrUntrusted }
 // owner is who must own what (the effective user, and whether root will do) and what
 // kind of file the path must be.
 type owner struct {
-	uid       int
-	rootToo   bool
-	regular   bool // must be a regular file (else a directory)
-	anyKind   bool // a regular file or a directory
+	uid     int
+	rootToo bool
+	regular bool // must be a regular file (else a directory)
+	anyKind bool // a regular file or a directory
 }
 
 var euid = os.Geteuid
