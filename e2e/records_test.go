@@ -67,3 +67,32 @@ func lastLine(s string) string {
 	s = strings.TrimSuffix(s, "\n")
 	return s[strings.LastIndexByte(s, '\n')+1:]
 }
+
+// A crafted index.json (a valid checksum, a shard of 10^15 files) is refused by work and
+// collect before they allocate anything: one line naming the file, exit 2 (issue 14).
+func TestCraftedIndexRefused(t *testing.T) {
+	e := newEnv(t)
+	e.mktree(lfssim.TreeOptions{Files: 50, Seed: 22, SourceShare: 1})
+	e.plan()
+	man := filepath.Join(e.camp, "manifests")
+	idx, err := manifest.ReadIndex(man)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx.Files += 1e15 - idx.Shards[0].Files
+	idx.Shards[0].Files = 1e15
+	if _, err := manifest.WriteIndex(man, idx); err != nil {
+		t.Fatal(err)
+	}
+	before := e.snapshot()
+	for _, args := range [][]string{{"work", e.camp, "--shard", "0"}, {"collect", e.camp}, {"status", e.camp, "--json"}} {
+		r := e.run(args...)
+		if r.code != 2 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, manifest.IndexFile) || !strings.Contains(r.stderr, "more than") {
+			t.Errorf("%s: exit %d, stderr %q; want 2 and one line naming index.json", args[0], r.code, r.stderr)
+		}
+	}
+	e.checkMigrated(before, e.snapshot(), nil)
+	if r := e.run(e.planArgs("--no-submit", "--shard-files", "100000000")...); r.code != 2 || !strings.Contains(r.stderr, "--shard-files") {
+		t.Errorf("plan --shard-files 10^8: exit %d, stderr %q", r.code, r.stderr)
+	}
+}

@@ -23,6 +23,7 @@ import (
 	"migrator/cmd/cli"
 	"migrator/launch"
 	"migrator/lfs"
+	"migrator/manifest"
 	"migrator/planner"
 	"migrator/progress"
 	"migrator/scan"
@@ -91,6 +92,9 @@ func (c *Cmd) Validate() error {
 	}
 	if c.ShardFiles < 1 || c.ShardBytes < 1 || c.ScanWorkers < 1 || c.Workers < 1 || c.ArrayThrottle < 1 {
 		return fmt.Errorf("--shard-files, --shard-bytes, --scan-workers, --workers and --array-throttle must be positive")
+	}
+	if c.ShardFiles > manifest.MaxShardFiles {
+		return fmt.Errorf("--shard-files %d: at most %d", c.ShardFiles, manifest.MaxShardFiles)
 	}
 	if c.FindThreads < 0 {
 		return fmt.Errorf("--find-threads %d: want 0 (lfs decides) or a positive count", c.FindThreads)
