@@ -104,8 +104,17 @@ func (d Data) check() error {
 		if err := CheckToken("sbatch option", a); err != nil {
 			return err
 		}
+		// sbatch reads #SBATCH lines with getopt_long, which takes any unique prefix of
+		// a long option for the option: --out= is --output=.
 		name, _, _ := strings.Cut(strings.TrimPrefix(a, "--"), "=")
-		if why, ok := ownOptions[name]; ok {
+		full, _, err := resolveSbatchOption(name)
+		if err != nil {
+			return fmt.Errorf("sbatch option %q: %v", a, err)
+		}
+		if why, ok := ownOptions[full]; ok {
+			if full != name {
+				return fmt.Errorf("sbatch option %q (sbatch reads it as --%s): %s", a, full, why)
+			}
 			return fmt.Errorf("sbatch option %q: %s", a, why)
 		}
 	}
@@ -127,6 +136,7 @@ var ownOptions = map[string]string{
 	"partition":  "use migrator's --partition",
 	"account":    "use migrator's --account",
 	"qos":        "use migrator's --qos",
+	"wrap":       "the job script is migrator's",
 }
 
 // CheckToken reports an error if v holds whitespace, quotes, backslashes, '#' or control
