@@ -27,21 +27,25 @@ const (
 
 // Data is what the templates can use.
 type Data struct {
-	Version       string
-	By            string // "plan" or "retry"
-	CampaignID    string
-	Campaign      string // absolute campaign directory
-	Exe           string // absolute path of the migrator binary
-	Round         int
-	Shards        int
-	JobName       string
-	Array         string // "0-N%T"
-	SignalSeconds int    // USR1 this many seconds before the time limit
-	Time          string
-	Partition     string
-	Account       string
-	QOS           string
-	SbatchArgs    []string
+	Version    string
+	By         string // "plan" or "retry"
+	CampaignID string
+	Campaign   string // absolute campaign directory
+	// CampaignPattern is Campaign escaped for an sbatch filename pattern (#SBATCH --output,
+	// --error, --input), where "%" starts a replacement symbol: every "%" is written "%%".
+	// render sets it from Campaign.
+	CampaignPattern string
+	Exe             string // absolute path of the migrator binary
+	Round           int
+	Shards          int
+	JobName         string
+	Array           string // "0-N%T"
+	SignalSeconds   int    // USR1 this many seconds before the time limit
+	Time            string
+	Partition       string
+	Account         string
+	QOS             string
+	SbatchArgs      []string
 }
 
 // Render renders template name from dir (if not empty) or the built-in set.
@@ -72,6 +76,7 @@ func render(name, text string, d Data) ([]byte, error) {
 	if err := d.check(); err != nil {
 		return nil, err
 	}
+	d.CampaignPattern = FilenamePattern(d.Campaign)
 	t, err := template.New(name).Funcs(template.FuncMap{"sq": ShellQuote}).Option("missingkey=error").Parse(text)
 	if err != nil {
 		return nil, fmt.Errorf("template %s: %w", name, err)
@@ -80,7 +85,40 @@ func render(name, text string, d Data) ([]byte, error) {
 	if err := t.Execute(&b, d); err != nil {
 		return nil, fmt.Errorf("template %s: %w", name, err)
 	}
+	if err := checkPatterns(b.Bytes(), d); err != nil {
+		return nil, fmt.Errorf("template %s: %w", name, err)
+	}
 	return b.Bytes(), nil
+}
+
+// FilenamePattern escapes a path for an sbatch filename pattern (man sbatch, "filename
+// pattern"): "%" followed by a letter, optionally after a number, is a replacement symbol
+// (%A %a %J %j %N %n %s %t %u %x), and "%%" is one "%". A "\\" anywhere turns every
+// replacement off, so the caller's own %A_%a would break: paths with a backslash are
+// refused before they get here (CheckToken).
+func FilenamePattern(path string) string { return strings.ReplaceAll(path, "%", "%%") }
+
+// checkPatterns refuses a rendered script whose #SBATCH --output, --error or --input
+// writes the campaign path unescaped when it holds a "%" (an admin's template using
+// {{.Campaign}} where {{.CampaignPattern}} is needed): sbatch would expand it, and the
+// logs would go elsewhere.
+func checkPatterns(script []byte, d Data) error {
+	if !strings.Contains(d.Campaign, "%") {
+		return nil
+	}
+	for _, line := range strings.Split(string(script), "\n") {
+		rest, ok := strings.CutPrefix(line, "#SBATCH ")
+		if !ok {
+			continue
+		}
+		for _, opt := range []string{"--output=", "--error=", "--input=", "-o ", "-e ", "-i ", "-o", "-e", "-i"} {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(rest), opt); ok &&
+				strings.HasPrefix(v, d.Campaign) && !strings.HasPrefix(v, d.CampaignPattern) {
+				return fmt.Errorf("line %q writes the campaign path, which holds %%, unescaped into a filename pattern: use {{.CampaignPattern}}", line)
+			}
+		}
+	}
+	return nil
 }
 
 // ShellQuote quotes s for bash: single quotes, with each ' written as '\”.

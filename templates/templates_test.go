@@ -191,3 +191,29 @@ func TestSbatchOptionTableMatchesSbatch(t *testing.T) {
 		t.Errorf("sbatch's long options (-table +sbatch):\n%s", diff)
 	}
 }
+
+// A "%" in the campaign path is escaped in #SBATCH --output (sbatch would expand it), and
+// an admin's template that writes the path there unescaped is refused.
+func TestPercentInCampaignPath(t *testing.T) {
+	d := sample()
+	d.Campaign = "/lustre/c%j%%x"
+	got, err := Render("", Job, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"#SBATCH --chdir=/lustre/c%j%%x\n", "#SBATCH --output=/lustre/c%%j%%%%x/logs/%A_%a.out\n",
+		"work '/lustre/c%j%%x' --round"} {
+		if !strings.Contains(string(got), want) {
+			t.Errorf("job script lacks %q:\n%s", want, got)
+		}
+	}
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, Job), []byte("#!/bin/bash\n#SBATCH --output={{.Campaign}}/logs/%A_%a.out\n"), 0o644)
+	if _, err := Render(dir, Job, d); err == nil || !strings.Contains(err.Error(), "CampaignPattern") {
+		t.Errorf("template with an unescaped --output: %v", err)
+	}
+	os.WriteFile(filepath.Join(dir, Job), []byte("#!/bin/bash\n#SBATCH --error={{.CampaignPattern}}/logs/%A_%a.err\n"), 0o644)
+	if _, err := Render(dir, Job, d); err != nil {
+		t.Errorf("template with {{.CampaignPattern}}: %v", err)
+	}
+}
