@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"migrator/campaign"
 	"migrator/checkpoint"
 	"migrator/lfssim"
 	"migrator/manifest"
@@ -94,5 +95,36 @@ func TestCraftedIndexRefused(t *testing.T) {
 	e.checkMigrated(before, e.snapshot(), nil)
 	if r := e.run(e.planArgs("--no-submit", "--shard-files", "100000000")...); r.code != 2 || !strings.Contains(r.stderr, "--shard-files") {
 		t.Errorf("plan --shard-files 10^8: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+// A damaged line in the middle of submissions.jsonl is exit 2 naming the file and line for
+// every command that reads it (it used to be dropped: a plan rerun could then submit a
+// second array); a torn last line is forgiven.
+func TestSubmissionsDamaged(t *testing.T) {
+	e := newEnv(t)
+	e.mktree(lfssim.TreeOptions{Files: 20, Seed: 23, SourceShare: 1})
+	e.plan()
+	d := campaign.Dir{Root: e.camp}
+	for _, s := range []campaign.Submission{{Kind: "array", JobID: "999001", Round: 0, By: "plan"},
+		{Kind: "collect", JobID: "999002", Depend: "afterany:999001", By: "plan"}, {Kind: "array", JobID: "999003", Round: 0, By: "task"}} {
+		if err := d.AppendSubmission(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	path := filepath.Join(e.camp, campaign.SubmissionsFile)
+	good, _ := os.ReadFile(path)
+	rawEdit(t, path, "999002", "999012")
+	for _, args := range [][]string{{"status", e.camp}, {"retry", e.camp, "--scheduler", "local"}, {"cancel", e.camp},
+		{"pause", e.camp}, e.planArgs()} {
+		r := e.run(args...)
+		if last := lastLine(r.stderr); r.code != 2 || !strings.Contains(last, path+": line 2:") {
+			t.Errorf("%s: exit %d, stderr %q; want 2 naming %s: line 2", args[0], r.code, r.stderr, path)
+		}
+	}
+	// A torn last line is what a crash while appending leaves: forgiven.
+	os.WriteFile(path, append(good, `{"time":"2026-`...), 0o600)
+	if subs, err := d.Submissions(); err != nil || len(subs) != 3 {
+		t.Errorf("with a torn last line: %d submissions, %v", len(subs), err)
 	}
 }
