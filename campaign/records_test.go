@@ -132,3 +132,46 @@ func TestSubmissionsDamage(t *testing.T) {
 		t.Fatalf("after a torn line and an append: jobs (-want +got):\n%s (AfterTorn %v)", diff, subs[1].AfterTorn)
 	}
 }
+
+// FuzzSubmissions: any bytes give records whose checksums match, or ErrDamaged; never a
+// panic.
+func FuzzSubmissions(f *testing.F) {
+	d := Dir{Root: f.TempDir()}
+	d.AppendSubmission(Submission{Kind: "array", JobID: "1", By: "plan"})
+	d.AppendSubmission(Submission{Kind: "collect", JobID: "2", By: "plan"})
+	good, _ := os.ReadFile(filepath.Join(d.Root, SubmissionsFile))
+	f.Add(good)
+	f.Add(good[:len(good)-7])
+	f.Fuzz(func(t *testing.T, data []byte) {
+		subs, err := decodeSubmissions("fuzz", data)
+		if err != nil {
+			if !errors.Is(err, ErrDamaged) {
+				t.Fatalf("error %v is not ErrDamaged", err)
+			}
+			return
+		}
+		for _, s := range subs {
+			if sum, _ := s.checksum(); sum != s.SHA256 {
+				t.Fatalf("record %+v accepted with a wrong checksum", s)
+			}
+		}
+	})
+}
+
+// FuzzDecodeSpec: any bytes decode to a spec whose checksum matches, or to an error; never
+// a panic.
+func FuzzDecodeSpec(f *testing.F) {
+	d := Dir{Root: f.TempDir()}
+	d.Save(testSpec())
+	good, _ := os.ReadFile(d.SpecPath())
+	f.Add(good)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s, err := DecodeSpec(data)
+		if err != nil {
+			return
+		}
+		if sum, _ := s.Checksum(); sum != s.SHA256 {
+			t.Fatalf("spec accepted with a wrong checksum")
+		}
+	})
+}

@@ -121,3 +121,35 @@ func TestOpenIndexedHoldsTheIndexToItsWord(t *testing.T) {
 		t.Fatalf("index claiming one entry more: %v, want ErrCorrupt", err)
 	}
 }
+
+// FuzzDecodeIndex: any bytes decode to a checked index or to ErrCorrupt, never a panic or
+// an index beyond the limits.
+func FuzzDecodeIndex(f *testing.F) {
+	dir := f.TempDir()
+	w, _ := NewWriter(WriterOptions{Dir: dir, Campaign: "c", MaxFiles: 2, MaxBytes: 1 << 40})
+	for _, e := range hostileEntries() {
+		e := e
+		w.Write(&e)
+	}
+	w.Close()
+	good, _ := os.ReadFile(filepath.Join(dir, IndexFile))
+	f.Add(good)
+	f.Add([]byte(`{"format":2,"shards":[{"files":1e15}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		idx, err := DecodeIndex("fuzz", data)
+		if err != nil {
+			if !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("error %v is not ErrCorrupt", err)
+			}
+			return
+		}
+		if len(idx.Shards) > MaxShards {
+			t.Fatalf("%d shards accepted", len(idx.Shards))
+		}
+		for _, s := range idx.Shards {
+			if s.Files > MaxShardFiles {
+				t.Fatalf("shard of %d files accepted", s.Files)
+			}
+		}
+	})
+}
