@@ -278,6 +278,12 @@ func Plan(ctx context.Context, l LFS, o Options) (*Result, error) {
 // new scan's shards are other files). Logs that record no work (a run start, nothing
 // else) are removed, since no shard of the new scan could open them.
 func checkNoOutcomes(d campaign.Dir) error {
+	if rounds, err := d.Rounds(); err != nil {
+		return err
+	} else if len(rounds) > 0 {
+		return badInput("%s has lost %s, but has retry rounds built from it (rounds/%03d): a new scan would not match them. Top the campaign up with migrator plan --update %s, or plan a new campaign in another directory",
+			d.Root, filepath.Join("manifests", manifest.IndexFile), rounds[len(rounds)-1], d.Root)
+	}
 	logs, _ := filepath.Glob(filepath.Join(d.Round(0).Checkpoints, "shard-*.log"))
 	more, _ := filepath.Glob(filepath.Join(d.Root, "rounds", "*", "checkpoints", "shard-*.log"))
 	logs = append(logs, more...)
