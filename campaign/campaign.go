@@ -43,6 +43,24 @@ type Spec struct {
 	SHA256 string `json:"sha256"`
 }
 
+// specJSON is Spec without its JSON methods.
+type specJSON Spec
+
+// MarshalJSON implements json.Marshaler: LFS is written byte for byte (as LFSBytes).
+func (s Spec) MarshalJSON() ([]byte, error) {
+	s.LFSBytes = Path(s.LFS)
+	return json.Marshal(specJSON(s))
+}
+
+// UnmarshalJSON implements json.Unmarshaler: LFS is read back from LFSBytes.
+func (s *Spec) UnmarshalJSON(data []byte) error {
+	if err := json.Unmarshal(data, (*specJSON)(s)); err != nil {
+		return err
+	}
+	s.LFS, s.LFSBytes = string(s.LFSBytes), ""
+	return nil
+}
+
 // Checksum returns the SHA-256 (hex) of the spec's canonical form (its compact JSON
 // encoding with the SHA256 field empty).
 func (s Spec) Checksum() (string, error) {
@@ -61,9 +79,13 @@ type Request struct {
 	Selection Selection `json:"selection"`
 	Target    Target    `json:"target"`
 	Work      Work      `json:"work"`
-	LFS       string    `json:"lfs"`
-	DryRun    bool      `json:"dry_run"`
-	Slurm     Slurm     `json:"slurm"`
+	LFS       string    `json:"-"` // the lfs binary: a path, or a name looked up in PATH
+	// LFSBytes is LFS as campaign.json holds it, byte for byte (a Path: JSON strings cannot
+	// carry bytes that are not UTF-8). Spec's JSON methods fill it from LFS and back; in
+	// memory it stays empty: use LFS.
+	LFSBytes Path  `json:"lfs"`
+	DryRun   bool  `json:"dry_run"`
+	Slurm    Slurm `json:"slurm"`
 }
 
 // Selection is which files the campaign moves.
@@ -148,7 +170,7 @@ type Slurm struct {
 	Time        string   `json:"time,omitempty"`
 	Throttle    int      `json:"array_throttle"`
 	SbatchArgs  []string `json:"sbatch_args,omitempty"`
-	TemplateDir string   `json:"template_dir,omitempty"`
+	TemplateDir Path     `json:"template_dir,omitempty"`
 	// Templates are the job templates read from TemplateDir at plan time, by file name
 	// (job.sbatch.tmpl, collect.sbatch.tmpl); empty for the built-in ones.
 	Templates map[string]string `json:"templates,omitempty"`

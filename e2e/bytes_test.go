@@ -10,13 +10,18 @@ import (
 	"migrator/lfssim"
 )
 
-// Arguments arrive byte for byte (issue 14): a scan path, an exclude and a campaign path
-// that are not UTF-8 reach plan and work unchanged. The excluded directory's files are not
+// Arguments arrive byte for byte (issue 14): a scan path, an exclude, a campaign path and
+// an lfs binary path that are not UTF-8 reach plan and work unchanged. The excluded directory's files are not
 // migrated; everything else below the scan path is.
 func TestNonUTF8Arguments(t *testing.T) {
 	e := newEnv(t)
 	e.tree = filepath.Join(e.root, "fs\xff")
 	e.camp = filepath.Join(e.root, "camp\xfd")
+	lfsBin := filepath.Join(e.root, "bin\xf9", "lfs")
+	os.Mkdir(filepath.Dir(lfsBin), 0o755)
+	copyFile(t, e.sim, lfsBin)
+	os.Chmod(lfsBin, 0o755)
+	e.sim = lfsBin
 	e.mktree(lfssim.TreeOptions{Files: 200, Seed: 41, SourceShare: 1, HostileEvery: 7})
 	skip := filepath.Join(e.tree, "skip\xfe")
 	if err := os.MkdirAll(skip, 0o755); err != nil {
@@ -41,6 +46,9 @@ func TestNonUTF8Arguments(t *testing.T) {
 	}
 	if got := campaign.Strings(spec.Selection.Excludes); len(got) != 1 || got[0] != skip {
 		t.Errorf("campaign.json excludes %q, want %q", got, skip)
+	}
+	if spec.LFS != lfsBin {
+		t.Errorf("campaign.json lfs %q, want %q", spec.LFS, lfsBin)
 	}
 	if got := campaign.Strings(spec.Selection.ScanPaths); len(got) != 1 || got[0] != e.tree {
 		t.Errorf("campaign.json scan paths %q, want %q", got, e.tree)

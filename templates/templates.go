@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"text/template"
+	"unicode/utf8"
 )
 
 //go:embed *.tmpl
@@ -141,6 +142,9 @@ func (d Data) check() error {
 		}
 		if err := CheckToken("sbatch option", a); err != nil {
 			return err
+		}
+		if !utf8.ValidString(a) { // campaign.json keeps it as a JSON string
+			return fmt.Errorf("sbatch option %q: not UTF-8", a)
 		}
 		// sbatch reads #SBATCH lines with getopt_long, which takes any unique prefix of
 		// a long option for the option: --out= is --output=.

@@ -126,7 +126,7 @@ func (c *Cmd) request() campaign.Request {
 			ShardFiles: uint64(c.ShardFiles), ShardBytes: uint64(c.ShardBytes)},
 		LFS: lfsPath, DryRun: c.DryRun,
 		Slurm: campaign.Slurm{Scheduler: c.Scheduler, Partition: c.Partition, Account: c.Account, QOS: c.QOS,
-			Time: c.Time, Throttle: c.ArrayThrottle, SbatchArgs: c.SbatchArg, TemplateDir: c.TemplateDir},
+			Time: c.Time, Throttle: c.ArrayThrottle, SbatchArgs: c.SbatchArg, TemplateDir: campaign.Path(c.TemplateDir)},
 	}
 	if r.Selection.Excludes == nil {
 		r.Selection.Excludes = []campaign.Path{}
