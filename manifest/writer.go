@@ -288,7 +288,7 @@ func DecodeIndex(path string, data []byte) (Index, error) {
 	}
 	var files, bytes uint64
 	for i, s := range idx.Shards {
-		if s.Shard != i || s.File != ShardName(i) || len(s.SHA256) != 64 {
+		if s.Shard != i || s.File != ShardName(i) || !lowerHex64(s.SHA256) {
 			return bad("shard entry %d is inconsistent", i)
 		}
 		if s.Files > MaxShardFiles {
@@ -304,6 +304,19 @@ func DecodeIndex(path string, data []byte) (Index, error) {
 		return bad("totals do not match the shards")
 	}
 	return idx, nil
+}
+
+// lowerHex64 reports whether s is a SHA-256 as hex.EncodeToString writes it.
+func lowerHex64(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // Verify checks that the file at path has the SHA-256 (hex) the index records for it,
