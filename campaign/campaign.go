@@ -4,27 +4,31 @@
 package campaign
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
-	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"migrator/durable"
 	"migrator/lfs"
+	"migrator/templates"
+	"migrator/trust"
 )
 
-// Format is the campaign.json format version.
-const Format = 1
+// Format is the campaign.json format version. Version 2 added the "sha256" field; a
+// version 1 campaign.json, which has none, is refused (see Load).
+const Format = 2
 
 // Spec is campaign.json: what the admin asked for, fixed when the campaign is planned.
 type Spec struct {
@@ -33,6 +37,41 @@ type Spec struct {
 	CreatedAt time.Time `json:"created_at"`
 	Tool      string    `json:"tool_version"`
 	Request
+	// SHA256 is the hex SHA-256 of the spec's canonical form: its compact JSON encoding
+	// with this field empty. Save sets it; Load refuses a spec that does not match, so a
+	// flipped byte anywhere that changes what the spec says is an error, never a new
+	// OST list or scan path.
+	SHA256 string `json:"sha256"`
+}
+
+// specJSON is Spec without its JSON methods.
+type specJSON Spec
+
+// MarshalJSON implements json.Marshaler: LFS is written byte for byte (as LFSBytes).
+func (s Spec) MarshalJSON() ([]byte, error) {
+	s.LFSBytes = Path(s.LFS)
+	return json.Marshal(specJSON(s))
+}
+
+// UnmarshalJSON implements json.Unmarshaler: LFS is read back from LFSBytes.
+func (s *Spec) UnmarshalJSON(data []byte) error {
+	if err := json.Unmarshal(data, (*specJSON)(s)); err != nil {
+		return err
+	}
+	s.LFS, s.LFSBytes = string(s.LFSBytes), ""
+	return nil
+}
+
+// Checksum returns the SHA-256 (hex) of the spec's canonical form (its compact JSON
+// encoding with the SHA256 field empty).
+func (s Spec) Checksum() (string, error) {
+	s.SHA256 = ""
+	data, err := json.Marshal(s)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:]), nil
 }
 
 // Request is everything plan was told. Selection, Target, Work and LFS define the campaign:
@@ -41,9 +80,13 @@ type Request struct {
 	Selection Selection `json:"selection"`
 	Target    Target    `json:"target"`
 	Work      Work      `json:"work"`
-	LFS       string    `json:"lfs"`
-	DryRun    bool      `json:"dry_run"`
-	Slurm     Slurm     `json:"slurm"`
+	LFS       string    `json:"-"` // the lfs binary: a path, or a name looked up in PATH
+	// LFSBytes is LFS as campaign.json holds it, byte for byte (a Path: JSON strings cannot
+	// carry bytes that are not UTF-8). Spec's JSON methods fill it from LFS and back; in
+	// memory it stays empty: use LFS.
+	LFSBytes Path  `json:"lfs"`
+	DryRun   bool  `json:"dry_run"`
+	Slurm    Slurm `json:"slurm"`
 }
 
 // Selection is which files the campaign moves.
@@ -128,7 +171,10 @@ type Slurm struct {
 	Time        string   `json:"time,omitempty"`
 	Throttle    int      `json:"array_throttle"`
 	SbatchArgs  []string `json:"sbatch_args,omitempty"`
-	TemplateDir string   `json:"template_dir,omitempty"`
+	TemplateDir Path     `json:"template_dir,omitempty"`
+	// Templates are the job templates read from TemplateDir at plan time, by file name
+	// (job.sbatch.tmpl, collect.sbatch.tmpl); empty for the built-in ones.
+	Templates map[string]string `json:"templates,omitempty"`
 }
 
 // Duration is a time.Duration written in JSON as a number of seconds (90, 0.25), as every
@@ -235,30 +281,116 @@ func NewID(now time.Time) string {
 // ErrNotCampaign is matched when a directory holds no campaign.
 var ErrNotCampaign = errors.New("not a campaign directory")
 
-// Load reads campaign.json.
+// Load reads campaign.json, after checking that nobody but us could have written the
+// campaign directory, any directory above it, or campaign.json (package trust's rules,
+// the same plan applies to a directory it creates), and that the lfs binary the campaign
+// names is one nobody else could have replaced. Every command opens its campaign this way.
 func (d Dir) Load() (*Spec, error) {
-	data, err := os.ReadFile(d.SpecPath())
-	if errors.Is(err, os.ErrNotExist) {
+	if err := d.CheckSafe(); err != nil {
+		return nil, err
+	}
+	if _, err := os.Lstat(d.SpecPath()); errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("%s: %w (no %s; run migrator plan first)", d.Root, ErrNotCampaign, SpecFile)
 	}
+	if err := trust.File("campaign file", d.SpecPath()); err != nil {
+		return nil, err
+	}
+	data, err := os.ReadFile(d.SpecPath())
 	if err != nil {
 		return nil, err
 	}
+	s, err := DecodeSpec(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", d.SpecPath(), err)
+	}
+	if err := CheckLFS(s.LFS); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// CheckLFS refuses an lfs binary (a path, or a name looked up in PATH) that someone else
+// could have written or swapped. A binary that cannot be found is left to the caller,
+// which reports it when it needs lfs (status and collect do not).
+func CheckLFS(name string) error {
+	path, err := exec.LookPath(name)
+	if err != nil {
+		return nil
+	}
+	return trust.Executable("lfs binary", path)
+}
+
+// SnapshotTemplates reads the job templates of a --template-dir once, at plan time, for
+// campaign.json to keep: retry and every later submission render from the snapshot and
+// never read the directory again. The directory and the templates must be ones nobody
+// else could have written. An empty dir means the built-in templates (nil).
+func SnapshotTemplates(dir string) (map[string]string, error) {
+	if dir == "" {
+		return nil, nil
+	}
+	if err := trust.Input("template directory", dir); err != nil {
+		return nil, err
+	}
+	set := map[string]string{}
+	for _, name := range []string{templates.Job, templates.Collect} {
+		p := filepath.Join(dir, name)
+		if err := trust.Input("template", p); err != nil {
+			return nil, err
+		}
+		text, err := os.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("template %s: %w", p, err)
+		}
+		if !utf8.Valid(text) {
+			return nil, fmt.Errorf("template %s: not UTF-8 text", p)
+		}
+		set[name] = string(text)
+	}
+	return set, nil
+}
+
+// ErrDamaged is matched (errors.Is) by errors about a campaign record whose checksum does
+// not match or that cannot be decoded: campaign.json or a line of submissions.jsonl.
+var ErrDamaged = errors.New("damaged")
+
+// DecodeSpec decodes and checks campaign.json's content: format, checksum, OST list.
+func DecodeSpec(data []byte) (*Spec, error) {
+	var probe struct {
+		Format int `json:"format"`
+	}
+	if err := json.Unmarshal(data, &probe); err != nil {
+		return nil, fmt.Errorf("%w: not valid JSON: %v", ErrDamaged, err)
+	}
+	if probe.Format != Format {
+		if probe.Format == 1 {
+			return nil, fmt.Errorf("campaign format 1 (no checksum), this migrator reads %d: finish the campaign with the migrator that planned it, or plan a new campaign", Format)
+		}
+		return nil, fmt.Errorf("campaign format %d, this migrator reads %d", probe.Format, Format)
+	}
 	var s Spec
 	if err := json.Unmarshal(data, &s); err != nil {
-		return nil, fmt.Errorf("%s: %w", d.SpecPath(), err)
+		return nil, fmt.Errorf("%w: %v", ErrDamaged, err)
 	}
-	if s.Format != Format {
-		return nil, fmt.Errorf("%s: campaign format %d, this migrator reads %d", d.SpecPath(), s.Format, Format)
+	sum, err := s.Checksum()
+	if err != nil {
+		return nil, err
+	}
+	if s.SHA256 != sum {
+		return nil, fmt.Errorf("%w: its sha256 field (%.12s) does not match its content (%.12s); restore it from a backup, or plan a new campaign", ErrDamaged, s.SHA256, sum)
 	}
 	if _, err := lfs.ParseOSTList(s.Selection.OSTs); err != nil {
-		return nil, fmt.Errorf("%s: %w", d.SpecPath(), err)
+		return nil, err
 	}
 	return &s, nil
 }
 
-// Save writes campaign.json durably.
+// Save writes campaign.json durably, with its checksum.
 func (d Dir) Save(s *Spec) error {
+	sum, err := s.Checksum()
+	if err != nil {
+		return err
+	}
+	s.SHA256 = sum
 	data, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
 		return err
@@ -275,23 +407,11 @@ func (d Dir) Prepare() error {
 	return d.CheckSafe()
 }
 
-// CheckSafe refuses a campaign directory that another user could write to: whoever can
-// write it can change what every array task migrates.
+// CheckSafe refuses a campaign directory that another user could write to, or swap for
+// another by writing a directory above it: whoever can write it can change what every
+// array task migrates (see package trust for the rules).
 func (d Dir) CheckSafe() error {
-	st, err := os.Stat(d.Root)
-	if err != nil {
-		return fmt.Errorf("campaign directory %s: %w", d.Root, err)
-	}
-	if !st.IsDir() {
-		return fmt.Errorf("campaign directory %s: not a directory", d.Root)
-	}
-	if st.Mode().Perm()&0o022 != 0 {
-		return fmt.Errorf("campaign directory %s: writable by group or others (mode %o); chmod go-w it", d.Root, st.Mode().Perm())
-	}
-	if sys, ok := st.Sys().(*syscall.Stat_t); ok && int(sys.Uid) != os.Geteuid() {
-		return fmt.Errorf("campaign directory %s: owned by uid %d, not by us (uid %d)", d.Root, sys.Uid, os.Geteuid())
-	}
-	return nil
+	return trust.Dir("campaign directory", d.Root)
 }
 
 // LayoutDirs are the directories a campaign needs for round r.
@@ -321,6 +441,23 @@ type Submission struct {
 	Depend string    `json:"dependency,omitempty"` // e.g. "afterany:1234"
 	Script string    `json:"script,omitempty"`
 	By     string    `json:"by"` // "plan", "retry", "task" (recorded by the first task of a hand-submitted array)
+	// AfterTorn says that the line before this one was torn (a crash while appending it)
+	// when this one was appended: its writer ended the torn line, and readers forgive it.
+	AfterTorn bool `json:"after_torn,omitempty"`
+	// SHA256 is the hex SHA-256 of the record's compact JSON encoding with this field
+	// empty: a line whose content changed is an error, not a different job.
+	SHA256 string `json:"sha256"`
+}
+
+// checksum returns the SHA-256 (hex) of the record's canonical form.
+func (s Submission) checksum() (string, error) {
+	s.SHA256 = ""
+	data, err := json.Marshal(s)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:]), nil
 }
 
 // RoundUnrecorded is the Round of a job that squeue shows but no submission records yet:
@@ -337,17 +474,31 @@ func RoundLabel(round int) string {
 
 // AppendSubmission adds a line to submissions.jsonl and fsyncs it. Lines are small
 // (well under PIPE_BUF), written with one O_APPEND write, so concurrent appenders from
-// several tasks do not interleave.
+// several tasks do not interleave. A torn last line (no newline at the end of the file)
+// is ended first, in the same write, and the new record says so (AfterTorn).
 func (d Dir) AppendSubmission(s Submission) error {
+	f, err := os.OpenFile(filepath.Join(d.Root, SubmissionsFile), os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	var line []byte
+	if st, err := f.Stat(); err == nil && st.Size() > 0 {
+		var last [1]byte
+		if _, err := f.ReadAt(last[:], st.Size()-1); err == nil && last[0] != '\n' {
+			line, s.AfterTorn = []byte{'\n'}, true
+		}
+	}
+	s.SHA256 = ""
+	if s.SHA256, err = s.checksum(); err != nil {
+		f.Close()
+		return err
+	}
 	data, err := json.Marshal(s)
 	if err != nil {
+		f.Close()
 		return err
 	}
-	f, err := os.OpenFile(filepath.Join(d.Root, SubmissionsFile), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(append(data, '\n'))
+	_, err = f.Write(append(append(line, data...), '\n'))
 	if serr := f.Sync(); err == nil {
 		err = serr
 	}
@@ -375,24 +526,79 @@ func (d Dir) AppendSubmissionOnce(s Submission) error {
 	return d.AppendSubmission(s)
 }
 
-// Submissions reads submissions.jsonl. A torn last line (a crash while appending) is ignored.
+// Submissions reads submissions.jsonl. Every line must be a record whose checksum
+// matches; the only line forgiven is a torn one: the last line when the file does not end
+// with a newline (a crash while appending), or a line the next record says was torn
+// (AfterTorn). Anything else is an error naming the file and line (ErrDamaged).
 func (d Dir) Submissions() ([]Submission, error) {
-	data, err := os.ReadFile(filepath.Join(d.Root, SubmissionsFile))
+	path := filepath.Join(d.Root, SubmissionsFile)
+	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
+	return decodeSubmissions(path, data)
+}
+
+// maxSubmissionLine bounds one line of submissions.jsonl (a record is a few hundred bytes).
+const maxSubmissionLine = 64 << 10
+
+func decodeSubmissions(path string, data []byte) ([]Submission, error) {
 	var subs []Submission
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for sc.Scan() {
-		var s Submission
-		if json.Unmarshal(sc.Bytes(), &s) == nil && s.JobID != "" {
-			subs = append(subs, s)
+	var bad int // line number of a damaged line not yet forgiven, 0 if none
+	var why error
+	damaged := func() error {
+		return fmt.Errorf("%s: line %d: %w record (%v); only a torn last line is forgiven", path, bad, ErrDamaged, why)
+	}
+	lines := bytes.SplitAfter(data, []byte{'\n'})
+	for i, line := range lines {
+		n := i + 1
+		if len(line) == 0 {
+			continue // after the final newline
 		}
+		torn := line[len(line)-1] != '\n'
+		line = bytes.TrimSuffix(line, []byte{'\n'})
+		s, err := decodeSubmission(line)
+		if err == nil {
+			if bad != 0 && !s.AfterTorn {
+				return nil, damaged()
+			}
+			bad = 0
+			subs = append(subs, s)
+			continue
+		}
+		if bad != 0 {
+			return nil, damaged()
+		}
+		if torn {
+			break // a torn last line: a crash while appending
+		}
+		bad, why = n, err
+	}
+	if bad != 0 {
+		return nil, damaged()
 	}
 	return subs, nil
+}
+
+func decodeSubmission(line []byte) (Submission, error) {
+	var s Submission
+	if len(line) > maxSubmissionLine {
+		return s, errors.New("line too long")
+	}
+	if err := json.Unmarshal(line, &s); err != nil {
+		return s, err
+	}
+	sum, err := s.checksum()
+	if err != nil {
+		return s, err
+	}
+	if s.SHA256 != sum || s.JobID == "" {
+		return s, errors.New("checksum mismatch")
+	}
+	return s, nil
 }
 
 // LatestArray returns the most recent array submission of a round, if any.

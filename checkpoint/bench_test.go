@@ -18,7 +18,7 @@ const loadRecords = 1_000_000
 
 // makeLog writes a log of n outcome records, as a finished 1M-entry shard would have.
 func makeLog(tb testing.TB, path string, n int) {
-	h := Header{Campaign: "bench", Shard: 1, Entries: uint64(n)}
+	h := Header{Campaign: "bench", Shard: 1, Entries: uint64(n), ShardSHA256: shaA}
 	w, _, err := OpenWriter(path, h, WriterOptions{SyncEvery: 1 << 30, SyncInterval: time.Hour}, Visitor{})
 	if err != nil {
 		tb.Fatal(err)
@@ -43,7 +43,7 @@ func makeLog(tb testing.TB, path string, n int) {
 // fsync every 1024 records or 2 s).
 func BenchmarkAppend(b *testing.B) {
 	path := filepath.Join(b.TempDir(), "log")
-	w, _, err := OpenWriter(path, Header{Campaign: "bench", Entries: uint64(b.N) + 1}, WriterOptions{}, Visitor{})
+	w, _, err := OpenWriter(path, Header{Campaign: "bench", Entries: uint64(b.N) + 1, ShardSHA256: shaA}, WriterOptions{}, Visitor{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -92,7 +92,7 @@ func TestLoadHelper(t *testing.T) {
 		t.Skip("helper process for BenchmarkLoadDone1M")
 	}
 	start := time.Now()
-	d, _, err := LoadDone(path, Header{Campaign: "bench", Shard: 1, Entries: loadRecords})
+	d, _, err := LoadDone(path, Header{Campaign: "bench", Shard: 1, Entries: loadRecords, ShardSHA256: shaA})
 	if err != nil || d.Count() != loadRecords {
 		fmt.Println("error", err)
 		os.Exit(1)

@@ -2,6 +2,7 @@ package checkpoint
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -17,7 +18,13 @@ import (
 	"migrator/lfs"
 )
 
-var hdr = Header{Campaign: "c-test", Round: 1, Shard: 42, Entries: 1000}
+// shaA and shaB are the SHA-256 of two different shards.
+const (
+	shaA = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+	shaB = "60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752"
+)
+
+var hdr = Header{Campaign: "c-test", Round: 1, Shard: 42, Entries: 1000, ShardSHA256: shaA}
 
 func sampleRecords() []Record {
 	t0 := time.Unix(1_795_000_000, 123456789)
@@ -142,10 +149,13 @@ func TestForeignLogs(t *testing.T) {
 	path := filepath.Join(dir, "log")
 	writeLog(t, path, sampleRecords()[:2])
 	for _, other := range []Header{
-		{Campaign: "other", Round: 1, Shard: 42, Entries: 1000},
-		{Campaign: "c-test", Round: 1, Shard: 43, Entries: 1000},
-		{Campaign: "c-test", Round: 0, Shard: 42, Entries: 1000},
-		{Campaign: "c-test", Round: 1, Shard: 42, Entries: 999},
+		{Campaign: "other", Round: 1, Shard: 42, Entries: 1000, ShardSHA256: shaA},
+		{Campaign: "c-test", Round: 1, Shard: 43, Entries: 1000, ShardSHA256: shaA},
+		{Campaign: "c-test", Round: 0, Shard: 42, Entries: 1000, ShardSHA256: shaA},
+		{Campaign: "c-test", Round: 1, Shard: 42, Entries: 999, ShardSHA256: shaA},
+		// The same campaign, round, shard number and size, but another shard's content
+		// (a rescan after index.json was lost): its outcomes are not this shard's.
+		{Campaign: "c-test", Round: 1, Shard: 42, Entries: 1000, ShardSHA256: shaB},
 	} {
 		_, _, err := readLog(path, other)
 		if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "belongs to") {
@@ -154,6 +164,21 @@ func TestForeignLogs(t *testing.T) {
 		if _, _, err := OpenWriter(path, other, WriterOptions{}, Visitor{}); !errors.Is(err, ErrCorrupt) {
 			t.Errorf("writer for %+v: %v", other, err)
 		}
+	}
+	// Inspect reads a log whatever shard it belongs to.
+	if got, info, err := Inspect(path, Visitor{}); err != nil || got != hdr || info.Records != 2 {
+		t.Errorf("Inspect: header %+v, %d records, %v; want %+v, 2", got, info.Records, err, hdr)
+	}
+	// A writer never writes a header that is not bound to a shard.
+	if _, _, err := OpenWriter(filepath.Join(dir, "unbound"), Header{Campaign: "c-test", Entries: 1}, WriterOptions{}, Visitor{}); err == nil {
+		t.Errorf("writer without a shard SHA-256: no error")
+	}
+	// A version 1 log (no shard SHA-256) is refused, saying so.
+	v1 := encodeHeader(hdr)
+	binary.LittleEndian.PutUint32(v1[8:], 1)
+	os.WriteFile(path, v1, 0o600)
+	if _, _, err := readLog(path, hdr); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "version 1") {
+		t.Errorf("version 1 log: %v", err)
 	}
 	os.WriteFile(path, []byte("hello world, not a log at all"), 0o600)
 	if _, _, err := readLog(path, hdr); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "not a migrator checkpoint") {

@@ -3,6 +3,7 @@ package checkpoint
 import (
 	"bufio"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -14,8 +15,9 @@ import (
 	"migrator/durable"
 )
 
-// Format is the checkpoint format version.
-const Format = 1
+// Format is the checkpoint format version. Version 2 added the shard's SHA-256 to the
+// header; a version 1 log is refused (see FORMAT.md).
+const Format = 2
 
 const magic = "MGRCKPT1"
 
@@ -33,6 +35,9 @@ type Header struct {
 	Round    int
 	Shard    int
 	Entries  uint64 // entries in the shard's manifest
+	// ShardSHA256 is the hex SHA-256 of the shard's manifest file (as index.json records
+	// it): a log is bound to the exact shard its outcomes are about.
+	ShardSHA256 string
 }
 
 // ErrCorrupt is matched (errors.Is) by every error about a damaged or foreign log.
@@ -58,6 +63,8 @@ func encodeHeader(h Header) []byte {
 	hb = binary.AppendUvarint(hb, uint64(h.Round))
 	hb = binary.AppendUvarint(hb, uint64(h.Shard))
 	hb = binary.AppendUvarint(hb, h.Entries)
+	sha, _ := hex.DecodeString(h.ShardSHA256) // checked by checkHeader
+	hb = appendString(hb, string(sha))
 	b := []byte(magic)
 	b = binary.LittleEndian.AppendUint32(b, Format)
 	b = binary.LittleEndian.AppendUint32(b, uint32(len(hb)))
@@ -65,10 +72,21 @@ func encodeHeader(h Header) []byte {
 	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
 }
 
-// readHeader reads and checks the header; it returns the header's length in bytes.
-func readHeader(r io.Reader, name string, want Header) (int64, error) {
-	bad := func(off int64, format string, args ...any) (int64, error) {
-		return 0, &FormatError{File: name, Offset: off, Msg: fmt.Sprintf(format, args...)}
+// checkHeader refuses a header a writer must not write: one not bound to a shard.
+func checkHeader(h Header) error {
+	if b, err := hex.DecodeString(h.ShardSHA256); err != nil || len(b) != sha256Size {
+		return fmt.Errorf("checkpoint: header of shard %d: shard SHA-256 %q is not 64 hex digits", h.Shard, h.ShardSHA256)
+	}
+	return nil
+}
+
+const sha256Size = 32
+
+// readHeader reads and checks the header; it returns the header's length in bytes. With
+// want nil, any well-formed header is accepted.
+func readHeader(r io.Reader, name string, want *Header) (Header, int64, error) {
+	bad := func(off int64, format string, args ...any) (Header, int64, error) {
+		return Header{}, 0, &FormatError{File: name, Offset: off, Msg: fmt.Sprintf(format, args...)}
 	}
 	var fixed [16]byte
 	if _, err := io.ReadFull(r, fixed[:]); err != nil {
@@ -78,6 +96,9 @@ func readHeader(r io.Reader, name string, want Header) (int64, error) {
 		return bad(0, "not a migrator checkpoint log (magic %q)", fixed[:8])
 	}
 	if v := binary.LittleEndian.Uint32(fixed[8:]); v != Format {
+		if v == 1 {
+			return bad(8, "checkpoint format version 1 (not bound to its shard's SHA-256), this migrator reads %d: finish the round with the migrator that planned it", Format)
+		}
 		return bad(8, "checkpoint format version %d, this migrator reads %d", v, Format)
 	}
 	hlen := binary.LittleEndian.Uint32(fixed[12:])
@@ -94,14 +115,16 @@ func readHeader(r io.Reader, name string, want Header) (int64, error) {
 	}
 	hr := reader{b: rest[:hlen]}
 	got := Header{Campaign: hr.string(), Round: int(hr.uvarint()), Shard: int(hr.uvarint()), Entries: hr.uvarint()}
-	if hr.err != nil {
+	sha := hr.string()
+	if hr.err != nil || len(sha) != sha256Size {
 		return bad(16, "bad header")
 	}
-	if got != want {
-		return bad(16, "belongs to campaign %q round %d shard %d (%d entries), not campaign %q round %d shard %d (%d entries)",
-			got.Campaign, got.Round, got.Shard, got.Entries, want.Campaign, want.Round, want.Shard, want.Entries)
+	got.ShardSHA256 = hex.EncodeToString([]byte(sha))
+	if want != nil && got != *want {
+		return bad(16, "belongs to campaign %q round %d shard %d (%d entries, shard SHA-256 %.12s), not campaign %q round %d shard %d (%d entries, shard SHA-256 %.12s)",
+			got.Campaign, got.Round, got.Shard, got.Entries, got.ShardSHA256, want.Campaign, want.Round, want.Shard, want.Entries, want.ShardSHA256)
 	}
-	return int64(16 + len(rest)), nil
+	return got, int64(16 + len(rest)), nil
 }
 
 // Visitor receives a log's records in order. Any field may be nil.
@@ -132,6 +155,23 @@ func Read(path string, want Header, v Visitor) (ScanInfo, error) {
 	return scan(f, path, want, v)
 }
 
+// Inspect reads the log at path whatever shard it belongs to, calling v for each record,
+// and returns its header. A plan uses it to find logs that hold outcomes before it would
+// scan again.
+func Inspect(path string, v Visitor) (Header, ScanInfo, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Header{}, ScanInfo{}, fmt.Errorf("checkpoint: %w", err)
+	}
+	h, _, err := readHeader(bufio.NewReader(f), path, nil)
+	f.Close()
+	if err != nil {
+		return h, ScanInfo{}, err
+	}
+	info, err := Read(path, h, v)
+	return h, info, err
+}
+
 func scan(f *os.File, name string, want Header, v Visitor) (ScanInfo, error) {
 	st, err := f.Stat()
 	if err != nil {
@@ -139,7 +179,7 @@ func scan(f *os.File, name string, want Header, v Visitor) (ScanInfo, error) {
 	}
 	info := ScanInfo{Size: st.Size()}
 	br := bufio.NewReaderSize(io.NewSectionReader(f, 0, info.Size), 256<<10)
-	off, err := readHeader(br, name, want)
+	_, off, err := readHeader(br, name, &want)
 	if err != nil {
 		return info, err
 	}
@@ -273,6 +313,9 @@ func OpenWriter(path string, h Header, opts WriterOptions, v Visitor) (*Writer, 
 		opts.SyncInterval = 2 * time.Second
 	}
 	var rec Recovery
+	if err := checkHeader(h); err != nil {
+		return nil, rec, err
+	}
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if errors.Is(err, os.ErrNotExist) {
 		// The header goes in whole or not at all.

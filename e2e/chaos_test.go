@@ -258,7 +258,7 @@ func TestTimeLimitAndRequeueOnSlurm(t *testing.T) {
 	for k := 0; k < 2; k++ {
 		var restarts []int
 		checkpoint.Read(checkpoint.LogPath(filepath.Join(e.camp, "checkpoints"), k),
-			checkpoint.Header{Campaign: e.spec().ID, Shard: k, Entries: []uint64{300, 100}[k]},
+			checkpoint.Header{Campaign: e.spec().ID, Shard: k, Entries: []uint64{300, 100}[k], ShardSHA256: e.shardSHA(0, k)},
 			checkpoint.Visitor{RunStart: func(s *checkpoint.RunStart) error { restarts = append(restarts, s.Restart); return nil }})
 		if len(restarts) < 2 || restarts[len(restarts)-1] < 1 {
 			t.Errorf("shard %d ran %d times, restart counts %v: want a requeued run", k, len(restarts), restarts)

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -254,7 +255,7 @@ func TestWorkSIGTERMCheckpoints(t *testing.T) {
 		t.Fatalf("exit %d after %v: %s", code, time.Since(start), stderr.String())
 	}
 	done, _, err := checkpoint.LoadDone(filepath.Join(e.camp, "checkpoints", checkpoint.LogName(0)),
-		checkpoint.Header{Campaign: e.spec().ID, Shard: 0, Entries: uint64(len(sel))})
+		checkpoint.Header{Campaign: e.spec().ID, Shard: 0, Entries: uint64(len(sel)), ShardSHA256: e.shardSHA(0, 0)})
 	if err != nil || done.Count() == 0 || done.Count() == uint64(len(sel)) {
 		t.Fatalf("checkpoint after SIGTERM: %d of %d done, %v", done.Count(), len(sel), err)
 	}
@@ -263,6 +264,16 @@ func TestWorkSIGTERMCheckpoints(t *testing.T) {
 		t.Errorf("rerun did not continue from the checkpoint: %s", r.stderr)
 	}
 	e.checkMigrated(before, e.snapshot(), sel)
+}
+
+// shardSHA returns the SHA-256 index.json records for shard k of round n.
+func (e *env) shardSHA(n, k int) string {
+	e.t.Helper()
+	idx, err := manifest.ReadIndex(campaign.Dir{Root: e.camp}.Round(n).Manifests)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return idx.Shards[k].SHA256
 }
 
 func (e *env) spec() *campaign.Spec {
@@ -319,8 +330,13 @@ func TestWorkBadInput(t *testing.T) {
 			copyFile(t, filepath.Join(ckpt, checkpoint.LogName(1)), filepath.Join(ckpt, checkpoint.LogName(0)))
 		},
 			func() { os.Remove(filepath.Join(ckpt, checkpoint.LogName(0))) }, nil, "belongs to"},
-		{"incompatible campaign version", func() { editSpec(t, e.camp, `"format": 1`, `"format": 99`) },
-			func() { editSpec(t, e.camp, `"format": 99`, `"format": 1`) }, nil, "campaign format 99"},
+		{"incompatible campaign version", func() { editSpec(t, e.camp, `"format": 2`, `"format": 99`) },
+			func() { editSpec(t, e.camp, `"format": 99`, `"format": 2`) }, nil, "campaign format 99"},
+		// A flipped byte in the OST list: refused, never "skipped: off-source" (issue 12).
+		{"campaign.json damaged", func() { rawEdit(t, filepath.Join(e.camp, campaign.SpecFile), `"osts": "2,3"`, `"osts": "2,4"`) },
+			func() { rawEdit(t, filepath.Join(e.camp, campaign.SpecFile), `"osts": "2,4"`, `"osts": "2,3"`) }, nil, campaign.SpecFile},
+		{"index.json damaged", func() { rawEdit(t, filepath.Join(man, manifest.IndexFile), `"files": 100,`, `"files": 101,`) },
+			func() { rawEdit(t, filepath.Join(man, manifest.IndexFile), `"files": 101,`, `"files": 100,`) }, nil, manifest.IndexFile},
 		{"missing lfs", func() { editSpec(t, e.camp, e.sim, "/nonexistent/lfs") },
 			func() { editSpec(t, e.camp, "/nonexistent/lfs", e.sim) }, nil, "/nonexistent/lfs"},
 		{"no such shard", nil, nil, []string{"--shard", strconv.Itoa(shards)}, "does not exist"},
@@ -381,14 +397,28 @@ func must[T any](v T, err error) T {
 	return v
 }
 
+// editSpec changes campaign.json as an admin with an editor and the checksum would: the
+// result is a valid campaign.json that says something else.
 func editSpec(t *testing.T, camp, old, new string) {
 	p := filepath.Join(camp, campaign.SpecFile)
+	rawEdit(t, p, old, new)
+	var s campaign.Spec
+	if err := json.Unmarshal(must(os.ReadFile(p)), &s); err != nil {
+		t.Fatal(err)
+	}
+	if err := (campaign.Dir{Root: camp}).Save(&s); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// rawEdit replaces the first old in the file at p by new, as a flipped byte would.
+func rawEdit(t *testing.T, p, old, new string) {
 	data, err := os.ReadFile(p)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(string(data), old) {
-		t.Fatalf("campaign.json lacks %q", old)
+		t.Fatalf("%s lacks %q:\n%s", p, old, data)
 	}
 	os.WriteFile(p, []byte(strings.Replace(string(data), old, new, 1)), 0o600)
 }

@@ -138,12 +138,12 @@ func ParseSlurmTime(s string) (time.Duration, bool) {
 
 // JobScript renders the round's array job script.
 func JobScript(r Round) ([]byte, error) {
-	return templates.Render(r.Spec.Slurm.TemplateDir, templates.Job, r.data())
+	return templates.RenderSet(r.Spec.Slurm.Templates, templates.Job, r.data())
 }
 
 // CollectScript renders the campaign's collect job script.
 func CollectScript(r Round) ([]byte, error) {
-	return templates.Render(r.Spec.Slurm.TemplateDir, templates.Collect, r.data())
+	return templates.RenderSet(r.Spec.Slurm.Templates, templates.Collect, r.data())
 }
 
 // WriteScripts renders both scripts and writes them into the campaign durably. It returns

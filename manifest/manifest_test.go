@@ -360,8 +360,8 @@ func TestReadIndexRejectsDamage(t *testing.T) {
 	if _, err := ReadIndex(dir); err == nil || !strings.Contains(err.Error(), IndexFile) {
 		t.Errorf("missing index: %v", err)
 	}
-	for _, bad := range []string{`{`, `{"format":2}`, `{"format":1,"files":5,"shards":[]}`,
-		`{"format":1,"files":1,"shards":[{"shard":1,"file":"shard-000001.zst","files":1,"sha256":"` + strings.Repeat("0", 64) + `"}]}`} {
+	for _, bad := range []string{`{`, `{"format":3}`, `{"format":2,"files":5,"shards":[]}`,
+		`{"format":2,"files":1,"shards":[{"shard":1,"file":"shard-000001.zst","files":1,"sha256":"` + strings.Repeat("0", 64) + `"}]}`} {
 		os.WriteFile(filepath.Join(dir, IndexFile), []byte(bad), 0o600)
 		if _, err := ReadIndex(dir); !errors.Is(err, ErrCorrupt) {
 			t.Errorf("index %s: %v", bad, err)

@@ -10,6 +10,7 @@ import (
 	"hash/crc32"
 	"io"
 	"os"
+	"path/filepath"
 	"sync"
 
 	"github.com/klauspost/compress/zstd"
@@ -207,6 +208,7 @@ type ShardReader struct {
 	sum    Summary
 	err    error
 	verify func() error // checks the file's SHA-256 at the end, if asked
+	expect *ShardIndex  // what the index says the shard holds, if opened by OpenIndexed
 }
 
 // OpenShard opens the shard file at path and checks its header. If sha256 (hex) is not
@@ -239,6 +241,18 @@ func OpenShard(path, sha string) (*ShardReader, error) {
 			return shaMismatch(path, h, sha, size)
 		}
 	}
+	return r, nil
+}
+
+// OpenIndexed opens shard s of the manifest directory dir as the index describes it: the
+// file's SHA-256, and the entry count and bytes, are checked, so an index that claims fewer
+// entries than the shard holds is an error before any entry beyond its claim is returned.
+func OpenIndexed(dir string, s ShardIndex) (*ShardReader, error) {
+	r, err := OpenShard(filepath.Join(dir, s.File), s.SHA256)
+	if err != nil {
+		return nil, err
+	}
+	r.expect = &s
 	return r, nil
 }
 
@@ -382,6 +396,10 @@ func (r *ShardReader) Next(e *Entry) error {
 			return err
 		}
 		if done {
+			if x := r.expect; x != nil && (r.sum.Entries != x.Files || r.sum.Bytes != x.Bytes) {
+				r.err = r.corrupt("the shard holds %d entries of %d bytes, the index says %d of %d", r.sum.Entries, r.sum.Bytes, x.Files, x.Bytes)
+				return r.err
+			}
 			r.err = io.EOF
 			if r.verify != nil {
 				if err := r.verify(); err != nil {
@@ -390,6 +408,10 @@ func (r *ShardReader) Next(e *Entry) error {
 			}
 			return r.err
 		}
+	}
+	if x := r.expect; x != nil && r.sum.Entries >= x.Files {
+		r.err = r.corrupt("the shard holds more than the %d entries the index says", x.Files)
+		return r.err
 	}
 	rlen, n := binary.Uvarint(r.block[r.pos:])
 	if n <= 0 || rlen == 0 || rlen > uint64(len(r.block)-r.pos-n) {

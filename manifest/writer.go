@@ -21,6 +21,10 @@ const IndexFile = "index.json"
 // ShardName returns the file name of shard k.
 func ShardName(k int) string { return fmt.Sprintf("shard-%06d.zst", k) }
 
+// IndexFormat is the index.json format version. Version 2 added the "sha256" field; an
+// index of version 1, which has none, is refused.
+const IndexFormat = 2
+
 // Index lists the shards of a manifest directory. It is written last, atomically.
 type Index struct {
 	Format   int          `json:"format"`
@@ -29,7 +33,31 @@ type Index struct {
 	Files    uint64       `json:"files"`
 	Bytes    uint64       `json:"bytes"`
 	Shards   []ShardIndex `json:"shards"`
+	// SHA256 is the hex SHA-256 of the index's compact JSON encoding with this field
+	// empty: a changed shard count, size or hash is an error, not another campaign.
+	SHA256 string `json:"sha256"`
 }
+
+// checksum returns the SHA-256 (hex) of the index's canonical form.
+func (idx Index) checksum() (string, error) {
+	idx.SHA256 = ""
+	data, err := json.Marshal(idx)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:]), nil
+}
+
+// Limits of what an index may claim, checked before anything is allocated from it: a
+// crafted index must not make work or collect run out of memory.
+const (
+	// MaxShardFiles is the most entries a shard may hold (67 million: collect keeps a byte
+	// per entry of the shards it reads, work two bits).
+	MaxShardFiles = 1 << 26
+	// MaxShards is the most shards a round may have (Slurm's MaxArraySize is at most 4000001).
+	MaxShards = 1 << 24
+)
 
 // ShardIndex is one shard's line in the index.
 type ShardIndex struct {
@@ -73,6 +101,9 @@ type shardFile struct {
 func NewWriter(opts WriterOptions) (*Writer, error) {
 	if opts.MaxFiles == 0 || opts.MaxBytes == 0 {
 		return nil, errors.New("manifest: MaxFiles and MaxBytes must be positive")
+	}
+	if opts.MaxFiles > MaxShardFiles {
+		return nil, fmt.Errorf("manifest: at most %d files per shard, not %d", MaxShardFiles, opts.MaxFiles)
 	}
 	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("manifest: %w", err)
@@ -178,7 +209,7 @@ func (w *Writer) Close() (Index, error) {
 		w.Abort()
 		return Index{}, err
 	}
-	idx := Index{Format: Format, Campaign: w.opts.Campaign, Round: w.opts.Round, Shards: w.shards}
+	idx := Index{Format: IndexFormat, Campaign: w.opts.Campaign, Round: w.opts.Round, Shards: w.shards}
 	if idx.Shards == nil {
 		idx.Shards = []ShardIndex{}
 	}
@@ -186,44 +217,106 @@ func (w *Writer) Close() (Index, error) {
 		idx.Files += s.Files
 		idx.Bytes += s.Bytes
 	}
-	data, err := json.MarshalIndent(idx, "", "  ")
+	idx, err := WriteIndex(w.opts.Dir, idx)
 	if err != nil {
-		return Index{}, err
-	}
-	if err := durable.WriteFile(filepath.Join(w.opts.Dir, IndexFile), append(data, '\n'), 0o600); err != nil {
-		w.err = fmt.Errorf("manifest: %w", err)
+		w.err = err
 		return Index{}, w.err
 	}
 	w.err = errors.New("manifest: writer closed")
 	return idx, nil
 }
 
-// ReadIndex reads a manifest directory's index and checks that it is whole and consistent.
+// WriteIndex writes idx as dir's index.json, durably, with the current format and its
+// checksum, and returns it as written.
+func WriteIndex(dir string, idx Index) (Index, error) {
+	idx.Format = IndexFormat
+	sum, err := idx.checksum()
+	if err != nil {
+		return Index{}, err
+	}
+	idx.SHA256 = sum
+	data, err := json.MarshalIndent(idx, "", "  ")
+	if err != nil {
+		return Index{}, err
+	}
+	if err := durable.WriteFile(filepath.Join(dir, IndexFile), append(data, '\n'), 0o600); err != nil {
+		return Index{}, fmt.Errorf("manifest: %w", err)
+	}
+	return idx, nil
+}
+
+// maxIndexSize bounds index.json: about 150 bytes per shard.
+const maxIndexSize = 256 * MaxShards
+
+// ReadIndex reads a manifest directory's index and checks that it is whole and consistent:
+// its checksum, every shard's entry, the totals, and the limits above. Every error but a
+// missing file matches ErrCorrupt and names the file.
 func ReadIndex(dir string) (Index, error) {
 	path := filepath.Join(dir, IndexFile)
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return Index{}, fmt.Errorf("manifest index: %w", err)
 	}
+	data, err := io.ReadAll(io.LimitReader(f, maxIndexSize+1))
+	f.Close()
+	if err != nil {
+		return Index{}, fmt.Errorf("manifest index: %w", err)
+	}
+	return DecodeIndex(path, data)
+}
+
+// DecodeIndex decodes and checks the content of an index.json; path is used in errors.
+func DecodeIndex(path string, data []byte) (Index, error) {
+	bad := func(format string, args ...any) (Index, error) {
+		return Index{}, fmt.Errorf("manifest index %s: %w: %s", path, ErrCorrupt, fmt.Sprintf(format, args...))
+	}
+	if len(data) > maxIndexSize {
+		return bad("larger than %d bytes", maxIndexSize)
+	}
 	var idx Index
 	if err := json.Unmarshal(data, &idx); err != nil {
-		return Index{}, fmt.Errorf("manifest index %s: %w: %v", path, ErrCorrupt, err)
+		return bad("%v", err)
 	}
-	if idx.Format != Format {
-		return Index{}, fmt.Errorf("manifest index %s: %w: format %d, this migrator reads %d", path, ErrCorrupt, idx.Format, Format)
+	if idx.Format != IndexFormat {
+		return bad("format %d, this migrator reads %d", idx.Format, IndexFormat)
+	}
+	if sum, err := idx.checksum(); err != nil || sum != idx.SHA256 {
+		return bad("its sha256 field (%.12s) does not match its content (%.12s)", idx.SHA256, sum)
+	}
+	if len(idx.Shards) > MaxShards {
+		return bad("%d shards, more than %d", len(idx.Shards), MaxShards)
 	}
 	var files, bytes uint64
 	for i, s := range idx.Shards {
-		if s.Shard != i || s.File != ShardName(i) || len(s.SHA256) != 64 {
-			return Index{}, fmt.Errorf("manifest index %s: %w: shard entry %d is inconsistent", path, ErrCorrupt, i)
+		if s.Shard != i || s.File != ShardName(i) || !lowerHex64(s.SHA256) {
+			return bad("shard entry %d is inconsistent", i)
+		}
+		if s.Files > MaxShardFiles {
+			return bad("shard %d claims %d files, more than %d", i, s.Files, MaxShardFiles)
+		}
+		if bytes+s.Bytes < bytes {
+			return bad("shard bytes overflow")
 		}
 		files += s.Files
 		bytes += s.Bytes
 	}
 	if files != idx.Files || bytes != idx.Bytes {
-		return Index{}, fmt.Errorf("manifest index %s: %w: totals do not match the shards", path, ErrCorrupt)
+		return bad("totals do not match the shards")
 	}
 	return idx, nil
+}
+
+// lowerHex64 reports whether s is a SHA-256 as hex.EncodeToString writes it.
+func lowerHex64(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // Verify checks that the file at path has the SHA-256 (hex) the index records for it,

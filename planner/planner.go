@@ -208,11 +208,22 @@ func Plan(ctx context.Context, l LFS, o Options) (*Result, error) {
 		spec.DryRun = o.Request.DryRun
 	}
 	r0 := d.Round(0)
-	if idx, err := manifest.ReadIndex(r0.Manifests); err == nil && idx.Campaign == spec.ID {
+	idx, err := manifest.ReadIndex(r0.Manifests)
+	switch {
+	case err == nil && idx.Campaign == spec.ID:
 		if err := d.Save(spec); err != nil {
 			return nil, err
 		}
 		return &Result{Spec: spec, Index: idx, Resumed: true}, nil
+	case err == nil:
+		return nil, badInput("%s belongs to campaign %s, not %s", filepath.Join(r0.Manifests, manifest.IndexFile), idx.Campaign, spec.ID)
+	case !errors.Is(err, os.ErrNotExist):
+		return nil, badInput("%v", err) // damaged: never rescanned over
+	}
+	// No index: a plan killed before it wrote one, or an index lost since. A new scan
+	// must not meet outcomes recorded against the old one's shards.
+	if err := checkNoOutcomes(d); err != nil {
+		return nil, err
 	}
 	// campaign.json first: until it exists, a killed plan leaves nothing checkEmpty refuses.
 	if err := d.Save(spec); err != nil {
@@ -255,11 +266,53 @@ func Plan(ctx context.Context, l LFS, o Options) (*Result, error) {
 		clearManifests(r0.Manifests)
 		return nil, err
 	}
-	idx, err := w.Close()
+	idx, err = w.Close()
 	if err != nil {
 		return nil, err
 	}
 	return &Result{Spec: spec, Index: idx}, nil
+}
+
+// checkNoOutcomes refuses to scan again into a campaign whose checkpoints record work:
+// outcomes or attempts in any round's logs (their shards are gone with the index, and a
+// new scan's shards are other files). Logs that record no work (a run start, nothing
+// else) are removed, since no shard of the new scan could open them.
+func checkNoOutcomes(d campaign.Dir) error {
+	if rounds, err := d.Rounds(); err != nil {
+		return err
+	} else if len(rounds) > 0 {
+		return badInput("%s has lost %s, but has retry rounds built from it (rounds/%03d): a new scan would not match them. Top the campaign up with migrator plan --update %s, or plan a new campaign in another directory",
+			d.Root, filepath.Join("manifests", manifest.IndexFile), rounds[len(rounds)-1], d.Root)
+	}
+	logs, _ := filepath.Glob(filepath.Join(d.Round(0).Checkpoints, "shard-*.log"))
+	more, _ := filepath.Glob(filepath.Join(d.Root, "rounds", "*", "checkpoints", "shard-*.log"))
+	logs = append(logs, more...)
+	var files uint64
+	var empty []string
+	for _, l := range logs {
+		var n uint64
+		_, _, err := checkpoint.Inspect(l, checkpoint.Visitor{
+			Outcome: func(*checkpoint.Record) error { n++; return nil },
+			Attempt: func(*checkpoint.Attempt) error { n++; return nil },
+		})
+		if err != nil {
+			return badInput("%s has no manifest index, and its checkpoint %s cannot be read (%v): plan a new campaign in another directory", d.Root, l, err)
+		}
+		if n == 0 {
+			empty = append(empty, l)
+		}
+		files += n
+	}
+	if files > 0 {
+		return badInput("%s has lost %s, but its checkpoints record %d outcomes and attempts: a new scan would not match them. Top the campaign up with migrator plan --update %s, or plan a new campaign in another directory",
+			d.Root, filepath.Join("manifests", manifest.IndexFile), files, d.Root)
+	}
+	for _, l := range empty {
+		if err := os.Remove(l); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // checkEmpty refuses a directory that holds anything but what a plan killed before it

@@ -348,7 +348,7 @@ func readShard(rd campaign.Round, spec *campaign.Spec, idx manifest.Index, s man
 			last = t
 		}
 	}
-	hdr := checkpoint.Header{Campaign: spec.ID, Round: rd.N, Shard: s.Shard, Entries: s.Files}
+	hdr := checkpoint.Header{Campaign: spec.ID, Round: rd.N, Shard: s.Shard, Entries: s.Files, ShardSHA256: s.SHA256}
 	late := false // the run being read started after the round was superseded
 	info, err := checkpoint.Read(checkpoint.LogPath(rd.Checkpoints, s.Shard), hdr, checkpoint.Visitor{
 		Outcome: func(r *checkpoint.Record) error {
@@ -407,7 +407,7 @@ func readShard(rd campaign.Round, spec *campaign.Spec, idx manifest.Index, s man
 		res.First, res.Last = &first, &last
 	}
 
-	r, err := manifest.OpenShard(filepath.Join(rd.Manifests, s.File), s.SHA256)
+	r, err := manifest.OpenIndexed(rd.Manifests, s)
 	if err != nil {
 		return nil, err
 	}

@@ -74,15 +74,21 @@ func (f *fixture) round(n int, shards ...[]manifest.Entry) {
 		idx.Files += sum.Entries
 		idx.Bytes += sum.Bytes
 	}
-	data, _ := json.Marshal(idx)
-	os.WriteFile(filepath.Join(rd.Manifests, manifest.IndexFile), data, 0o600)
+	if _, err := manifest.WriteIndex(rd.Manifests, idx); err != nil {
+		f.t.Fatal(err)
+	}
 }
 
 // outcomes writes checkpoint records for shard k of round n.
 func (f *fixture) outcomes(n, k int, entries uint64, recs ...checkpoint.Record) {
 	rd := f.d.Round(n)
+	idx, err := manifest.ReadIndex(rd.Manifests)
+	if err != nil {
+		f.t.Fatal(err)
+	}
 	w, _, err := checkpoint.OpenWriter(checkpoint.LogPath(rd.Checkpoints, k),
-		checkpoint.Header{Campaign: f.spec.ID, Round: n, Shard: k, Entries: entries}, checkpoint.WriterOptions{}, checkpoint.Visitor{})
+		checkpoint.Header{Campaign: f.spec.ID, Round: n, Shard: k, Entries: entries, ShardSHA256: idx.Shards[k].SHA256},
+		checkpoint.WriterOptions{}, checkpoint.Visitor{})
 	if err != nil {
 		f.t.Fatal(err)
 	}

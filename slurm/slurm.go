@@ -231,16 +231,20 @@ func (t Task) ElapsedTime() time.Duration {
 type NamedJob struct {
 	JobID   string // the array job's id (squeue %F), or the job's own
 	Name    string
+	UID     int // the job's user (squeue %U)
 	WorkDir string
 }
 
-// Named lists the queued and running jobs with one of the given names, one line per job
-// (an array's tasks are not expanded).
+// Named lists this user's queued and running jobs with one of the given names, one line
+// per job (an array's tasks are not expanded). Another user's job of the same name and
+// working directory is never taken for ours: squeue is asked for this user's jobs only
+// (-u), and each line's user ID is checked as well.
 func (c *Client) Named(ctx context.Context, names ...string) ([]NamedJob, error) {
 	if len(names) == 0 {
 		return nil, nil
 	}
-	out, err := c.run(ctx, nil, "squeue", "-h", "-n", strings.Join(names, ","), "-o", "%F|%j|%Z")
+	uid := os.Geteuid()
+	out, err := c.run(ctx, nil, "squeue", "-h", "-u", strconv.Itoa(uid), "-n", strings.Join(names, ","), "-o", "%F|%j|%U|%Z")
 	if err != nil {
 		return nil, err
 	}
@@ -250,13 +254,20 @@ func (c *Client) Named(ctx context.Context, names ...string) ([]NamedJob, error)
 		if strings.TrimSpace(line) == "" {
 			continue
 		}
-		f := strings.SplitN(line, "|", 3) // the working directory last: it may hold anything
-		if len(f) != 3 {
+		f := strings.SplitN(line, "|", 4) // the working directory last: it may hold anything
+		if len(f) != 4 {
 			return nil, fmt.Errorf("squeue: unexpected line %q", line)
+		}
+		u, err := strconv.Atoi(f[2])
+		if err != nil {
+			return nil, fmt.Errorf("squeue: unexpected line %q", line)
+		}
+		if u != uid {
+			continue
 		}
 		if !seen[f[0]] {
 			seen[f[0]] = true
-			jobs = append(jobs, NamedJob{JobID: f[0], Name: f[1], WorkDir: f[2]})
+			jobs = append(jobs, NamedJob{JobID: f[0], Name: f[1], UID: u, WorkDir: f[3]})
 		}
 	}
 	return jobs, nil

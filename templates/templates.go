@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"text/template"
+	"unicode/utf8"
 )
 
 //go:embed *.tmpl
@@ -27,28 +28,29 @@ const (
 
 // Data is what the templates can use.
 type Data struct {
-	Version       string
-	By            string // "plan" or "retry"
-	CampaignID    string
-	Campaign      string // absolute campaign directory
-	Exe           string // absolute path of the migrator binary
-	Round         int
-	Shards        int
-	JobName       string
-	Array         string // "0-N%T"
-	SignalSeconds int    // USR1 this many seconds before the time limit
-	Time          string
-	Partition     string
-	Account       string
-	QOS           string
-	SbatchArgs    []string
+	Version    string
+	By         string // "plan" or "retry"
+	CampaignID string
+	Campaign   string // absolute campaign directory
+	// CampaignPattern is Campaign escaped for an sbatch filename pattern (#SBATCH --output,
+	// --error, --input), where "%" starts a replacement symbol: every "%" is written "%%".
+	// render sets it from Campaign.
+	CampaignPattern string
+	Exe             string // absolute path of the migrator binary
+	Round           int
+	Shards          int
+	JobName         string
+	Array           string // "0-N%T"
+	SignalSeconds   int    // USR1 this many seconds before the time limit
+	Time            string
+	Partition       string
+	Account         string
+	QOS             string
+	SbatchArgs      []string
 }
 
 // Render renders template name from dir (if not empty) or the built-in set.
 func Render(dir, name string, d Data) ([]byte, error) {
-	if err := d.check(); err != nil {
-		return nil, err
-	}
 	var text []byte
 	var err error
 	if dir != "" {
@@ -59,7 +61,24 @@ func Render(dir, name string, d Data) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("template %s: %w", name, err)
 	}
-	t, err := template.New(name).Funcs(template.FuncMap{"sq": ShellQuote}).Option("missingkey=error").Parse(string(text))
+	return render(name, string(text), d)
+}
+
+// RenderSet renders template name from set (a campaign's snapshot of an admin's
+// templates, by file name) if it holds it, or from the built-in set.
+func RenderSet(set map[string]string, name string, d Data) ([]byte, error) {
+	if text, ok := set[name]; ok {
+		return render(name, text, d)
+	}
+	return Render("", name, d)
+}
+
+func render(name, text string, d Data) ([]byte, error) {
+	if err := d.check(); err != nil {
+		return nil, err
+	}
+	d.CampaignPattern = FilenamePattern(d.Campaign)
+	t, err := template.New(name).Funcs(template.FuncMap{"sq": ShellQuote}).Option("missingkey=error").Parse(text)
 	if err != nil {
 		return nil, fmt.Errorf("template %s: %w", name, err)
 	}
@@ -67,7 +86,40 @@ func Render(dir, name string, d Data) ([]byte, error) {
 	if err := t.Execute(&b, d); err != nil {
 		return nil, fmt.Errorf("template %s: %w", name, err)
 	}
+	if err := checkPatterns(b.Bytes(), d); err != nil {
+		return nil, fmt.Errorf("template %s: %w", name, err)
+	}
 	return b.Bytes(), nil
+}
+
+// FilenamePattern escapes a path for an sbatch filename pattern (man sbatch, "filename
+// pattern"): "%" followed by a letter, optionally after a number, is a replacement symbol
+// (%A %a %J %j %N %n %s %t %u %x), and "%%" is one "%". A "\\" anywhere turns every
+// replacement off, so the caller's own %A_%a would break: paths with a backslash are
+// refused before they get here (CheckToken).
+func FilenamePattern(path string) string { return strings.ReplaceAll(path, "%", "%%") }
+
+// checkPatterns refuses a rendered script whose #SBATCH --output, --error or --input
+// writes the campaign path unescaped when it holds a "%" (an admin's template using
+// {{.Campaign}} where {{.CampaignPattern}} is needed): sbatch would expand it, and the
+// logs would go elsewhere.
+func checkPatterns(script []byte, d Data) error {
+	if !strings.Contains(d.Campaign, "%") {
+		return nil
+	}
+	for _, line := range strings.Split(string(script), "\n") {
+		rest, ok := strings.CutPrefix(line, "#SBATCH ")
+		if !ok {
+			continue
+		}
+		for _, opt := range []string{"--output=", "--error=", "--input=", "-o ", "-e ", "-i ", "-o", "-e", "-i"} {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(rest), opt); ok &&
+				strings.HasPrefix(v, d.Campaign) && !strings.HasPrefix(v, d.CampaignPattern) {
+				return fmt.Errorf("line %q writes the campaign path, which holds %%, unescaped into a filename pattern: use {{.CampaignPattern}}", line)
+			}
+		}
+	}
+	return nil
 }
 
 // ShellQuote quotes s for bash: single quotes, with each ' written as '\”.
@@ -91,8 +143,20 @@ func (d Data) check() error {
 		if err := CheckToken("sbatch option", a); err != nil {
 			return err
 		}
+		if !utf8.ValidString(a) { // campaign.json keeps it as a JSON string
+			return fmt.Errorf("sbatch option %q: not UTF-8", a)
+		}
+		// sbatch reads #SBATCH lines with getopt_long, which takes any unique prefix of
+		// a long option for the option: --out= is --output=.
 		name, _, _ := strings.Cut(strings.TrimPrefix(a, "--"), "=")
-		if why, ok := ownOptions[name]; ok {
+		full, _, err := resolveSbatchOption(name)
+		if err != nil {
+			return fmt.Errorf("sbatch option %q: %v", a, err)
+		}
+		if why, ok := ownOptions[full]; ok {
+			if full != name {
+				return fmt.Errorf("sbatch option %q (sbatch reads it as --%s): %s", a, full, why)
+			}
 			return fmt.Errorf("sbatch option %q: %s", a, why)
 		}
 	}
@@ -114,6 +178,7 @@ var ownOptions = map[string]string{
 	"partition":  "use migrator's --partition",
 	"account":    "use migrator's --account",
 	"qos":        "use migrator's --qos",
+	"wrap":       "the job script is migrator's",
 }
 
 // CheckToken reports an error if v holds whitespace, quotes, backslashes, '#' or control

@@ -12,7 +12,11 @@ import (
 
 	"github.com/alecthomas/kong"
 
+	"migrator/campaign"
+	"migrator/checkpoint"
 	"migrator/lfs"
+	"migrator/manifest"
+	"migrator/trust"
 )
 
 // Env is the process environment, bound into every subcommand's Run instead of globals,
@@ -87,6 +91,14 @@ func ExitCode(err error) int {
 		return ec.ExitCode()
 	}
 	if errors.Is(err, lfs.ErrNoLFS) {
+		return ExitUsage
+	}
+	// A damaged record (campaign.json, submissions.jsonl, an index, a shard or a log) is
+	// bad input: nothing was changed, and the message names the file.
+	if errors.Is(err, campaign.ErrDamaged) || errors.Is(err, manifest.ErrCorrupt) || errors.Is(err, checkpoint.ErrCorrupt) {
+		return ExitUsage
+	}
+	if errors.Is(err, trust.ErrUntrusted) { // a path someone else could have written
 		return ExitUsage
 	}
 	return ExitFailure

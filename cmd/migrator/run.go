@@ -54,6 +54,7 @@ func run(args []string, env *cli.Env) int {
 		kong.Vars{"version": env.Version},
 		kong.Exit(func(code int) { exited, exitCode = true, code }),
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
+		cli.Mappers(), // arguments arrive byte for byte (non-UTF-8 paths)
 	)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "migrator: %v\n", err)

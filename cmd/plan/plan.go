@@ -23,6 +23,7 @@ import (
 	"migrator/cmd/cli"
 	"migrator/launch"
 	"migrator/lfs"
+	"migrator/manifest"
 	"migrator/planner"
 	"migrator/progress"
 	"migrator/scan"
@@ -92,6 +93,9 @@ func (c *Cmd) Validate() error {
 	if c.ShardFiles < 1 || c.ShardBytes < 1 || c.ScanWorkers < 1 || c.Workers < 1 || c.ArrayThrottle < 1 {
 		return fmt.Errorf("--shard-files, --shard-bytes, --scan-workers, --workers and --array-throttle must be positive")
 	}
+	if c.ShardFiles > manifest.MaxShardFiles {
+		return fmt.Errorf("--shard-files %d: at most %d", c.ShardFiles, manifest.MaxShardFiles)
+	}
 	if c.FindThreads < 0 {
 		return fmt.Errorf("--find-threads %d: want 0 (lfs decides) or a positive count", c.FindThreads)
 	}
@@ -122,7 +126,7 @@ func (c *Cmd) request() campaign.Request {
 			ShardFiles: uint64(c.ShardFiles), ShardBytes: uint64(c.ShardBytes)},
 		LFS: lfsPath, DryRun: c.DryRun,
 		Slurm: campaign.Slurm{Scheduler: c.Scheduler, Partition: c.Partition, Account: c.Account, QOS: c.QOS,
-			Time: c.Time, Throttle: c.ArrayThrottle, SbatchArgs: c.SbatchArg, TemplateDir: c.TemplateDir},
+			Time: c.Time, Throttle: c.ArrayThrottle, SbatchArgs: c.SbatchArg, TemplateDir: campaign.Path(c.TemplateDir)},
 	}
 	if r.Selection.Excludes == nil {
 		r.Selection.Excludes = []campaign.Path{}
@@ -146,6 +150,10 @@ func (c *Cmd) Run(env *cli.Env) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	req := c.request()
+	var err error
+	if req.Slurm.Templates, err = campaign.SnapshotTemplates(c.TemplateDir); err != nil {
+		return cli.BadInput(err)
+	}
 	dir := campaign.Dir{Root: c.Campaign}
 	if err := templates.CheckToken("campaign directory", dir.Root); err != nil {
 		return cli.BadInput(err)
@@ -164,6 +172,9 @@ func (c *Cmd) Run(env *cli.Env) error {
 	}
 	client := lfs.New(req.LFS)
 	if err := client.Check(); err != nil {
+		return cli.BadInput(err)
+	}
+	if err := campaign.CheckLFS(req.LFS); err != nil {
 		return cli.BadInput(err)
 	}
 	pf, err := planner.Check(ctx, client, req)

@@ -89,7 +89,7 @@ func (c *Cmd) Run(env *cli.Env) error {
 	defer lock.Release()
 	recordHandSubmitted(dir, c.Round, env.Getenv, len(idx.Shards))
 
-	hdr := checkpoint.Header{Campaign: spec.ID, Round: c.Round, Shard: c.Shard, Entries: sh.Files}
+	hdr := checkpoint.Header{Campaign: spec.ID, Round: c.Round, Shard: c.Shard, Entries: sh.Files, ShardSHA256: sh.SHA256}
 	done, attempted := checkpoint.NewDone(sh.Files), checkpoint.NewDone(sh.Files)
 	log, rec, err := checkpoint.OpenWriter(checkpoint.LogPath(round.Checkpoints, c.Shard), hdr, checkpoint.WriterOptions{},
 		checkpoint.Visitor{
@@ -114,7 +114,7 @@ func (c *Cmd) Run(env *cli.Env) error {
 	fmt.Fprintf(out, "shard %d of campaign %s round %d: %s, %s; %d done before this run\n",
 		c.Shard, spec.ID, c.Round, progress.Plural(sh.Files, "file"), humanize.IBytes(sh.Bytes), done.Count())
 
-	src, err := manifest.OpenShard(shardPath, sh.SHA256)
+	src, err := manifest.OpenIndexed(round.Manifests, sh)
 	if err != nil {
 		log.Close()
 		return cli.BadInput(err)

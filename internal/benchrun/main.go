@@ -301,7 +301,7 @@ func synth(dir, sim string, shards, per int, outcomes bool) string {
 		rng := rand.New(rand.NewPCG(1, 2))
 		for _, s := range idx.Shards {
 			cw, _, err := checkpoint.OpenWriter(checkpoint.LogPath(r0.Checkpoints, s.Shard),
-				checkpoint.Header{Campaign: spec.ID, Shard: s.Shard, Entries: s.Files}, checkpoint.WriterOptions{}, checkpoint.Visitor{})
+				checkpoint.Header{Campaign: spec.ID, Shard: s.Shard, Entries: s.Files, ShardSHA256: s.SHA256}, checkpoint.WriterOptions{}, checkpoint.Visitor{})
 			must(err)
 			t0 := time.Now()
 			for i := uint64(0); i < s.Files; i++ {

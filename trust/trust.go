@@ -1,0 +1,165 @@
+// Package trust decides whether this process may rely on a path: whether anyone but
+// itself (or root) could have written it, or could swap it, or a directory above it, for
+// something else. Every command runs these checks on the campaign directory, campaign.json,
+// the lfs binary and the job templates before it believes any of them: a work task that
+// Slurm runs as root must not exec another user's lfs from a directory that user swapped in.
+//
+// The rules, for the effective user U:
+//   - the path itself (a campaign directory, campaign.json) is owned by U and writable by
+//     nobody else (no group or other write bit); an executable or a template may also be
+//     owned by root;
+//   - every directory above it, and every symbolic link on the way, is owned by root or U,
+//     and a directory writable by group or others must have the sticky bit (like /tmp),
+//     which keeps others from renaming or removing what they do not own;
+//   - both the path as given and the path with its symbolic links resolved are checked.
+package trust
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+)
+
+// ErrUntrusted is matched (errors.Is) by every refusal of this package.
+var ErrUntrusted = errors.New("not trusted")
+
+// Error is a refusal: which path, and why someone else could have written it.
+type Error struct {
+	What string // "campaign directory", "lfs binary", ...
+	Path string // the path checked
+	At   string // the path (the checked one or a directory above it) that broke a rule
+	Why  string
+}
+
+func (e *Error) Error() string {
+	if e.At == e.Path || e.At == "" {
+		return fmt.Sprintf("%s %s: %s", e.What, e.Path, e.Why)
+	}
+	return fmt.Sprintf("%s %s: %s %s", e.What, e.Path, e.At, e.Why)
+}
+
+// Is makes errors.Is(err, ErrUntrusted) true.
+func (e *Error) Is(target error) bool { return target == ErrUntrusted }
+
+// owner is who must own what (the effective user, and whether root will do) and what
+// kind of file the path must be.
+type owner struct {
+	uid     int
+	rootToo bool
+	regular bool // must be a regular file (else a directory)
+	anyKind bool // a regular file or a directory
+}
+
+var euid = os.Geteuid
+
+// Dir checks a directory this process created and relies on (a campaign directory): owned
+// by us, writable by nobody else, below directories nobody else can swap.
+func Dir(what, path string) error {
+	return check(what, path, owner{uid: euid()})
+}
+
+// File checks a file this process wrote and relies on (campaign.json): a regular file
+// owned by us, writable by nobody else, below directories nobody else can swap.
+func File(what, path string) error {
+	return check(what, path, owner{uid: euid(), regular: true})
+}
+
+// Executable checks a program this process will run (the lfs binary): a regular file owned
+// by root or by us, writable by nobody else, below directories nobody else can swap.
+func Executable(what, path string) error {
+	return check(what, path, owner{uid: euid(), rootToo: true, regular: true})
+}
+
+// Input checks a file or directory this process reads once and keeps (a template
+// directory, a template): owned by root or us, writable by nobody else, below directories
+// nobody else can swap.
+func Input(what, path string) error {
+	return check(what, path, owner{uid: euid(), rootToo: true, anyKind: true})
+}
+
+func check(what, path string, o owner) error {
+	fail := func(at, format string, args ...any) error {
+		return &Error{What: what, Path: path, At: at, Why: fmt.Sprintf(format, args...)}
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return fail(path, "%v", err)
+	}
+	real, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		return fail(path, "%v", unwrap(err))
+	}
+	st, err := os.Stat(real)
+	if err != nil {
+		return fail(path, "%v", unwrap(err))
+	}
+	switch {
+	case o.anyKind && (st.Mode().IsRegular() || st.IsDir()):
+	case o.anyKind:
+		return fail(path, "not a regular file or directory")
+	case o.regular && !st.Mode().IsRegular():
+		return fail(path, "not a regular file")
+	case !o.regular && !st.IsDir():
+		return fail(path, "not a directory")
+	}
+	if uid := fileUID(st); uid != o.uid && !(o.rootToo && uid == 0) {
+		return fail(path, "is owned by uid %d, not by us (uid %d)%s", uid, o.uid, map[bool]string{true: " or root"}[o.rootToo])
+	}
+	if st.Mode().Perm()&0o022 != 0 {
+		return fail(path, "is writable by group or others (mode %04o); chmod go-w it", st.Mode().Perm())
+	}
+	for _, p := range []string{abs, real} {
+		if err := ancestors(p, o.uid, fail); err != nil {
+			return err
+		}
+		if real == abs {
+			break
+		}
+	}
+	return nil
+}
+
+// ancestors checks every directory above p, and every symbolic link on the way from "/".
+func ancestors(p string, uid int, fail func(at, format string, args ...any) error) error {
+	parts := strings.Split(strings.TrimPrefix(filepath.Clean(p), "/"), "/")
+	cur := "/"
+	for i := 0; i <= len(parts); i++ {
+		if i > 0 {
+			cur = filepath.Join(cur, parts[i-1])
+		}
+		st, err := os.Lstat(cur)
+		if err != nil {
+			return fail(cur, "%v", unwrap(err))
+		}
+		if u := fileUID(st); u != uid && u != 0 {
+			return fail(cur, "is owned by uid %d, who could replace what is below it", u)
+		}
+		last := i == len(parts)
+		if last || st.Mode()&fs.ModeSymlink != 0 {
+			continue // the path itself is checked by the caller; a link has no mode of its own
+		}
+		if st.Mode().Perm()&0o022 != 0 && st.Mode()&fs.ModeSticky == 0 {
+			return fail(cur, "is writable by group or others without the sticky bit (mode %04o), so they could swap what is below it", st.Mode().Perm())
+		}
+	}
+	return nil
+}
+
+func fileUID(st fs.FileInfo) int {
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+		return int(sys.Uid)
+	}
+	return -1
+}
+
+func unwrap(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
