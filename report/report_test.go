@@ -334,8 +334,13 @@ func TestPromFormat(t *testing.T) {
 // run appends one more run to shard k of round n, started at start, with recs after it.
 func (f *fixture) run(n, k int, entries uint64, start time.Time, recs ...checkpoint.Record) {
 	rd := f.d.Round(n)
+	idx, err := manifest.ReadIndex(rd.Manifests)
+	if err != nil {
+		f.t.Fatal(err)
+	}
 	w, _, err := checkpoint.OpenWriter(checkpoint.LogPath(rd.Checkpoints, k),
-		checkpoint.Header{Campaign: f.spec.ID, Round: n, Shard: k, Entries: entries}, checkpoint.WriterOptions{}, checkpoint.Visitor{})
+		checkpoint.Header{Campaign: f.spec.ID, Round: n, Shard: k, Entries: entries, ShardSHA256: idx.Shards[k].SHA256},
+		checkpoint.WriterOptions{}, checkpoint.Visitor{})
 	if err != nil {
 		f.t.Fatal(err)
 	}
