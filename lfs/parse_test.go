@@ -390,7 +390,7 @@ func TestClassify(t *testing.T) {
 		syscall.ENOENT: ClassVanished, syscall.ESTALE: ClassVanished,
 		syscall.ENOSPC: ClassNoSpace, syscall.EDQUOT: ClassNoSpace,
 		syscall.EACCES: ClassPermission, syscall.EPERM: ClassPermission,
-		syscall.EIO: ClassOther, syscall.EINVAL: ClassOther,
+		syscall.EIO: ClassIO, syscall.EINVAL: ClassOther,
 	}
 	for e, c := range want {
 		if got := Classify(e); got != c {
@@ -483,7 +483,7 @@ func TestAttributeMigrate(t *testing.T) {
 		{"cannot open source file", syscall.EACCES, ClassPermission},
 		{"cannot create volatile file", syscall.ENOSPC, ClassNoSpace},
 		{"cannot create volatile file", syscall.EDQUOT, ClassNoSpace},
-		{"data copy failed", syscall.EIO, ClassOther},
+		{"data copy failed", syscall.EIO, ClassIO},
 		{"cannot swap layout", syscall.EPERM, ClassPermission},
 		{"cannot get data version", syscall.ESTALE, ClassVanished},
 		{"cannot get MDT index", syscall.ENOTTY, ClassOther},

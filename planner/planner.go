@@ -201,11 +201,10 @@ func Plan(ctx context.Context, l LFS, o Options) (*Result, error) {
 			Tool: o.Tool, Request: o.Request}
 	case err != nil:
 		return nil, badInput("%v", err)
-	case !spec.SameCampaign(o.Request):
-		return nil, badInput("%s already holds campaign %s, planned with different settings; use another directory", d.Root, spec.ID)
 	default:
-		spec.Slurm = o.Request.Slurm // submission settings may change between runs
-		spec.DryRun = o.Request.DryRun
+		if ch := Changes(spec.Request, o.Request); len(ch) > 0 {
+			return nil, refuseChanges(d, spec, ch)
+		}
 	}
 	r0 := d.Round(0)
 	if idx, err := manifest.ReadIndex(r0.Manifests); err == nil && idx.Campaign == spec.ID {

@@ -144,7 +144,7 @@ func Collect(ctx context.Context, d campaign.Dir, spec *campaign.Spec, o Options
 	for _, r := range checkpoint.SkipReasons() {
 		st.SkippedByReason[r.String()] = 0
 	}
-	for c := lfs.ClassOther; c <= lfs.ClassPermission; c++ {
+	for c := lfs.ClassOther; c <= lfs.LastClass; c++ {
 		st.FailedByClass[c.String()] = 0
 	}
 	for _, o := range spec.Selection.SourceOSTs() {
