@@ -114,8 +114,8 @@ func quoted(s string) string {
 	return s
 }
 
-// refuseChanges is the refusal of a plan whose settings differ from the campaign's.
-func refuseChanges(d campaign.Dir, spec *campaign.Spec, changes []string) error {
+// RefuseChanges is the refusal (bad input) of a plan whose settings differ from the campaign's.
+func RefuseChanges(d campaign.Dir, spec *campaign.Spec, changes []string) error {
 	hint := "rerun plan with the campaign's settings (see " + d.SpecPath() + "), or plan into another directory"
 	if spec.DryRun {
 		for _, c := range changes {

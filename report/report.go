@@ -128,6 +128,9 @@ type Options struct {
 	// its retryable failures, and its pending entries when RetryPending is set.
 	Retry        func(manifest.Entry) error
 	RetryPending bool
+	// Take selects the failures Retry is called for (nil: the retryable ones): those of the
+	// latest round, and those of earlier rounds that no later round took over.
+	Take *campaign.Takeover
 }
 
 // Collect reads every round and shard of the campaign.
@@ -166,10 +169,19 @@ func Collect(ctx context.Context, d campaign.Dir, spec *campaign.Spec, o Options
 		}
 		// Is this round superseded by the next? Then its retryable failures and pending
 		// entries count in the next round instead.
+		// Failures are taken over by any later round whose takeover selects them.
 		superseded := ri+1 < len(rounds)
+		var later []campaign.Takeover
+		for _, n := range rounds[ri+1:] {
+			t, err := d.LoadTakeover(n)
+			if err != nil {
+				return nil, err
+			}
+			later = append(later, t)
+		}
 		rs := RoundStatus{Round: r, Shards: len(idx.Shards)}
 		err = forEachShard(ctx, idx.Shards, o.Workers, func(s manifest.ShardIndex) error {
-			ss, err := readShard(rd, spec, idx, s, superseded, r == latest, o, &mu, st)
+			ss, err := readShard(rd, spec, idx, s, superseded, later, r == latest, o, &mu, st)
 			if err != nil {
 				return err
 			}
@@ -278,7 +290,7 @@ type shardResult struct {
 
 // readShard reads one shard's checkpoint into a byte per entry, then streams its manifest.
 func readShard(rd campaign.Round, spec *campaign.Spec, idx manifest.Index, s manifest.ShardIndex,
-	superseded, latest bool, o Options, mu *sync.Mutex, st *Status) (*shardResult, error) {
+	superseded bool, later []campaign.Takeover, latest bool, o Options, mu *sync.Mutex, st *Status) (*shardResult, error) {
 	res := &shardResult{ShardStatus: ShardStatus{Round: rd.N, Shard: s.Shard}}
 	states := make([]uint8, s.Files)
 	fails := map[uint64]checkpoint.Record{}
@@ -354,9 +366,12 @@ func readShard(rd campaign.Round, spec *campaign.Spec, idx manifest.Index, s man
 		if state == statePending && code&attemptedBit != 0 {
 			res.Attempted++
 		}
-		var retryable bool
+		var retryable, failedTaken bool
 		if state == stateFailed {
 			retryable = fails[i].Retryable
+			for _, t := range later {
+				failedTaken = failedTaken || t.Takes(lfs.Class(sub), retryable)
+			}
 		}
 		// Counted in this round's own figures.
 		res.Files.Planned++
@@ -368,7 +383,7 @@ func readShard(rd campaign.Round, spec *campaign.Spec, idx manifest.Index, s man
 			res.campaignFiles.Planned++
 			res.campaignBytes.Planned += e.Size
 		}
-		takenOver := superseded && (state == statePending || state == stateWould || state == stateFailed && retryable)
+		takenOver := superseded && (state == statePending || state == stateWould) || failedTaken
 		if takenOver {
 			res.supersededFiles++
 			continue
@@ -396,8 +411,12 @@ func readShard(rd campaign.Round, spec *campaign.Spec, idx manifest.Index, s man
 				return nil, err
 			}
 		}
-		wantRetry := state == stateFailed && retryable || o.RetryPending && (state == statePending || state == stateWould)
-		if latest && wantRetry && o.Retry != nil {
+		take := retryable
+		if o.Take != nil && state == stateFailed {
+			take = o.Take.Takes(lfs.Class(sub), retryable)
+		}
+		wantRetry := state == stateFailed && take || latest && o.RetryPending && (state == statePending || state == stateWould)
+		if wantRetry && o.Retry != nil {
 			if code&attemptedBit != 0 {
 				e.Flags |= manifest.EntryAttempted
 			}

@@ -34,8 +34,8 @@ import (
 type Cmd struct {
 	Campaign string `arg:"" help:"Campaign directory on shared storage (created 0700; must not hold a different campaign)." type:"path"`
 
-	OSTs     cli.OSTs `name:"osts" required:"" placeholder:"LIST" help:"OSTs to drain: indices (7), ranges (10-20), lists (1,3-5), hex (0x1a) or target names (fs1-OST000a). Leading zeros are refused (lfs reads them as octal)."`
-	ScanPath []string `name:"scan-path" required:"" sep:"none" placeholder:"PATH" help:"Absolute directory to scan; repeat for several. Only files below the scan paths are touched."`
+	OSTs     cli.OSTs `name:"osts" placeholder:"LIST" help:"OSTs to drain (required, except with --go): indices (7), ranges (10-20), lists (1,3-5), hex (0x1a) or target names (fs1-OST000a). Leading zeros are refused (lfs reads them as octal)."`
+	ScanPath []string `name:"scan-path" sep:"none" placeholder:"PATH" help:"Absolute directory to scan (required, except with --go); repeat for several. Only files below the scan paths are touched."`
 	Exclude  []string `sep:"none" placeholder:"PATH" help:"Absolute directory to leave alone, with everything below it; repeat for several. /a/foo excludes /a/foo/... but not /a/foobar."`
 
 	MinSize cli.Size `name:"min-size" help:"Only files of at least this size (4096, 64k, 4M, 1G; powers of 1024)."`
@@ -66,6 +66,7 @@ type Cmd struct {
 	NoSubmit  bool   `name:"no-submit" help:"Write the campaign and job scripts, print the sbatch command, submit nothing."`
 	Emit      bool   `name:"emit-script" help:"Like --no-submit, but write the array job script to stdout (everything else goes to stderr), for: migrator plan ... --emit-script | sbatch"`
 	DryRun    bool   `name:"dry-run" help:"Plan, and run tasks that check every file and record what they would migrate, changing nothing."`
+	Go        bool   `name:"go" help:"Make a planned dry run real: a new round over what it would migrate (no new scan), campaign.json rewritten without the dry-run mode, then submitted or run like a plan. Takes every setting from campaign.json."`
 
 	Partition     string   `help:"Slurm partition (sbatch --partition)."`
 	Account       string   `help:"Slurm account (sbatch --account)."`
@@ -78,6 +79,13 @@ type Cmd struct {
 
 // Validate checks what can be checked without touching the filesystem.
 func (c *Cmd) Validate() error {
+	if c.Go {
+		if c.DryRun {
+			return fmt.Errorf("--go makes a dry run real: it cannot be a dry run itself")
+		}
+	} else if len(c.OSTs.OSTList) == 0 || len(c.ScanPath) == 0 {
+		return fmt.Errorf("--osts and --scan-path are required (except with --go)")
+	}
 	for _, p := range append(append([]string{}, c.ScanPath...), c.Exclude...) {
 		if !filepath.IsAbs(p) {
 			return fmt.Errorf("path %q is not absolute", p)
@@ -145,6 +153,9 @@ func cleanAll(ps []string) []string {
 func (c *Cmd) Run(env *cli.Env) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if c.Go {
+		return c.goLive(ctx, env)
+	}
 	req := c.request()
 	dir := campaign.Dir{Root: c.Campaign}
 	if err := templates.CheckToken("campaign directory", dir.Root); err != nil {
@@ -152,6 +163,12 @@ func (c *Cmd) Run(env *cli.Env) error {
 	}
 	if err := templates.CheckToken("migrator binary", env.Exe); err != nil {
 		return cli.BadInput(err)
+	}
+	// A campaign already there must be asked for with the same settings: say so first.
+	if spec, err := dir.Load(); err == nil {
+		if ch := planner.Changes(spec.Request, req); len(ch) > 0 {
+			return badInput(planner.RefuseChanges(dir, spec, ch))
+		}
 	}
 	// Render the job scripts from the request first: an option a script cannot carry, or
 	// a broken --template-dir, is bad input to refuse before anything is written.
@@ -235,6 +252,72 @@ func (c *Cmd) Run(env *cli.Env) error {
 	}
 	fmt.Fprintf(out, "submitted job array %s (%d tasks, at most %d at once) and collect job %s (afterany:%s)\n",
 		arrayID, round.Shards, c.ArrayThrottle, collectID, arrayID)
+	fmt.Fprintln(env.Stdout, arrayID)
+	return nil
+}
+
+// goLive is plan --go: the dry run in the campaign becomes real.
+func (c *Cmd) goLive(ctx context.Context, env *cli.Env) error {
+	out := env.Stderr
+	dir := campaign.Dir{Root: c.Campaign}
+	spec, err := dir.Load()
+	if err != nil {
+		return cli.BadInput(err)
+	}
+	if len(c.OSTs.OSTList) > 0 {
+		// The plan's own command line with --go: it must ask for the same campaign.
+		req := c.request()
+		req.DryRun = spec.DryRun
+		if ch := planner.Changes(spec.Request, req); len(ch) > 0 {
+			return cli.BadInputf("%s holds campaign %s, planned with other settings: %s; --go takes them from campaign.json (give just the campaign directory)",
+				dir.Root, spec.ID, strings.Join(ch, ", "))
+		}
+	}
+	if !spec.DryRun {
+		return cli.BadInputf("campaign %s in %s is not a dry run (anymore): nothing to make real; a round prepared but not started runs with migrator retry %s", spec.ID, dir.Root, dir.Root)
+	}
+	rounds, err := dir.Rounds()
+	if err != nil {
+		return err
+	}
+	if len(rounds) > 0 {
+		if err := launch.CheckRoundOver(ctx, out, dir, spec, rounds[len(rounds)-1], spec.Slurm.Scheduler == "local"); err != nil {
+			return err
+		}
+	}
+	n, idx, spec, err := planner.GoLive(ctx, dir)
+	if err != nil {
+		return badInput(err)
+	}
+	if len(idx.Shards) == 0 {
+		fmt.Fprintf(out, "campaign %s is real now, but its dry run found nothing to migrate\n", spec.ID)
+		return nil
+	}
+	fmt.Fprintf(out, "campaign %s is real now: round %d takes what the dry run would migrate (and what it left pending or failed retryably), without a new scan: %d files, %s in %d shards\n",
+		spec.ID, n, idx.Files, humanize.IBytes(idx.Bytes), len(idx.Shards))
+	round := launch.Round{Dir: dir, Spec: spec, N: n, Shards: len(idx.Shards), Exe: env.Exe, Version: env.Version, By: "plan --go"}
+	script, err := launch.WriteScripts(round)
+	if err != nil {
+		return err
+	}
+	switch {
+	case c.Emit:
+		fmt.Fprintf(out, "round %d job script on stdout (also in %s)\n", n, dir.Round(n).JobScript)
+		_, err := env.Stdout.Write(script)
+		return err
+	case c.NoSubmit:
+		fmt.Fprintf(out, "not submitted; to submit:\n")
+		fmt.Fprintln(env.Stdout, launch.SbatchCommands(round))
+		return nil
+	case spec.Slurm.Scheduler == "local":
+		return launch.RunLocalReport(ctx, env.Stderr, round, spec.Slurm.Throttle)
+	}
+	arrayID, collectID, err := launch.Slurm(ctx, slurm.New(), round)
+	if err != nil {
+		return fmt.Errorf("%w (round %d is prepared; migrator retry %s submits it)", err, n, dir.Root)
+	}
+	fmt.Fprintf(out, "submitted round %d as job array %s (%d tasks) and collect job %s (afterany:%s)\n",
+		n, arrayID, round.Shards, collectID, arrayID)
 	fmt.Fprintln(env.Stdout, arrayID)
 	return nil
 }

@@ -90,7 +90,12 @@ func (c *Cmd) Run(env *cli.Env) error {
 	done, attempted := checkpoint.NewDone(sh.Files), checkpoint.NewDone(sh.Files)
 	log, rec, err := checkpoint.OpenWriter(checkpoint.LogPath(round.Checkpoints, c.Shard), hdr, checkpoint.WriterOptions{},
 		checkpoint.Visitor{
-			Outcome: func(r *checkpoint.Record) error { done.Add(r.Index); return nil },
+			Outcome: func(r *checkpoint.Record) error {
+				if r.Outcome != checkpoint.WouldMigrate || spec.DryRun { // a dry run's verdict is never "done" for a real one
+					done.Add(r.Index)
+				}
+				return nil
+			},
 			Attempt: func(a *checkpoint.Attempt) error { attempted.Add(a.Index); return nil },
 		})
 	if err != nil {

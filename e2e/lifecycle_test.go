@@ -1,0 +1,74 @@
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"migrator/campaign"
+	"migrator/lfssim"
+)
+
+// A mode never changes silently: a re-plan that differs in anything is refused, naming
+// every difference; a dry run becomes real only with plan --go, which reuses its manifests
+// and never counts its would-migrate records as done.
+func TestPlanModesAreExplicit(t *testing.T) {
+	e := newEnv(t)
+	e.mktree(lfssim.TreeOptions{Files: 300, Seed: 31})
+	before := e.snapshot()
+	sel := e.selected(before)
+	dry := e.planArgs("--dry-run", "--scheduler", "local", "--shard-files", "100")
+	e.mustRun(0, dry...)
+	e.checkMigrated(before, e.snapshot(), nil)
+	if st := e.status(); !st.DryRun || st.Files.WouldMigrate != uint64(len(sel)) {
+		t.Fatalf("dry run: %+v", st.Files)
+	}
+
+	// The same command without --dry-run: refused, and it says how to go real.
+	r := e.mustRun(2, e.planArgs("--scheduler", "local", "--shard-files", "100")...)
+	for _, want := range []string{"--dry-run true → false", "migrator plan " + e.camp + " --go"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("re-plan without --dry-run: stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	// Every differing setting is named, old → new.
+	r = e.mustRun(2, e.planArgs("--dry-run", "--scheduler", "local", "--shard-files", "100", "--time", "12:00:00", "--array-throttle", "3")...)
+	for _, want := range []string{"--time 24:00:00 → 12:00:00", "--array-throttle 16 → 3"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("re-plan with other settings: stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	if strings.Count(r.stderr, "\n") != 1 {
+		t.Errorf("refusal is not one line:\n%s", r.stderr)
+	}
+	e.checkMigrated(before, e.snapshot(), nil)
+
+	// --go with the plan's own arguments but another setting: refused too.
+	e.mustRun(2, append(e.planArgs("--scheduler", "local", "--shard-files", "99"), "--go")...)
+	// --go: a new round over what the dry run would migrate, run here (scheduler local).
+	r = e.mustRun(0, "plan", e.camp, "--go")
+	if !strings.Contains(r.stderr, "is real now: round 1") {
+		t.Errorf("plan --go said:\n%s", r.stderr)
+	}
+	e.checkMigrated(before, e.snapshot(), sel)
+	spec, err := campaign.Dir{Root: e.camp}.Load()
+	if err != nil || spec.DryRun {
+		t.Fatalf("campaign.json after --go: dry_run %v, %v", spec != nil && spec.DryRun, err)
+	}
+	st := e.status()
+	if st.DryRun || st.Files.Migrated != uint64(len(sel)) || st.Files.WouldMigrate != 0 || st.Files.Pending != 0 || !st.Files.Balanced() {
+		t.Errorf("after --go: dry_run %v, files %+v, want %d migrated", st.DryRun, st.Files, len(sel))
+	}
+	if len(e.manifests(1)) != len(sel) {
+		t.Errorf("round 1 holds %d entries, want the dry run's %d", len(e.manifests(1)), len(sel))
+	}
+	// Once real, --go has nothing to do, and the dry run has nothing left to retry.
+	e.mustRun(2, "plan", e.camp, "--go")
+	if r := e.mustRun(0, "retry", e.camp, "--scheduler", "local"); !strings.Contains(r.stderr, "nothing to retry") {
+		t.Errorf("retry after --go: %s", r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(e.camp, "rounds", "002")); err == nil {
+		t.Errorf("retry made a round with nothing in it")
+	}
+}
