@@ -3,6 +3,7 @@ package e2e
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -72,3 +73,43 @@ func TestPlanModesAreExplicit(t *testing.T) {
 		t.Errorf("retry made a round with nothing in it")
 	}
 }
+
+// Failures that are not retryable can be retried by class once the admin fixed the cause,
+// including those an earlier round left behind; "nothing to retry" says what remains.
+func TestRetryFailedByClass(t *testing.T) {
+	e := newEnv(t, "LFS_SIM_FAIL_EVERY=4", "LFS_SIM_FAIL_ERRNO=EACCES")
+	e.mktree(lfssim.TreeOptions{Files: 200, Seed: 32})
+	before := e.snapshot()
+	sel := e.selected(before)
+	e.mustRun(0, e.planArgs("--no-submit", "--shard-files", "60", "--scheduler", "local")...)
+	e.mustRun(3, "work", e.camp, "--shard", "0") // the other shards stay pending
+	// Default: the pending shards, not shard 0's permission failures.
+	r := e.mustRun(3, "retry", e.camp, "--scheduler", "local")
+	if !strings.Contains(r.stderr, "round 1:") {
+		t.Fatalf("retry: %s", r.stderr)
+	}
+	failed := e.status().FailedByClass["permission"]
+	if failed == 0 {
+		t.Fatalf("no permission failures to work with: %+v", e.status().FailedByClass)
+	}
+	r = e.mustRun(0, "retry", e.camp, "--scheduler", "local")
+	want := "nothing to retry: nothing is pending and no failure is selected by --failed retryable; still failed: " +
+		itoa(failed) + " permission (--failed permission)"
+	if !strings.Contains(r.stderr, want) {
+		t.Errorf("nothing to retry: stderr lacks %q:\n%s", want, r.stderr)
+	}
+	e.mustRun(2, "retry", e.camp, "--failed", "permision")
+	// The admin fixes the permissions.
+	e.simEnv = append(e.simEnv, "LFS_SIM_FAIL_EVERY=0")
+	r = e.mustRun(0, "retry", e.camp, "--scheduler", "local", "--failed", "permission")
+	if !strings.Contains(r.stderr, "round 2: "+itoa(failed)+" files") {
+		t.Errorf("retry --failed permission took other than the %d failures of rounds 0 and 1:\n%s", failed, r.stderr)
+	}
+	e.checkMigrated(before, e.snapshot(), sel)
+	st := e.status()
+	if st.Files.Migrated != uint64(len(sel)) || st.Files.Failed != 0 || !st.Files.Balanced() {
+		t.Errorf("after retry --failed permission: %+v", st.Files)
+	}
+}
+
+func itoa(n uint64) string { return strconv.FormatUint(n, 10) }
