@@ -113,3 +113,25 @@ func TestRetryFailedByClass(t *testing.T) {
 }
 
 func itoa(n uint64) string { return strconv.FormatUint(n, 10) }
+
+// The streak guard is the campaign's setting: --max-error-streak 0 turns it off, and a
+// task then fails every file instead of stopping.
+func TestMaxErrorStreakOff(t *testing.T) {
+	e := newEnv(t, "LFS_SIM_FAIL_EVERY=1", "LFS_SIM_FAIL_ERRNO=EIO")
+	e.mktree(lfssim.TreeOptions{Files: 120, Seed: 33, SourceShare: 1})
+	sel := e.selected(e.snapshot())
+	e.plan("--workers", "1", "--max-error-streak", "0")
+	spec, err := campaign.Dir{Root: e.camp}.Load()
+	if err != nil || spec.Work.ErrorStreak() != 0 {
+		t.Fatalf("campaign.json: streak %v, %v", spec.Work.MaxErrorStreak, err)
+	}
+	e.mustRun(3, "work", e.camp, "--shard", "0")
+	e.mustRun(0, "collect", e.camp)
+	if st := e.status(); st.Files.Failed != uint64(len(sel)) || st.FailedByClass["io"] != uint64(len(sel)) {
+		t.Errorf("files %+v, by class %v; want all %d failed as io", st.Files, st.FailedByClass, len(sel))
+	}
+	// A retry round of those failures, with a guard of 10 for this run: every file fails
+	// again with its earlier EIO, which does not count, so the run goes to the end.
+	e.mustRun(0, "retry", e.camp, "--no-submit", "--scheduler", "local")
+	e.mustRun(3, "work", e.camp, "--round", "1", "--shard", "0", "--max-error-streak", "10")
+}

@@ -420,6 +420,9 @@ func readShard(rd campaign.Round, spec *campaign.Spec, idx manifest.Index, s man
 			if code&attemptedBit != 0 {
 				e.Flags |= manifest.EntryAttempted
 			}
+			if state == stateFailed {
+				e.SetFailedBefore(fails[i].Errno) // its task's streak guard expects it to fail the same way again
+			}
 			mu.Lock()
 			err := o.Retry(e)
 			mu.Unlock()

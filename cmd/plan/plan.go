@@ -54,6 +54,7 @@ type Cmd struct {
 	Batch       int           `default:"0" help:"Files per lfs migrate call for small files (needs an explicit target layout); 0 lets work choose, 1 disables batching."`
 	FileTimeout time.Duration `name:"file-timeout" default:"0s" help:"Give up on one lfs migrate after this long (0: no limit; it is retried later)."`
 	MaxAttempts int           `name:"max-attempts" default:"5" help:"Tries for a busy or changing file (lfs migrate EBUSY/EAGAIN) within a task, with growing waits, before it is recorded as failed (retryable)."`
+	ErrorStreak int           `name:"max-error-streak" default:"50" help:"Stop a task (exit 4) after this many failures in a row with the same errno on distinct files, in one run (a filesystem that went away); failures a retry round repeats do not count. 0: never."`
 
 	ShardFiles  int      `name:"shard-files" default:"100000" help:"Most files per shard (one array task per shard)."`
 	ShardBytes  cli.Size `name:"shard-bytes" default:"1T" help:"Most bytes of data per shard; a larger file gets a shard of its own."`
@@ -103,6 +104,9 @@ func (c *Cmd) Validate() error {
 	if c.FindThreads < 0 {
 		return fmt.Errorf("--find-threads %d: want 0 (lfs decides) or a positive count", c.FindThreads)
 	}
+	if c.ErrorStreak < 0 {
+		return fmt.Errorf("--max-error-streak %d: want a count, or 0 for no limit", c.ErrorStreak)
+	}
 	if c.Batch < 0 || c.Bandwidth < 0 || c.FileTimeout < 0 || c.MaxAttempts < 1 {
 		return fmt.Errorf("--batch, --bandwidth and --file-timeout cannot be negative, --max-attempts must be positive")
 	}
@@ -127,7 +131,7 @@ func (c *Cmd) request() campaign.Request {
 		Target: campaign.Target{StripeCount: c.StripeCount, StripeSize: uint64(c.StripeSize), Pool: c.TargetPool,
 			Mode: c.Mode, BandwidthMB: c.Bandwidth},
 		Work: campaign.Work{Workers: c.Workers, Batch: c.Batch, FileTimeout: campaign.Duration(c.FileTimeout), MaxAttempts: c.MaxAttempts,
-			ShardFiles: uint64(c.ShardFiles), ShardBytes: uint64(c.ShardBytes)},
+			ShardFiles: uint64(c.ShardFiles), ShardBytes: uint64(c.ShardBytes), MaxErrorStreak: &c.ErrorStreak},
 		LFS: lfsPath, DryRun: c.DryRun,
 		Slurm: campaign.Slurm{Scheduler: c.Scheduler, Partition: c.Partition, Account: c.Account, QOS: c.QOS,
 			Time: c.Time, Throttle: c.ArrayThrottle, SbatchArgs: c.SbatchArg, TemplateDir: c.TemplateDir},

@@ -37,6 +37,7 @@ type Cmd struct {
 	Grace       time.Duration `default:"60s" help:"After SIGTERM or USR1, how long running lfs migrate processes may finish before they are stopped."`
 	RetryBase   time.Duration `name:"retry-base" default:"2s" env:"MIGRATOR_RETRY_BASE" help:"First wait before retrying a busy file (doubling each time, at most 2m)."`
 	Progress    time.Duration `default:"30s" help:"Interval of progress lines in the task's log."`
+	ErrorStreak int           `name:"max-error-streak" default:"-1" help:"Failures in a row with the same errno that stop the task (default: the campaign's; 0: never)."`
 }
 
 // Run migrates the shard.
@@ -127,7 +128,10 @@ func (c *Cmd) Run(env *cli.Env) error {
 		Selection: spec.Selection, Target: spec.Target.MigrateOptions(), DryRun: spec.DryRun,
 		Workers: pick(c.Workers, spec.Work.Workers), Batch: pick(c.Batch, spec.Work.Batch),
 		FileTimeout: time.Duration(spec.Work.FileTimeout), RetryBase: c.RetryBase, NoPrintf: !v.HasFindPrintf(),
-		MaxAttempts: spec.Work.MaxAttempts,
+		MaxAttempts: spec.Work.MaxAttempts, StreakLimit: spec.Work.ErrorStreak(),
+	}
+	if c.ErrorStreak >= 0 {
+		opts.StreakLimit = c.ErrorStreak
 	}
 	if c.FileTimeout > 0 {
 		opts.FileTimeout = c.FileTimeout
