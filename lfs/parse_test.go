@@ -1,6 +1,7 @@
 package lfs
 
 import (
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -547,5 +548,21 @@ func TestFindOptionsArgs(t *testing.T) {
 		"--pool", "old", "-mtime", "+30", "!", "--layout", "released"}
 	if diff := cmp.Diff(want, o.args()); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+func TestParsePoolList(t *testing.T) {
+	// As llapi_poollist() prints llapi_get_poolmembers()'s list.
+	got, err := ParsePoolList("Pool: fs1.fast\nfs1-OST0003_UUID\nfs1-OST000a_UUID\nfs1-OST0001_UUID\n")
+	if err != nil || !slices.Equal(got, OSTList{1, 3, 10}) {
+		t.Errorf("ParsePoolList = %v, %v", got, err)
+	}
+	if got, err := ParsePoolList("Pool: fs1.empty\n"); err != nil || len(got) != 0 {
+		t.Errorf("empty pool: %v, %v", got, err)
+	}
+	for _, bad := range []string{"", "fs1-OST0000_UUID\n", "Pool: fs1.x\nnot-a-target\n"} {
+		if _, err := ParsePoolList(bad); err == nil {
+			t.Errorf("ParsePoolList(%q) accepted", bad)
+		}
 	}
 }
