@@ -135,3 +135,80 @@ func TestMaxErrorStreakOff(t *testing.T) {
 	e.mustRun(0, "retry", e.camp, "--no-submit", "--scheduler", "local")
 	e.mustRun(3, "work", e.camp, "--round", "1", "--shard", "0", "--max-error-streak", "10")
 }
+
+// Preflight refuses, before the scan and with one line each, what would make a wrong or
+// doomed campaign; nothing is created.
+func TestPlanPreflight(t *testing.T) {
+	e := newEnv(t, "LFS_SIM_POOLS=fast=4-7;srcs=2,3;mixed=0-3")
+	e.mktree(lfssim.TreeOptions{Files: 40, Seed: 34})
+	noSlurm := t.TempDir() // a PATH without Slurm's commands
+	tests := []struct {
+		name string
+		args []string
+		env  []string
+		want string
+	}{
+		{"exclude missing", []string{"--exclude", filepath.Join(e.tree, "no-such-project"), "--no-submit"}, nil, "no-such-project: no such file or directory"},
+		{"exclude outside", []string{"--exclude", e.root, "--no-submit"}, nil, "is outside every scan path"},
+		{"campaign inside", []string{"--no-submit"}, nil, "is inside a scan path"},
+		{"pool missing", []string{"--target-pool", "fsat", "--no-submit"}, nil, "target pool fsat does not exist in simfs"},
+		{"pool of sources", []string{"--target-pool", "srcs", "--no-submit"}, nil, "holds only source OSTs (2,3)"},
+		{"stripes beyond pool", []string{"--target-pool", "fast", "--stripe-count", "5", "--no-submit"}, nil, "--stripe-count 5 is more than the 4 OSTs"},
+		{"time", []string{"--time", "2days", "--no-submit"}, nil, `--time "2days": want minutes`},
+		{"no slurm", nil, []string{"PATH=" + noSlurm}, "Slurm does not answer"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			camp := filepath.Join(e.root, "c-"+strings.ReplaceAll(tt.name, " ", "-"))
+			if tt.name == "campaign inside" {
+				camp = filepath.Join(e.tree, "campaign")
+			}
+			saved := e.simEnv
+			e.simEnv = append(append([]string{}, e.simEnv...), tt.env...)
+			defer func() { e.simEnv = saved }()
+			args := append([]string{"plan", camp, "--osts", "2,3", "--scan-path", e.tree, "--lfs", e.sim}, tt.args...)
+			r := e.mustRun(2, args...)
+			lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+			last := lines[len(lines)-1]
+			if !strings.Contains(last, tt.want) {
+				t.Errorf("stderr's last line %q lacks %q", last, tt.want)
+			}
+			if strings.Contains(r.stderr, "planned campaign") || strings.Contains(r.stderr, "campaign:    ") {
+				t.Errorf("it scanned first:\n%s", r.stderr)
+			}
+			if _, err := os.Stat(filepath.Join(camp, campaign.SpecFile)); err == nil {
+				t.Errorf("a campaign was created")
+			}
+		})
+	}
+	// A pool with some source OSTs is a warning; a campaign directory under an exclude is fine.
+	excl := filepath.Join(e.tree, "admin")
+	os.Mkdir(excl, 0o755)
+	r := e.mustRun(0, "plan", filepath.Join(excl, "camp"), "--osts", "2,3", "--scan-path", e.tree, "--exclude", excl,
+		"--lfs", e.sim, "--target-pool", "mixed", "--no-submit")
+	if !strings.Contains(r.stderr, "warning: target pool simfs.mixed holds source OSTs 2,3") {
+		t.Errorf("no warning about the sources in the pool:\n%s", r.stderr)
+	}
+}
+
+// More shards than Slurm's MaxArraySize: they are cut again to fit, every file kept once.
+func TestPlanFitsMaxArraySize(t *testing.T) {
+	e := newEnv(t)
+	e.mktree(lfssim.TreeOptions{Files: 200, Seed: 35, SourceShare: 1})
+	sel := e.selected(e.snapshot())
+	bin := t.TempDir()
+	script := "#!/bin/sh\n[ \"$1 $2\" = \"show config\" ] || exit 1\nprintf 'Configuration data as of now\\nMaxArraySize            = 4\\n'\n"
+	if err := os.WriteFile(filepath.Join(bin, "scontrol"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	e.simEnv = append(e.simEnv, "PATH="+bin+":"+os.Getenv("PATH"))
+	r := e.mustRun(0, e.planArgs("--no-submit", "--shard-files", "10")...)
+	want := "more than Slurm's MaxArraySize (4) allows in one array: cut again into 4 shards"
+	if !strings.Contains(r.stderr, want) {
+		t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+	}
+	e.checkSelection(e.manifests(0), sel, e.snapshot())
+	if _, err := os.Stat(filepath.Join(e.camp, "manifests.unsized")); err == nil {
+		t.Errorf("the old manifests were left behind")
+	}
+}

@@ -95,44 +95,70 @@ func SignalLead(limit string) int {
 }
 
 // ParseSlurmTime reads sbatch --time: "minutes", "minutes:seconds", "hours:minutes:seconds",
-// "days-hours", "days-hours:minutes" or "days-hours:minutes:seconds".
+// "days-hours", "days-hours:minutes" or "days-hours:minutes:seconds" (man sbatch). It
+// reports false for no limit (0, UNLIMITED, INFINITE) and for anything else.
 func ParseSlurmTime(s string) (time.Duration, bool) {
-	if s == "" || s == "UNLIMITED" || s == "infinite" {
-		return 0, false
+	d, err := slurmTime(s)
+	return d, err == nil && d > 0
+}
+
+// CheckSlurmTime checks an sbatch --time value: one of the forms of man sbatch, 0 or
+// UNLIMITED (no limit), or empty (the partition's default).
+func CheckSlurmTime(s string) error {
+	if s == "" {
+		return nil
 	}
-	days := 0
-	if d, rest, ok := strings.Cut(s, "-"); ok {
-		n, err := strconv.Atoi(d)
-		if err != nil {
+	_, err := slurmTime(s)
+	return err
+}
+
+func slurmTime(s string) (time.Duration, error) {
+	bad := fmt.Errorf("--time %q: want minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS, or UNLIMITED (man sbatch)", s)
+	if u := strings.ToUpper(s); u == "UNLIMITED" || u == "INFINITE" {
+		return 0, nil
+	}
+	num := func(p string) (int, bool) {
+		if p == "" || len(p) > 9 || strings.Trim(p, "0123456789") != "" {
 			return 0, false
 		}
-		days, s = n, rest
-	}
-	parts := strings.Split(s, ":")
-	var v []int
-	for _, p := range parts {
 		n, err := strconv.Atoi(p)
-		if err != nil || n < 0 {
-			return 0, false
+		return n, err == nil
+	}
+	days, rest, hasDays := strings.Cut(s, "-")
+	var d int
+	if hasDays {
+		n, ok := num(days)
+		if !ok {
+			return 0, bad
+		}
+		d = n
+	} else {
+		rest = s
+	}
+	var v []int
+	for p := range strings.SplitSeq(rest, ":") {
+		n, ok := num(p)
+		if !ok {
+			return 0, bad
 		}
 		v = append(v, n)
 	}
 	var h, m, sec int
 	switch {
-	case days > 0 && len(v) == 1:
+	case hasDays && len(v) == 1:
 		h = v[0]
-	case days > 0 && len(v) == 2:
+	case hasDays && len(v) == 2:
 		h, m = v[0], v[1]
-	case len(v) == 1:
-		m = v[0]
-	case len(v) == 2 && days == 0:
-		m, sec = v[0], v[1]
 	case len(v) == 3:
 		h, m, sec = v[0], v[1], v[2]
+	case len(v) == 1:
+		m = v[0]
+	case len(v) == 2:
+		m, sec = v[0], v[1]
 	default:
-		return 0, false
+		return 0, bad
 	}
-	return time.Duration(days)*24*time.Hour + time.Duration(h)*time.Hour + time.Duration(m)*time.Minute + time.Duration(sec)*time.Second, true
+	return time.Duration(d)*24*time.Hour + time.Duration(h)*time.Hour + time.Duration(m)*time.Minute + time.Duration(sec)*time.Second, nil
 }
 
 // JobScript renders the round's array job script.

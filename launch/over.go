@@ -59,3 +59,22 @@ func CheckRoundOver(ctx context.Context, warn io.Writer, d campaign.Dir, spec *c
 	}
 	return nil
 }
+
+// SlurmPreflight asks Slurm, before a plan scans anything, whether it can take the
+// campaign's arrays: the controller answers (scontrol show config), and how many tasks an
+// array may have (MaxArraySize; task indices stay below it). submit says whether this run
+// submits (else a Slurm that does not answer is only a warning). It returns the most
+// shards an array can have (0: unknown), and a warning.
+func SlurmPreflight(ctx context.Context, sc *slurm.Client, submit bool) (maxShards int, warning string, err error) {
+	n, err := sc.MaxArraySize(ctx)
+	switch {
+	case err != nil && submit:
+		return 0, "", fmt.Errorf("Slurm does not answer (%s): nothing was scanned; run the shards here with --scheduler local, or plan with --no-submit and submit later",
+			strings.ReplaceAll(err.Error(), "\n", " "))
+	case err != nil:
+		return 0, fmt.Sprintf("cannot ask Slurm for MaxArraySize (%s): an array of more shards than it allows will be refused by sbatch", strings.ReplaceAll(err.Error(), "\n", " ")), nil
+	case n == 0 && submit:
+		return 0, "", fmt.Errorf("Slurm has job arrays disabled (MaxArraySize = 0 in scontrol show config): run the shards here with --scheduler local")
+	}
+	return n, "", nil
+}

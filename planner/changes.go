@@ -95,6 +95,9 @@ func show(v reflect.Value) string {
 		parts := make([]string, v.Len())
 		for i := range v.Len() {
 			parts[i] = show(v.Index(i))
+			if strings.Contains(parts[i], ",") && !strings.HasPrefix(parts[i], `"`) {
+				parts[i] = strconv.Quote(parts[i])
+			}
 		}
 		return strings.Join(parts, ",")
 	}
@@ -107,7 +110,7 @@ func quoted(s string) string {
 		return `""`
 	}
 	for _, r := range s {
-		if r <= ' ' || r == 0x7f || r == utf8.RuneError || r == ',' || r == '"' {
+		if r <= ' ' || r == 0x7f || r == utf8.RuneError || r == '"' {
 			return strconv.Quote(s)
 		}
 	}
@@ -124,5 +127,5 @@ func RefuseChanges(d campaign.Dir, spec *campaign.Spec, changes []string) error 
 			}
 		}
 	}
-	return badInput("%s holds campaign %s, planned with other settings: %s; %s", d.Root, spec.ID, strings.Join(changes, ", "), hint)
+	return badInput("%s holds campaign %s, planned with different settings: %s; %s", d.Root, spec.ID, strings.Join(changes, ", "), hint)
 }

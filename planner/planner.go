@@ -33,6 +33,7 @@ type LFS interface {
 	scan.LFS
 	Version(ctx context.Context) (lfs.Version, error)
 	DF(ctx context.Context, path string) ([]lfs.TargetSpace, error)
+	PoolMembers(ctx context.Context, fsname, pool string) (lfs.OSTList, error)
 }
 
 // ErrBadInput is matched by errors about what the admin asked for (exit code 2).
@@ -111,6 +112,9 @@ func Check(ctx context.Context, l LFS, req campaign.Request) (*Preflight, error)
 			}
 		}
 	}
+	if err := p.checkTarget(ctx, l, req); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 
@@ -170,6 +174,9 @@ type Options struct {
 	NoPrintf bool   // the client has no lfs find --printf (before 2.15)
 	SpoolDir string
 	Stats    *scan.Stats
+	// MaxShards, if set, bounds the shards of the plan (Slurm's MaxArraySize): more are cut
+	// again, by file count, to fit.
+	MaxShards int
 }
 
 // Result is a planned campaign.
@@ -177,6 +184,9 @@ type Result struct {
 	Spec    *campaign.Spec
 	Index   manifest.Index
 	Resumed bool // the campaign was already fully planned; nothing was scanned
+	// Resharded is the number of shards the scan made when they were cut again to fit
+	// MaxShards (0: they were not).
+	Resharded int
 }
 
 // Plan makes (or finds) the campaign in o.Dir.
@@ -224,6 +234,9 @@ func Plan(ctx context.Context, l LFS, o Options) (*Result, error) {
 	if err := clearManifests(r0.Manifests); err != nil {
 		return nil, err
 	}
+	if err := os.RemoveAll(r0.Manifests + ".unsized"); err != nil { // left by a Reshard cut short
+		return nil, err
+	}
 	w, err := manifest.NewWriter(manifest.WriterOptions{Dir: r0.Manifests, Campaign: spec.ID, Round: 0,
 		MaxFiles: spec.Work.ShardFiles, MaxBytes: spec.Work.ShardBytes})
 	if err != nil {
@@ -258,7 +271,14 @@ func Plan(ctx context.Context, l LFS, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Result{Spec: spec, Index: idx}, nil
+	res := &Result{Spec: spec, Index: idx}
+	if o.MaxShards > 0 && len(idx.Shards) > o.MaxShards {
+		res.Resharded = len(idx.Shards)
+		if res.Index, err = Reshard(d, r0, idx, o.MaxShards); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }
 
 // checkEmpty refuses a directory that holds anything but what a plan killed before it

@@ -110,6 +110,9 @@ func (c *Cmd) Validate() error {
 	if c.Batch < 0 || c.Bandwidth < 0 || c.FileTimeout < 0 || c.MaxAttempts < 1 {
 		return fmt.Errorf("--batch, --bandwidth and --file-timeout cannot be negative, --max-attempts must be positive")
 	}
+	if err := launch.CheckSlurmTime(c.Time); err != nil {
+		return err
+	}
 	if c.StripeCount < -1 {
 		return fmt.Errorf("--stripe-count %d: want -1 (all) or a positive count", c.StripeCount)
 	}
@@ -183,6 +186,22 @@ func (c *Cmd) Run(env *cli.Env) error {
 	if _, err := launch.CollectScript(trial); err != nil {
 		return cli.BadInput(err)
 	}
+	if err := planner.CheckPaths(req, dir.Root); err != nil {
+		return badInput(err)
+	}
+	var maxShards int
+	if c.Scheduler == "slurm" {
+		sc := slurm.New()
+		sc.Timeout = 20 * time.Second
+		n, warn, err := launch.SlurmPreflight(ctx, sc, !c.NoSubmit && !c.Emit)
+		if err != nil {
+			return cli.BadInput(err)
+		}
+		if warn != "" {
+			fmt.Fprintf(env.Stderr, "warning: %s\n", warn)
+		}
+		maxShards = n
+	}
 	client := lfs.New(req.LFS)
 	if err := client.Check(); err != nil {
 		return cli.BadInput(err)
@@ -207,7 +226,7 @@ func (c *Cmd) Run(env *cli.Env) error {
 			st.UnitsDone.Load(), st.Units.Load(), progress.Rate(st.Found.Load(), el), el.Round(time.Second))
 	})
 	res, err := planner.Plan(ctx, client, planner.Options{Dir: dir, Request: req, Tool: env.Version,
-		Workers: c.ScanWorkers, Threads: threads, NoPrintf: !pf.Version.HasFindPrintf(), Stats: &st})
+		Workers: c.ScanWorkers, Threads: threads, NoPrintf: !pf.Version.HasFindPrintf(), Stats: &st, MaxShards: maxShards})
 	rep.Stop()
 	if err != nil {
 		return badInput(err)
@@ -219,6 +238,10 @@ func (c *Cmd) Run(env *cli.Env) error {
 		fmt.Fprintf(out, "planned campaign %s: %d files, %s in %d shards (scan %s: %d paths found, %d hard-link duplicates left out, %d gone meanwhile)\n",
 			res.Spec.ID, idx.Files, humanize.IBytes(idx.Bytes), len(idx.Shards), time.Since(start).Round(time.Second),
 			st.Found.Load(), st.HardLinks.Load(), st.Vanished.Load())
+	}
+	if res.Resharded > 0 {
+		fmt.Fprintf(out, "warning: the scan made %d shards, more than Slurm's MaxArraySize (%d) allows in one array: cut again into %d shards of up to %d files (--shard-bytes not applied)\n",
+			res.Resharded, maxShards, len(idx.Shards), idx.Shards[0].Files)
 	}
 	if w := pf.SpaceWarning(req, idx.Bytes); w != "" {
 		fmt.Fprintf(out, "warning: %s\n", w)
@@ -273,7 +296,7 @@ func (c *Cmd) goLive(ctx context.Context, env *cli.Env) error {
 		req := c.request()
 		req.DryRun = spec.DryRun
 		if ch := planner.Changes(spec.Request, req); len(ch) > 0 {
-			return cli.BadInputf("%s holds campaign %s, planned with other settings: %s; --go takes them from campaign.json (give just the campaign directory)",
+			return cli.BadInputf("%s holds campaign %s, planned with different settings: %s; --go takes them from campaign.json (give just the campaign directory)",
 				dir.Root, spec.ID, strings.Join(ch, ", "))
 		}
 	}
