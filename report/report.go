@@ -72,6 +72,16 @@ type Status struct {
 	ETASeconds          float64           `json:"eta_seconds,omitempty"`
 	Rounds              []RoundStatus     `json:"rounds"`
 	Shards              []ShardStatus     `json:"shards"`
+
+	// WouldMigrateByOST counts, per source OST, the files a dry run would migrate that
+	// have an object on it, and their bytes.
+	WouldMigrateByOST map[string]FilesBytes `json:"would_migrate_by_ost,omitempty"`
+}
+
+// FilesBytes is a count of files and their bytes.
+type FilesBytes struct {
+	Files uint64 `json:"files"`
+	Bytes uint64 `json:"bytes"`
 }
 
 // RoundStatus is one round's counts (before superseding by later rounds).
@@ -352,6 +362,7 @@ func readShard(rd campaign.Round, spec *campaign.Spec, idx manifest.Index, s man
 		return nil, fmt.Errorf("%s: shard header says campaign %s round %d shard %d", s.File, h.Campaign, h.Round, h.Shard)
 	}
 	local := map[string]uint64{}
+	localWould := map[string]FilesBytes{}
 	localReasons := map[string]uint64{}
 	localClasses := map[string]uint64{}
 	var e manifest.Entry
@@ -400,6 +411,14 @@ func readShard(rd campaign.Round, spec *campaign.Spec, idx manifest.Index, s man
 				local[strconv.Itoa(int(ost))]++
 			}
 		}
+		if state == stateWould {
+			for _, ost := range e.OSTs {
+				fb := localWould[strconv.Itoa(int(ost))]
+				fb.Files++
+				fb.Bytes += e.Size
+				localWould[strconv.Itoa(int(ost))] = fb
+			}
+		}
 		if state == stateFailed && o.Failure != nil {
 			f := fails[i]
 			mu.Lock()
@@ -437,6 +456,15 @@ func readShard(rd campaign.Round, spec *campaign.Spec, idx manifest.Index, s man
 	mu.Lock()
 	for k, v := range local {
 		st.SourceOSTsRemaining[k] += v
+	}
+	for k, v := range localWould {
+		if st.WouldMigrateByOST == nil {
+			st.WouldMigrateByOST = map[string]FilesBytes{}
+		}
+		fb := st.WouldMigrateByOST[k]
+		fb.Files += v.Files
+		fb.Bytes += v.Bytes
+		st.WouldMigrateByOST[k] = fb
 	}
 	for k, v := range localReasons {
 		st.SkippedByReason[k] += v

@@ -67,7 +67,9 @@ type Cmd struct {
 	NoSubmit  bool   `name:"no-submit" help:"Write the campaign and job scripts, print the sbatch command, submit nothing."`
 	Emit      bool   `name:"emit-script" help:"Like --no-submit, but write the array job script to stdout (everything else goes to stderr), for: migrator plan ... --emit-script | sbatch"`
 	DryRun    bool   `name:"dry-run" help:"Plan, and run tasks that check every file and record what they would migrate, changing nothing."`
-	Go        bool   `name:"go" help:"Make a planned dry run real: a new round over what it would migrate (no new scan), campaign.json rewritten without the dry-run mode, then submitted or run like a plan. Takes every setting from campaign.json."`
+
+	Go       bool          `name:"go" help:"Make a planned dry run real: a new round over what it would migrate (no new scan), campaign.json rewritten without the dry-run mode, then submitted or run like a plan. Takes every setting from campaign.json."`
+	Progress time.Duration `default:"30s" help:"With --scheduler local: interval of the progress lines when stderr is not a terminal (on one, a live bar)."`
 
 	Partition     string   `help:"Slurm partition (sbatch --partition)."`
 	Account       string   `help:"Slurm account (sbatch --account)."`
@@ -228,6 +230,9 @@ func (c *Cmd) Run(env *cli.Env) error {
 	res, err := planner.Plan(ctx, client, planner.Options{Dir: dir, Request: req, Tool: env.Version,
 		Workers: c.ScanWorkers, Threads: threads, NoPrintf: !pf.Version.HasFindPrintf(), Stats: &st, MaxShards: maxShards})
 	rep.Stop()
+	if err != nil && ctx.Err() != nil {
+		return cli.WithCode(cli.ExitInterrupted, fmt.Errorf("interrupted during the scan; nothing was submitted; to start it over: %s", commandLine()))
+	}
 	if err != nil {
 		return badInput(err)
 	}
@@ -268,7 +273,7 @@ func (c *Cmd) Run(env *cli.Env) error {
 		fmt.Fprintln(env.Stdout, launch.SbatchCommands(round))
 		return nil
 	case c.Scheduler == "local":
-		return launch.RunLocalReport(ctx, env.Stderr, round, c.ArrayThrottle)
+		return launch.RunLocal(ctx, env.Stderr, round, c.ArrayThrottle, c.Progress, commandLine())
 	}
 	if done, err := finishSubmission(ctx, out, round); done || err != nil {
 		return err
@@ -337,7 +342,7 @@ func (c *Cmd) goLive(ctx context.Context, env *cli.Env) error {
 		fmt.Fprintln(env.Stdout, launch.SbatchCommands(round))
 		return nil
 	case spec.Slurm.Scheduler == "local":
-		return launch.RunLocalReport(ctx, env.Stderr, round, spec.Slurm.Throttle)
+		return launch.RunLocal(ctx, env.Stderr, round, spec.Slurm.Throttle, c.Progress, launch.CommandLine(os.Args[0], "retry", dir.Root, "--scheduler", "local"))
 	}
 	arrayID, collectID, err := launch.Slurm(ctx, slurm.New(), round)
 	if err != nil {
@@ -348,6 +353,9 @@ func (c *Cmd) goLive(ctx context.Context, env *cli.Env) error {
 	fmt.Fprintln(env.Stdout, arrayID)
 	return nil
 }
+
+// commandLine is this process's command line: what to run to continue.
+func commandLine() string { return launch.CommandLine(os.Args...) }
 
 // finishSubmission handles a plan run again after its campaign was submitted, perhaps by a
 // plan killed halfway through submitting: the array is recorded, or queued but not yet

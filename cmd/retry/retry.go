@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/dustin/go-humanize"
 
@@ -29,7 +30,9 @@ type Cmd struct {
 	Scheduler string `enum:"slurm,local" default:"slurm" help:"slurm: submit a new job array over the retry manifests; local: run it here, in the foreground. One of: ${enum}."`
 	NoSubmit  bool   `name:"no-submit" help:"Write the round's manifests and job script, print the sbatch command, submit nothing."`
 	Emit      bool   `name:"emit-script" help:"Like --no-submit, but write the round's array job script to stdout, for: migrator retry CAMPAIGN --emit-script | sbatch"`
-	Failed    string `default:"retryable" placeholder:"retryable|all|CLASS,..." help:"Which failed files to take, besides the pending ones: retryable, all, or failure classes (other, retry-later, vanished, no-space, permission, io), comma-separated; e.g. permission after fixing the permissions."`
+
+	Failed   string        `default:"retryable" placeholder:"retryable|all|CLASS,..." help:"Which failed files to take, besides the pending ones: retryable, all, or failure classes (other, retry-later, vanished, no-space, permission, io), comma-separated; e.g. permission after fixing the permissions."`
+	Progress time.Duration `default:"30s" help:"With --scheduler local: interval of the progress lines when stderr is not a terminal (on one, a live bar)."`
 }
 
 // Validate checks --failed.
@@ -101,7 +104,7 @@ func (c *Cmd) Run(env *cli.Env) error {
 		fmt.Fprintln(env.Stdout, launch.SbatchCommands(round))
 		return nil
 	case c.Scheduler == "local":
-		return launch.RunLocalReport(ctx, env.Stderr, round, spec.Slurm.Throttle)
+		return launch.RunLocal(ctx, env.Stderr, round, spec.Slurm.Throttle, c.Progress, launch.CommandLine(os.Args...))
 	}
 	arrayID, collectID, err := launch.Slurm(ctx, slurm.New(), round)
 	if err != nil {
