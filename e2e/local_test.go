@@ -132,7 +132,7 @@ func TestLocalRunIsWatchable(t *testing.T) {
 	if len(ended) != 4 || len(shards) != 4 {
 		t.Errorf("want one exit line for each of 4 shards, got %d:\n%s", len(ended), out)
 	}
-	if !regexp.MustCompile(`(?m)^\S+ \S+ round 0: \d/4 shards ended, \d+/\d+ files handled`).MatchString(out) {
+	if !regexp.MustCompile(`(?m)^\S+ \S+ round 0: \d/4 shards ended, \d+/\d+ files, `).MatchString(out) {
 		t.Errorf("no progress line:\n%s", out)
 	}
 	if !strings.Contains(out, fmt.Sprintf("of %d files handled", len(sel))) || !strings.Contains(out, "failed:  permission") {

@@ -415,7 +415,7 @@ func RunLocal(ctx context.Context, out io.Writer, r Round, throttle int, every t
 		return err
 	}
 	defer unlock()
-	fmt.Fprintf(out, "running %s here, %d at once (logs in %s); Ctrl-C stops them after their current files, twice at once\n",
+	fmt.Fprintf(out, "running %s here, %d at once (logs in %s); Ctrl-C: stop after the files in flight, twice: at once\n",
 		plural(r.Shards, "shard"), throttle, r.Dir.Logs())
 	kill := make(chan struct{})
 	sigs := make(chan os.Signal, 2)

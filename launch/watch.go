@@ -29,7 +29,6 @@ import (
 // last read took, at least 2 s.
 type watch struct {
 	r       Round
-	started time.Time
 	planned atomic.Int64
 	handled atomic.Int64 // migrated + skipped + failed + would migrate, this round
 	moved   atomic.Int64 // bytes migrated, this round
@@ -42,7 +41,7 @@ type watch struct {
 }
 
 func newWatch(r Round) *watch {
-	w := &watch{r: r, started: time.Now()}
+	w := &watch{r: r}
 	w.poll()
 	return w
 }
@@ -90,17 +89,16 @@ func (w *watch) done() int64  { return w.handled.Load() }
 
 func (w *watch) status() string {
 	w.poll()
-	el := time.Since(w.started)
-	s := fmt.Sprintf("%d/%d shards ended, %d/%d files handled", w.ended.Load(), w.r.Shards, w.handled.Load(), w.planned.Load())
+	s := fmt.Sprintf("%d/%d shards ended, %d/%d files", w.ended.Load(), w.r.Shards, w.handled.Load(), w.planned.Load())
 	if w.r.Spec.DryRun {
-		s += fmt.Sprintf(" (%d would migrate)", w.would.Load())
+		s += fmt.Sprintf(", %d would migrate", w.would.Load())
 	} else {
-		s += fmt.Sprintf(", %s migrated", humanize.IBytes(uint64(w.moved.Load())))
+		s += fmt.Sprintf(", %s moved", humanize.IBytes(uint64(w.moved.Load())))
 	}
 	if f := w.failed.Load(); f > 0 {
 		s += fmt.Sprintf(", %d failed", f)
 	}
-	return s + fmt.Sprintf(", %s", el.Round(time.Second))
+	return s
 }
 
 // printSummary prints what collect wrote (reports/status.json), and for a dry run what
