@@ -9,6 +9,7 @@ import (
 
 	"migrator/campaign"
 	"migrator/lfssim"
+	"migrator/manifest"
 )
 
 // A mode never changes silently: a re-plan that differs in anything is refused, naming
@@ -211,4 +212,44 @@ func TestPlanFitsMaxArraySize(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(e.camp, "manifests.unsized")); err == nil {
 		t.Errorf("the old manifests were left behind")
 	}
+}
+
+// A retry round with more shards than MaxArraySize is cut again to fit too.
+func TestRetryFitsMaxArraySize(t *testing.T) {
+	e := newEnv(t)
+	e.mktree(lfssim.TreeOptions{Files: 200, Seed: 39, SourceShare: 1})
+	sel := e.selected(e.snapshot())
+	bin := t.TempDir()
+	for name, script := range map[string]string{
+		"scontrol": "#!/bin/sh\n[ \"$1 $2\" = \"show config\" ] || exit 1\nprintf 'MaxArraySize            = 3\\n'\n",
+		"squeue":   "#!/bin/sh\nexit 0\n", // nothing queued
+	} {
+		if err := os.WriteFile(filepath.Join(bin, name), []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.mustRun(0, e.planArgs("--no-submit", "--scheduler", "local", "--shard-files", "10")...) // local: no limit
+	made := len(e.manifestsIndex(0))
+	if made <= 3 {
+		t.Fatalf("plan made %d shards, want more than 3", made)
+	}
+	e.simEnv = append(e.simEnv, "PATH="+bin+":"+os.Getenv("PATH"))
+	r := e.mustRun(0, "retry", e.camp, "--no-submit") // every file is pending
+	if !strings.Contains(r.stderr, "round 1 had "+strconv.Itoa(made)+" shards, more than Slurm's MaxArraySize (3) allows in one array: cut again into 3") {
+		t.Errorf("retry:\n%s", r.stderr)
+	}
+	if n := len(e.manifestsIndex(1)); n != 3 {
+		t.Errorf("round 1 has %d shards, want 3", n)
+	}
+	e.checkSelection(e.manifests(1), sel, e.snapshot())
+}
+
+// manifestsIndex reads a round's manifest index's shards.
+func (e *env) manifestsIndex(round int) []manifest.ShardIndex {
+	e.t.Helper()
+	idx, err := manifest.ReadIndex(campaign.Dir{Root: e.camp}.Round(round).Manifests)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return idx.Shards
 }

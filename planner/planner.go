@@ -360,6 +360,9 @@ func NextRound(ctx context.Context, d campaign.Dir, spec *campaign.Spec, take ca
 	if err := clearManifests(rd.Manifests); err != nil {
 		return 0, manifest.Index{}, nil, err
 	}
+	if err := os.RemoveAll(rd.Manifests + ".unsized"); err != nil { // left by a Reshard cut short
+		return 0, manifest.Index{}, nil, err
+	}
 	// Before the index: a round that exists says what it took over.
 	if err := d.SaveTakeover(next, take); err != nil {
 		return 0, manifest.Index{}, nil, err

@@ -65,6 +65,19 @@ func (c *Cmd) Run(env *cli.Env) error {
 		return err
 	}
 	out := env.Stderr
+	var maxShards int
+	if c.Scheduler == "slurm" {
+		sc := slurm.New()
+		sc.Timeout = 20 * time.Second
+		m, warn, err := launch.SlurmPreflight(ctx, sc, !c.NoSubmit && !c.Emit)
+		if err != nil {
+			return cli.BadInput(err)
+		}
+		if warn != "" {
+			fmt.Fprintf(out, "warning: %s\n", warn)
+		}
+		maxShards = m
+	}
 	var n int
 	var idx manifest.Index
 	if latest > 0 && neverRan(d, latest) {
@@ -87,6 +100,14 @@ func (c *Cmd) Run(env *cli.Env) error {
 		}
 		fmt.Fprintf(out, "round %d: %d files, %s in %d shards (the pending files of round %d and the failures --failed %s selects)\n",
 			n, idx.Files, humanize.IBytes(idx.Bytes), len(idx.Shards), latest, take.Failed)
+	}
+	if maxShards > 0 && len(idx.Shards) > maxShards {
+		made := len(idx.Shards)
+		if idx, err = planner.Reshard(d, d.Round(n), idx, maxShards); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "warning: round %d had %d shards, more than Slurm's MaxArraySize (%d) allows in one array: cut again into %d\n",
+			n, made, maxShards, len(idx.Shards))
 	}
 	spec.Slurm.Scheduler = c.Scheduler
 	round := launch.Round{Dir: d, Spec: spec, N: n, Shards: len(idx.Shards), Exe: env.Exe, Version: env.Version, By: "retry"}
