@@ -328,30 +328,9 @@ func (c *Cmd) goLive(ctx context.Context, env *cli.Env) error {
 	fmt.Fprintf(out, "campaign %s is real now: round %d takes what the dry run would migrate (and what it left pending or failed retryably), without a new scan: %d files, %s in %d shards\n",
 		spec.ID, n, idx.Files, humanize.IBytes(idx.Bytes), len(idx.Shards))
 	round := launch.Round{Dir: dir, Spec: spec, N: n, Shards: len(idx.Shards), Exe: env.Exe, Version: env.Version, By: "plan --go"}
-	script, err := launch.WriteScripts(round)
-	if err != nil {
-		return err
-	}
-	switch {
-	case c.Emit:
-		fmt.Fprintf(out, "round %d job script on stdout (also in %s)\n", n, dir.Round(n).JobScript)
-		_, err := env.Stdout.Write(script)
-		return err
-	case c.NoSubmit:
-		fmt.Fprintf(out, "not submitted; to submit:\n")
-		fmt.Fprintln(env.Stdout, launch.SbatchCommands(round))
-		return nil
-	case spec.Slurm.Scheduler == "local":
-		return launch.RunLocal(ctx, env.Stderr, round, spec.Slurm.Throttle, c.Progress, launch.CommandLine(os.Args[0], "retry", dir.Root, "--scheduler", "local"))
-	}
-	arrayID, collectID, err := launch.Slurm(ctx, slurm.New(), round)
-	if err != nil {
-		return fmt.Errorf("%w (round %d is prepared; migrator retry %s submits it)", err, n, dir.Root)
-	}
-	fmt.Fprintf(out, "submitted round %d as job array %s (%d tasks) and collect job %s (afterany:%s)\n",
-		n, arrayID, round.Shards, collectID, arrayID)
-	fmt.Fprintln(env.Stdout, arrayID)
-	return nil
+	retry := launch.CommandLine(os.Args[0], "retry", dir.Root, "--scheduler", spec.Slurm.Scheduler)
+	return launch.Start(ctx, round, launch.How{Emit: c.Emit, NoSubmit: c.NoSubmit, Local: spec.Slurm.Scheduler == "local",
+		Progress: c.Progress, Continue: retry, Resubmit: retry, Out: out, Stdout: env.Stdout})
 }
 
 // commandLine is this process's command line: what to run to continue.

@@ -111,30 +111,8 @@ func (c *Cmd) Run(env *cli.Env) error {
 	}
 	spec.Slurm.Scheduler = c.Scheduler
 	round := launch.Round{Dir: d, Spec: spec, N: n, Shards: len(idx.Shards), Exe: env.Exe, Version: env.Version, By: "retry"}
-	script, err := launch.WriteScripts(round)
-	if err != nil {
-		return err
-	}
-	switch {
-	case c.Emit:
-		fmt.Fprintf(out, "round %d job script on stdout (also in %s)\n", n, d.Round(n).JobScript)
-		_, err := env.Stdout.Write(script)
-		return err
-	case c.NoSubmit:
-		fmt.Fprintf(out, "not submitted; to submit:\n")
-		fmt.Fprintln(env.Stdout, launch.SbatchCommands(round))
-		return nil
-	case c.Scheduler == "local":
-		return launch.RunLocal(ctx, env.Stderr, round, spec.Slurm.Throttle, c.Progress, launch.CommandLine(os.Args...))
-	}
-	arrayID, collectID, err := launch.Slurm(ctx, slurm.New(), round)
-	if err != nil {
-		return fmt.Errorf("%w (round %d is prepared; rerun migrator retry to submit it)", err, n)
-	}
-	fmt.Fprintf(out, "submitted round %d as job array %s (%d tasks) and collect job %s (afterany:%s)\n",
-		n, arrayID, round.Shards, collectID, arrayID)
-	fmt.Fprintln(env.Stdout, arrayID)
-	return nil
+	return launch.Start(ctx, round, launch.How{Emit: c.Emit, NoSubmit: c.NoSubmit, Local: c.Scheduler == "local",
+		Progress: c.Progress, Continue: launch.CommandLine(os.Args...), Resubmit: "rerunning migrator retry", Out: out, Stdout: env.Stdout})
 }
 
 // stillFailed lists, for "nothing to retry", the failures that remain by class, each with
