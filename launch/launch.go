@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"migrator/campaign"
 	"migrator/durable"
 	"migrator/progress"
@@ -355,6 +357,10 @@ func runLogged(ctx context.Context, kill <-chan struct{}, r Round, name string, 
 	close(done)
 	var xe *exec.ExitError
 	if errors.As(err, &xe) {
+		if ws, ok := xe.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			// Before its signal handlers were set up, or by the second Ctrl-C's SIGKILL.
+			return -1, fmt.Errorf("killed by %s", unix.SignalName(ws.Signal()))
+		}
 		return xe.ExitCode(), nil
 	}
 	if err != nil {
@@ -396,7 +402,7 @@ func ExitMeaning(code int) string {
 	case 6:
 		return "another task holds the shard's lock"
 	case -1:
-		return "killed, or could not be started"
+		return "killed by a signal, or could not be started"
 	}
 	return "exit " + strconv.Itoa(code)
 }
