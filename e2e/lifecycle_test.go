@@ -253,3 +253,26 @@ func (e *env) manifestsIndex(round int) []manifest.ShardIndex {
 	}
 	return idx.Shards
 }
+
+// On Slurm: a dry-run array, then plan --go submits round 1 over what it would migrate,
+// and every selected file is migrated exactly once.
+func TestPlanGoOnSlurm(t *testing.T) {
+	c := requireSlurm(t)
+	e := newEnv(t)
+	e.mktree(lfssim.TreeOptions{Files: 200, Seed: 40})
+	before := e.snapshot()
+	sel := e.selected(before)
+	r := e.mustRun(0, e.planArgs("--dry-run", "--shard-files", "50", "--time", "10")...)
+	waitCollect(t, c, e, strings.TrimSpace(r.stdout))
+	e.checkMigrated(before, e.snapshot(), nil)
+	r = e.mustRun(0, "plan", e.camp, "--go")
+	job := strings.TrimSpace(r.stdout)
+	if !strings.Contains(r.stderr, "submitted round 1 as job array "+job) {
+		t.Fatalf("plan --go:\n%s", r.stderr)
+	}
+	waitCollect(t, c, e, job)
+	e.checkMigrated(before, e.snapshot(), sel)
+	if st := e.status(); st.DryRun || st.Files.Migrated != uint64(len(sel)) || !st.Files.Balanced() {
+		t.Errorf("after --go on Slurm: %+v", st.Files)
+	}
+}
