@@ -42,6 +42,9 @@ type Cmd struct {
 
 // Run migrates the shard.
 func (c *Cmd) Run(env *cli.Env) error {
+	// First: a signal during the checks below must stop the task gracefully too (exit 5),
+	// not kill it by the default action.
+	stop, kill, why := c.signals(env.Stderr)
 	dir := campaign.Dir{Root: c.Campaign}
 	spec, err := dir.Load()
 	if err != nil {
@@ -140,7 +143,6 @@ func (c *Cmd) Run(env *cli.Env) error {
 		opts.Batch = defaultBatch(sh)
 	}
 
-	stop, kill, why := c.signals(out)
 	var lockLost atomic.Bool
 	go func() { // the lock was broken by another task: stop writing at once
 		select {
@@ -256,7 +258,8 @@ func (c *Cmd) signals(out io.Writer) (stop, kill cancelCtx, why *reason) {
 					kill.cancel()
 				}
 			case <-kill.ctx.Done():
-				signal.Stop(ch)
+				// Still registered: a late signal (the runner's, scancel's) is ignored
+				// while the checkpoint is closed, rather than killing the task mid-write.
 				return
 			}
 		}
