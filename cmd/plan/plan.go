@@ -159,9 +159,14 @@ func cleanAll(ps []string) []string {
 }
 
 // Run plans the campaign, then submits it, runs it here, or prints how to submit it.
-func (c *Cmd) Run(env *cli.Env) error {
+func (c *Cmd) Run(env *cli.Env) (err error) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	defer func() { // a signal ends the command with one line saying how to go on, not "context canceled"
+		if err != nil && ctx.Err() != nil && cli.ExitCode(err) != cli.ExitInterrupted {
+			err = cli.WithCode(cli.ExitInterrupted, fmt.Errorf("interrupted; to continue: %s", commandLine()))
+		}
+	}()
 	if c.Go {
 		return c.goLive(ctx, env)
 	}

@@ -42,9 +42,14 @@ func (c *Cmd) Validate() error {
 }
 
 // Run starts the retry round.
-func (c *Cmd) Run(env *cli.Env) error {
+func (c *Cmd) Run(env *cli.Env) (err error) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	defer func() { // a signal ends the command with one line saying how to go on, not "context canceled"
+		if err != nil && ctx.Err() != nil && cli.ExitCode(err) != cli.ExitInterrupted {
+			err = cli.WithCode(cli.ExitInterrupted, fmt.Errorf("interrupted; to continue: %s", launch.CommandLine(os.Args...)))
+		}
+	}()
 	d := campaign.Dir{Root: c.Campaign}
 	spec, err := d.Load()
 	if err != nil {
