@@ -138,7 +138,7 @@ func TestLocalRunIsWatchable(t *testing.T) {
 	if !strings.Contains(out, fmt.Sprintf("of %d files handled", len(sel))) || !strings.Contains(out, "failed:  permission") {
 		t.Errorf("no collect summary:\n%s", out)
 	}
-	if !strings.Contains(out, "did not finish cleanly") || !strings.Contains(out, "continue with: ") {
+	if !strings.Contains(out, "did not finish cleanly (see above); continue with: "+launch.CommandLine(e.migrator, "retry", e.camp, "--scheduler", "local")) {
 		t.Errorf("no last word:\n%s", out)
 	}
 }

@@ -413,7 +413,8 @@ func ExitMeaning(code int) string {
 // summary at the end (for a dry run, what would be migrated per source OST), and turns
 // how the tasks ended into the command's exit: the worst task exit code, or 5 if stopped
 // by a signal. The first SIGINT or SIGTERM (ctx) stops it gracefully, a second one at
-// once; either way the last line says how to continue: the command cont. every is the
+// once; either way the last line says how to continue: the command cont (after tasks that
+// ended badly: a local retry). every is the
 // interval of progress lines when out is not a terminal (0: 30 s).
 func RunLocal(ctx context.Context, out io.Writer, r Round, throttle int, every time.Duration, cont string) error {
 	unlock, err := LockRun(r.Dir)
@@ -479,8 +480,13 @@ func RunLocal(ctx context.Context, out io.Writer, r Round, throttle int, every t
 	}
 	printSummary(out, r)
 	if worst != 0 {
-		return exitError{worst, fmt.Errorf("%s of %d did not finish cleanly (see above, and migrator status %s); continue with: %s",
-			plural(failed, "shard"), r.Shards, r.Dir.Root, cont)}
+		// What is left is pending or failed: a retry round takes it (a dry run has none).
+		next := CommandLine(r.Exe, "retry", r.Dir.Root, "--scheduler", "local")
+		if r.Spec.DryRun {
+			next = CommandLine(r.Exe, "status", r.Dir.Root)
+		}
+		return exitError{worst, fmt.Errorf("%s of %d did not finish cleanly (see above); continue with: %s",
+			plural(failed, "shard"), r.Shards, next)}
 	}
 	return nil
 }
