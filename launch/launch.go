@@ -425,8 +425,12 @@ func RunLocal(ctx context.Context, out io.Writer, r Round, throttle int, every t
 	fmt.Fprintf(out, "running %s here, %d at once (logs in %s); Ctrl-C: stop after the files in flight, twice: at once\n",
 		plural(r.Shards, "shard"), throttle, r.Dir.Logs())
 	kill := make(chan struct{})
+	// SIGHUP too: the tasks are out of the terminal's process group, so when the terminal
+	// goes away only the runner hears of it, and they must not run on without it.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
 	w := newWatch(r)
 	rep := progress.Start(context.Background(), progress.Options{Out: out, Terminal: progress.IsTerminal(out),
@@ -438,6 +442,7 @@ func RunLocal(ctx context.Context, out io.Writer, r Round, throttle int, every t
 		for n := 1; ; n++ {
 			select {
 			case s := <-sigs:
+				cancel()
 				if n == 1 {
 					rep.Printf("%s: stopping: the running shards finish their current files and checkpoint (again to stop them at once)\n", s)
 					continue
