@@ -59,8 +59,13 @@ func exitCode(err error) int {
 // Ctrl-C kills them at once; the last line is the command that continues, and running it
 // finishes the campaign with every file migrated exactly once.
 func TestLocalRunCtrlC(t *testing.T) {
-	for _, twice := range []bool{false, true} {
-		t.Run(fmt.Sprintf("twice=%v", twice), func(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		twice  bool
+		hangup bool // the terminal went away: SIGHUP to the runner alone
+	}{{"ctrl-c", false, false}, {"ctrl-c twice", true, false}, {"hangup", false, true}} {
+		twice := tc.twice
+		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, "LFS_SIM_LATENCY=300ms")
 			e.mktree(lfssim.TreeOptions{Files: 60, Seed: 36, SourceShare: 1})
 			before := e.snapshot()
@@ -70,7 +75,11 @@ func TestLocalRunCtrlC(t *testing.T) {
 			log0 := filepath.Join(e.camp, "logs", "local-0-0.out")
 			waitForText(t, log0, "shard 0 of campaign")
 			time.Sleep(200 * time.Millisecond)
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGINT) // the terminal's Ctrl-C
+			if tc.hangup {
+				syscall.Kill(cmd.Process.Pid, syscall.SIGHUP)
+			} else {
+				syscall.Kill(-cmd.Process.Pid, syscall.SIGINT) // the terminal's Ctrl-C
+			}
 			t0 := time.Now()
 			if twice {
 				time.Sleep(100 * time.Millisecond)
