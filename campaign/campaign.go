@@ -160,6 +160,20 @@ type Work struct {
 	MaxAttempts int      `json:"max_attempts"`
 	ShardFiles  uint64   `json:"shard_files"`
 	ShardBytes  uint64   `json:"shard_bytes"`
+	// MaxErrorStreak is how many failures in a row with the same errno, on distinct files,
+	// stop a task (0: never). Campaigns planned before it existed have none: the default.
+	MaxErrorStreak *int `json:"max_error_streak,omitempty"`
+}
+
+// DefaultErrorStreak is the streak guard of campaigns that do not set one.
+const DefaultErrorStreak = 50
+
+// ErrorStreak is the campaign's streak guard: MaxErrorStreak, or the default when unset.
+func (w Work) ErrorStreak() int {
+	if w.MaxErrorStreak == nil {
+		return DefaultErrorStreak
+	}
+	return *w.MaxErrorStreak
 }
 
 // Slurm is how the job array is submitted.
@@ -207,7 +221,7 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 // SameCampaign reports whether two requests describe the same campaign (everything but
 // the Slurm settings and dry-run flag agree).
 func (r Request) SameCampaign(o Request) bool {
-	return reflect.DeepEqual(r.Selection, o.Selection) && r.Target == o.Target && r.Work == o.Work && r.LFS == o.LFS
+	return reflect.DeepEqual(r.Selection, o.Selection) && r.Target == o.Target && reflect.DeepEqual(r.Work, o.Work) && r.LFS == o.LFS
 }
 
 // Dir is a campaign directory.

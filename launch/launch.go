@@ -10,12 +10,15 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"migrator/campaign"
 	"migrator/durable"
@@ -96,44 +99,70 @@ func SignalLead(limit string) int {
 }
 
 // ParseSlurmTime reads sbatch --time: "minutes", "minutes:seconds", "hours:minutes:seconds",
-// "days-hours", "days-hours:minutes" or "days-hours:minutes:seconds".
+// "days-hours", "days-hours:minutes" or "days-hours:minutes:seconds" (man sbatch). It
+// reports false for no limit (0, UNLIMITED, INFINITE) and for anything else.
 func ParseSlurmTime(s string) (time.Duration, bool) {
-	if s == "" || s == "UNLIMITED" || s == "infinite" {
-		return 0, false
+	d, err := slurmTime(s)
+	return d, err == nil && d > 0
+}
+
+// CheckSlurmTime checks an sbatch --time value: one of the forms of man sbatch, 0 or
+// UNLIMITED (no limit), or empty (the partition's default).
+func CheckSlurmTime(s string) error {
+	if s == "" {
+		return nil
 	}
-	days := 0
-	if d, rest, ok := strings.Cut(s, "-"); ok {
-		n, err := strconv.Atoi(d)
-		if err != nil {
+	_, err := slurmTime(s)
+	return err
+}
+
+func slurmTime(s string) (time.Duration, error) {
+	bad := fmt.Errorf("--time %q: want minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS, or UNLIMITED (man sbatch)", s)
+	if u := strings.ToUpper(s); u == "UNLIMITED" || u == "INFINITE" {
+		return 0, nil
+	}
+	num := func(p string) (int, bool) {
+		if p == "" || len(p) > 9 || strings.Trim(p, "0123456789") != "" {
 			return 0, false
 		}
-		days, s = n, rest
-	}
-	parts := strings.Split(s, ":")
-	var v []int
-	for _, p := range parts {
 		n, err := strconv.Atoi(p)
-		if err != nil || n < 0 {
-			return 0, false
+		return n, err == nil
+	}
+	days, rest, hasDays := strings.Cut(s, "-")
+	var d int
+	if hasDays {
+		n, ok := num(days)
+		if !ok {
+			return 0, bad
+		}
+		d = n
+	} else {
+		rest = s
+	}
+	var v []int
+	for p := range strings.SplitSeq(rest, ":") {
+		n, ok := num(p)
+		if !ok {
+			return 0, bad
 		}
 		v = append(v, n)
 	}
 	var h, m, sec int
 	switch {
-	case days > 0 && len(v) == 1:
+	case hasDays && len(v) == 1:
 		h = v[0]
-	case days > 0 && len(v) == 2:
+	case hasDays && len(v) == 2:
 		h, m = v[0], v[1]
-	case len(v) == 1:
-		m = v[0]
-	case len(v) == 2 && days == 0:
-		m, sec = v[0], v[1]
 	case len(v) == 3:
 		h, m, sec = v[0], v[1], v[2]
+	case len(v) == 1:
+		m = v[0]
+	case len(v) == 2:
+		m, sec = v[0], v[1]
 	default:
-		return 0, false
+		return 0, bad
 	}
-	return time.Duration(days)*24*time.Hour + time.Duration(h)*time.Hour + time.Duration(m)*time.Minute + time.Duration(sec)*time.Second, true
+	return time.Duration(d)*24*time.Hour + time.Duration(h)*time.Hour + time.Duration(m)*time.Minute + time.Duration(sec)*time.Second, nil
 }
 
 // JobScript renders the round's array job script.
@@ -214,17 +243,28 @@ func Collect(ctx context.Context, c *slurm.Client, r Round, arrayID string) (str
 // LocalResult is how each shard's task ended when run locally.
 type LocalResult struct {
 	Shard int
-	Code  int // exit code of migrator work
+	Code  int    // exit code of migrator work (-1: it could not be started, or was killed)
+	Last  string // the last line of its log, for a task that did not end cleanly
 }
 
-// Local runs "migrator work" for every shard of the round, at most throttle at once, each
-// with its output in logs/local-R-K.out like a Slurm task's, then "migrator collect".
-// Cancelling ctx sends SIGTERM to the running tasks, which checkpoint and stop; no new
-// task starts. It returns the tasks' exit codes.
-func Local(ctx context.Context, r Round, throttle int, stderr io.Writer) ([]LocalResult, error) {
-	if throttle < 1 {
-		throttle = 1
-	}
+// LocalOptions control a local run.
+type LocalOptions struct {
+	Throttle int // tasks at once
+	// Kill, when closed, stops the running tasks at once (SIGKILL to each task's process
+	// group, its lfs processes included).
+	Kill <-chan struct{}
+	// Exited, if set, is called as each task ends.
+	Exited func(LocalResult)
+}
+
+// Local runs "migrator work" for every shard of the round, at most o.Throttle at once,
+// each with its output in logs/local-R-K.out like a Slurm task's, then "migrator collect".
+// Each task runs in a process group of its own, so a Ctrl-C on the terminal does not reach
+// it: cancelling ctx sends it exactly one SIGTERM (it checkpoints and stops, as under
+// scancel) and starts no new task; collect is then left out. It returns the tasks' exit
+// codes, in the order they ended.
+func Local(ctx context.Context, r Round, o LocalOptions, stderr io.Writer) ([]LocalResult, error) {
+	throttle := max(o.Throttle, 1)
 	results := make([]LocalResult, 0, r.Shards)
 	var mu sync.Mutex
 	sem := make(chan struct{}, throttle)
@@ -249,31 +289,41 @@ func Local(ctx context.Context, r Round, throttle int, stderr io.Writer) ([]Loca
 		go func(k int) {
 			defer wg.Done()
 			defer func() { <-sem }()
-			code, err := runLogged(ctx, r, fmt.Sprintf("local-%d-%d.out", r.N, k),
-				"work", r.Dir.Root, "--round", strconv.Itoa(r.N), "--shard", strconv.Itoa(k))
+			name := fmt.Sprintf("local-%d-%d.out", r.N, k)
+			code, err := runLogged(ctx, o.Kill, r, name, "work", r.Dir.Root, "--round", strconv.Itoa(r.N), "--shard", strconv.Itoa(k))
+			res := LocalResult{Shard: k, Code: code}
 			if err != nil {
-				fmt.Fprintf(stderr, "migrator: shard %d: %v\n", k, err)
+				res.Last = err.Error()
+			} else if code != 0 {
+				res.Last = lastLine(filepath.Join(r.Dir.Logs(), name))
 			}
 			mu.Lock()
-			results = append(results, LocalResult{Shard: k, Code: code})
+			results = append(results, res)
 			if code == 4 { // stopped to protect the filesystem: do not start more
 				stopped = true
 			}
 			mu.Unlock()
+			if o.Exited != nil {
+				o.Exited(res)
+			}
 		}(k)
 	}
 	wg.Wait()
 	if ctx.Err() != nil {
 		return results, ctx.Err()
 	}
-	if _, err := runLogged(ctx, r, "local-collect.out", "collect", r.Dir.Root); err != nil {
+	if code, err := runLogged(ctx, o.Kill, r, "local-collect.out", "collect", r.Dir.Root); err != nil || code != 0 {
+		if err == nil {
+			err = fmt.Errorf("exit %d: %s", code, lastLine(filepath.Join(r.Dir.Logs(), "local-collect.out")))
+		}
 		return results, fmt.Errorf("collect: %w", err)
 	}
 	return results, nil
 }
 
-// runLogged runs the migrator binary with args, appending its output to logs/name.
-func runLogged(ctx context.Context, r Round, name string, args ...string) (int, error) {
+// runLogged runs the migrator binary with args in a process group of its own, appending its
+// output to logs/name: one SIGTERM when ctx is cancelled, SIGKILL to the group on kill.
+func runLogged(ctx context.Context, kill <-chan struct{}, r Round, name string, args ...string) (int, error) {
 	logf, err := os.OpenFile(filepath.Join(r.Dir.Logs(), name), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return -1, err
@@ -282,6 +332,10 @@ func runLogged(ctx context.Context, r Round, name string, args ...string) (int, 
 	cmd := exec.Command(r.Exe, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Env = os.Environ()
+	// Out of the terminal's foreground process group: a Ctrl-C reaches the runner only,
+	// which forwards one SIGTERM (SIGINT and SIGTERM both would count as two signals in
+	// work, which skips the grace period).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		return -1, err
 	}
@@ -291,12 +345,22 @@ func runLogged(ctx context.Context, r Round, name string, args ...string) (int, 
 		case <-ctx.Done():
 			cmd.Process.Signal(syscall.SIGTERM) // as scancel would: the task checkpoints and stops
 		case <-done:
+			return
+		}
+		select {
+		case <-kill:
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // the task and its lfs processes
+		case <-done:
 		}
 	}()
 	err = cmd.Wait()
 	close(done)
 	var xe *exec.ExitError
 	if errors.As(err, &xe) {
+		if ws, ok := xe.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			// Before its signal handlers were set up, or by the second Ctrl-C's SIGKILL.
+			return -1, fmt.Errorf("killed by %s", unix.SignalName(ws.Signal()))
+		}
 		return xe.ExitCode(), nil
 	}
 	if err != nil {
@@ -305,23 +369,129 @@ func runLogged(ctx context.Context, r Round, name string, args ...string) (int, 
 	return 0, nil
 }
 
-// RunLocalReport runs the round with Local and turns how its tasks ended into the
-// command's exit: the worst task exit code, or "interrupted" if stopped by a signal.
-func RunLocalReport(ctx context.Context, out io.Writer, r Round, throttle int) error {
-	fmt.Fprintf(out, "running %s here, %d at once (logs in %s)\n", progress.Plural(r.Shards, "shard"), throttle, r.Dir.Logs())
-	results, err := Local(ctx, r, throttle, out)
-	worst := 0
+// lastLine returns the last non-empty line of a log (its last 4 KiB).
+func lastLine(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Size() > 4096 {
+		f.Seek(-4096, io.SeekEnd)
+	}
+	b, _ := io.ReadAll(f)
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
+}
+
+// ExitMeaning says what a migrator exit code means (the README's table).
+func ExitMeaning(code int) string {
+	switch code {
+	case 0:
+		return "done"
+	case 1:
+		return "an unexpected error"
+	case 2:
+		return "bad input"
+	case 3:
+		return "finished, but some files failed or remain"
+	case 4:
+		return "stopped early to protect the filesystem"
+	case 5:
+		return "interrupted by a signal; a rerun continues"
+	case 6:
+		return "another task holds the shard's lock"
+	case -1:
+		return "killed by a signal, or could not be started"
+	}
+	return "exit " + strconv.Itoa(code)
+}
+
+// RunLocal runs the round here (see Local) for a command in the foreground: it takes the
+// campaign's run lock, shows overall progress (a bar on a terminal, a line every 30 s
+// otherwise), reports each task's exit as it happens with its meaning, prints collect's
+// summary at the end (for a dry run, what would be migrated per source OST), and turns
+// how the tasks ended into the command's exit: the worst task exit code, or 5 if stopped
+// by a signal. The first SIGINT or SIGTERM (ctx) stops it gracefully, a second one at
+// once; either way the last line says how to continue: the command cont (after tasks that
+// ended badly: a local retry). every is the
+// interval of progress lines when out is not a terminal (0: 30 s).
+func RunLocal(ctx context.Context, out io.Writer, r Round, throttle int, every time.Duration, cont string) error {
+	unlock, err := LockRun(r.Dir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	fmt.Fprintf(out, "running %s here, %d at once (logs in %s); Ctrl-C: stop after the files in flight, twice: at once\n",
+		progress.Plural(r.Shards, "shard"), throttle, r.Dir.Logs())
+	kill := make(chan struct{})
+	// SIGHUP too: the tasks are out of the terminal's process group, so when the terminal
+	// goes away only the runner hears of it, and they must not run on without it.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	w := newWatch(r)
+	rep := progress.Start(context.Background(), progress.Options{Out: out, Terminal: progress.IsTerminal(out),
+		Every: every, Prefix: fmt.Sprintf("round %d", r.N), Total: w.total, Done: w.done}, w.status)
+	defer rep.Stop()
+	over := make(chan struct{})
+	defer close(over)
+	go func() {
+		for n := 1; ; n++ {
+			select {
+			case s := <-sigs:
+				cancel()
+				if n == 1 {
+					rep.Printf("%s: stopping: the running shards finish their current files and checkpoint (again to stop them at once)\n", s)
+					continue
+				}
+				rep.Printf("%s again: killing the running shards now (SIGKILL); files they were moving stay pending, their originals intact\n", s)
+				close(kill)
+				return
+			case <-over:
+				return
+			}
+		}
+	}()
+	results, err := Local(ctx, r, LocalOptions{Throttle: throttle, Kill: kill, Exited: func(res LocalResult) {
+		w.exited(res)
+		if res.Code == 0 {
+			rep.Printf("shard %d: done\n", res.Shard)
+			return
+		}
+		why := ""
+		if res.Last != "" {
+			why = ": " + res.Last
+		}
+		rep.Printf("shard %d: exit %d, %s%s\n", res.Shard, res.Code, ExitMeaning(res.Code), why)
+	}}, out)
+	rep.Stop()
+	worst, failed := 0, 0
 	for _, res := range results {
 		if res.Code != 0 {
-			fmt.Fprintf(out, "shard %d: migrator work exited %d\n", res.Shard, res.Code)
+			failed++
 			worst = max(worst, res.Code)
 		}
 	}
-	if err != nil {
-		return exitError{5, err}
+	if err != nil && ctx.Err() != nil {
+		fmt.Fprintf(out, "stopped: %d of %s ended (%d not cleanly), %d never started; their progress is checkpointed\n",
+			len(results), progress.Plural(r.Shards, "shard"), failed, r.Shards-len(results))
+		return exitError{5, fmt.Errorf("interrupted; continue with: %s", cont)}
 	}
+	if err != nil {
+		return exitError{1, fmt.Errorf("%w; continue with: %s", err, cont)}
+	}
+	printSummary(out, r)
 	if worst != 0 {
-		return exitError{worst, fmt.Errorf("some shards did not finish cleanly; see migrator status %s", r.Dir.Root)}
+		// What is left is pending or failed: a retry round takes it (a dry run has none).
+		next := CommandLine(r.Exe, "retry", r.Dir.Root, "--scheduler", "local")
+		if r.Spec.DryRun {
+			next = CommandLine(r.Exe, "status", r.Dir.Root)
+		}
+		return exitError{worst, fmt.Errorf("%s of %d did not finish cleanly (see above); continue with: %s",
+			progress.Plural(failed, "shard"), r.Shards, next)}
 	}
 	return nil
 }

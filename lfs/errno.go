@@ -85,9 +85,15 @@ const (
 	ClassVanished                // ENOENT, ESTALE: the file is gone
 	ClassNoSpace                 // ENOSPC, EDQUOT: the target is full; stop the task
 	ClassPermission              // EACCES, EPERM
+	// ClassIO is EIO: a failing disk, OST or network path rather than the file itself.
+	// Retryable, and kept apart so that reports and retry --failed can tell it from the rest.
+	ClassIO
 )
 
-var classNames = [...]string{"other", "retry-later", "vanished", "no-space", "permission"}
+// LastClass is the highest Class; classes are numbered from ClassOther up to it.
+const LastClass = ClassIO
+
+var classNames = [...]string{"other", "retry-later", "vanished", "no-space", "permission", "io"}
 
 // String returns the class name used in reports and checkpoint records.
 func (c Class) String() string {
@@ -118,13 +124,15 @@ func Classify(e syscall.Errno) Class {
 		return ClassNoSpace
 	case syscall.EACCES, syscall.EPERM:
 		return ClassPermission
+	case syscall.EIO:
+		return ClassIO
 	}
 	return ClassOther
 }
 
 // Retryable reports whether trying the file again later may succeed.
 func (c Class) Retryable() bool {
-	return c == ClassRetryLater || c == ClassNoSpace || c == ClassOther
+	return c == ClassRetryLater || c == ClassNoSpace || c == ClassOther || c == ClassIO
 }
 
 // IsGone reports whether err (from lstat, open or lfs) says the path no longer names a file:

@@ -2,6 +2,7 @@ package lfs
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -423,7 +424,7 @@ func TestClassify(t *testing.T) {
 		syscall.ENOENT: ClassVanished, syscall.ESTALE: ClassVanished,
 		syscall.ENOSPC: ClassNoSpace, syscall.EDQUOT: ClassNoSpace,
 		syscall.EACCES: ClassPermission, syscall.EPERM: ClassPermission,
-		syscall.EIO: ClassOther, syscall.EINVAL: ClassOther,
+		syscall.EIO: ClassIO, syscall.EINVAL: ClassOther,
 	}
 	for e, c := range want {
 		if got := Classify(e); got != c {
@@ -516,7 +517,7 @@ func TestAttributeMigrate(t *testing.T) {
 		{"cannot open source file", syscall.EACCES, ClassPermission},
 		{"cannot create volatile file", syscall.ENOSPC, ClassNoSpace},
 		{"cannot create volatile file", syscall.EDQUOT, ClassNoSpace},
-		{"data copy failed", syscall.EIO, ClassOther},
+		{"data copy failed", syscall.EIO, ClassIO},
 		{"cannot swap layout", syscall.EPERM, ClassPermission},
 		{"cannot get data version", syscall.ESTALE, ClassVanished},
 		{"cannot get MDT index", syscall.ENOTTY, ClassOther},
@@ -647,5 +648,21 @@ func TestParseLayoutYAMLForeign(t *testing.T) {
 	l, err := ParseLayoutYAML([]byte("lfm_magic:         0x0BD70BD0\nlfm_length:        73\nlfm_type:          0x00000000 (none)\nlfm_flags:         0x00000000\nlfm_value:     xyz\n"))
 	if err != nil || !l.Foreign || len(l.OSTs()) != 0 {
 		t.Fatalf("foreign layout: %+v, %v", l, err)
+	}
+}
+
+func TestParsePoolList(t *testing.T) {
+	// As llapi_poollist() prints llapi_get_poolmembers()'s list.
+	got, err := ParsePoolList("Pool: fs1.fast\nfs1-OST0003_UUID\nfs1-OST000a_UUID\nfs1-OST0001_UUID\n")
+	if err != nil || !slices.Equal(got, OSTList{1, 3, 10}) {
+		t.Errorf("ParsePoolList = %v, %v", got, err)
+	}
+	if got, err := ParsePoolList("Pool: fs1.empty\n"); err != nil || len(got) != 0 {
+		t.Errorf("empty pool: %v, %v", got, err)
+	}
+	for _, bad := range []string{"", "fs1-OST0000_UUID\n", "Pool: fs1.x\nnot-a-target\n"} {
+		if _, err := ParsePoolList(bad); err == nil {
+			t.Errorf("ParsePoolList(%q) accepted", bad)
+		}
 	}
 }

@@ -64,6 +64,8 @@ func Run(args []string, getenv func(string) string, stdin io.Reader, stdout, std
 		return runSetstripe(&cfg, rest, errw, prog)
 	case "df":
 		return runDF(&cfg, rest, out, errw, prog)
+	case "pool_list":
+		return runPoolList(&cfg, rest, out, errw, prog)
 	case "sim-mktree":
 		return runMkTree(&cfg, rest, out, errw)
 	}

@@ -555,7 +555,7 @@ func TestContractFaults(t *testing.T) {
 		e := newEnv(t, "LFS_SIM_FAIL_EVERY=1", "LFS_SIM_FAIL_ERRNO=EIO")
 		p := e.file("f", "x", 1)
 		res, err := e.c.Migrate(context.Background(), lfs.MigrateOptions{}, []string{p})
-		if err != nil || res[0].Errno != syscall.EIO || res[0].Class() != lfs.ClassOther || res[0].Reason != "data copy failed" {
+		if err != nil || res[0].Errno != syscall.EIO || res[0].Class() != lfs.ClassIO || res[0].Reason != "data copy failed" {
 			t.Errorf("%+v %v", res, err)
 		}
 	})

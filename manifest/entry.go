@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"syscall"
 
 	"migrator/lfs"
 )
@@ -28,7 +29,25 @@ const (
 	// EntryAttempted marks an entry of a retry round that lfs migrate was started on in an
 	// earlier round: found off the source OSTs, it was migrated by that round's task.
 	EntryAttempted uint64 = 1 << iota
+	// EntryFailedBefore marks an entry of a retry round that an earlier round recorded as
+	// failed; the errno it failed with is in bits 16-31 of Flags (see FailedBefore).
+	EntryFailedBefore
 )
+
+const prevErrnoShift = 16
+
+// SetFailedBefore marks e as having failed in an earlier round with errno.
+func (e *Entry) SetFailedBefore(errno syscall.Errno) {
+	e.Flags = e.Flags&^(0xffff<<prevErrnoShift) | EntryFailedBefore | uint64(errno&0xffff)<<prevErrnoShift
+}
+
+// FailedBefore returns the errno e failed with in an earlier round, and whether it did.
+func (e *Entry) FailedBefore() (syscall.Errno, bool) {
+	if e.Flags&EntryFailedBefore == 0 {
+		return 0, false
+	}
+	return syscall.Errno(e.Flags >> prevErrnoShift & 0xffff), true
+}
 
 // entryCodec holds the state the entry encoding is relative to: the previous entry of the
 // same block (front-coded path, delta-coded FID).

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -436,4 +437,17 @@ func FuzzShardStream(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestEntryFailedBefore(t *testing.T) {
+	var e Entry
+	if _, ok := e.FailedBefore(); ok {
+		t.Fatal("a plain entry failed before")
+	}
+	e.Flags = EntryAttempted
+	e.SetFailedBefore(syscall.EACCES)
+	e.SetFailedBefore(syscall.EIO) // the latest failure wins
+	if errno, ok := e.FailedBefore(); !ok || errno != syscall.EIO || e.Flags&EntryAttempted == 0 {
+		t.Errorf("FailedBefore = %v, %v; flags %#x", errno, ok, e.Flags)
+	}
 }

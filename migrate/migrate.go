@@ -73,7 +73,9 @@ type Options struct {
 	FileTimeout time.Duration // per lfs migrate of one file; 0: none
 	MaxAttempts int           // for busy or changing files (default 5)
 	RetryBase   time.Duration // first backoff for them (default 2 s, doubling, at most 2 min)
-	StreakLimit int           // identical consecutive failures that stop the task (default 50)
+	// StreakLimit is how many failures in a row with the same errno, on distinct files,
+	// stop the task (0: never). See noteStreak for what counts.
+	StreakLimit int
 	// NoPrintf is set for lfs clients older than 2.15, which lack find --printf.
 	NoPrintf bool
 }
@@ -93,9 +95,6 @@ func (o *Options) defaults() {
 	}
 	if o.RetryBase <= 0 {
 		o.RetryBase = 2 * time.Second
-	}
-	if o.StreakLimit < 1 {
-		o.StreakLimit = 50
 	}
 }
 
@@ -206,7 +205,7 @@ type task struct {
 	inflight  int        // items handed out by the feeder and not yet recorded, put back or dropped
 	fatal     error
 	streakErr syscall.Errno
-	streak    int
+	streak    map[uint64]bool // the entries of the current streak
 }
 
 func (t *task) fail(err error) {
@@ -358,7 +357,7 @@ func (t *task) record(it *item, r checkpoint.Record) {
 	if err != nil {
 		t.fail(err)
 	}
-	t.noteStreak(r)
+	t.noteStreak(it, r.Outcome, r.Errno, r.Message)
 	t.settled(1)
 }
 
@@ -380,22 +379,33 @@ func (t *task) attempt(b []*item) bool {
 	return true
 }
 
-// noteStreak stops the task after StreakLimit failures in a row with the same errno: the
-// filesystem has likely gone away, and failing every remaining file would only hide that.
-func (t *task) noteStreak(r checkpoint.Record) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if r.Outcome != checkpoint.Failed {
-		t.streak = 0
+// noteStreak stops the task after StreakLimit failures in a row with the same errno on
+// distinct files, in this run: the filesystem has likely gone away, and failing every
+// remaining file would only hide that. "In a row" is in the order lfs answered: a file
+// lfs migrate reports as moved (before its batched verification), or any other outcome
+// but a failure, ends the streak. A failure that repeats the errno the file failed with
+// in an earlier round neither counts nor ends it: a retry round is made of earlier
+// failures, and seeing them fail again says nothing about the filesystem.
+func (t *task) noteStreak(it *item, outcome checkpoint.Outcome, errno syscall.Errno, msg string) {
+	if t.o.StreakLimit <= 0 {
 		return
 	}
-	if r.Errno == t.streakErr {
-		t.streak++
-	} else {
-		t.streakErr, t.streak = r.Errno, 1
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if outcome != checkpoint.Failed {
+		t.streak = nil
+		return
 	}
-	if t.streak >= t.o.StreakLimit && t.fatal == nil {
-		t.fatal = fmt.Errorf("%w: %d files failed with %s (%s)", ErrErrorStreak, t.streak, lfs.ErrnoName(r.Errno), r.Message)
+	if prev, ok := it.e.FailedBefore(); ok && prev == errno {
+		return
+	}
+	if errno != t.streakErr || t.streak == nil {
+		t.streakErr, t.streak = errno, map[uint64]bool{}
+	}
+	t.streak[it.idx] = true
+	if len(t.streak) >= t.o.StreakLimit && t.fatal == nil {
+		t.fatal = fmt.Errorf("%w: %d files failed with %s (%s); the guard is plan --max-error-streak (work --max-error-streak for one run; 0: off)",
+			ErrErrorStreak, len(t.streak), lfs.ErrnoName(errno), msg)
 	}
 }
 
@@ -674,7 +684,10 @@ func (t *task) migrate(b []*item) []*item {
 	var reported []*item
 	for i, it := range b {
 		switch r := res[i]; r.Status {
-		case lfs.MigrateOK, lfs.MigrateUnknown:
+		case lfs.MigrateOK:
+			t.noteStreak(it, checkpoint.Migrated, 0, "") // lfs moved it: the streak ends now, not at the verify
+			reported = append(reported, it)
+		case lfs.MigrateUnknown:
 			reported = append(reported, it)
 		default:
 			t.failed(it, r, r.Class())

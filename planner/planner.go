@@ -33,6 +33,7 @@ type LFS interface {
 	scan.LFS
 	Version(ctx context.Context) (lfs.Version, error)
 	DF(ctx context.Context, path string) ([]lfs.TargetSpace, error)
+	PoolMembers(ctx context.Context, fsname, pool string) (lfs.OSTList, error)
 }
 
 // ErrBadInput is matched by errors about what the admin asked for (exit code 2).
@@ -111,6 +112,9 @@ func Check(ctx context.Context, l LFS, req campaign.Request) (*Preflight, error)
 			}
 		}
 	}
+	if err := p.checkTarget(ctx, l, req); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 
@@ -170,6 +174,9 @@ type Options struct {
 	NoPrintf bool   // the client has no lfs find --printf (before 2.15)
 	SpoolDir string
 	Stats    *scan.Stats
+	// MaxShards, if set, bounds the shards of the plan (Slurm's MaxArraySize): more are cut
+	// again, by file count, to fit.
+	MaxShards int
 }
 
 // Result is a planned campaign.
@@ -177,6 +184,9 @@ type Result struct {
 	Spec    *campaign.Spec
 	Index   manifest.Index
 	Resumed bool // the campaign was already fully planned; nothing was scanned
+	// Resharded is the number of shards the scan made when they were cut again to fit
+	// MaxShards (0: they were not).
+	Resharded int
 }
 
 // Plan makes (or finds) the campaign in o.Dir.
@@ -201,11 +211,10 @@ func Plan(ctx context.Context, l LFS, o Options) (*Result, error) {
 			Tool: o.Tool, Request: o.Request}
 	case err != nil:
 		return nil, badInput("%v", err)
-	case !spec.SameCampaign(o.Request):
-		return nil, badInput("%s already holds campaign %s, planned with different settings; use another directory", d.Root, spec.ID)
 	default:
-		spec.Slurm = o.Request.Slurm // submission settings may change between runs
-		spec.DryRun = o.Request.DryRun
+		if ch := Changes(spec.Request, o.Request); len(ch) > 0 {
+			return nil, RefuseChanges(d, spec, ch)
+		}
 	}
 	r0 := d.Round(0)
 	idx, err := manifest.ReadIndex(r0.Manifests)
@@ -234,6 +243,9 @@ func Plan(ctx context.Context, l LFS, o Options) (*Result, error) {
 	}
 	// An earlier plan of this campaign died before its index: start the scan over.
 	if err := clearManifests(r0.Manifests); err != nil {
+		return nil, err
+	}
+	if err := os.RemoveAll(r0.Manifests + ".unsized"); err != nil { // left by a Reshard cut short
 		return nil, err
 	}
 	w, err := manifest.NewWriter(manifest.WriterOptions{Dir: r0.Manifests, Campaign: spec.ID, Round: 0,
@@ -270,7 +282,14 @@ func Plan(ctx context.Context, l LFS, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Result{Spec: spec, Index: idx}, nil
+	res := &Result{Spec: spec, Index: idx}
+	if o.MaxShards > 0 && len(idx.Shards) > o.MaxShards {
+		res.Resharded = len(idx.Shards)
+		if res.Index, err = Reshard(d, r0, idx, o.MaxShards); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }
 
 // checkNoOutcomes refuses to scan again into a campaign whose checkpoints record work:
@@ -373,41 +392,95 @@ func unwrapPath(err error) error {
 
 func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", " ") }
 
-// NextRound builds the next round of the campaign from the latest round's retryable
-// failures and pending entries, which the caller has made sure no task still works on.
-// It returns the round's number and index; an index with no shards means nothing to retry
-// (and no round is created).
-func NextRound(ctx context.Context, d campaign.Dir, spec *campaign.Spec) (int, manifest.Index, error) {
+// NextRound builds the next round of the campaign from the latest round's pending entries
+// and the failures take selects (of the latest round, and those no later round took over
+// from earlier ones), which the caller has made sure no task still works on. It returns
+// the round's number and index, and the campaign's status before the round; an index with
+// no shards means nothing to retry (and no round is created).
+func NextRound(ctx context.Context, d campaign.Dir, spec *campaign.Spec, take campaign.Takeover) (int, manifest.Index, *report.Status, error) {
 	rounds, err := d.Rounds()
 	if err != nil {
-		return 0, manifest.Index{}, err
+		return 0, manifest.Index{}, nil, err
 	}
 	if len(rounds) == 0 {
-		return 0, manifest.Index{}, badInput("%s has no planned round to retry", d.Root)
+		return 0, manifest.Index{}, nil, badInput("%s has no planned round to retry", d.Root)
 	}
 	next := rounds[len(rounds)-1] + 1
 	rd := d.Round(next)
 	if err := d.MkdirAll(rd); err != nil {
-		return 0, manifest.Index{}, err
+		return 0, manifest.Index{}, nil, err
 	}
 	if err := clearManifests(rd.Manifests); err != nil {
-		return 0, manifest.Index{}, err
+		return 0, manifest.Index{}, nil, err
+	}
+	if err := os.RemoveAll(rd.Manifests + ".unsized"); err != nil { // left by a Reshard cut short
+		return 0, manifest.Index{}, nil, err
+	}
+	// Before the index: a round that exists says what it took over.
+	if err := d.SaveTakeover(next, take); err != nil {
+		return 0, manifest.Index{}, nil, err
 	}
 	w, err := manifest.NewWriter(manifest.WriterOptions{Dir: rd.Manifests, Campaign: spec.ID, Round: next,
 		MaxFiles: spec.Work.ShardFiles, MaxBytes: spec.Work.ShardBytes})
 	if err != nil {
-		return 0, manifest.Index{}, err
+		return 0, manifest.Index{}, nil, err
 	}
-	_, err = report.Collect(ctx, d, spec, report.Options{RetryPending: true, Retry: func(e manifest.Entry) error { return w.Write(&e) }})
+	st, err := report.Collect(ctx, d, spec, report.Options{RetryPending: true, Take: &take,
+		Retry: func(e manifest.Entry) error { return w.Write(&e) }})
 	if err != nil {
 		w.Abort()
-		return 0, manifest.Index{}, err
+		return 0, manifest.Index{}, nil, err
 	}
 	if w.Count() == 0 {
 		w.Abort()
 		os.RemoveAll(rd.Base)
-		return next, manifest.Index{}, nil
+		return next, manifest.Index{}, st, nil
 	}
 	idx, err := w.Close()
-	return next, idx, err
+	return next, idx, st, err
+}
+
+// GoLive turns a dry-run campaign into a real one, reusing what the dry run found: a new
+// round over the dry run's would-migrate, pending and retryable failed entries (without a
+// new scan), then campaign.json rewritten (durably) without the dry-run mode. The dry
+// run's would-migrate records stay in its round, which that new round supersedes, so they
+// never count as done. A round made by an earlier GoLive that was killed before rewriting
+// campaign.json is reused. It returns the round, its index and the campaign as rewritten.
+// The caller has made sure no dry-run task still runs.
+func GoLive(ctx context.Context, d campaign.Dir) (int, manifest.Index, *campaign.Spec, error) {
+	var spec *campaign.Spec
+	lock, err := checkpoint.AcquireLock(filepath.Join(d.Root, "plan.lock"), checkpoint.CurrentHolder(os.Getenv), checkpoint.LockOptions{})
+	if err != nil {
+		return 0, manifest.Index{}, nil, badInput("another plan is running: %v", err)
+	}
+	defer lock.Release()
+	if spec, err = d.Load(); err != nil { // as it is under the lock
+		return 0, manifest.Index{}, nil, err
+	}
+	if !spec.DryRun {
+		return 0, manifest.Index{}, nil, badInput("campaign %s in %s is not a dry run (its rounds run with migrator retry)", spec.ID, d.Root)
+	}
+	rounds, err := d.Rounds()
+	if err != nil {
+		return 0, manifest.Index{}, nil, err
+	}
+	if len(rounds) == 0 {
+		return 0, manifest.Index{}, nil, badInput("%s has no planned round (the dry run's plan did not finish; rerun it first)", d.Root)
+	}
+	var n int
+	var idx manifest.Index
+	if latest := rounds[len(rounds)-1]; latest > 0 {
+		// Dry runs have no retry rounds: this one is ours, made before a kill.
+		n = latest
+		if idx, err = manifest.ReadIndex(d.Round(n).Manifests); err != nil {
+			return 0, manifest.Index{}, nil, err
+		}
+	} else if n, idx, _, err = NextRound(ctx, d, spec, campaign.Takeover{Failed: campaign.DefaultFailed}); err != nil {
+		return 0, manifest.Index{}, nil, err
+	}
+	spec.DryRun = false
+	if err := d.Save(spec); err != nil {
+		return 0, manifest.Index{}, nil, err
+	}
+	return n, idx, spec, nil
 }

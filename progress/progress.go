@@ -26,6 +26,10 @@ type Reporter struct {
 	stop chan struct{}
 	done chan struct{}
 	once sync.Once
+
+	mu  sync.Mutex // serialises output: the bar's redraws and Printf's lines
+	out io.Writer
+	cur *progressbar.ProgressBar // the live bar, if one is drawn
 }
 
 // Options configure a Reporter.
@@ -45,7 +49,7 @@ func Start(ctx context.Context, o Options, status func() string) *Reporter {
 	if o.Every <= 0 {
 		o.Every = 30 * time.Second
 	}
-	r := &Reporter{stop: make(chan struct{}), done: make(chan struct{})}
+	r := &Reporter{stop: make(chan struct{}), done: make(chan struct{}), out: o.Out}
 	go func() {
 		defer close(r.done)
 		if o.Terminal {
@@ -61,7 +65,10 @@ func Start(ctx context.Context, o Options, status func() string) *Reporter {
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				fmt.Fprintf(o.Out, "%s %s: %s\n", time.Now().Format(time.DateTime), o.Prefix, status())
+				line := status()
+				r.mu.Lock()
+				fmt.Fprintf(o.Out, "%s %s: %s\n", time.Now().Format(time.DateTime), o.Prefix, line)
+				r.mu.Unlock()
 			}
 		}
 	}()
@@ -82,26 +89,53 @@ func (r *Reporter) bar(ctx context.Context, o Options, status func() string) {
 		progressbar.OptionThrottle(200*time.Millisecond),
 		progressbar.OptionClearOnFinish(),
 	)
+	r.mu.Lock()
+	r.cur = bar
+	r.mu.Unlock()
+	finish := func() {
+		r.mu.Lock()
+		bar.Finish()
+		r.cur = nil
+		r.mu.Unlock()
+	}
 	t := time.NewTicker(250 * time.Millisecond)
 	defer t.Stop()
 	for {
 		select {
 		case <-r.stop:
-			bar.Finish()
+			finish()
 			return
 		case <-ctx.Done():
-			bar.Finish()
+			finish()
 			return
 		case <-t.C:
-			bar.Describe(o.Prefix + ": " + status())
+			line := status()
+			var total, done int64
 			if o.Total != nil {
-				bar.ChangeMax64(max(o.Total(), 1))
-				bar.Set64(o.Done())
+				total, done = max(o.Total(), 1), o.Done()
+			}
+			r.mu.Lock()
+			bar.Describe(o.Prefix + ": " + line)
+			if o.Total != nil {
+				bar.ChangeMax64(total)
+				bar.Set64(done)
 			} else {
 				bar.Add(1)
 			}
+			r.mu.Unlock()
 		}
 	}
+}
+
+// Printf prints a line (events such as "shard 3 finished") without garbling the display:
+// on a terminal the bar is cleared first and redrawn at its next update.
+func (r *Reporter) Printf(format string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cur != nil {
+		r.cur.Clear()
+	}
+	fmt.Fprintf(r.out, format, args...)
 }
 
 // Stop ends the display and waits for it.

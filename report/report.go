@@ -84,6 +84,16 @@ type Status struct {
 	// Inconsistency, if not empty, says that the counts do not add up, with the numbers,
 	// and what to do. The figures above are still everything the campaign's files say.
 	Inconsistency string `json:"inconsistency,omitempty"`
+
+	// WouldMigrateByOST counts, per source OST, the files a dry run would migrate that
+	// have an object on it, and their bytes.
+	WouldMigrateByOST map[string]FilesBytes `json:"would_migrate_by_ost,omitempty"`
+}
+
+// FilesBytes is a count of files and their bytes.
+type FilesBytes struct {
+	Files uint64 `json:"files"`
+	Bytes uint64 `json:"bytes"`
 }
 
 // RoundStatus is one round's counts (before superseding by later rounds).
@@ -143,6 +153,9 @@ type Options struct {
 	// its retryable failures, and its pending entries when RetryPending is set.
 	Retry        func(manifest.Entry) error
 	RetryPending bool
+	// Take selects the failures Retry is called for (nil: the retryable ones): those of the
+	// latest round, and those of earlier rounds that no later round took over.
+	Take *campaign.Takeover
 }
 
 // Collect reads every round and shard of the campaign.
@@ -159,7 +172,7 @@ func Collect(ctx context.Context, d campaign.Dir, spec *campaign.Spec, o Options
 	for _, r := range checkpoint.SkipReasons() {
 		st.SkippedByReason[r.String()] = 0
 	}
-	for c := lfs.ClassOther; c <= lfs.ClassPermission; c++ {
+	for c := lfs.ClassOther; c <= lfs.LastClass; c++ {
 		st.FailedByClass[c.String()] = 0
 	}
 	for _, o := range spec.Selection.SourceOSTs() {
@@ -181,14 +194,23 @@ func Collect(ctx context.Context, d campaign.Dir, spec *campaign.Spec, o Options
 		}
 		// Is this round superseded by the next? Then its retryable failures and pending
 		// entries count in the next round instead.
+		// Failures are taken over by any later round whose takeover selects them.
 		superseded := ri+1 < len(rounds)
 		var cutoff time.Time
 		if superseded {
 			cutoff = supersededAt(d.Round(rounds[ri+1]))
 		}
+		var later []campaign.Takeover
+		for _, n := range rounds[ri+1:] {
+			t, err := d.LoadTakeover(n)
+			if err != nil {
+				return nil, err
+			}
+			later = append(later, t)
+		}
 		rs := RoundStatus{Round: r, Shards: len(idx.Shards)}
 		err = forEachShard(ctx, idx.Shards, o.Workers, func(s manifest.ShardIndex) error {
-			ss, err := readShard(rd, spec, idx, s, superseded, cutoff, r == latest, o, &mu, st)
+			ss, err := readShard(rd, spec, idx, s, superseded, cutoff, later, r == latest, o, &mu, st)
 			if err != nil {
 				return err
 			}
@@ -335,7 +357,7 @@ type shardResult struct {
 // For a superseded round, runs that started after cutoff (when the next round was made) are
 // left out: the next round took their entries over and counts them.
 func readShard(rd campaign.Round, spec *campaign.Spec, idx manifest.Index, s manifest.ShardIndex,
-	superseded bool, cutoff time.Time, latest bool, o Options, mu *sync.Mutex, st *Status) (*shardResult, error) {
+	superseded bool, cutoff time.Time, later []campaign.Takeover, latest bool, o Options, mu *sync.Mutex, st *Status) (*shardResult, error) {
 	res := &shardResult{ShardStatus: ShardStatus{Round: rd.N, Shard: s.Shard}}
 	states := make([]uint8, s.Files)
 	fails := map[uint64]checkpoint.Record{}
@@ -416,6 +438,7 @@ func readShard(rd campaign.Round, spec *campaign.Spec, idx manifest.Index, s man
 		return nil, fmt.Errorf("%s: shard header says campaign %s round %d shard %d", s.File, h.Campaign, h.Round, h.Shard)
 	}
 	local := map[string]uint64{}
+	localWould := map[string]FilesBytes{}
 	localReasons := map[string]uint64{}
 	localClasses := map[string]uint64{}
 	var e manifest.Entry
@@ -430,9 +453,12 @@ func readShard(rd campaign.Round, spec *campaign.Spec, idx manifest.Index, s man
 		if state == statePending && code&attemptedBit != 0 {
 			res.Attempted++
 		}
-		var retryable bool
+		var retryable, failedTaken bool
 		if state == stateFailed {
 			retryable = fails[i].Retryable
+			for _, t := range later {
+				failedTaken = failedTaken || t.Takes(lfs.Class(sub), retryable)
+			}
 		}
 		// Counted in this round's own figures.
 		res.Files.Planned++
@@ -444,7 +470,7 @@ func readShard(rd campaign.Round, spec *campaign.Spec, idx manifest.Index, s man
 			res.campaignFiles.Planned++
 			res.campaignBytes.Planned += e.Size
 		}
-		takenOver := superseded && (state == statePending || state == stateWould || state == stateFailed && retryable)
+		takenOver := superseded && (state == statePending || state == stateWould) || failedTaken
 		if takenOver {
 			res.supersededFiles++
 			continue
@@ -461,6 +487,14 @@ func readShard(rd campaign.Round, spec *campaign.Spec, idx manifest.Index, s man
 				local[strconv.Itoa(int(ost))]++
 			}
 		}
+		if state == stateWould {
+			for _, ost := range e.OSTs {
+				fb := localWould[strconv.Itoa(int(ost))]
+				fb.Files++
+				fb.Bytes += e.Size
+				localWould[strconv.Itoa(int(ost))] = fb
+			}
+		}
 		if state == stateFailed && o.Failure != nil {
 			f := fails[i]
 			mu.Lock()
@@ -472,10 +506,17 @@ func readShard(rd campaign.Round, spec *campaign.Spec, idx manifest.Index, s man
 				return nil, err
 			}
 		}
-		wantRetry := state == stateFailed && retryable || o.RetryPending && (state == statePending || state == stateWould)
-		if latest && wantRetry && o.Retry != nil {
+		take := retryable
+		if o.Take != nil && state == stateFailed {
+			take = o.Take.Takes(lfs.Class(sub), retryable)
+		}
+		wantRetry := state == stateFailed && take || latest && o.RetryPending && (state == statePending || state == stateWould)
+		if wantRetry && o.Retry != nil {
 			if code&attemptedBit != 0 {
 				e.Flags |= manifest.EntryAttempted
+			}
+			if state == stateFailed {
+				e.SetFailedBefore(fails[i].Errno) // its task's streak guard expects it to fail the same way again
 			}
 			mu.Lock()
 			err := o.Retry(e)
@@ -491,6 +532,15 @@ func readShard(rd campaign.Round, spec *campaign.Spec, idx manifest.Index, s man
 	mu.Lock()
 	for k, v := range local {
 		st.SourceOSTsRemaining[k] += v
+	}
+	for k, v := range localWould {
+		if st.WouldMigrateByOST == nil {
+			st.WouldMigrateByOST = map[string]FilesBytes{}
+		}
+		fb := st.WouldMigrateByOST[k]
+		fb.Files += v.Files
+		fb.Bytes += v.Bytes
+		st.WouldMigrateByOST[k] = fb
 	}
 	for k, v := range localReasons {
 		st.SkippedByReason[k] += v

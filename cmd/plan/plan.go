@@ -35,8 +35,8 @@ import (
 type Cmd struct {
 	Campaign string `arg:"" help:"Campaign directory on shared storage (created 0700; must not hold a different campaign)." type:"path"`
 
-	OSTs     cli.OSTs `name:"osts" required:"" placeholder:"LIST" help:"OSTs to drain: indices (7), ranges (10-20), lists (1,3-5), hex (0x1a) or target names (fs1-OST000a). Leading zeros are refused (lfs reads them as octal)."`
-	ScanPath []string `name:"scan-path" required:"" sep:"none" placeholder:"PATH" help:"Absolute directory to scan; repeat for several. Only files below the scan paths are touched."`
+	OSTs     cli.OSTs `name:"osts" placeholder:"LIST" help:"OSTs to drain (required, except with --go): indices (7), ranges (10-20), lists (1,3-5), hex (0x1a) or target names (fs1-OST000a). Leading zeros are refused (lfs reads them as octal)."`
+	ScanPath []string `name:"scan-path" sep:"none" placeholder:"PATH" help:"Absolute directory to scan (required, except with --go); repeat for several. Only files below the scan paths are touched."`
 	Exclude  []string `sep:"none" placeholder:"PATH" help:"Absolute directory to leave alone, with everything below it; repeat for several. /a/foo excludes /a/foo/... but not /a/foobar."`
 
 	MinSize cli.Size `name:"min-size" help:"Only files of at least this size (4096, 64k, 4M, 100MB, 1G; powers of 1024)."`
@@ -55,6 +55,7 @@ type Cmd struct {
 	Batch       int           `default:"0" help:"Files per lfs migrate call for small files (needs an explicit target layout); 0 lets work choose, 1 disables batching."`
 	FileTimeout time.Duration `name:"file-timeout" default:"0s" help:"Give up on one lfs migrate after this long (0: no limit; it is retried later)."`
 	MaxAttempts int           `name:"max-attempts" default:"5" help:"Tries for a busy or changing file (lfs migrate EBUSY/EAGAIN) within a task, with growing waits, before it is recorded as failed (retryable)."`
+	ErrorStreak int           `name:"max-error-streak" default:"50" help:"Stop a task (exit 4) after this many failures in a row with the same errno on distinct files, in one run (a filesystem that went away); failures a retry round repeats do not count. 0: never."`
 
 	ShardFiles  int      `name:"shard-files" default:"100000" help:"Most files per shard (one array task per shard)."`
 	ShardBytes  cli.Size `name:"shard-bytes" default:"1T" help:"Most bytes of data per shard; a larger file gets a shard of its own."`
@@ -68,6 +69,9 @@ type Cmd struct {
 	Emit      bool   `name:"emit-script" help:"Like --no-submit, but write the array job script to stdout (everything else goes to stderr), for: migrator plan ... --emit-script | sbatch"`
 	DryRun    bool   `name:"dry-run" help:"Plan, and run tasks that check every file and record what they would migrate, changing nothing."`
 
+	Go       bool          `name:"go" help:"Make a planned dry run real: a new round over what it would migrate (no new scan), campaign.json rewritten without the dry-run mode, then submitted or run like a plan. Takes every setting from campaign.json."`
+	Progress time.Duration `default:"30s" help:"With --scheduler local: interval of the progress lines when stderr is not a terminal (on one, a live bar)."`
+
 	Partition     string   `help:"Slurm partition (sbatch --partition)."`
 	Account       string   `help:"Slurm account (sbatch --account)."`
 	QOS           string   `name:"qos" help:"Slurm QOS (sbatch --qos)."`
@@ -79,6 +83,13 @@ type Cmd struct {
 
 // Validate checks what can be checked without touching the filesystem.
 func (c *Cmd) Validate() error {
+	if c.Go {
+		if c.DryRun {
+			return fmt.Errorf("--go makes a dry run real: it cannot be a dry run itself")
+		}
+	} else if len(c.OSTs.OSTList) == 0 || len(c.ScanPath) == 0 {
+		return fmt.Errorf("--osts and --scan-path are required (except with --go)")
+	}
 	for _, p := range append(append([]string{}, c.ScanPath...), c.Exclude...) {
 		if !filepath.IsAbs(p) {
 			return fmt.Errorf("path %q is not absolute", p)
@@ -99,8 +110,14 @@ func (c *Cmd) Validate() error {
 	if c.FindThreads < 0 {
 		return fmt.Errorf("--find-threads %d: want 0 (lfs decides) or a positive count", c.FindThreads)
 	}
+	if c.ErrorStreak < 0 {
+		return fmt.Errorf("--max-error-streak %d: want a count, or 0 for no limit", c.ErrorStreak)
+	}
 	if c.Batch < 0 || c.Bandwidth < 0 || c.FileTimeout < 0 || c.MaxAttempts < 1 {
 		return fmt.Errorf("--batch, --bandwidth and --file-timeout cannot be negative, --max-attempts must be positive")
+	}
+	if err := launch.CheckSlurmTime(c.Time); err != nil {
+		return err
 	}
 	if c.StripeCount < -1 {
 		return fmt.Errorf("--stripe-count %d: want -1 (all) or a positive count", c.StripeCount)
@@ -123,7 +140,7 @@ func (c *Cmd) request() campaign.Request {
 		Target: campaign.Target{StripeCount: c.StripeCount, StripeSize: uint64(c.StripeSize), Pool: c.TargetPool,
 			Mode: c.Mode, BandwidthMB: c.Bandwidth},
 		Work: campaign.Work{Workers: c.Workers, Batch: c.Batch, FileTimeout: campaign.Duration(c.FileTimeout), MaxAttempts: c.MaxAttempts,
-			ShardFiles: uint64(c.ShardFiles), ShardBytes: uint64(c.ShardBytes)},
+			ShardFiles: uint64(c.ShardFiles), ShardBytes: uint64(c.ShardBytes), MaxErrorStreak: &c.ErrorStreak},
 		LFS: lfsPath, DryRun: c.DryRun,
 		Slurm: campaign.Slurm{Scheduler: c.Scheduler, Partition: c.Partition, Account: c.Account, QOS: c.QOS,
 			Time: c.Time, Throttle: c.ArrayThrottle, SbatchArgs: c.SbatchArg, TemplateDir: campaign.Path(c.TemplateDir)},
@@ -146,11 +163,18 @@ func cleanAll(ps []string) []string {
 }
 
 // Run plans the campaign, then submits it, runs it here, or prints how to submit it.
-func (c *Cmd) Run(env *cli.Env) error {
+func (c *Cmd) Run(env *cli.Env) (err error) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	defer func() { // a signal ends the command with one line saying how to go on, not "context canceled"
+		if err != nil && ctx.Err() != nil && cli.ExitCode(err) != cli.ExitInterrupted {
+			err = cli.WithCode(cli.ExitInterrupted, fmt.Errorf("interrupted; to continue: %s", commandLine()))
+		}
+	}()
+	if c.Go {
+		return c.goLive(ctx, env)
+	}
 	req := c.request()
-	var err error
 	if req.Slurm.Templates, err = campaign.SnapshotTemplates(c.TemplateDir); err != nil {
 		return cli.BadInput(err)
 	}
@@ -161,6 +185,12 @@ func (c *Cmd) Run(env *cli.Env) error {
 	if err := templates.CheckToken("migrator binary", env.Exe); err != nil {
 		return cli.BadInput(err)
 	}
+	// A campaign already there must be asked for with the same settings: say so first.
+	if spec, err := dir.Load(); err == nil {
+		if ch := planner.Changes(spec.Request, req); len(ch) > 0 {
+			return badInput(planner.RefuseChanges(dir, spec, ch))
+		}
+	}
 	// Render the job scripts from the request first: an option a script cannot carry, or
 	// a broken --template-dir, is bad input to refuse before anything is written.
 	trial := launch.Round{Dir: dir, Spec: &campaign.Spec{ID: "c-trial", Request: req}, Shards: 1, Exe: env.Exe, By: "plan"}
@@ -169,6 +199,22 @@ func (c *Cmd) Run(env *cli.Env) error {
 	}
 	if _, err := launch.CollectScript(trial); err != nil {
 		return cli.BadInput(err)
+	}
+	if err := planner.CheckPaths(req, dir.Root); err != nil {
+		return badInput(err)
+	}
+	var maxShards int
+	if c.Scheduler == "slurm" {
+		sc := slurm.New()
+		sc.Timeout = 20 * time.Second
+		n, warn, err := launch.SlurmPreflight(ctx, sc, !c.NoSubmit && !c.Emit)
+		if err != nil {
+			return cli.BadInput(err)
+		}
+		if warn != "" {
+			fmt.Fprintf(env.Stderr, "warning: %s\n", warn)
+		}
+		maxShards = n
 	}
 	client := lfs.New(req.LFS)
 	if err := client.Check(); err != nil {
@@ -202,8 +248,11 @@ func (c *Cmd) Run(env *cli.Env) error {
 			st.UnitsDone.Load(), st.Units.Load(), progress.Rate(st.Found.Load(), el), el.Round(time.Second))
 	})
 	res, err := planner.Plan(ctx, client, planner.Options{Dir: dir, Request: req, Tool: env.Version,
-		Workers: c.ScanWorkers, Threads: threads, NoPrintf: !pf.Version.HasFindPrintf(), Stats: &st})
+		Workers: c.ScanWorkers, Threads: threads, NoPrintf: !pf.Version.HasFindPrintf(), Stats: &st, MaxShards: maxShards})
 	rep.Stop()
+	if err != nil && ctx.Err() != nil {
+		return cli.WithCode(cli.ExitInterrupted, fmt.Errorf("interrupted during the scan; nothing was submitted; to start it over: %s", commandLine()))
+	}
 	if err != nil {
 		return badInput(err)
 	}
@@ -214,6 +263,10 @@ func (c *Cmd) Run(env *cli.Env) error {
 		fmt.Fprintf(out, "planned campaign %s: %s, %s in %s (scan %s: %d paths found, %d hard-link duplicates left out, %d gone meanwhile)\n",
 			res.Spec.ID, progress.Plural(idx.Files, "file"), humanize.IBytes(idx.Bytes), progress.Plural(len(idx.Shards), "shard"), time.Since(start).Round(time.Second),
 			st.Found.Load(), st.HardLinks.Load(), st.Vanished.Load())
+	}
+	if res.Resharded > 0 {
+		fmt.Fprintf(out, "warning: the scan made %d shards, more than Slurm's MaxArraySize (%d) allows in one array: cut again into %d shards of up to %d files (--shard-bytes not applied)\n",
+			res.Resharded, maxShards, len(idx.Shards), idx.Shards[0].Files)
 	}
 	if w := pf.SpaceWarning(req, idx.Bytes); w != "" {
 		fmt.Fprintf(out, "warning: %s\n", w)
@@ -240,7 +293,7 @@ func (c *Cmd) Run(env *cli.Env) error {
 		fmt.Fprintln(env.Stdout, launch.SbatchCommands(round))
 		return nil
 	case c.Scheduler == "local":
-		return launch.RunLocalReport(ctx, env.Stderr, round, c.ArrayThrottle)
+		return launch.RunLocal(ctx, env.Stderr, round, c.ArrayThrottle, c.Progress, commandLine())
 	}
 	if done, err := finishSubmission(ctx, out, round); done || err != nil {
 		return err
@@ -254,6 +307,54 @@ func (c *Cmd) Run(env *cli.Env) error {
 	fmt.Fprintln(env.Stdout, arrayID)
 	return nil
 }
+
+// goLive is plan --go: the dry run in the campaign becomes real.
+func (c *Cmd) goLive(ctx context.Context, env *cli.Env) error {
+	out := env.Stderr
+	dir := campaign.Dir{Root: c.Campaign}
+	spec, err := dir.Load()
+	if err != nil {
+		return cli.BadInput(err)
+	}
+	if len(c.OSTs.OSTList) > 0 {
+		// The plan's own command line with --go: it must ask for the same campaign.
+		req := c.request()
+		req.DryRun = spec.DryRun
+		if ch := planner.Changes(spec.Request, req); len(ch) > 0 {
+			return cli.BadInputf("%s holds campaign %s, planned with different settings: %s; --go takes them from campaign.json (give just the campaign directory)",
+				dir.Root, spec.ID, strings.Join(ch, ", "))
+		}
+	}
+	if !spec.DryRun {
+		return cli.BadInputf("campaign %s in %s is not a dry run (anymore): nothing to make real; a round prepared but not started runs with migrator retry %s", spec.ID, dir.Root, dir.Root)
+	}
+	rounds, err := dir.Rounds()
+	if err != nil {
+		return err
+	}
+	if len(rounds) > 0 {
+		if err := launch.CheckRoundOver(ctx, out, dir, spec, rounds[len(rounds)-1], spec.Slurm.Scheduler == "local"); err != nil {
+			return err
+		}
+	}
+	n, idx, spec, err := planner.GoLive(ctx, dir)
+	if err != nil {
+		return badInput(err)
+	}
+	if len(idx.Shards) == 0 {
+		fmt.Fprintf(out, "campaign %s is real now, but its dry run found nothing to migrate\n", spec.ID)
+		return nil
+	}
+	fmt.Fprintf(out, "campaign %s is real now: round %d takes what the dry run would migrate (and what it left pending or failed retryably), without a new scan: %d files, %s in %d shards\n",
+		spec.ID, n, idx.Files, humanize.IBytes(idx.Bytes), len(idx.Shards))
+	round := launch.Round{Dir: dir, Spec: spec, N: n, Shards: len(idx.Shards), Exe: env.Exe, Version: env.Version, By: "plan --go"}
+	retry := launch.CommandLine(os.Args[0], "retry", dir.Root, "--scheduler", spec.Slurm.Scheduler)
+	return launch.Start(ctx, round, launch.How{Emit: c.Emit, NoSubmit: c.NoSubmit, Local: spec.Slurm.Scheduler == "local",
+		Progress: c.Progress, Continue: retry, Resubmit: retry, Out: out, Stdout: env.Stdout})
+}
+
+// commandLine is this process's command line: what to run to continue.
+func commandLine() string { return launch.CommandLine(os.Args...) }
 
 // finishSubmission handles a plan run again after its campaign was submitted, perhaps by a
 // plan killed halfway through submitting: the array is recorded, or queued but not yet

@@ -8,17 +8,20 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
+	"time"
 
 	"github.com/dustin/go-humanize"
 
 	"migrator/campaign"
-	"migrator/checkpoint"
 	"migrator/cmd/cli"
 	"migrator/launch"
+	"migrator/lfs"
 	"migrator/manifest"
 	"migrator/planner"
 	"migrator/progress"
+	"migrator/report"
 	"migrator/slurm"
 )
 
@@ -28,19 +31,33 @@ type Cmd struct {
 	Scheduler string `enum:"slurm,local" default:"slurm" help:"slurm: submit a new job array over the retry manifests; local: run it here, in the foreground. One of: ${enum}."`
 	NoSubmit  bool   `name:"no-submit" help:"Write the round's manifests and job script, print the sbatch command, submit nothing."`
 	Emit      bool   `name:"emit-script" help:"Like --no-submit, but write the round's array job script to stdout, for: migrator retry CAMPAIGN --emit-script | sbatch"`
+
+	Failed   string        `default:"retryable" placeholder:"retryable|all|CLASS,..." help:"Which failed files to take, besides the pending ones: retryable, all, or failure classes (other, retry-later, vanished, no-space, permission, io), comma-separated; e.g. permission after fixing the permissions."`
+	Progress time.Duration `default:"30s" help:"With --scheduler local: interval of the progress lines when stderr is not a terminal (on one, a live bar)."`
+}
+
+// Validate checks --failed.
+func (c *Cmd) Validate() error {
+	_, err := campaign.ParseFailed(c.Failed)
+	return err
 }
 
 // Run starts the retry round.
-func (c *Cmd) Run(env *cli.Env) error {
+func (c *Cmd) Run(env *cli.Env) (err error) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	defer func() { // a signal ends the command with one line saying how to go on, not "context canceled"
+		if err != nil && ctx.Err() != nil && cli.ExitCode(err) != cli.ExitInterrupted {
+			err = cli.WithCode(cli.ExitInterrupted, fmt.Errorf("interrupted; to continue: %s", launch.CommandLine(os.Args...)))
+		}
+	}()
 	d := campaign.Dir{Root: c.Campaign}
 	spec, err := d.Load()
 	if err != nil {
 		return cli.BadInput(err)
 	}
 	if spec.DryRun {
-		return cli.BadInputf("campaign %s is a dry run: there is nothing to retry; plan a real campaign", spec.ID)
+		return cli.BadInputf("campaign %s is a dry run: there is nothing to retry; to run it for real: migrator plan %s --go", spec.ID, d.Root)
 	}
 	rounds, err := d.Rounds()
 	if err != nil {
@@ -50,10 +67,23 @@ func (c *Cmd) Run(env *cli.Env) error {
 		return cli.BadInputf("campaign %s has no planned round", d.Root)
 	}
 	latest := rounds[len(rounds)-1]
-	if err := checkOver(ctx, env, d, spec, latest, c.Scheduler == "local"); err != nil {
+	if err := launch.CheckRoundOver(ctx, env.Stderr, d, spec, latest, c.Scheduler == "local"); err != nil {
 		return err
 	}
 	out := env.Stderr
+	var maxShards int
+	if c.Scheduler == "slurm" {
+		sc := slurm.New()
+		sc.Timeout = 20 * time.Second
+		m, warn, err := launch.SlurmPreflight(ctx, sc, !c.NoSubmit && !c.Emit)
+		if err != nil {
+			return cli.BadInput(err)
+		}
+		if warn != "" {
+			fmt.Fprintf(out, "warning: %s\n", warn)
+		}
+		maxShards = m
+	}
 	var n int
 	var idx manifest.Index
 	if latest > 0 && neverRan(d, latest) {
@@ -64,90 +94,46 @@ func (c *Cmd) Run(env *cli.Env) error {
 		}
 		fmt.Fprintf(out, "round %d was prepared but never ran; launching it\n", n)
 	} else {
-		n, idx, err = planner.NextRound(ctx, d, spec)
+		take, _ := campaign.ParseFailed(c.Failed)
+		var st *report.Status
+		n, idx, st, err = planner.NextRound(ctx, d, spec, take)
 		if err != nil {
 			return err
 		}
 		if len(idx.Shards) == 0 {
-			fmt.Fprintf(out, "nothing to retry: round %d has no retryable failures and nothing pending\n", latest)
+			fmt.Fprintf(out, "nothing to retry: nothing is pending and no failure is selected by --failed %s%s\n", take.Failed, stillFailed(st))
 			return nil
 		}
-		fmt.Fprintf(out, "round %d: %s, %s in %s (the retryable failures and pending files of round %d)\n",
-			n, progress.Plural(idx.Files, "file"), humanize.IBytes(idx.Bytes), progress.Plural(len(idx.Shards), "shard"), latest)
+		fmt.Fprintf(out, "round %d: %s, %s in %s (the pending files of round %d and the failures --failed %s selects)\n",
+			n, progress.Plural(idx.Files, "file"), humanize.IBytes(idx.Bytes), progress.Plural(len(idx.Shards), "shard"), latest, take.Failed)
+	}
+	if maxShards > 0 && len(idx.Shards) > maxShards {
+		made := len(idx.Shards)
+		if idx, err = planner.Reshard(d, d.Round(n), idx, maxShards); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "warning: round %d had %d shards, more than Slurm's MaxArraySize (%d) allows in one array: cut again into %d\n",
+			n, made, maxShards, len(idx.Shards))
 	}
 	spec.Slurm.Scheduler = c.Scheduler
 	round := launch.Round{Dir: d, Spec: spec, N: n, Shards: len(idx.Shards), Exe: env.Exe, Version: env.Version, By: "retry"}
-	script, err := launch.WriteScripts(round)
-	if err != nil {
-		return err
-	}
-	switch {
-	case c.Emit:
-		fmt.Fprintf(out, "round %d job script on stdout (also in %s)\n", n, d.Round(n).JobScript)
-		_, err := env.Stdout.Write(script)
-		return err
-	case c.NoSubmit:
-		fmt.Fprintf(out, "not submitted; to submit:\n")
-		fmt.Fprintln(env.Stdout, launch.SbatchCommands(round))
-		return nil
-	case c.Scheduler == "local":
-		return launch.RunLocalReport(ctx, env.Stderr, round, spec.Slurm.Throttle)
-	}
-	arrayID, collectID, err := launch.Slurm(ctx, slurm.New(), round)
-	if err != nil {
-		return fmt.Errorf("%w (round %d is prepared; rerun migrator retry to submit it)", err, n)
-	}
-	fmt.Fprintf(out, "submitted round %d as job array %s (%d tasks) and collect job %s (afterany:%s)\n",
-		n, arrayID, round.Shards, collectID, arrayID)
-	fmt.Fprintln(env.Stdout, arrayID)
-	return nil
+	return launch.Start(ctx, round, launch.How{Emit: c.Emit, NoSubmit: c.NoSubmit, Local: c.Scheduler == "local",
+		Progress: c.Progress, Continue: launch.CommandLine(os.Args...), Resubmit: "rerunning migrator retry", Out: out, Stdout: env.Stdout})
 }
 
-// checkOver refuses to retry while a task of the latest round may still run, or an array
-// submitted by hand may still start: its files would be in two rounds at once.
-func checkOver(ctx context.Context, env *cli.Env, d campaign.Dir, spec *campaign.Spec, round int, local bool) error {
-	ckpt := d.Round(round).Checkpoints
-	locks, _ := filepath.Glob(filepath.Join(ckpt, "shard-*.lock"))
-	for _, l := range locks {
-		if info, age, err := checkpoint.ReadLock(l); err == nil && !checkpoint.HolderGone(info, age) {
-			return fmt.Errorf("round %d is still running (%s is held by pid %d on %s); wait for it, or migrator cancel first",
-				round, filepath.Base(l), info.PID, info.Host)
+// stillFailed lists, for "nothing to retry", the failures that remain by class, each with
+// the flag that would take them.
+func stillFailed(st *report.Status) string {
+	if st == nil || st.Files.Failed == 0 {
+		return ""
+	}
+	var parts []string
+	for c := lfs.ClassOther; c <= lfs.LastClass; c++ {
+		if n := st.FailedByClass[c.String()]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s (--failed %s)", n, c, c))
 		}
 	}
-	subs, err := d.Submissions()
-	if err != nil {
-		return err
-	}
-	extra, err := launch.Unrecorded(ctx, slurm.New(), d, spec, subs)
-	switch {
-	case err != nil && !local:
-		return fmt.Errorf("asking Slurm whether an array of the campaign submitted by hand is queued: %w", err)
-	case err != nil:
-		fmt.Fprintf(env.Stderr, "warning: could not ask Slurm whether an array of this campaign submitted by hand is queued (%v); make sure none is\n", cli.OneLine(err))
-	}
-	for _, s := range extra {
-		if s.Kind == "array" {
-			return fmt.Errorf("job %s, an array of this campaign submitted by hand, is queued and has not started; wait for it, or migrator cancel first", s.JobID)
-		}
-	}
-	var ids []string
-	for _, s := range subs {
-		if s.Kind == "array" && s.Round == round {
-			ids = append(ids, s.JobID)
-		}
-	}
-	if len(ids) == 0 {
-		return nil
-	}
-	tasks, err := slurm.New().Tasks(ctx, ids...)
-	if err != nil {
-		return fmt.Errorf("asking Slurm whether round %d is over: %w", round, err)
-	}
-	if len(tasks) > 0 {
-		return fmt.Errorf("round %d still has %d array tasks queued or running (job %s); wait for them, or migrator cancel first",
-			round, len(tasks), tasks[0].ArrayJobID)
-	}
-	return nil
+	return fmt.Sprintf("; still failed: %s (or --failed all; see %s)", strings.Join(parts, ", "), filepath.Join("reports", report.FailuresFile))
 }
 
 // neverRan reports whether no task of the round ever started (no checkpoint log).

@@ -37,10 +37,14 @@ type Cmd struct {
 	Grace       time.Duration `default:"60s" help:"After SIGTERM or USR1, how long running lfs migrate processes may finish before they are stopped."`
 	RetryBase   time.Duration `name:"retry-base" default:"2s" env:"MIGRATOR_RETRY_BASE" help:"First wait before retrying a busy file (doubling each time, at most 2m)."`
 	Progress    time.Duration `default:"30s" help:"Interval of progress lines in the task's log."`
+	ErrorStreak int           `name:"max-error-streak" default:"-1" help:"Failures in a row with the same errno that stop the task (default: the campaign's; 0: never)."`
 }
 
 // Run migrates the shard.
 func (c *Cmd) Run(env *cli.Env) error {
+	// First: a signal during the checks below must stop the task gracefully too (exit 5),
+	// not kill it by the default action.
+	stop, kill, why := c.signals(env.Stderr)
 	dir := campaign.Dir{Root: c.Campaign}
 	spec, err := dir.Load()
 	if err != nil {
@@ -93,7 +97,12 @@ func (c *Cmd) Run(env *cli.Env) error {
 	done, attempted := checkpoint.NewDone(sh.Files), checkpoint.NewDone(sh.Files)
 	log, rec, err := checkpoint.OpenWriter(checkpoint.LogPath(round.Checkpoints, c.Shard), hdr, checkpoint.WriterOptions{},
 		checkpoint.Visitor{
-			Outcome: func(r *checkpoint.Record) error { done.Add(r.Index); return nil },
+			Outcome: func(r *checkpoint.Record) error {
+				if r.Outcome != checkpoint.WouldMigrate || spec.DryRun { // a dry run's verdict is never "done" for a real one
+					done.Add(r.Index)
+				}
+				return nil
+			},
 			Attempt: func(a *checkpoint.Attempt) error { attempted.Add(a.Index); return nil },
 		})
 	if err != nil {
@@ -125,7 +134,10 @@ func (c *Cmd) Run(env *cli.Env) error {
 		Selection: spec.Selection, Target: spec.Target.MigrateOptions(), DryRun: spec.DryRun,
 		Workers: pick(c.Workers, spec.Work.Workers), Batch: pick(c.Batch, spec.Work.Batch),
 		FileTimeout: time.Duration(spec.Work.FileTimeout), RetryBase: c.RetryBase, NoPrintf: !v.HasFindPrintf(),
-		MaxAttempts: spec.Work.MaxAttempts,
+		MaxAttempts: spec.Work.MaxAttempts, StreakLimit: spec.Work.ErrorStreak(),
+	}
+	if c.ErrorStreak >= 0 {
+		opts.StreakLimit = c.ErrorStreak
 	}
 	if c.FileTimeout > 0 {
 		opts.FileTimeout = c.FileTimeout
@@ -134,7 +146,6 @@ func (c *Cmd) Run(env *cli.Env) error {
 		opts.Batch = defaultBatch(sh)
 	}
 
-	stop, kill, why := c.signals(out)
 	var lockLost atomic.Bool
 	go func() { // the lock was broken by another task: stop writing at once
 		select {
@@ -251,7 +262,8 @@ func (c *Cmd) signals(out io.Writer) (stop, kill cancelCtx, why *reason) {
 					kill.cancel()
 				}
 			case <-kill.ctx.Done():
-				signal.Stop(ch)
+				// Still registered: a late signal (the runner's, scancel's) is ignored
+				// while the checkpoint is closed, rather than killing the task mid-write.
 				return
 			}
 		}
