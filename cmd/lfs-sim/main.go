@@ -39,6 +39,7 @@ Commands, as lfs has them:
   hsm_state FILE...    prints "FILE: (0xFLAGS) ..." per file
   migrate FILE...      -n (non-block), -b (block), -v, -c, -S, -p, -o, -W, -0, --files-from
   df [PATH]            free space per OST
+  pool_list FSNAME.POOL   the pool's OSTs, "Pool: FSNAME.POOL" then one target a line
   setstripe FILE       -E (composite layouts), -c, -S, -i, -p, -o: set a file's layout
   hsm_set, hsm_clear   FLAGS FILE...: change a file's HSM flags
   hsm_release FILE...  release an archived file (no objects left on any OST)
