@@ -569,6 +569,13 @@ func (t *task) layoutCheck(b []*item) []*item {
 			switch {
 			case hs[i].Err == nil && hs[i].State.Released():
 				t.record(it, skip(checkpoint.SkipReleased))
+			case hs[i].Err != nil && i < len(out):
+				// Not known not to be released: never attempted, failed for a later round.
+				if _, err := os.Lstat(it.e.Path); lfs.IsGone(err) {
+					t.record(it, skip(checkpoint.SkipGone))
+				} else {
+					t.recordErr(it, "lfs hsm_state", hs[i].Err)
+				}
 			case i >= len(out):
 				t.record(it, skip(checkpoint.SkipOffSource))
 			default:
