@@ -2,6 +2,7 @@ package lfssim_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -282,5 +283,67 @@ func TestContractReleased(t *testing.T) {
 		if out != "[?,?]\n" {
 			t.Errorf("%%Lo of a released file: %q", out)
 		}
+	}
+}
+
+// counting returns a client that runs e's lfs through a script logging each subcommand,
+// and a function returning how many times each subcommand ran.
+func (e *env) counting() (*lfs.Client, func() map[string]int) {
+	e.t.Helper()
+	dir := e.t.TempDir()
+	log := filepath.Join(dir, "calls")
+	script := filepath.Join(dir, "lfs")
+	body := "#!/bin/sh\necho \"$1\" >> '" + log + "'\nexec '" + e.bin + "' \"$@\"\n"
+	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+		e.t.Fatal(err)
+	}
+	c := lfs.New(script).WithEnv(e.simEnv...)
+	return c, func() map[string]int {
+		b, _ := os.ReadFile(log)
+		n := map[string]int{}
+		for _, l := range strings.Fields(string(b)) {
+			n[l]++
+		}
+		return n
+	}
+}
+
+// lfs_hsm_state() (lfs.c) before 2.16 stops at the first file it fails on and prints
+// nothing for the files after it; from 2.16 it goes on. HSMStates gets every file's state
+// either way, asking the failed file alone and the rest again as one batch, not one call
+// per file after the failure.
+func TestContractHSMStateStopsBefore216(t *testing.T) {
+	for _, ver := range []string{"2.12.9", "2.16.0"} {
+		t.Run(ver, func(t *testing.T) {
+			e := newEnv(t, "LFS_SIM_VERSION="+ver)
+			var files []string
+			for i := 0; i < 20; i++ {
+				files = append(files, e.file(fmt.Sprintf("f%02d", i), "x", 1))
+			}
+			e.lfs("hsm_set", "--exists", "--archived", files[7])
+			e.lfs("hsm_release", files[7])
+			gone := filepath.Join(e.dir, "gone")
+			files = append([]string{gone}, files...) // fails first
+			code, out, _ := e.raw(append([]string{"hsm_state"}, files...)...)
+			if v, _ := lfs.ParseVersion("lfs " + ver); !v.AtLeast(2, 16) && !e.real && (code != int(syscall.ENOENT) || out != "") {
+				t.Errorf("hsm_state GONE FILE...: exit %d, stdout %q; want ENOENT and nothing printed", code, out)
+			}
+			c, calls := e.counting()
+			res, err := c.HSMStates(context.Background(), files)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res[0].Err == nil {
+				t.Errorf("missing file: %+v, want an error", res[0])
+			}
+			for i, r := range res[1:] {
+				if r.Err != nil || r.State.Released() != (i == 7) || r.State.Flags&lfs.HSExists == 0 && i == 7 {
+					t.Errorf("%s: %+v", filepath.Base(files[i+1]), r)
+				}
+			}
+			if n := calls()["hsm_state"]; n > 3 {
+				t.Errorf("%d lfs hsm_state calls for 21 files, one missing; want at most 3", n)
+			}
+		})
 	}
 }
