@@ -347,3 +347,54 @@ func TestContractHSMStateStopsBefore216(t *testing.T) {
 		})
 	}
 }
+
+// Every DoM file, and every PFL file with a component not instantiated whose stripe count
+// is -1, prints a record lfs cuts (printf_format_ost_indices()): at 10^8 files one lfs
+// getstripe each would cost as much as the scan. Told the source OSTs, FileInfoOn
+// describes a batch's cut files with lfs path2fid and one lfs find -O per source OST, as
+// exactly (check_obd_match() reads the whole layout). Built with SetLayout: simulator only.
+func TestContractCutRecordsDescribedPerSourceOST(t *testing.T) {
+	e := newEnv(t)
+	e.simOnly()
+	comp := func(id uint32, init bool, count int, pattern string, osts ...uint32) lfs.Component {
+		flags := "0"
+		if init {
+			flags = "init"
+		}
+		return lfs.Component{ID: id, Flags: flags, End: lfs.EOF, StripeCount: count, Pattern: pattern, OSTs: osts}
+	}
+	var files []string
+	var want [][]uint32
+	for i := 0; i < 12; i++ {
+		p := e.file(fmt.Sprintf("f%02d", i), "content", 0)
+		ost := uint32(1 + i%5) // sources are 3 and 4
+		l := lfs.Layout{Composite: true, MirrorCount: 1, Components: []lfs.Component{
+			comp(1, true, 0, "mdt"), comp(2, true, 1, "raid0", ost)}} // DoM
+		if i%2 == 1 {
+			l.Components = []lfs.Component{comp(1, true, 1, "raid0", ost), comp(2, false, -1, "raid0")} // PFL, -c -1 not instantiated
+		}
+		if err := lfssim.SetLayout(p, l); err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, p)
+		if ost == 3 || ost == 4 {
+			want = append(want, []uint32{ost})
+		} else {
+			want = append(want, nil)
+		}
+	}
+	c, calls := e.counting()
+	res, err := c.FileInfoOn(context.Background(), files, lfs.OSTList{3, 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range files {
+		if !res[i].OK || !cmp.Equal(res[i].Info.OSTs, want[i]) || res[i].Info.Size != uint64(len("content")) || res[i].Info.FID == (lfs.FID{}) {
+			t.Errorf("%s: %+v, want OSTs %v", filepath.Base(files[i]), res[i], want[i])
+		}
+	}
+	n := calls()
+	if n["getstripe"] != 0 || n["find"]+n["path2fid"] > 4 {
+		t.Errorf("lfs calls for 12 cut records and 2 source OSTs: %v; want no getstripe, at most 1 find --printf + 1 path2fid + 2 find -O", n)
+	}
+}

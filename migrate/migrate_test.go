@@ -38,7 +38,7 @@ type fakeFile struct {
 	osts []uint32
 }
 
-func (f *fakeLFS) FileInfo(_ context.Context, files []string) ([]lfs.FileInfoResult, error) {
+func (f *fakeLFS) FileInfoOn(_ context.Context, files []string, _ lfs.OSTList) ([]lfs.FileInfoResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	out := make([]lfs.FileInfoResult, len(files))

@@ -29,7 +29,7 @@ import (
 type LFS interface {
 	Find(ctx context.Context, roots []string, opts lfs.FindOptions, fn func(string) error) error
 	FindAmong(ctx context.Context, files []string, opts lfs.FindOptions) ([]bool, error)
-	FileInfo(ctx context.Context, files []string) ([]lfs.FileInfoResult, error)
+	FileInfoOn(ctx context.Context, files []string, sources lfs.OSTList) ([]lfs.FileInfoResult, error)
 	FileInfoCompat(ctx context.Context, files []string, osts lfs.OSTList) ([]lfs.FileInfoResult, error)
 }
 
@@ -462,7 +462,7 @@ func (s *scanner) describe(ctx context.Context, paths []string) error {
 		if s.o.NoPrintf {
 			infos, err = s.l.FileInfoCompat(ctx, keep, s.o.Find.OSTs)
 		} else {
-			infos, err = s.l.FileInfo(ctx, keep)
+			infos, err = s.l.FileInfoOn(ctx, keep, s.o.Find.OSTs)
 		}
 		if err != nil {
 			return err
