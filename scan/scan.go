@@ -310,10 +310,20 @@ func (s *scanner) scanUnit(ctx context.Context, worker int, u unit) error {
 	}
 	path := filepath.Join(s.spool, fmt.Sprintf("worker-%d", worker))
 	var n int64
+	gone := false
 	err := s.retry(ctx, func() (err error) {
 		n, err = s.findToSpool(ctx, u.dir, path)
+		if _, serr := os.Stat(u.dir); err != nil && lfs.IsGone(serr) {
+			// Removed since it was listed (lfs find fails on a missing operand with
+			// ENOENT): nothing under it is left to drain.
+			gone = true
+			return nil
+		}
 		return err
 	})
+	if gone {
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("scanning %s failed %d times, giving up: %w", u.dir, s.o.Retries+1, err)
 	}
