@@ -369,7 +369,27 @@ func (c *Client) Find(ctx context.Context, roots []string, opts FindOptions, fn 
 	if fnErr != nil {
 		return fnErr
 	}
+	if r.err == nil {
+		return skippedDirError(r.stderr)
+	}
 	return r.err
+}
+
+// skippedDirError reads lfs find's stderr after a successful exit. Through 2.14,
+// llapi_semantic_traverse() (liblustreapi.c) walks with a PATH_MAX+1 buffer and, at the
+// first entry of a directory that does not fit ("string buffer too small"), skips the rest
+// of that directory and exits 0: the walk is incomplete and must not pass for complete.
+func skippedDirError(stderr []byte) error {
+	const msg = "string buffer too small"
+	i := bytes.Index(stderr, []byte(msg))
+	if i < 0 {
+		return nil
+	}
+	line := stderr[i:]
+	if j := bytes.IndexByte(line, '\n'); j >= 0 {
+		line = line[:j]
+	}
+	return fmt.Errorf("lfs find skipped the rest of a directory whose paths are too long for its buffer (lfs before 2.15): %q; use a 2.15+ client or --exclude that directory", line)
 }
 
 // FindAmong runs "lfs find FILE... --maxdepth 0 OPTIONS -0" over known files and reports,

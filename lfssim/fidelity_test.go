@@ -398,3 +398,40 @@ func TestContractCutRecordsDescribedPerSourceOST(t *testing.T) {
 		t.Errorf("lfs calls for 12 cut records and 2 source OSTs: %v; want no getstripe, at most 1 find --printf + 1 path2fid + 2 find -O", n)
 	}
 }
+
+// llapi_semantic_traverse() (liblustreapi.c) walks with a PATH_MAX+1 buffer through 2.14
+// (param_callback()), 2*PATH_MAX from 2.15: at the first entry whose dirent record does not
+// fit after the directory's path it prints "string buffer too small" and skips the rest of
+// the directory, exit 0. Find must not pass such a walk for complete. Simulator only: the
+// client's version decides.
+func TestContractFindSkipsRestOfDeepDirectoryBefore215(t *testing.T) {
+	for _, ver := range []string{"2.12.9", "2.15.0"} {
+		t.Run(ver, func(t *testing.T) {
+			e := newEnv(t, "LFS_SIM_VERSION="+ver)
+			e.simOnly()
+			deep := e.dir
+			for i := 0; len(deep) < 3990-200; i++ {
+				deep = filepath.Join(deep, strings.Repeat(string(rune('a'+i%26)), 200))
+			}
+			deep = filepath.Join(deep, strings.Repeat("d", 3990-len(deep)-1))
+			short := e.file(strings.TrimPrefix(filepath.Join(deep, "a"), e.dir+"/"), "x", 2)
+			long := filepath.Join(deep, strings.Repeat("y", 90)) // 4081 bytes: a valid path
+			after := filepath.Join(deep, strings.Repeat("z", 10))
+			for _, p := range []string{long, after} {
+				e.file(strings.TrimPrefix(p, e.dir+"/"), "x", 2)
+			}
+			var got []string
+			err := e.c.Find(context.Background(), []string{e.dir}, lfs.FindOptions{Type: "f", OSTs: lfs.OSTList{2}},
+				func(p string) error { got = append(got, p); return nil })
+			if ver == "2.12.9" {
+				if err == nil || !strings.Contains(err.Error(), "string buffer too small") {
+					t.Errorf("Find over a directory lfs 2.12 cannot walk whole: %d paths, err %v; want an error", len(got), err)
+				}
+				return
+			}
+			if err != nil || !cmp.Equal(got, []string{short, long, after}) {
+				t.Errorf("Find: %d paths, %v", len(got), err)
+			}
+		})
+	}
+}
