@@ -163,6 +163,9 @@ func TestPlanBadInput(t *testing.T) {
 	open := filepath.Join(e.root, "open")
 	os.Mkdir(open, 0o777)
 	os.Chmod(open, 0o777)
+	treeLink := filepath.Join(e.root, "tree-link") // a symlinked scan path
+	os.Symlink(e.tree, treeLink)
+	sub, _ := os.ReadDir(e.tree)
 	tests := []struct {
 		name string
 		camp string
@@ -181,6 +184,11 @@ func TestPlanBadInput(t *testing.T) {
 		{"writable by others", open, []string{"--osts", "2", "--scan-path", e.tree}, nil, "writable by group or others"},
 		{"path a job script cannot carry", filepath.Join(e.root, "with space"), []string{"--osts", "2", "--scan-path", e.tree}, nil, "cannot carry"},
 		{"target is a source", "", []string{"--osts", "2", "--scan-path", e.tree, "--target-osts", "2"}, nil, "also a source"},
+		{"exclude under no scan path", "", []string{"--osts", "2", "--scan-path", e.tree, "--exclude", other}, nil, "under no --scan-path"},
+		// Excludes match the names found, which keep the symlink's name: one written under
+		// the real path would leave nothing out.
+		{"exclude under the real path of a symlinked scan path", "", []string{"--osts", "2", "--scan-path", treeLink,
+			"--exclude", filepath.Join(e.tree, sub[0].Name())}, nil, "under no --scan-path"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
