@@ -435,3 +435,20 @@ func TestContractFindSkipsRestOfDeepDirectoryBefore215(t *testing.T) {
 		})
 	}
 }
+
+// lfs_migrate() (lfs.c) names each migrated file with -v only from 2.13: a 2.12 batch says
+// nothing about its successes, so Migrate leaves them unknown (the caller verifies each)
+// and never reports one as migrated on lfs's word. Failures are still attributed.
+func TestContractMigrateVerbose212(t *testing.T) {
+	e := newEnv(t, "LFS_SIM_VERSION=2.12.9")
+	e.simOnly()
+	a, b := e.file("a", "data", 1), e.file("b", "data", 1)
+	gone := filepath.Join(e.dir, "gone")
+	res, err := e.c.Migrate(context.Background(), lfs.MigrateOptions{StripeCount: 1}, []string{a, gone, b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res[0].Status != lfs.MigrateUnknown || res[2].Status != lfs.MigrateUnknown || res[1].Status != lfs.MigrateFailed || res[1].Class() != lfs.ClassVanished {
+		t.Errorf("2.12 batch: %+v; want unknown, failed (vanished), unknown", res)
+	}
+}
