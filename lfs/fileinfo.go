@@ -48,7 +48,7 @@ func (c *Client) FileInfo(ctx context.Context, files []string) ([]FileInfoResult
 
 // FileInfoOn is FileInfo for callers that only need to know which of the OSTs sources hold
 // objects of each file. The files whose record lfs cut (every DoM file, and every PFL file
-// with a component not instantiated whose stripe count is -1 or the default: see
+// with a component not instantiated whose stripe count is -1: see
 // printf_format_ost_indices in LUSTRE.md) are then described together as FileInfoCompat
 // does, with one lfs find -O per source OST for all of them, instead of one lfs getstripe
 // each, when that takes fewer calls; their OSTs list only OSTs of sources.
