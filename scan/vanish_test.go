@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -88,6 +89,56 @@ func TestSubtreeRemovedBeforeItsFind(t *testing.T) {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff([]string{"/a/f1", "/b/f2"}, got); diff != "" {
+		t.Errorf("entries (-want +got):\n%s", diff)
+	}
+}
+
+// churnLFS is lfs over a busy tree: every walk of failDir meets a subdirectory removed
+// under it, and lfs find exits with ENOENT after printing what it saw
+// (llapi_semantic_traverse() keeps the first error). Walks of anything below succeed.
+type churnLFS struct {
+	vanishLFS
+	failDir string
+	walks   []string
+}
+
+func (c *churnLFS) Find(ctx context.Context, roots []string, o lfs.FindOptions, fn func(string) error) error {
+	c.walks = append(c.walks, roots...)
+	if err := c.vanishLFS.Find(ctx, roots, o, fn); err != nil {
+		return err
+	}
+	if roots[0] == c.failDir {
+		return &lfs.ExitError{Args: []string{"find", roots[0]}, Code: int(syscall.ENOENT),
+			Stderr: "lfs find: llapi_semantic_traverse: Failed to open '" + c.failDir + "/tmp.123': No such file or directory (2)"}
+	}
+	return nil
+}
+
+// A subtree in which some directory vanishes during every walk (a busy filesystem) is
+// scanned piecewise, its files as loose files and each subdirectory on its own, instead of
+// failing the plan after its retries.
+func TestSubtreeWithChurnIsScannedPiecewise(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"f1", "sub/f2", "sub/deeper/f3", "z/f4"} {
+		p := filepath.Join(dir, f)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, nil, 0o644)
+	}
+	c := &churnLFS{vanishLFS: vanishLFS{done: true}, failDir: dir}
+	var got []string
+	var st Stats
+	err := Run(context.Background(), c, Options{Roots: []string{dir}, Find: lfs.FindOptions{OSTs: lfs.OSTList{2}}, Units: 1,
+		Workers: 1, SpoolDir: t.TempDir(), RetryWait: 1}, &st, func(es []manifest.Entry) error {
+		for _, e := range es {
+			got = append(got, strings.TrimPrefix(e.Path, dir))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(got)
+	if diff := cmp.Diff([]string{"/f1", "/sub/deeper/f3", "/sub/f2", "/z/f4"}, got); diff != "" {
 		t.Errorf("entries (-want +got):\n%s", diff)
 	}
 }
