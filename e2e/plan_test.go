@@ -190,6 +190,24 @@ func TestPlanBadInput(t *testing.T) {
 		{"exclude under the real path of a symlinked scan path", "", []string{"--osts", "2", "--scan-path", treeLink,
 			"--exclude", filepath.Join(e.tree, sub[0].Name())}, nil, "under no --scan-path"},
 	}
+	// A scan path on another filesystem (here a tmpfs; in life, a symlink into another
+	// Lustre filesystem), where the same OST indices name other OSTs.
+	if shm, err := os.MkdirTemp("/dev/shm", "migrator-e2e-"); err == nil {
+		t.Cleanup(func() { os.RemoveAll(shm) })
+		a, _ := os.Stat(e.tree)
+		b, _ := os.Stat(shm)
+		if a.Sys().(*syscall.Stat_t).Dev != b.Sys().(*syscall.Stat_t).Dev {
+			shmLink := filepath.Join(e.root, "shm-link")
+			os.Symlink(shm, shmLink)
+			tests = append(tests, struct {
+				name string
+				camp string
+				args []string
+				env  []string
+				msg  string
+			}{"scan path on another filesystem", "", []string{"--osts", "2", "--scan-path", e.tree, "--scan-path", shmLink}, nil, "another filesystem"})
+		}
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			camp := tt.camp
