@@ -185,6 +185,10 @@ func TestPlanBadInput(t *testing.T) {
 		{"path a job script cannot carry", filepath.Join(e.root, "with space"), []string{"--osts", "2", "--scan-path", e.tree}, nil, "cannot carry"},
 		{"target is a source", "", []string{"--osts", "2", "--scan-path", e.tree, "--target-osts", "2"}, nil, "also a source"},
 		{"exclude under no scan path", "", []string{"--osts", "2", "--scan-path", e.tree, "--exclude", other}, nil, "under no --scan-path"},
+		// Overlapping scan paths would list every file in both twice (FIDs are compared only
+		// for files with several links).
+		{"nested scan paths", "", []string{"--osts", "2", "--scan-path", e.tree, "--scan-path", filepath.Join(e.tree, sub[0].Name())}, nil, "overlap"},
+		{"a scan path and a symlink to it", "", []string{"--osts", "2", "--scan-path", e.tree, "--scan-path", treeLink}, nil, "overlap"},
 		// Excludes match the names found, which keep the symlink's name: one written under
 		// the real path would leave nothing out.
 		{"exclude under the real path of a symlinked scan path", "", []string{"--osts", "2", "--scan-path", treeLink,

@@ -74,6 +74,21 @@ func Check(ctx context.Context, l LFS, req campaign.Request) (*Preflight, error)
 			return nil, badInput("scan path %q is on another filesystem than %q (followed through any symlink): OST indices are per filesystem; plan one campaign per filesystem", sp, req.Selection.ScanPaths[0])
 		}
 	}
+	// Overlapping scan paths, by name or through symlinks, would list every file of the
+	// overlap twice, under two names.
+	real := make([]string, len(req.Selection.ScanPaths))
+	for i, sp := range req.Selection.ScanPaths {
+		r, err := filepath.EvalSymlinks(string(sp))
+		if err != nil {
+			return nil, badInput("scan path %s: %v", sp, unwrapPath(err))
+		}
+		real[i] = r
+		for j := 0; j < i; j++ {
+			if campaign.Under(real[i], real[j]) || campaign.Under(real[j], real[i]) {
+				return nil, badInput("scan paths %q and %q overlap (%q and %q, symlinks followed): each file would be listed twice; give only the outer one", req.Selection.ScanPaths[j], sp, real[j], real[i])
+			}
+		}
+	}
 	v, err := l.Version(ctx)
 	if err != nil {
 		return nil, err
