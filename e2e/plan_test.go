@@ -163,6 +163,9 @@ func TestPlanBadInput(t *testing.T) {
 	open := filepath.Join(e.root, "open")
 	os.Mkdir(open, 0o777)
 	os.Chmod(open, 0o777)
+	treeLink := filepath.Join(e.root, "tree-link") // a symlinked scan path
+	os.Symlink(e.tree, treeLink)
+	sub, _ := os.ReadDir(e.tree)
 	tests := []struct {
 		name string
 		camp string
@@ -181,6 +184,33 @@ func TestPlanBadInput(t *testing.T) {
 		{"writable by others", open, []string{"--osts", "2", "--scan-path", e.tree}, nil, "writable by group or others"},
 		{"path a job script cannot carry", filepath.Join(e.root, "with space"), []string{"--osts", "2", "--scan-path", e.tree}, nil, "cannot carry"},
 		{"target is a source", "", []string{"--osts", "2", "--scan-path", e.tree, "--target-osts", "2"}, nil, "also a source"},
+		{"exclude under no scan path", "", []string{"--osts", "2", "--scan-path", e.tree, "--exclude", other}, nil, "under no --scan-path"},
+		// Overlapping scan paths would list every file in both twice (FIDs are compared only
+		// for files with several links).
+		{"nested scan paths", "", []string{"--osts", "2", "--scan-path", e.tree, "--scan-path", filepath.Join(e.tree, sub[0].Name())}, nil, "overlap"},
+		{"a scan path and a symlink to it", "", []string{"--osts", "2", "--scan-path", e.tree, "--scan-path", treeLink}, nil, "overlap"},
+		// Excludes match the names found, which keep the symlink's name: one written under
+		// the real path would leave nothing out.
+		{"exclude under the real path of a symlinked scan path", "", []string{"--osts", "2", "--scan-path", treeLink,
+			"--exclude", filepath.Join(e.tree, sub[0].Name())}, nil, "under no --scan-path"},
+	}
+	// A scan path on another filesystem (here a tmpfs; in life, a symlink into another
+	// Lustre filesystem), where the same OST indices name other OSTs.
+	if shm, err := os.MkdirTemp("/dev/shm", "migrator-e2e-"); err == nil {
+		t.Cleanup(func() { os.RemoveAll(shm) })
+		a, _ := os.Stat(e.tree)
+		b, _ := os.Stat(shm)
+		if a.Sys().(*syscall.Stat_t).Dev != b.Sys().(*syscall.Stat_t).Dev {
+			shmLink := filepath.Join(e.root, "shm-link")
+			os.Symlink(shm, shmLink)
+			tests = append(tests, struct {
+				name string
+				camp string
+				args []string
+				env  []string
+				msg  string
+			}{"scan path on another filesystem", "", []string{"--osts", "2", "--scan-path", e.tree, "--scan-path", shmLink}, nil, "another filesystem"})
+		}
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -368,7 +369,27 @@ func (c *Client) Find(ctx context.Context, roots []string, opts FindOptions, fn 
 	if fnErr != nil {
 		return fnErr
 	}
+	if r.err == nil {
+		return skippedDirError(r.stderr)
+	}
 	return r.err
+}
+
+// skippedDirError reads lfs find's stderr after a successful exit. Through 2.14,
+// llapi_semantic_traverse() (liblustreapi.c) walks with a PATH_MAX+1 buffer and, at the
+// first entry of a directory that does not fit ("string buffer too small"), skips the rest
+// of that directory and exits 0: the walk is incomplete and must not pass for complete.
+func skippedDirError(stderr []byte) error {
+	const msg = "string buffer too small"
+	i := bytes.Index(stderr, []byte(msg))
+	if i < 0 {
+		return nil
+	}
+	line := stderr[i:]
+	if j := bytes.IndexByte(line, '\n'); j >= 0 {
+		line = line[:j]
+	}
+	return fmt.Errorf("lfs find skipped the rest of a directory whose paths are too long for its buffer (lfs before 2.15): %q; use a 2.15+ client or --exclude that directory", line)
 }
 
 // FindAmong runs "lfs find FILE... --maxdepth 0 OPTIONS -0" over known files and reports,
@@ -664,6 +685,7 @@ func (c *Client) HSMStates(ctx context.Context, files []string) ([]HSMResult, er
 		} else {
 			found, ok = matchPrefixedLines(r.stdout, batch, parse)
 		}
+		var rest []int // not answered: asked again
 		for i := range batch {
 			if ok && found[i] {
 				results[idx[i]] = HSMResult{State: states[i]}
@@ -676,11 +698,37 @@ func (c *Client) HSMStates(ctx context.Context, files []string) ([]HSMResult, er
 				}
 				continue
 			}
-			one, err := c.HSMStates(ctx, batch[i:i+1])
+			if _, err := os.Lstat(batch[i]); IsGone(err) {
+				results[idx[i]] = HSMResult{Err: &FileError{Path: batch[i], Errno: syscall.ENOENT}}
+				continue
+			}
+			rest = append(rest, i)
+		}
+		// Before 2.16 lfs_hsm_state() (lfs.c) stops at the first file it fails on and says
+		// nothing about the files after it. Unless lfs answered for a file after the first
+		// unanswered one (it went on: the unanswered ones failed), that file is asked alone
+		// (for its error) and the others again as one batch, not one call each.
+		wentOn := len(rest) > 0 && slices.ContainsFunc(found[rest[0]+1:], func(b bool) bool { return b })
+		for k := 0; k < len(rest); k++ {
+			if k == 1 && !wentOn {
+				sub := make([]string, 0, len(rest)-1)
+				for _, i := range rest[1:] {
+					sub = append(sub, batch[i])
+				}
+				more, err := c.HSMStates(ctx, sub)
+				if err != nil {
+					return err
+				}
+				for j, i := range rest[1:] {
+					results[idx[i]] = more[j]
+				}
+				break
+			}
+			one, err := c.HSMStates(ctx, batch[rest[k]:rest[k]+1])
 			if err != nil {
 				return err
 			}
-			results[idx[i]] = one[0]
+			results[idx[rest[k]]] = one[0]
 		}
 		return nil
 	})

@@ -43,19 +43,29 @@ const infoFormat = `%LF %s %n %U %G %Lo\n`
 // unanswered files that are still regular files are asked again on their own, and those
 // lfs still fails on get an Err. Needs lfs 2.15 or later.
 func (c *Client) FileInfo(ctx context.Context, files []string) ([]FileInfoResult, error) {
+	return c.FileInfoOn(ctx, files, nil)
+}
+
+// FileInfoOn is FileInfo for callers that only need to know which of the OSTs sources hold
+// objects of each file. The files whose record lfs cut (every DoM file, and every PFL file
+// with a component not instantiated whose stripe count is -1: see
+// printf_format_ost_indices in LUSTRE.md) are then described together as FileInfoCompat
+// does, with one lfs find -O per source OST for all of them, instead of one lfs getstripe
+// each, when that takes fewer calls; their OSTs list only OSTs of sources.
+func (c *Client) FileInfoOn(ctx context.Context, files []string, sources OSTList) ([]FileInfoResult, error) {
 	if err := checkPaths(files); err != nil {
 		return nil, err
 	}
 	results := make([]FileInfoResult, len(files))
 	err := c.batched(ctx, files, func(idx []int, batch []string) error {
-		res, failed, err := c.fileInfo(ctx, batch)
+		res, failed, err := c.fileInfo(ctx, batch, sources)
 		if err != nil {
 			return err
 		}
 		if failed != nil {
 			still, failed, err := askAgain(batch, func(j int) bool { return !res[j].OK }, true,
 				func(again []int, sub []string) (*ExitError, error) {
-					res2, failed, err := c.fileInfo(ctx, sub)
+					res2, failed, err := c.fileInfo(ctx, sub, sources)
 					if err == nil {
 						for k, j := range again {
 							res[j] = res2[k]
@@ -88,7 +98,7 @@ func (c *Client) FileInfo(ctx context.Context, files []string) ([]FileInfoResult
 // A "?" in %Lo is a stripe without an object (llapi_layout_ost_index_get() fails on a
 // component that is not instantiated): no OST, rightly skipped, as check_obd_match()
 // skips such components for -O.
-func (c *Client) fileInfo(ctx context.Context, batch []string) ([]FileInfoResult, *ExitError, error) {
+func (c *Client) fileInfo(ctx context.Context, batch []string, sources OSTList) ([]FileInfoResult, *ExitError, error) {
 	args := append([]string{"find"}, batch...)
 	args = append(args, "--maxdepth", "0", "-type", "f", "--printf", infoFormat)
 	r := c.run(ctx, nil, args...)
@@ -139,10 +149,30 @@ func (c *Client) fileInfo(ctx context.Context, batch []string) ([]FileInfoResult
 			}
 		}
 	}
-	for i, f := range batch {
-		if !alone[i] {
-			continue
+	var lone []int
+	for i := range batch {
+		if alone[i] {
+			lone = append(lone, i)
 		}
+	}
+	// One lfs getstripe per cut file, or lfs path2fid and one lfs find -O per source OST
+	// for all of them (exact too: check_obd_match() reads the whole layout).
+	if len(sources) > 0 && 1+len(sources) < len(lone) {
+		sub := make([]string, len(lone))
+		for k, i := range lone {
+			sub[k] = batch[i]
+		}
+		infos, err := c.FileInfoCompat(ctx, sub, sources)
+		if err != nil {
+			return nil, nil, err
+		}
+		for k, i := range lone {
+			res[i] = infos[k]
+		}
+		return res, failed, nil
+	}
+	for _, i := range lone {
+		f := batch[i]
 		one, err := c.describeOne(ctx, f, res[i].Info.FID)
 		if err != nil {
 			return nil, nil, err

@@ -46,7 +46,7 @@ func Run(args []string, getenv func(string) string, stdin io.Reader, stdout, std
 	case "path2fid":
 		return runPath2FID(rest, out, errw, prog)
 	case "hsm_state":
-		return runHSMState(rest, out, errw, prog)
+		return runHSMState(&cfg, rest, out, errw, prog)
 	case "hsm_set", "hsm_clear":
 		return runHSMChange(cmd == "hsm_set", rest, errw, prog)
 	case "hsm_release":
@@ -187,13 +187,21 @@ func runPath2FID(files []string, out, stderr *bufio.Writer, prog string) int {
 	return rc
 }
 
-func runHSMState(files []string, out, stderr *bufio.Writer, prog string) int {
+// runHSMState is lfs_hsm_state() (lfs.c). Before 2.16 it stops at the first file it fails
+// on ("can't get hsm state for FILE: STRERROR", exit with that errno), printing nothing for
+// the files after it; from 2.16 it goes on past failures.
+func runHSMState(cfg *Config, files []string, out, stderr *bufio.Writer, prog string) int {
+	stops := cfg.lacks(func(v lfs.Version) bool { return v.AtLeast(2, 16) })
 	rc := 0
 	for _, f := range files {
 		_, _, err := statID(f)
 		var h lfs.HSMState
 		if err == nil {
 			h, err = readHSM(f)
+		}
+		if err != nil && stops {
+			fmt.Fprintf(stderr, "can't get hsm state for %s: %s\n", f, errText(err))
+			return int(errnoOf(err))
 		}
 		if err != nil {
 			fmt.Fprintf(stderr, "%s hsm_state: get HSM state for '%s' failed: %s\n", prog, f, errText(err))

@@ -2,6 +2,7 @@ package lfssim_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -282,5 +283,172 @@ func TestContractReleased(t *testing.T) {
 		if out != "[?,?]\n" {
 			t.Errorf("%%Lo of a released file: %q", out)
 		}
+	}
+}
+
+// counting returns a client that runs e's lfs through a script logging each subcommand,
+// and a function returning how many times each subcommand ran.
+func (e *env) counting() (*lfs.Client, func() map[string]int) {
+	e.t.Helper()
+	dir := e.t.TempDir()
+	log := filepath.Join(dir, "calls")
+	script := filepath.Join(dir, "lfs")
+	body := "#!/bin/sh\necho \"$1\" >> '" + log + "'\nexec '" + e.bin + "' \"$@\"\n"
+	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+		e.t.Fatal(err)
+	}
+	c := lfs.New(script).WithEnv(e.simEnv...)
+	return c, func() map[string]int {
+		b, _ := os.ReadFile(log)
+		n := map[string]int{}
+		for _, l := range strings.Fields(string(b)) {
+			n[l]++
+		}
+		return n
+	}
+}
+
+// lfs_hsm_state() (lfs.c) before 2.16 stops at the first file it fails on and prints
+// nothing for the files after it; from 2.16 it goes on. HSMStates gets every file's state
+// either way, asking the failed file alone and the rest again as one batch, not one call
+// per file after the failure.
+func TestContractHSMStateStopsBefore216(t *testing.T) {
+	for _, ver := range []string{"2.12.9", "2.16.0"} {
+		t.Run(ver, func(t *testing.T) {
+			e := newEnv(t, "LFS_SIM_VERSION="+ver)
+			var files []string
+			for i := 0; i < 20; i++ {
+				files = append(files, e.file(fmt.Sprintf("f%02d", i), "x", 1))
+			}
+			e.lfs("hsm_set", "--exists", "--archived", files[7])
+			e.lfs("hsm_release", files[7])
+			gone := filepath.Join(e.dir, "gone")
+			files = append([]string{gone}, files...) // fails first
+			code, out, _ := e.raw(append([]string{"hsm_state"}, files...)...)
+			if v, _ := lfs.ParseVersion("lfs " + ver); !v.AtLeast(2, 16) && !e.real && (code != int(syscall.ENOENT) || out != "") {
+				t.Errorf("hsm_state GONE FILE...: exit %d, stdout %q; want ENOENT and nothing printed", code, out)
+			}
+			c, calls := e.counting()
+			res, err := c.HSMStates(context.Background(), files)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res[0].Err == nil {
+				t.Errorf("missing file: %+v, want an error", res[0])
+			}
+			for i, r := range res[1:] {
+				if r.Err != nil || r.State.Released() != (i == 7) || r.State.Flags&lfs.HSExists == 0 && i == 7 {
+					t.Errorf("%s: %+v", filepath.Base(files[i+1]), r)
+				}
+			}
+			if n := calls()["hsm_state"]; n > 3 {
+				t.Errorf("%d lfs hsm_state calls for 21 files, one missing; want at most 3", n)
+			}
+		})
+	}
+}
+
+// Every DoM file, and every PFL file with a component not instantiated whose stripe count
+// is -1, prints a record lfs cuts (printf_format_ost_indices()): at 10^8 files one lfs
+// getstripe each would cost as much as the scan. Told the source OSTs, FileInfoOn
+// describes a batch's cut files with lfs path2fid and one lfs find -O per source OST, as
+// exactly (check_obd_match() reads the whole layout). Built with SetLayout: simulator only.
+func TestContractCutRecordsDescribedPerSourceOST(t *testing.T) {
+	e := newEnv(t)
+	e.simOnly()
+	comp := func(id uint32, init bool, count int, pattern string, osts ...uint32) lfs.Component {
+		flags := "0"
+		if init {
+			flags = "init"
+		}
+		return lfs.Component{ID: id, Flags: flags, End: lfs.EOF, StripeCount: count, Pattern: pattern, OSTs: osts}
+	}
+	var files []string
+	var want [][]uint32
+	for i := 0; i < 12; i++ {
+		p := e.file(fmt.Sprintf("f%02d", i), "content", 0)
+		ost := uint32(1 + i%5) // sources are 3 and 4
+		l := lfs.Layout{Composite: true, MirrorCount: 1, Components: []lfs.Component{
+			comp(1, true, 0, "mdt"), comp(2, true, 1, "raid0", ost)}} // DoM
+		if i%2 == 1 {
+			l.Components = []lfs.Component{comp(1, true, 1, "raid0", ost), comp(2, false, -1, "raid0")} // PFL, -c -1 not instantiated
+		}
+		if err := lfssim.SetLayout(p, l); err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, p)
+		if ost == 3 || ost == 4 {
+			want = append(want, []uint32{ost})
+		} else {
+			want = append(want, nil)
+		}
+	}
+	c, calls := e.counting()
+	res, err := c.FileInfoOn(context.Background(), files, lfs.OSTList{3, 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range files {
+		if !res[i].OK || !cmp.Equal(res[i].Info.OSTs, want[i]) || res[i].Info.Size != uint64(len("content")) || res[i].Info.FID == (lfs.FID{}) {
+			t.Errorf("%s: %+v, want OSTs %v", filepath.Base(files[i]), res[i], want[i])
+		}
+	}
+	n := calls()
+	if n["getstripe"] != 0 || n["find"]+n["path2fid"] > 4 {
+		t.Errorf("lfs calls for 12 cut records and 2 source OSTs: %v; want no getstripe, at most 1 find --printf + 1 path2fid + 2 find -O", n)
+	}
+}
+
+// llapi_semantic_traverse() (liblustreapi.c) walks with a PATH_MAX+1 buffer through 2.14
+// (param_callback()), 2*PATH_MAX from 2.15: at the first entry whose dirent record does not
+// fit after the directory's path it prints "string buffer too small" and skips the rest of
+// the directory, exit 0. Find must not pass such a walk for complete. Simulator only: the
+// client's version decides.
+func TestContractFindSkipsRestOfDeepDirectoryBefore215(t *testing.T) {
+	for _, ver := range []string{"2.12.9", "2.15.0"} {
+		t.Run(ver, func(t *testing.T) {
+			e := newEnv(t, "LFS_SIM_VERSION="+ver)
+			e.simOnly()
+			deep := e.dir
+			for i := 0; len(deep) < 3990-200; i++ {
+				deep = filepath.Join(deep, strings.Repeat(string(rune('a'+i%26)), 200))
+			}
+			deep = filepath.Join(deep, strings.Repeat("d", 3990-len(deep)-1))
+			short := e.file(strings.TrimPrefix(filepath.Join(deep, "a"), e.dir+"/"), "x", 2)
+			long := filepath.Join(deep, strings.Repeat("y", 90)) // 4081 bytes: a valid path
+			after := filepath.Join(deep, strings.Repeat("z", 10))
+			for _, p := range []string{long, after} {
+				e.file(strings.TrimPrefix(p, e.dir+"/"), "x", 2)
+			}
+			var got []string
+			err := e.c.Find(context.Background(), []string{e.dir}, lfs.FindOptions{Type: "f", OSTs: lfs.OSTList{2}},
+				func(p string) error { got = append(got, p); return nil })
+			if ver == "2.12.9" {
+				if err == nil || !strings.Contains(err.Error(), "string buffer too small") {
+					t.Errorf("Find over a directory lfs 2.12 cannot walk whole: %d paths, err %v; want an error", len(got), err)
+				}
+				return
+			}
+			if err != nil || !cmp.Equal(got, []string{short, long, after}) {
+				t.Errorf("Find: %d paths, %v", len(got), err)
+			}
+		})
+	}
+}
+
+// lfs_migrate() (lfs.c) names each migrated file with -v only from 2.13: a 2.12 batch says
+// nothing about its successes, so Migrate leaves them unknown (the caller verifies each)
+// and never reports one as migrated on lfs's word. Failures are still attributed.
+func TestContractMigrateVerbose212(t *testing.T) {
+	e := newEnv(t, "LFS_SIM_VERSION=2.12.9")
+	e.simOnly()
+	a, b := e.file("a", "data", 1), e.file("b", "data", 1)
+	gone := filepath.Join(e.dir, "gone")
+	res, err := e.c.Migrate(context.Background(), lfs.MigrateOptions{StripeCount: 1}, []string{a, gone, b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res[0].Status != lfs.MigrateUnknown || res[2].Status != lfs.MigrateUnknown || res[1].Status != lfs.MigrateFailed || res[1].Class() != lfs.ClassVanished {
+		t.Errorf("2.12 batch: %+v; want unknown, failed (vanished), unknown", res)
 	}
 }

@@ -25,6 +25,10 @@ type findQuery struct {
 	tests    []findTest
 	print0   bool
 	printf   string
+	// pathBuf is llapi_semantic_traverse()'s path buffer: PATH_MAX+1 through 2.14,
+	// 2*PATH_MAX from 2.15 (param_callback()).
+	pathBuf int
+	warn    func(msg string) // stderr, exit status unchanged
 }
 
 // findTest is one predicate; neg is "!" before it.
@@ -437,6 +441,11 @@ func runFind(cfg *Config, args []string, stdout, stderr *bufio.Writer, prog stri
 		fmt.Fprintf(stderr, "%s find: %v\n", prog, err)
 		return int(syscall.EINVAL)
 	}
+	q.pathBuf = 2 * 4096
+	if cfg.lacks(func(v lfs.Version) bool { return v.AtLeast(2, 15) }) {
+		q.pathBuf = 4096 + 1
+	}
+	q.warn = func(msg string) { fmt.Fprintf(stderr, "%s find: %s\n", prog, msg) }
 	rc := 0
 	report := func(path string, err error) {
 		fmt.Fprintf(stderr, "%s find: %s: %s\n", prog, path, errText(err))
@@ -508,6 +517,13 @@ func (q *findQuery) walk(cfg *Config, path string, depth int, follow bool, out *
 	for _, de := range ents {
 		if strings.HasPrefix(de.Name(), VolatilePrefix) {
 			continue
+		}
+		// llapi_semantic_traverse() stops reading the directory, exit status unchanged, at the
+		// first entry whose name (as a dirent64 record: 19 bytes, the name, a NUL, 8-aligned)
+		// and the path do not fit its buffer.
+		if reclen := (19 + len(de.Name()) + 1 + 7) &^ 7; len(path)+reclen+2 > q.pathBuf {
+			q.warn("error: llapi_semantic_traverse: string buffer too small for " + path)
+			break
 		}
 		child := path + "/" + de.Name()
 		if strings.HasSuffix(path, "/") {

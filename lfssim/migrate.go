@@ -193,7 +193,8 @@ func runMigrate(cfg *Config, args []string, stdin io.Reader, stdout, stderr *buf
 			}
 			continue
 		}
-		if o.verbose {
+		// lfs_migrate() (lfs.c) names each migrated file with -v from 2.13; 2.12's says nothing.
+		if o.verbose && !cfg.lacks(func(v lfs.Version) bool { return v.AtLeast(2, 13) }) {
 			fmt.Fprintf(stdout, "%s\n", f)
 		}
 		stdout.Flush()

@@ -36,7 +36,7 @@ import (
 
 // LFS is what a task needs from the lfs command.
 type LFS interface {
-	FileInfo(ctx context.Context, files []string) ([]lfs.FileInfoResult, error)
+	FileInfoOn(ctx context.Context, files []string, sources lfs.OSTList) ([]lfs.FileInfoResult, error)
 	FileInfoCompat(ctx context.Context, files []string, osts lfs.OSTList) ([]lfs.FileInfoResult, error)
 	HSMStates(ctx context.Context, files []string) ([]lfs.HSMResult, error)
 	Migrate(ctx context.Context, opts lfs.MigrateOptions, files []string) ([]lfs.MigrateResult, error)
@@ -518,7 +518,7 @@ func (t *task) states(b []*item) ([]fileState, error) {
 	if t.o.NoPrintf {
 		infos, err = t.l.FileInfoCompat(t.kill, ps, t.sources)
 	} else {
-		infos, err = t.l.FileInfo(t.kill, ps)
+		infos, err = t.l.FileInfoOn(t.kill, ps, t.sources)
 	}
 	if err != nil {
 		return nil, err
@@ -579,6 +579,13 @@ func (t *task) layoutCheck(b []*item) []*item {
 			switch {
 			case hs[i].Err == nil && hs[i].State.Released():
 				t.record(it, skip(checkpoint.SkipReleased))
+			case hs[i].Err != nil && i < len(out):
+				// Not known not to be released: never attempted, failed for a later round.
+				if _, err := os.Lstat(it.e.Path); lfs.IsGone(err) {
+					t.record(it, skip(checkpoint.SkipGone))
+				} else {
+					t.recordErr(it, "lfs hsm_state", hs[i].Err)
+				}
 			case i >= len(out):
 				t.record(it, skip(checkpoint.SkipOffSource))
 			default:

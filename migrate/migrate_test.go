@@ -29,6 +29,8 @@ type fakeLFS struct {
 	calls   int
 	// released are HSM-released files: lfs hsm_state says so, whatever FileInfo shows.
 	released map[string]bool
+	// hsmErr are files lfs hsm_state fails on.
+	hsmErr map[string]error
 }
 
 type fakeFile struct {
@@ -36,7 +38,7 @@ type fakeFile struct {
 	osts []uint32
 }
 
-func (f *fakeLFS) FileInfo(_ context.Context, files []string) ([]lfs.FileInfoResult, error) {
+func (f *fakeLFS) FileInfoOn(_ context.Context, files []string, _ lfs.OSTList) ([]lfs.FileInfoResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	out := make([]lfs.FileInfoResult, len(files))
@@ -58,6 +60,7 @@ func (f *fakeLFS) HSMStates(_ context.Context, files []string) ([]lfs.HSMResult,
 		if f.released[p] {
 			res[i].State.Flags = lfs.HSExists | lfs.HSArchived | lfs.HSReleased
 		}
+		res[i].Err = f.hsmErr[p]
 	}
 	return res, nil
 }
@@ -328,5 +331,34 @@ func TestReleasedIsNeverAttempted(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{es[0].Path, es[3].Path}, given); diff != "" {
 		t.Errorf("files given to lfs migrate (-want +got):\n%s", diff)
+	}
+}
+
+// A file whose HSM state lfs could not read may be released: it is never given to lfs
+// migrate (which would restore it from the archive), but failed, retryable, for a later
+// round to ask again.
+func TestUnknownHSMStateIsNeverAttempted(t *testing.T) {
+	f, es, sel := setup(t, 3)
+	f.released = map[string]bool{es[1].Path: true}
+	f.hsmErr = map[string]error{es[1].Path: &lfs.FileError{Path: es[1].Path, Errno: syscall.EIO}}
+	var given []string
+	f.migrate = func(f *fakeLFS, files []string) ([]lfs.MigrateResult, error) {
+		given = append(given, files...)
+		res := make([]lfs.MigrateResult, len(files))
+		for i, p := range files {
+			f.move(p)
+			res[i].Status = lfs.MigrateOK
+		}
+		return res, nil
+	}
+	rec, err := run(t, f, es, sel, Options{Workers: 1, Batch: 3}, State{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{es[0].Path, es[2].Path}, given); diff != "" {
+		t.Errorf("files given to lfs migrate (-want +got):\n%s", diff)
+	}
+	if r := rec.recs[1]; r.Outcome != checkpoint.Failed || !r.Retryable || r.Errno != syscall.EIO || rec.attempts[1] != 0 {
+		t.Errorf("entry with unknown HSM state: %+v, %d attempts; want failed, retryable, EIO, never attempted", r, rec.attempts[1])
 	}
 }

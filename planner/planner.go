@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/dustin/go-humanize"
@@ -55,13 +56,38 @@ type Preflight struct {
 // scan paths exist, and every source OST exists in the filesystem. Nothing is written.
 func Check(ctx context.Context, l LFS, req campaign.Request) (*Preflight, error) {
 	p := &Preflight{}
-	for _, sp := range req.Selection.ScanPaths {
+	var dev0 uint64
+	for i, sp := range req.Selection.ScanPaths {
 		fi, err := os.Stat(string(sp))
 		if err != nil {
 			return nil, badInput("scan path %s: %v", sp, unwrapPath(err))
 		}
 		if !fi.IsDir() {
 			return nil, badInput("scan path %s: not a directory", sp)
+		}
+		// OST indices name the OSTs of one filesystem: lfs find -O re-reads them for each
+		// Lustre mount it meets (cb_find_init(), "a lustre/lustre mount point is crossed"),
+		// so on another filesystem -O LIST would select files of other OSTs.
+		dev := uint64(fi.Sys().(*syscall.Stat_t).Dev)
+		if i == 0 {
+			dev0 = dev
+		} else if dev != dev0 {
+			return nil, badInput("scan path %q is on another filesystem than %q (followed through any symlink): OST indices are per filesystem; plan one campaign per filesystem", sp, req.Selection.ScanPaths[0])
+		}
+	}
+	// Overlapping scan paths, by name or through symlinks, would list every file of the
+	// overlap twice, under two names.
+	real := make([]string, len(req.Selection.ScanPaths))
+	for i, sp := range req.Selection.ScanPaths {
+		r, err := filepath.EvalSymlinks(string(sp))
+		if err != nil {
+			return nil, badInput("scan path %s: %v", sp, unwrapPath(err))
+		}
+		real[i] = r
+		for j := 0; j < i; j++ {
+			if campaign.Under(real[i], real[j]) || campaign.Under(real[j], real[i]) {
+				return nil, badInput("scan paths %q and %q overlap (%q and %q, symlinks followed): each file would be listed twice; give only the outer one", req.Selection.ScanPaths[j], sp, real[j], real[i])
+			}
 		}
 	}
 	v, err := l.Version(ctx)

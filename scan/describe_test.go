@@ -41,7 +41,7 @@ func (d *descLFS) FindAmong(_ context.Context, files []string, o lfs.FindOptions
 	return m, nil
 }
 
-func (d *descLFS) FileInfo(_ context.Context, files []string) ([]lfs.FileInfoResult, error) {
+func (d *descLFS) FileInfoOn(_ context.Context, files []string, _ lfs.OSTList) ([]lfs.FileInfoResult, error) {
 	res := make([]lfs.FileInfoResult, len(files))
 	for i, f := range files {
 		res[i] = lfs.FileInfoResult{OK: true, Info: lfs.FileInfo{FID: lfs.FID{Seq: 0x200000400, Oid: uint32(i + 1)}, Nlink: 1}}

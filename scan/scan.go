@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"migrator/campaign"
@@ -29,7 +30,7 @@ import (
 type LFS interface {
 	Find(ctx context.Context, roots []string, opts lfs.FindOptions, fn func(string) error) error
 	FindAmong(ctx context.Context, files []string, opts lfs.FindOptions) ([]bool, error)
-	FileInfo(ctx context.Context, files []string) ([]lfs.FileInfoResult, error)
+	FileInfoOn(ctx context.Context, files []string, sources lfs.OSTList) ([]lfs.FileInfoResult, error)
 	FileInfoCompat(ctx context.Context, files []string, osts lfs.OSTList) ([]lfs.FileInfoResult, error)
 }
 
@@ -310,15 +311,72 @@ func (s *scanner) scanUnit(ctx context.Context, worker int, u unit) error {
 	}
 	path := filepath.Join(s.spool, fmt.Sprintf("worker-%d", worker))
 	var n int64
+	gone := false
 	err := s.retry(ctx, func() (err error) {
 		n, err = s.findToSpool(ctx, u.dir, path)
+		if _, serr := os.Stat(u.dir); err != nil && lfs.IsGone(serr) {
+			// Removed since it was listed (lfs find fails on a missing operand with
+			// ENOENT): nothing under it is left to drain.
+			gone = true
+			return nil
+		}
 		return err
 	})
+	if gone {
+		return nil
+	}
+	var xe *lfs.ExitError
+	if err != nil && errors.As(err, &xe) && xe.Errno() == syscall.ENOENT {
+		// Some directory below vanished during every walk (llapi_semantic_traverse() fails
+		// its opendir and lfs find exits with ENOENT once done): on a busy filesystem a
+		// big subtree may never be walked whole. Scan it piecewise instead.
+		if perr := s.scanPieces(ctx, worker, u.dir); !errors.Is(perr, errTooBig) {
+			return perr
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("scanning %s failed %d times, giving up: %w", u.dir, s.o.Retries+1, err)
 	}
 	s.st.Found.Add(n)
 	return s.describeSpool(ctx, path)
+}
+
+// errTooBig is scanPieces declining a directory too big to list.
+var errTooBig = errors.New("directory too big to scan piecewise")
+
+// scanPieces scans the subtree dir one piece at a time: its regular files as loose files
+// (in batches), each subdirectory as a subtree of its own (split again if it fails the same
+// way). dir holds no exclude (split never makes a unit of one that does). A directory of
+// more than maxSplitEntries entries is not listed (errTooBig); a vanished one holds nothing.
+func (s *scanner) scanPieces(ctx context.Context, worker int, dir string) error {
+	ents, whole, err := readDir(dir, maxSplitEntries)
+	switch {
+	case err != nil && lfs.IsGone(err):
+		return nil
+	case err != nil:
+		return fmt.Errorf("listing %s: %w", dir, unwrap(err))
+	case !whole:
+		return errTooBig
+	}
+	s.st.DirsListed.Add(1)
+	var files []string
+	for _, e := range ents {
+		child := join(dir, e.Name())
+		switch {
+		case e.IsDir():
+			if err := s.scanUnit(ctx, worker, unit{dir: child}); err != nil {
+				return err
+			}
+		case e.Type().IsRegular():
+			files = append(files, child)
+		}
+	}
+	for i := 0; i < len(files); i += s.o.BatchSize {
+		if err := s.scanUnit(ctx, worker, unit{files: files[i:min(i+s.o.BatchSize, len(files))]}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // retry runs fn until it succeeds, at most 1 + Retries times, waiting a little longer
@@ -462,7 +520,7 @@ func (s *scanner) describe(ctx context.Context, paths []string) error {
 		if s.o.NoPrintf {
 			infos, err = s.l.FileInfoCompat(ctx, keep, s.o.Find.OSTs)
 		} else {
-			infos, err = s.l.FileInfo(ctx, keep)
+			infos, err = s.l.FileInfoOn(ctx, keep, s.o.Find.OSTs)
 		}
 		if err != nil {
 			return err
