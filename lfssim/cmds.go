@@ -45,6 +45,8 @@ func Run(args []string, getenv func(string) string, stdin io.Reader, stdout, std
 		return runGetstripe(&cfg, rest, out, errw, prog)
 	case "path2fid":
 		return runPath2FID(rest, out, errw, prog)
+	case "fid2path":
+		return runFID2Path(&cfg, rest, out, errw, prog)
 	case "hsm_state":
 		return runHSMState(rest, out, errw, prog)
 	case "hsm_set", "hsm_clear":
