@@ -178,3 +178,7 @@ func ParseFIDToPath(out []byte, fids []FID, nul bool) ([][]string, error) {
 	}
 	return paths, nil
 }
+
+// HasFIDToPathPrint0 reports whether "lfs fid2path" takes --print0: added in 2.16
+// (LU-16605, first in 2.15.58).
+func (v Version) HasFIDToPathPrint0() bool { return v.AtLeast(2, 16) }

@@ -25,6 +25,9 @@ type fakeLFS struct {
 	files   map[string]*fakeFile
 	migrate func(f *fakeLFS, files []string) ([]lfs.MigrateResult, error)
 	calls   int
+
+	fid2path int      // FIDToPath calls
+	migrated []string // paths moveAll migrated
 }
 
 type fakeFile struct {

@@ -260,14 +260,18 @@ func forEachShard(ctx context.Context, shards []manifest.ShardIndex, workers int
 	return ctx.Err()
 }
 
-// Entry states, one byte per entry while a shard is read.
+// Entry states, one byte per entry while a shard is read: the state in bits 0-2, a reason
+// or class in bits 3-6, and the attempted bit.
 const (
 	statePending uint8 = iota
 	stateMigrated
-	stateSkipped // + reason<<4
-	stateFailed  // + class<<4; details in the failures map
+	stateSkipped // + reason<<3
+	stateFailed  // + class<<3; details in the failures map
 	stateWould
 	attemptedBit uint8 = 0x80 // lfs migrate was started on the entry
+	// movedOutOnSource is the sub-code of a moved-out skip whose file still had an object on
+	// a source OST: it counts as left there.
+	movedOutOnSource uint8 = 15
 )
 
 type shardResult struct {
@@ -299,11 +303,15 @@ func readShard(rd campaign.Round, spec *campaign.Spec, idx manifest.Index, s man
 			case checkpoint.Migrated:
 				states[r.Index] = stateMigrated
 			case checkpoint.Skipped:
-				states[r.Index] = stateSkipped | (uint8(r.Reason)&7)<<4
+				sub := uint8(r.Reason) & 15
+				if r.Reason == checkpoint.SkipMovedOut && r.OnSource {
+					sub = movedOutOnSource
+				}
+				states[r.Index] = stateSkipped | sub<<3
 			case checkpoint.WouldMigrate:
 				states[r.Index] = stateWould
 			case checkpoint.Failed:
-				states[r.Index] = stateFailed | (uint8(r.Class)&7)<<4
+				states[r.Index] = stateFailed | (uint8(r.Class)&15)<<3
 				fails[r.Index] = *r
 				return nil
 			}
@@ -350,7 +358,7 @@ func readShard(rd campaign.Round, spec *campaign.Spec, idx manifest.Index, s man
 			return nil, err
 		}
 		code := states[i]
-		state, sub := code&0xf, (code>>4)&7
+		state, sub := code&7, (code>>3)&15
 		if state == statePending && code&attemptedBit != 0 {
 			res.Attempted++
 		}
@@ -376,11 +384,15 @@ func readShard(rd campaign.Round, spec *campaign.Spec, idx manifest.Index, s man
 		tally(&res.campaignFiles, &res.campaignBytes, state, e.Size)
 		switch state {
 		case stateSkipped:
-			localReasons[checkpoint.SkipReason(sub).String()]++
+			reason := checkpoint.SkipReason(sub)
+			if sub == movedOutOnSource {
+				reason = checkpoint.SkipMovedOut
+			}
+			localReasons[reason.String()]++
 		case stateFailed:
 			localClasses[lfs.Class(sub).String()]++
 		}
-		if state == statePending || state == stateWould || state == stateFailed {
+		if state == statePending || state == stateWould || state == stateFailed || state == stateSkipped && sub == movedOutOnSource {
 			for _, ost := range e.OSTs {
 				local[strconv.Itoa(int(ost))]++
 			}
