@@ -77,3 +77,20 @@ func TestContractFIDToPathBadRoot(t *testing.T) {
 		t.Fatal("no error for a root that does not exist")
 	}
 }
+
+// lfs df -i (lfs.c, showdf): one line per OST with Inodes, IUsed, IFree.
+func TestContractDFInodes(t *testing.T) {
+	e := newEnv(t)
+	ts, err := e.c.DFInodes(context.Background(), e.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ts) == 0 {
+		t.Fatal("no OST lines")
+	}
+	for _, x := range ts {
+		if x.Total == 0 || x.Used+x.Free > x.Total+1 {
+			t.Errorf("%+v: inconsistent counts", x)
+		}
+	}
+}

@@ -28,6 +28,9 @@ const (
 	// EntryAttempted marks an entry of a retry round that lfs migrate was started on in an
 	// earlier round: found off the source OSTs, it was migrated by that round's task.
 	EntryAttempted uint64 = 1 << iota
+	// EntryAdded marks an entry a top-up round (plan --update) added beyond its retry set:
+	// a file no earlier round accounts for any more, so it counts as newly planned.
+	EntryAdded
 )
 
 // entryCodec holds the state the entry encoding is relative to: the previous entry of the

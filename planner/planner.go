@@ -325,6 +325,12 @@ func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", " 
 // It returns the round's number and index; an index with no shards means nothing to retry
 // (and no round is created).
 func NextRound(ctx context.Context, d campaign.Dir, spec *campaign.Spec) (int, manifest.Index, error) {
+	return nextRound(ctx, d, spec, nil)
+}
+
+// nextRound writes the next round's manifests: the latest round's retry set, then what
+// more writes (if not nil). The round is published by its index, written last.
+func nextRound(ctx context.Context, d campaign.Dir, spec *campaign.Spec, more func(write func(*manifest.Entry) error) error) (int, manifest.Index, error) {
 	rounds, err := d.Rounds()
 	if err != nil {
 		return 0, manifest.Index{}, err
@@ -346,6 +352,9 @@ func NextRound(ctx context.Context, d campaign.Dir, spec *campaign.Spec) (int, m
 		return 0, manifest.Index{}, err
 	}
 	_, err = report.Collect(ctx, d, spec, report.Options{RetryPending: true, Retry: func(e manifest.Entry) error { return w.Write(&e) }})
+	if err == nil && more != nil {
+		err = more(w.Write)
+	}
 	if err != nil {
 		w.Abort()
 		return 0, manifest.Index{}, err

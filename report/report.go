@@ -63,7 +63,8 @@ type Status struct {
 	SkippedByReason map[string]uint64 `json:"skipped_by_reason"`
 	FailedByClass   map[string]uint64 `json:"failed_by_class"`
 	// SourceOSTsRemaining counts, per source OST, the files with an object on it that are
-	// failed or pending.
+	// failed or pending, or moved out of the scan paths while still on it: an estimate from
+	// the records (Sweep measures).
 	SourceOSTsRemaining map[string]uint64 `json:"source_osts_remaining"`
 	FirstActivity       *time.Time        `json:"first_activity,omitempty"`
 	LastActivity        *time.Time        `json:"last_activity,omitempty"`
@@ -72,6 +73,9 @@ type Status struct {
 	ETASeconds          float64           `json:"eta_seconds,omitempty"`
 	Rounds              []RoundStatus     `json:"rounds"`
 	Shards              []ShardStatus     `json:"shards"`
+	// Sweep is the last verify sweep (reports/verify.json), if there was one: what is
+	// really left on the source OSTs, where SourceOSTsRemaining is the records' estimate.
+	Sweep *Sweep `json:"sweep,omitempty"`
 }
 
 // RoundStatus is one round's counts (before superseding by later rounds).
@@ -193,6 +197,9 @@ func Collect(ctx context.Context, d campaign.Dir, spec *campaign.Spec, o Options
 		return a.Round < b.Round || a.Round == b.Round && a.Shard < b.Shard
 	})
 	st.rates()
+	if st.Sweep, err = ReadSweep(d); err != nil {
+		return nil, err
+	}
 	if !st.Files.Balanced() || !st.Bytes.Balanced() {
 		return nil, fmt.Errorf("internal error: the counts do not add up: %+v / %+v", st.Files, st.Bytes)
 	}
@@ -372,7 +379,8 @@ func readShard(rd campaign.Round, spec *campaign.Spec, idx manifest.Index, s man
 		tally(&res.Files, &res.Bytes, state, e.Size)
 		// For the campaign, the plan's entries are what is planned; a later round's
 		// entries re-handle some of them, which that round's earlier self stops counting.
-		if rd.N == 0 {
+		// A top-up round's added entries (plan --update) are planned anew.
+		if rd.N == 0 || e.Flags&manifest.EntryAdded != 0 {
 			res.campaignFiles.Planned++
 			res.campaignBytes.Planned += e.Size
 		}
@@ -413,6 +421,7 @@ func readShard(rd campaign.Round, spec *campaign.Spec, idx manifest.Index, s man
 			if code&attemptedBit != 0 {
 				e.Flags |= manifest.EntryAttempted
 			}
+			e.Flags &^= manifest.EntryAdded // planned once, by the round that added it
 			mu.Lock()
 			err := o.Retry(e)
 			mu.Unlock()

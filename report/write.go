@@ -245,7 +245,7 @@ func WriteHuman(w io.Writer, st *Status, top []TopFailure) {
 			fmt.Fprintf(w, "  %6d  %-11s %s\n", t.Files, t.Class, t.Message)
 		}
 	}
-	fmt.Fprintf(w, "left on source OSTs (failed or pending): %s\n", byOST(st.SourceOSTsRemaining))
+	fmt.Fprintln(w, leftLine(st))
 	for _, r := range st.Rounds {
 		fmt.Fprintf(w, "round %d: %d shards, %d files: %d migrated, %d skipped, %d failed, %d pending; %d taken over by a later round\n",
 			r.Round, r.Shards, r.Files.Planned, r.Files.Migrated, r.Files.Skipped, r.Files.Failed, r.Files.Pending, r.SupersededFiles)

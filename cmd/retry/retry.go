@@ -154,3 +154,12 @@ func neverRan(d campaign.Dir, round int) bool {
 	logs, _ := filepath.Glob(filepath.Join(d.Round(round).Checkpoints, "shard-*.log"))
 	return len(logs) == 0
 }
+
+// CheckOver refuses to start a round while a task of the given round may still run (plan
+// --update starts rounds too).
+func CheckOver(ctx context.Context, env *cli.Env, d campaign.Dir, spec *campaign.Spec, round int, local bool) error {
+	return checkOver(ctx, env, d, spec, round, local)
+}
+
+// NeverRan reports whether no task of the round ever started.
+func NeverRan(d campaign.Dir, round int) bool { return neverRan(d, round) }

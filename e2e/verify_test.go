@@ -1,0 +1,190 @@
+package e2e
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"migrator/lfssim"
+	"migrator/manifest"
+	"migrator/report"
+)
+
+// sourceFile makes a file with one object on OST 2 (a source).
+func (e *env) sourceFile(p string) string {
+	e.t.Helper()
+	os.MkdirAll(filepath.Dir(p), 0o755)
+	if err := os.WriteFile(p, []byte("content of "+p), 0o644); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := lfssim.SetLayout(p, lfssim.PlainLayout(2)); err != nil {
+		e.t.Fatal(err)
+	}
+	return p
+}
+
+// verify runs migrator verify --json and checks its exit code.
+func (e *env) verify(want int, args ...string) *report.Sweep {
+	e.t.Helper()
+	r := e.mustRun(want, append([]string{"verify", e.camp, "--json"}, args...)...)
+	var s report.Sweep
+	if err := json.Unmarshal([]byte(r.stdout), &s); err != nil {
+		e.t.Fatalf("verify --json: %v\n%s", err, r.stdout)
+	}
+	return &s
+}
+
+// unaccountedPaths reads the manifest of unaccounted files the last verify wrote.
+func (e *env) unaccountedPaths() []string {
+	e.t.Helper()
+	dir := filepath.Join(e.camp, "reports", report.UnaccountedDir)
+	idx, err := manifest.ReadIndex(dir)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var out []string
+	for _, s := range idx.Shards {
+		r, err := manifest.OpenShard(filepath.Join(dir, s.File), s.SHA256)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		var en manifest.Entry
+		for r.Next(&en) == nil {
+			out = append(out, en.Path)
+		}
+		r.Close()
+	}
+	slices.Sort(out)
+	return out
+}
+
+func nonzeroClasses(s *report.Sweep) map[string]uint64 {
+	m := map[string]uint64{}
+	for k, v := range s.Classes {
+		if v > 0 {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+// Files are known by FID, and drained is proven: a directory renamed between plan and
+// work, a hard link whose kept name was removed, files moved out of the scan paths and new
+// files after the plan. work follows the first two by FID and skips the moved-out ones;
+// verify finds the new files (exit 3, in reports/unaccounted), plan --update drains them,
+// and verify then finds nothing; a file put back on a source OST after it was migrated is
+// an alarm (recorded-done) that plan --update drains too.
+func TestVerifyAndTopUp(t *testing.T) {
+	e := newEnv(t)
+	var renamed []string
+	for _, n := range []string{"f0", "f1", "new\nline", "f3"} {
+		renamed = append(renamed, e.sourceFile(filepath.Join(e.tree, "proj", "a", n)))
+	}
+	link1 := e.sourceFile(filepath.Join(e.tree, "links", "h1"))
+	link2 := filepath.Join(e.tree, "links", "h2")
+	if err := os.Link(link1, link2); err != nil {
+		t.Fatal(err)
+	}
+	moved := []string{e.sourceFile(filepath.Join(e.tree, "move", "m0")), e.sourceFile(filepath.Join(e.tree, "move", "m1"))}
+	e.plan()
+	planned := e.manifests(0)
+	if len(planned) != 7 {
+		t.Fatalf("%d files planned, want 7", len(planned))
+	}
+
+	// Between plan and work.
+	if err := os.Rename(filepath.Join(e.tree, "proj", "a"), filepath.Join(e.tree, "proj", "renamed")); err != nil {
+		t.Fatal(err)
+	}
+	kept, other := link1, link2
+	if !slices.ContainsFunc(planned, func(en manifest.Entry) bool { return en.Path == link1 }) {
+		kept, other = link2, link1
+	}
+	os.Remove(kept)
+	outside := filepath.Join(e.root, "outside")
+	os.MkdirAll(outside, 0o755)
+	for _, p := range moved {
+		if err := os.Rename(p, filepath.Join(outside, filepath.Base(p))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	newFiles := []string{e.sourceFile(filepath.Join(e.tree, "new", "n0")), e.sourceFile(filepath.Join(e.tree, "new", "-n1"))}
+
+	e.mustRun(0, "work", e.camp, "--shard", "0")
+	r := e.mustRun(0, "collect", e.camp)
+	if !strings.Contains(r.stdout, "left on source OSTs (estimate: no sweep yet") {
+		t.Errorf("collect before any sweep:\n%s", r.stdout)
+	}
+	st := e.status()
+	if st.Files.Migrated != 5 || st.SkippedByReason["moved-out"] != 2 || st.SkippedByReason["gone"] != 0 || !st.Files.Balanced() {
+		t.Errorf("after work: %+v, skipped %v", st.Files, st.SkippedByReason)
+	}
+	if st.SourceOSTsRemaining["2"] != 2 {
+		t.Errorf("estimate of files left on OST 2: %d, want the 2 moved out", st.SourceOSTsRemaining["2"])
+	}
+	after := e.snapshot()
+	for _, p := range append(renamed, other) {
+		p = strings.Replace(p, "/proj/a/", "/proj/renamed/", 1)
+		if e.sources.ContainsAny(after[p].OSTs) {
+			t.Errorf("%q is still on a source OST", p)
+		}
+	}
+
+	// verify: the new files are unaccounted for.
+	s := e.verify(3)
+	if d := cmp.Diff(map[string]uint64{"not-in-campaign": 2}, nonzeroClasses(s)); d != "" || s.OnSource != 2 || s.Unaccounted != 2 {
+		t.Errorf("sweep: on_source %d, unaccounted %d, classes -want +got:\n%s", s.OnSource, s.Unaccounted, d)
+	}
+	if s.PerOST["2"].OnSource != 2 || s.PerOST["2"].Unaccounted != 2 || s.PerOST["2"].ObjectsInUse == nil {
+		t.Errorf("per OST: %+v", s.PerOST)
+	}
+	slices.Sort(newFiles)
+	if d := cmp.Diff(newFiles, e.unaccountedPaths()); d != "" {
+		t.Errorf("unaccounted manifest -want +got:\n%s", d)
+	}
+	// Over another path: the moved-out files, outside the scan paths, are not unaccounted.
+	so := e.verify(0, "--path", outside)
+	if d := cmp.Diff(map[string]uint64{"outside": 2}, nonzeroClasses(so)); d != "" {
+		t.Errorf("sweep of %s -want +got:\n%s", outside, d)
+	}
+	e.verify(3) // the last sweep is of the scan paths again
+	r = e.mustRun(0, "collect", e.camp)
+	if !strings.Contains(r.stdout, "left on source OSTs (sweep of ") {
+		t.Errorf("collect after a sweep:\n%s", r.stdout)
+	}
+
+	// plan --update drains them; verify then finds nothing.
+	e.mustRun(2, "plan", e.camp, "--update", "--osts", "2")
+	e.mustRun(0, "plan", e.camp, "--update", "--scheduler", "local")
+	s = e.verify(0)
+	if s.OnSource != 0 || s.Unaccounted != 0 {
+		t.Errorf("after plan --update: %+v", s)
+	}
+	st = e.status()
+	if st.Files.Planned != 9 || st.Files.Migrated != 7 || !st.Files.Balanced() {
+		t.Errorf("after plan --update: %+v", st.Files)
+	}
+
+	// A migrated file back on a source OST: the records say done, the sweep says no.
+	back := filepath.Join(e.tree, "proj", "renamed", "f1")
+	lfssim.SetLayout(back, lfssim.PlainLayout(3))
+	s = e.verify(3)
+	if d := cmp.Diff(map[string]uint64{"recorded-done": 1}, nonzeroClasses(s)); d != "" {
+		t.Errorf("alarm -want +got:\n%s", d)
+	}
+	if d := cmp.Diff([]string{back}, e.unaccountedPaths()); d != "" {
+		t.Errorf("unaccounted -want +got:\n%s", d)
+	}
+	e.mustRun(0, "plan", e.camp, "--update", "--scheduler", "local")
+	if s = e.verify(0); s.OnSource != 0 {
+		t.Errorf("after the second plan --update: %+v", s)
+	}
+	if st = e.status(); !st.Files.Balanced() || st.Files.Planned != 10 {
+		t.Errorf("status %+v", st.Files)
+	}
+}

@@ -1,0 +1,139 @@
+package report
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"migrator/campaign"
+	"migrator/durable"
+)
+
+// Files of the verify sweep in reports/.
+const (
+	SweepJSON      = "verify.json" // the last sweep's figures (Sweep)
+	UnaccountedDir = "unaccounted" // its unaccounted files, as a manifest (a link to unaccounted.XXXX)
+)
+
+// Sweep classes: why a file the sweep found on a source OST is still there.
+const (
+	ClassFailed       = "failed"          // its latest outcome is a failure
+	ClassPending      = "pending"         // no outcome yet in the latest round that holds it
+	ClassExcluded     = "excluded"        // under an exclude, or outside the campaign's filters
+	ClassOutside      = "outside"         // outside the scan paths (found with --path)
+	ClassNotInCampagn = "not-in-campaign" // no round holds its FID: new since the plan, or missed
+	ClassRecordedDone = "recorded-done"   // an outcome says migrated or skipped, yet it is there: an alarm
+)
+
+// SweepClasses lists the classes in the order they are shown.
+func SweepClasses() []string {
+	return []string{ClassFailed, ClassPending, ClassExcluded, ClassOutside, ClassNotInCampagn, ClassRecordedDone}
+}
+
+// OSTSweep is one source OST's figures in a sweep.
+type OSTSweep struct {
+	OnSource    uint64 `json:"on_source"`   // files found with an object on it
+	Unaccounted uint64 `json:"unaccounted"` // of which not in the campaign or recorded done
+	// ObjectsInUse is lfs df -i's IUsed for the OST: objects of the whole filesystem,
+	// including Lustre's own few; absent when lfs df -i did not answer.
+	ObjectsInUse *uint64 `json:"objects_in_use,omitempty"`
+}
+
+// Sweep is what verify found: reports/verify.json. Unaccounted is not-in-campaign plus
+// recorded-done; verify exits 0 only when it is 0.
+type Sweep struct {
+	Campaign    string              `json:"campaign"`
+	Time        time.Time           `json:"time"`
+	Seconds     float64             `json:"seconds"`
+	Paths       []campaign.Path     `json:"paths"`
+	OnSource    uint64              `json:"on_source"`
+	Unaccounted uint64              `json:"unaccounted"`
+	Classes     map[string]uint64   `json:"classes"`
+	PerOST      map[string]OSTSweep `json:"per_ost"`
+	// Manifest is the unaccounted files' manifest directory, relative to reports/.
+	Manifest string   `json:"unaccounted_manifest,omitempty"`
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// WriteSweep writes reports/verify.json durably.
+func WriteSweep(d campaign.Dir, s *Sweep) error {
+	data, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(d.Reports(), 0o700); err != nil {
+		return err
+	}
+	return durable.WriteFile(filepath.Join(d.Reports(), SweepJSON), append(data, '\n'), 0o600)
+}
+
+// ReadSweep reads the last sweep; nil, nil when there was none.
+func ReadSweep(d campaign.Dir) (*Sweep, error) {
+	path := filepath.Join(d.Reports(), SweepJSON)
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var s Sweep
+	if err := json.Unmarshal(data, &s); err != nil {
+		return nil, fmt.Errorf("%s: %v", path, err)
+	}
+	return &s, nil
+}
+
+// WriteSweepHuman prints a sweep's summary.
+func WriteSweepHuman(w io.Writer, s *Sweep) {
+	fmt.Fprintf(w, "sweep of %s (%s, %.0f s): %d files on source OSTs, %d unaccounted\n",
+		s.Time.Local().Format(time.DateTime), pathList(s.Paths), s.Seconds, s.OnSource, s.Unaccounted)
+	for _, c := range SweepClasses() {
+		if n := s.Classes[c]; n > 0 || c == ClassNotInCampagn || c == ClassRecordedDone {
+			fmt.Fprintf(w, "  %-16s %d\n", c, n)
+		}
+	}
+	fmt.Fprintf(w, "  per source OST:  %s\n", sweepByOST(s))
+	for _, warn := range s.Warnings {
+		fmt.Fprintf(w, "  warning: %s\n", warn)
+	}
+}
+
+func pathList(ps []campaign.Path) string {
+	if len(ps) == 1 {
+		return fmt.Sprintf("%q", string(ps[0]))
+	}
+	return fmt.Sprintf("%d paths", len(ps))
+}
+
+func sweepByOST(s *Sweep) string {
+	m := map[string]uint64{}
+	for k, v := range s.PerOST {
+		m[k] = v.OnSource
+	}
+	out := byOST(m)
+	inUse := map[string]uint64{}
+	for k, v := range s.PerOST {
+		if v.ObjectsInUse != nil {
+			inUse[k] = *v.ObjectsInUse
+		}
+	}
+	if len(inUse) > 0 {
+		out += "; objects in use (lfs df -i): " + byOST(inUse)
+	}
+	return out
+}
+
+// leftLine is the summary's "left on source OSTs" line: measured by the last sweep when
+// there is one, else the estimate from the records.
+func leftLine(st *Status) string {
+	if s := st.Sweep; s != nil {
+		return fmt.Sprintf("left on source OSTs (sweep of %s: %d files, %d unaccounted): %s",
+			s.Time.Local().Format(time.DateTime), s.OnSource, s.Unaccounted, sweepByOST(s))
+	}
+	return fmt.Sprintf("left on source OSTs (estimate: no sweep yet; failed or pending): %s", byOST(st.SourceOSTsRemaining))
+}
