@@ -91,7 +91,9 @@ func TestVerifyAndTopUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	moved := []string{e.sourceFile(filepath.Join(e.tree, "move", "m0")), e.sourceFile(filepath.Join(e.tree, "move", "m1"))}
-	e.plan()
+	frozen := filepath.Join(e.tree, "frozen")
+	e.sourceFile(filepath.Join(frozen, "kept-here"))
+	e.plan("--exclude", frozen)
 	planned := e.manifests(0)
 	if len(planned) != 7 {
 		t.Fatalf("%d files planned, want 7", len(planned))
@@ -116,9 +118,12 @@ func TestVerifyAndTopUp(t *testing.T) {
 	newFiles := []string{e.sourceFile(filepath.Join(e.tree, "new", "n0")), e.sourceFile(filepath.Join(e.tree, "new", "-n1"))}
 
 	e.mustRun(0, "work", e.camp, "--shard", "0")
-	r := e.mustRun(0, "collect", e.camp)
+	r := e.mustRun(0, "collect", e.camp, "--sweep", "never")
 	if !strings.Contains(r.stdout, "left on source OSTs (estimate: no sweep yet") {
 		t.Errorf("collect before any sweep:\n%s", r.stdout)
+	}
+	if _, err := os.Stat(filepath.Join(e.camp, "reports", report.SweepJSON)); err == nil {
+		t.Error("collect --sweep never swept")
 	}
 	st := e.status()
 	if st.Files.Migrated != 5 || st.SkippedByReason["moved-out"] != 2 || st.SkippedByReason["gone"] != 0 || !st.Files.Balanced() {
@@ -137,10 +142,10 @@ func TestVerifyAndTopUp(t *testing.T) {
 
 	// verify: the new files are unaccounted for.
 	s := e.verify(3)
-	if d := cmp.Diff(map[string]uint64{"not-in-campaign": 2}, nonzeroClasses(s)); d != "" || s.OnSource != 2 || s.Unaccounted != 2 {
+	if d := cmp.Diff(map[string]uint64{"not-in-campaign": 2, "excluded": 1}, nonzeroClasses(s)); d != "" || s.OnSource != 3 || s.Unaccounted != 2 {
 		t.Errorf("sweep: on_source %d, unaccounted %d, classes -want +got:\n%s", s.OnSource, s.Unaccounted, d)
 	}
-	if s.PerOST["2"].OnSource != 2 || s.PerOST["2"].Unaccounted != 2 || s.PerOST["2"].ObjectsInUse == nil {
+	if s.PerOST["2"].OnSource != 3 || s.PerOST["2"].Unaccounted != 2 || s.PerOST["2"].ObjectsInUse == nil {
 		t.Errorf("per OST: %+v", s.PerOST)
 	}
 	slices.Sort(newFiles)
@@ -152,17 +157,22 @@ func TestVerifyAndTopUp(t *testing.T) {
 	if d := cmp.Diff(map[string]uint64{"outside": 2}, nonzeroClasses(so)); d != "" {
 		t.Errorf("sweep of %s -want +got:\n%s", outside, d)
 	}
-	e.verify(3) // the last sweep is of the scan paths again
+	// The records claim the campaign is finished: collect sweeps by itself.
+	os.Remove(filepath.Join(e.camp, "reports", report.SweepJSON))
 	r = e.mustRun(0, "collect", e.camp)
-	if !strings.Contains(r.stdout, "left on source OSTs (sweep of ") {
-		t.Errorf("collect after a sweep:\n%s", r.stdout)
+	if !strings.Contains(r.stdout, "left on source OSTs (sweep of ") || !strings.Contains(r.stdout, "2 unaccounted") {
+		t.Errorf("collect of a finished campaign:\n%s", r.stdout)
 	}
+	if st := e.status(); st.Sweep == nil || st.Sweep.Unaccounted != 2 {
+		t.Errorf("status.json's sweep: %+v", st.Sweep)
+	}
+	promtoolFile(t, filepath.Join(e.camp, "reports", report.StatusProm))
 
 	// plan --update drains them; verify then finds nothing.
 	e.mustRun(2, "plan", e.camp, "--update", "--osts", "2")
 	e.mustRun(0, "plan", e.camp, "--update", "--scheduler", "local")
 	s = e.verify(0)
-	if s.OnSource != 0 || s.Unaccounted != 0 {
+	if d := cmp.Diff(map[string]uint64{"excluded": 1}, nonzeroClasses(s)); d != "" || s.Unaccounted != 0 {
 		t.Errorf("after plan --update: %+v", s)
 	}
 	st = e.status()
@@ -174,14 +184,14 @@ func TestVerifyAndTopUp(t *testing.T) {
 	back := filepath.Join(e.tree, "proj", "renamed", "f1")
 	lfssim.SetLayout(back, lfssim.PlainLayout(3))
 	s = e.verify(3)
-	if d := cmp.Diff(map[string]uint64{"recorded-done": 1}, nonzeroClasses(s)); d != "" {
+	if d := cmp.Diff(map[string]uint64{"recorded-done": 1, "excluded": 1}, nonzeroClasses(s)); d != "" {
 		t.Errorf("alarm -want +got:\n%s", d)
 	}
 	if d := cmp.Diff([]string{back}, e.unaccountedPaths()); d != "" {
 		t.Errorf("unaccounted -want +got:\n%s", d)
 	}
 	e.mustRun(0, "plan", e.camp, "--update", "--scheduler", "local")
-	if s = e.verify(0); s.OnSource != 0 {
+	if s = e.verify(0); s.OnSource != 1 {
 		t.Errorf("after the second plan --update: %+v", s)
 	}
 	if st = e.status(); !st.Files.Balanced() || st.Files.Planned != 10 {

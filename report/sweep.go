@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
+	"strconv"
 	"time"
 
 	"migrator/campaign"
@@ -136,4 +138,25 @@ func leftLine(st *Status) string {
 			s.Time.Local().Format(time.DateTime), s.OnSource, s.Unaccounted, sweepByOST(s))
 	}
 	return fmt.Sprintf("left on source OSTs (estimate: no sweep yet; failed or pending): %s", byOST(st.SourceOSTsRemaining))
+}
+
+// writeSweepProm adds the last sweep's figures to status.prom.
+func writeSweepProm(w io.Writer, c string, s *Sweep) {
+	family(w, "migrator_sweep_files", "Files the last verify sweep found on the source OSTs, by class.")
+	for _, k := range SweepClasses() {
+		fmt.Fprintf(w, "migrator_sweep_files{%s,%s} %d\n", c, label("class", k), s.Classes[k])
+	}
+	family(w, "migrator_sweep_unaccounted_files", "Files the last sweep found on a source OST that no record accounts for.")
+	fmt.Fprintf(w, "migrator_sweep_unaccounted_files{%s} %d\n", c, s.Unaccounted)
+	family(w, "migrator_sweep_source_ost_files", "Files the last sweep found with an object on the OST.")
+	osts := make([]string, 0, len(s.PerOST))
+	for k := range s.PerOST {
+		osts = append(osts, k)
+	}
+	sort.Slice(osts, func(i, j int) bool { a, _ := strconv.Atoi(osts[i]); b, _ := strconv.Atoi(osts[j]); return a < b })
+	for _, k := range osts {
+		fmt.Fprintf(w, "migrator_sweep_source_ost_files{%s,%s} %d\n", c, label("ost", k), s.PerOST[k].OnSource)
+	}
+	family(w, "migrator_sweep_timestamp_seconds", "When the last sweep started.")
+	fmt.Fprintf(w, "migrator_sweep_timestamp_seconds{%s} %d\n", c, s.Time.Unix())
 }
