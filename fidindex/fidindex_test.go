@@ -101,3 +101,34 @@ func TestWriteRefusesDisorder(t *testing.T) {
 		t.Error("out-of-order records were written")
 	}
 }
+
+// Any bytes: an error or an index whose every lookup and walk answers, never a panic.
+func FuzzOpen(f *testing.F) {
+	path := filepath.Join(f.TempDir(), "seed.idx")
+	h := Header{Campaign: "c", Count: 3}
+	recs := [][]byte{Record(lfs.FID{Seq: 1}, Loc{}), Record(lfs.FID{Seq: 2}, Loc{Shard: 1}), Record(lfs.FID{Seq: 3}, Loc{Index: 9})}
+	if err := Write(path, h, func() ([]byte, error) {
+		if len(recs) == 0 {
+			return nil, io.EOF
+		}
+		r := recs[0]
+		recs = recs[1:]
+		return r, nil
+	}); err != nil {
+		f.Fatal(err)
+	}
+	seed, _ := os.ReadFile(path)
+	f.Add(seed)
+	f.Add([]byte(Magic))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p := filepath.Join(t.TempDir(), "x.idx")
+		os.WriteFile(p, data, 0o600)
+		r, err := Open(p)
+		if err != nil {
+			return
+		}
+		defer r.Close()
+		r.Lookup(lfs.FID{Seq: 2})
+		r.Each(func(lfs.FID, Loc) error { return nil })
+	})
+}
