@@ -197,4 +197,12 @@ func TestVerifyAndTopUp(t *testing.T) {
 	if st = e.status(); !st.Files.Balanced() || st.Files.Planned != 10 {
 		t.Errorf("status %+v", st.Files)
 	}
+	// Nothing left to take (the excluded file stays): no new round.
+	r = e.mustRun(0, "plan", e.camp, "--update", "--scheduler", "local")
+	if !strings.Contains(r.stderr, "nothing to top up") {
+		t.Errorf("plan --update of a drained campaign:\n%s", r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(e.camp, "rounds", "003")); err == nil {
+		t.Error("plan --update of a drained campaign left a round directory")
+	}
 }

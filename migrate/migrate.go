@@ -139,7 +139,8 @@ func Run(stop, kill context.Context, l LFS, src Source, state State, rec Recorde
 	if state.Attempted == nil {
 		state.Attempted = checkpoint.NewDone(0)
 	}
-	t := &task{l: l, o: o, st: st, state: state, rec: rec, sources: o.Selection.SourceOSTs(), stop: stop, kill: kill}
+	t := &task{l: l, o: o, st: st, state: state, rec: rec, sources: o.Selection.SourceOSTs(), stop: stop, kill: kill,
+		real: o.Selection.Resolved()}
 	t.cond = sync.NewCond(&t.mu)
 
 	checkCh := make(chan []*item)
@@ -202,6 +203,7 @@ type task struct {
 	st      *Stats
 	state   State
 	sources lfs.OSTList
+	real    campaign.Selection // the selection with symlinks in its paths resolved (fid2path prints real paths)
 	stop    context.Context
 	kill    context.Context
 
@@ -467,7 +469,7 @@ func (t *task) lstatCheck(b []*item, lost *[]*item) []*item {
 	var out []*item
 	for _, it := range b {
 		p := it.e.Path
-		if !t.o.Selection.InScope(p) || t.o.Selection.Excluded(p) {
+		if !t.inScope(p) {
 			t.record(it, skip(checkpoint.SkipExcluded))
 			continue
 		}
@@ -838,7 +840,7 @@ func (t *task) relocate(lost []*item) []*item {
 			it.moves++
 			in := ""
 			for _, p := range r.Paths {
-				if t.o.Selection.InScope(p) && !t.o.Selection.Excluded(p) {
+				if t.inScope(p) {
 					in = p
 					break
 				}
@@ -872,4 +874,10 @@ func (t *task) relocate(lost []*item) []*item {
 		}
 	}
 	return found
+}
+
+// inScope reports whether path is inside a scan path and outside every exclude, as given
+// or with symbolic links in them resolved.
+func (t *task) inScope(path string) bool {
+	return t.o.Selection.InScope(path) && !t.o.Selection.Excluded(path) || t.real.InScope(path) && !t.real.Excluded(path)
 }

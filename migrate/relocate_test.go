@@ -10,9 +10,12 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"migrator/campaign"
 	"migrator/checkpoint"
 	"migrator/lfs"
 )
+
+func campaignPath(p string) campaign.Path { return campaign.Path(p) }
 
 // FIDToPath answers from the fake's names, like lfs fid2path: every name of the FID.
 func (f *fakeLFS) FIDToPath(_ context.Context, root string, fids []lfs.FID, nul bool) ([]lfs.FIDPathResult, error) {
@@ -166,5 +169,27 @@ func TestRenamedDuringMigrate(t *testing.T) {
 				t.Error("not moved off the sources")
 			}
 		})
+	}
+}
+
+// A scan path given through a symbolic link: fid2path prints the real path, which is
+// still inside the scan path.
+func TestRelocateThroughSymlinkedScanPath(t *testing.T) {
+	f, es, sel := setup(t, 1)
+	real := string(sel.ScanPaths[0])
+	link := filepath.Join(t.TempDir(), "link")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	sel.ScanPaths[0] = campaignPath(link)
+	es[0].Path = filepath.Join(link, filepath.Base(es[0].Path))
+	f.rename(t, filepath.Join(real, filepath.Base(es[0].Path)), filepath.Join(real, "renamed"))
+	f.migrate = moveAll
+	rec, err := run(t, f, es, sel, Options{Workers: 1}, State{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := rec.recs[0]; r.Outcome != checkpoint.Migrated {
+		t.Errorf("%+v, want migrated", r)
 	}
 }

@@ -100,7 +100,7 @@ func Run(ctx context.Context, l LFS, d campaign.Dir, spec *campaign.Spec, o Opti
 		}
 		defer un.abort()
 	}
-	s := &sweeper{o: o, sel: sel, sources: sources, res: res, rounds: rounds, un: un, l: l,
+	s := &sweeper{o: o, sel: sel, real: sel.Resolved(), sources: sources, res: res, rounds: rounds, un: un, l: l,
 		hits: extsort.New(o.SpoolDir, o.MemBytes), filter: filterOptions(sel)}
 	defer s.hits.Close()
 
@@ -170,6 +170,7 @@ type sweeper struct {
 	o       Options
 	l       LFS
 	sel     campaign.Selection
+	real    campaign.Selection // sel with symbolic links in its paths resolved
 	sources lfs.OSTList
 	res     *report.Sweep
 	rounds  []*round
@@ -204,9 +205,9 @@ func (s *sweeper) found(ctx context.Context, b []manifest.Entry) error {
 	for i := range b {
 		e := &b[i]
 		switch {
-		case !s.sel.InScope(e.Path):
+		case !s.sel.InScope(e.Path) && !s.real.InScope(e.Path):
 			s.count(e, report.ClassOutside)
-		case s.sel.Excluded(e.Path):
+		case s.sel.Excluded(e.Path) || s.real.Excluded(e.Path):
 			s.count(e, report.ClassExcluded)
 		default:
 			cand = append(cand, e)
@@ -488,15 +489,22 @@ func (u *unaccounted) abort() {
 	os.RemoveAll(u.dir)
 }
 
-// removeStale removes unaccounted.XXXX directories the link does not point at (left by a
-// sweep that died).
+// staleAfter is how long an unaccounted.XXXX directory the link does not point at must
+// have been left alone before a sweep removes it: another sweep may still be writing it.
+const staleAfter = 7 * 24 * time.Hour
+
+// removeStale removes unaccounted.XXXX directories the link does not point at, left by a
+// sweep that died.
 func removeStale(link string) {
 	cur, _ := os.Readlink(link)
 	ents, _ := os.ReadDir(filepath.Dir(link))
 	base := filepath.Base(link)
 	for _, e := range ents {
 		n := e.Name()
-		if len(n) > len(base)+1 && n[:len(base)+1] == base+"." && n != cur && e.IsDir() {
+		if len(n) <= len(base)+1 || n[:len(base)+1] != base+"." || n == cur || !e.IsDir() {
+			continue
+		}
+		if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > staleAfter {
 			os.RemoveAll(filepath.Join(filepath.Dir(link), n))
 		}
 	}
