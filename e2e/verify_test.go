@@ -206,3 +206,25 @@ func TestVerifyAndTopUp(t *testing.T) {
 		t.Error("plan --update of a drained campaign left a round directory")
 	}
 }
+
+// On clients before 2.16 fid2path has no --print0: names (one with a newline) are told
+// apart by the FID each record starts with, and the renamed files are still found.
+func TestWorkFollowsFIDWithoutPrint0(t *testing.T) {
+	e := newEnv(t, "LFS_SIM_VERSION=2.15.0")
+	var files []string
+	for _, n := range []string{"a", "new\nline", "[0x200000400:0x1:0x0] /x"} {
+		files = append(files, e.sourceFile(filepath.Join(e.tree, "d", n)))
+	}
+	e.plan("--stripe-count", "1")
+	if err := os.Rename(filepath.Join(e.tree, "d"), filepath.Join(e.tree, "d2")); err != nil {
+		t.Fatal(err)
+	}
+	e.mustRun(0, "work", e.camp, "--shard", "0")
+	e.mustRun(0, "collect", e.camp, "--sweep", "never")
+	if st := e.status(); st.Files.Migrated != 3 {
+		t.Errorf("status %+v, skipped %v", st.Files, st.SkippedByReason)
+	}
+	if s := e.verify(0); s.OnSource != 0 {
+		t.Errorf("sweep %+v", s)
+	}
+}

@@ -19,6 +19,8 @@ import (
 // FID: No such file or directory" on stderr, and the exit status is the first failure's
 // errno.
 //
+// Like lfs before 2.16 (LU-16605), an older simulated version refuses --print0.
+//
 // The simulator has no mount points: the "filesystem" is the tree under LFS_SIM_MOUNT
 // when ROOT is inside it, else the tree under ROOT itself. Names are found by walking it
 // (a FID names its inode), in directory order; Lustre lists them in link-EA order.
@@ -30,7 +32,7 @@ func runFID2Path(cfg *Config, args []string, out, stderr *bufio.Writer, prog str
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		switch {
-		case a == "-0" || a == "--print0":
+		case (a == "-0" || a == "--print0") && !cfg.lacks(lfs.Version.HasFIDToPathPrint0):
 			sep = 0
 		case a == "-f" || a == "--print-fid":
 			printFID = true

@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -819,7 +820,7 @@ func (t *task) relocate(lost []*item) []*item {
 		fids[i] = it.e.FID
 	}
 	t.st.LFSCalls.Add(1)
-	res, err := t.l.FIDToPath(t.kill, string(t.o.Selection.ScanPaths[0]), fids, t.o.FIDPrint0)
+	res, err := t.l.FIDToPath(t.kill, fidRoot(t.o.Selection), fids, t.o.FIDPrint0)
 	if err != nil {
 		t.lfsFailed(err)
 		t.drop(lost...)
@@ -880,4 +881,23 @@ func (t *task) relocate(lost []*item) []*item {
 // or with symbolic links in them resolved.
 func (t *task) inScope(path string) bool {
 	return t.o.Selection.InScope(path) && !t.o.Selection.Excluded(path) || t.real.InScope(path) && !t.real.Excluded(path)
+}
+
+// fidRoot is the path lfs fid2path is given to find the filesystem: any path in it will
+// do, so the first scan path that still exists, or its nearest existing ancestor (a scan
+// path itself may have been renamed or removed).
+func fidRoot(sel campaign.Selection) string {
+	for _, p := range sel.ScanPaths {
+		if fi, err := os.Stat(string(p)); err == nil && fi.IsDir() {
+			return string(p)
+		}
+	}
+	p := string(sel.ScanPaths[0])
+	for p != "/" {
+		p = filepath.Dir(p)
+		if fi, err := os.Stat(p); err == nil && fi.IsDir() {
+			return p
+		}
+	}
+	return p
 }

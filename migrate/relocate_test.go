@@ -193,3 +193,32 @@ func TestRelocateThroughSymlinkedScanPath(t *testing.T) {
 		t.Errorf("%+v, want migrated", r)
 	}
 }
+
+// The scan path itself renamed: fid2path is asked from an ancestor that exists, and the
+// files, now outside the scan path, are moved-out.
+func TestRelocateScanPathRenamed(t *testing.T) {
+	f, es, sel := setup(t, 2)
+	root := string(sel.ScanPaths[0])
+	for _, e := range es {
+		f.mu.Lock()
+		f.files[filepath.Join(root+".old", filepath.Base(e.Path))] = f.files[e.Path]
+		delete(f.files, e.Path)
+		f.mu.Unlock()
+	}
+	if err := os.Rename(root, root+".old"); err != nil {
+		t.Fatal(err)
+	}
+	if got := fidRoot(sel); got != filepath.Dir(root) {
+		t.Errorf("fidRoot = %q, want %q", got, filepath.Dir(root))
+	}
+	f.migrate = moveAll
+	rec, err := run(t, f, es, sel, Options{Workers: 1}, State{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range es {
+		if r := rec.recs[uint64(i)]; r.Reason != checkpoint.SkipMovedOut || !r.OnSource {
+			t.Errorf("entry %d: %+v, want moved-out, still on source", i, r)
+		}
+	}
+}
