@@ -134,8 +134,12 @@ func sweepByOST(s *Sweep) string {
 // there is one, else the estimate from the records.
 func leftLine(st *Status) string {
 	if s := st.Sweep; s != nil {
-		return fmt.Sprintf("left on source OSTs (sweep of %s: %d files, %d unaccounted): %s",
-			s.Time.Local().Format(time.DateTime), s.OnSource, s.Unaccounted, sweepByOST(s))
+		stale := ""
+		if st.LastActivity != nil && st.LastActivity.After(s.Time.Add(time.Duration(s.Seconds*float64(time.Second)))) {
+			stale = ", before the last activity: run migrator verify again"
+		}
+		return fmt.Sprintf("left on source OSTs (sweep of %s: %d files, %d unaccounted%s): %s",
+			s.Time.Local().Format(time.DateTime), s.OnSource, s.Unaccounted, stale, sweepByOST(s))
 	}
 	return fmt.Sprintf("left on source OSTs (estimate: no sweep yet; failed or pending): %s", byOST(st.SourceOSTsRemaining))
 }

@@ -85,4 +85,9 @@ func TestSummaryLeftLine(t *testing.T) {
 		!strings.Contains(got, "OST1 2") || !strings.Contains(got, "objects in use (lfs df -i): OST1 17") {
 		t.Errorf("with a sweep: %q", got)
 	}
+	later := time.Unix(3600, 0)
+	st.LastActivity = &later
+	if got := leftLine(st); !strings.Contains(got, "before the last activity") {
+		t.Errorf("a sweep older than the last activity: %q", got)
+	}
 }
