@@ -190,7 +190,15 @@ func TestVerifyAndTopUp(t *testing.T) {
 	if d := cmp.Diff([]string{back}, e.unaccountedPaths()); d != "" {
 		t.Errorf("unaccounted -want +got:\n%s", d)
 	}
-	e.mustRun(0, "plan", e.camp, "--update", "--scheduler", "local")
+	// Prepared, not submitted; the next --update launches that round rather than another.
+	r = e.mustRun(0, "plan", e.camp, "--update", "--no-submit", "--scheduler", "local")
+	if !strings.Contains(r.stdout, "sbatch") || !strings.Contains(r.stderr, "round 2: 1 files") {
+		t.Errorf("plan --update --no-submit:\nstdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+	}
+	r = e.mustRun(0, "plan", e.camp, "--update", "--scheduler", "local")
+	if !strings.Contains(r.stderr, "round 2 was prepared but never ran") {
+		t.Errorf("plan --update after --no-submit:\n%s", r.stderr)
+	}
 	if s = e.verify(0); s.OnSource != 1 {
 		t.Errorf("after the second plan --update: %+v", s)
 	}
