@@ -6,8 +6,10 @@
 //
 // Accounting across rounds: a retry round's manifest is exactly the retryable failures
 // and pending entries of the round before it, so those entries count in the later round
-// and not in the earlier one. Hence, always: migrated + skipped + failed + pending =
-// planned, for every shard, every round, and the campaign.
+// and not in the earlier one. A top-up round (plan --update) holds that retry set too, plus
+// entries flagged manifest.EntryAdded, which count as newly planned. Hence, always:
+// migrated + skipped + failed + pending = planned, for every shard, every round, and the
+// campaign.
 package report
 
 import (
