@@ -160,7 +160,8 @@ func TestVerifyAndTopUp(t *testing.T) {
 	// The records claim the campaign is finished: collect sweeps by itself.
 	os.Remove(filepath.Join(e.camp, "reports", report.SweepJSON))
 	r = e.mustRun(0, "collect", e.camp)
-	if !strings.Contains(r.stdout, "left on source OSTs (sweep of ") || !strings.Contains(r.stdout, "2 unaccounted") {
+	if !strings.Contains(r.stdout, "left on source OSTs (sweep of ") || !strings.Contains(r.stdout, "2 unaccounted") ||
+		!strings.Contains(r.stdout, "and 2 files moved out of the scan paths while on a source OST") {
 		t.Errorf("collect of a finished campaign:\n%s", r.stdout)
 	}
 	if st := e.status(); st.Sweep == nil || st.Sweep.Unaccounted != 2 {

@@ -75,6 +75,9 @@ type Status struct {
 	ETASeconds          float64           `json:"eta_seconds,omitempty"`
 	Rounds              []RoundStatus     `json:"rounds"`
 	Shards              []ShardStatus     `json:"shards"`
+	// MovedOutOnSource counts the files skipped as moved out of the scan paths while they
+	// still had an object on a source OST: outside what a sweep of the scan paths sees.
+	MovedOutOnSource uint64 `json:"moved_out_on_source"`
 	// Sweep is the last verify sweep (reports/verify.json), if there was one: what is
 	// really left on the source OSTs, where SourceOSTsRemaining is the records' estimate.
 	Sweep *Sweep `json:"sweep,omitempty"`
@@ -186,6 +189,7 @@ func Collect(ctx context.Context, d campaign.Dir, spec *campaign.Spec, o Options
 			rs.SupersededFiles += ss.supersededFiles
 			st.Files.add(ss.campaignFiles)
 			st.Bytes.add(ss.campaignBytes)
+			st.MovedOutOnSource += ss.movedOutOnSource
 			mu.Unlock()
 			return nil
 		})
@@ -287,6 +291,7 @@ type shardResult struct {
 	ShardStatus
 	supersededFiles              uint64
 	campaignFiles, campaignBytes Counts
+	movedOutOnSource             uint64
 }
 
 // readShard reads one shard's checkpoint into a byte per entry, then streams its manifest.
@@ -397,6 +402,7 @@ func readShard(rd campaign.Round, spec *campaign.Spec, idx manifest.Index, s man
 			reason := checkpoint.SkipReason(sub)
 			if sub == movedOutOnSource {
 				reason = checkpoint.SkipMovedOut
+				res.movedOutOnSource++
 			}
 			localReasons[reason.String()]++
 		case stateFailed:

@@ -138,8 +138,13 @@ func leftLine(st *Status) string {
 		if st.LastActivity != nil && st.LastActivity.After(s.Time.Add(time.Duration(s.Seconds*float64(time.Second)))) {
 			stale = ", before the last activity: run migrator verify again"
 		}
-		return fmt.Sprintf("left on source OSTs (sweep of %s: %d files, %d unaccounted%s): %s",
+		line := fmt.Sprintf("left on source OSTs (sweep of %s: %d files, %d unaccounted%s): %s",
 			s.Time.Local().Format(time.DateTime), s.OnSource, s.Unaccounted, stale, sweepByOST(s))
+		if st.MovedOutOnSource > 0 && s.Classes[ClassOutside] == 0 {
+			line += fmt.Sprintf("; and %d files moved out of the scan paths while on a source OST (records; migrator verify --path MOUNT finds them)",
+				st.MovedOutOnSource)
+		}
+		return line
 	}
 	return fmt.Sprintf("left on source OSTs (estimate: no sweep yet; failed or pending): %s", byOST(st.SourceOSTsRemaining))
 }

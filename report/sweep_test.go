@@ -35,6 +35,9 @@ func TestCollectMovedOut(t *testing.T) {
 	if d := cmp.Diff(want, st.SkippedByReason); d != "" {
 		t.Errorf("skipped by reason -want +got:\n%s", d)
 	}
+	if st.MovedOutOnSource != 1 {
+		t.Errorf("moved out while on a source OST: %d, want 1", st.MovedOutOnSource)
+	}
 	if st.SourceOSTsRemaining["1"] != 2 || st.FailedByClass["retry-later"] != 1 {
 		t.Errorf("left on OST 1: %d (want the failure and the moved-out file still there), failed %v",
 			st.SourceOSTsRemaining["1"], st.FailedByClass)
@@ -84,6 +87,10 @@ func TestSummaryLeftLine(t *testing.T) {
 	if got := leftLine(st); strings.Contains(got, "estimate") || !strings.Contains(got, "2 files, 1 unaccounted") ||
 		!strings.Contains(got, "OST1 2") || !strings.Contains(got, "objects in use (lfs df -i): OST1 17") {
 		t.Errorf("with a sweep: %q", got)
+	}
+	st.MovedOutOnSource = 4
+	if got := leftLine(st); !strings.Contains(got, "and 4 files moved out of the scan paths") {
+		t.Errorf("moved-out files outside the sweep: %q", got)
 	}
 	later := time.Unix(3600, 0)
 	st.LastActivity = &later
