@@ -11,13 +11,16 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"migrator/campaign"
 	"migrator/checkpoint"
 	"migrator/cmd/cli"
 	"migrator/fidindex"
 	"migrator/manifest"
+	"migrator/progress"
 	"migrator/report"
+	"migrator/scan"
 	"migrator/sweep"
 )
 
@@ -53,7 +56,15 @@ func (c *Cmd) Run(env *cli.Env) error {
 			return cli.BadInputf("--path %s: not a directory", p)
 		}
 	}
-	s, err := Sweep(ctx, d, spec, sweep.Options{Paths: c.Paths, Workers: c.Workers})
+	var st scan.Stats
+	start := time.Now()
+	rep := progress.Start(ctx, progress.Options{Out: env.Stderr, Terminal: progress.IsTerminal(env.Stderr), Prefix: "sweep"}, func() string {
+		el := time.Since(start)
+		return fmt.Sprintf("%d files on source OSTs found, %d dirs listed, subtrees %d/%d, %s",
+			st.Files.Load(), st.DirsListed.Load(), st.UnitsDone.Load(), st.Units.Load(), el.Round(time.Second))
+	})
+	s, err := Sweep(ctx, d, spec, sweep.Options{Paths: c.Paths, Workers: c.Workers, Stats: &st})
+	rep.Stop()
 	if err != nil {
 		return err
 	}
@@ -82,7 +93,7 @@ func Sweep(ctx context.Context, d campaign.Dir, spec *campaign.Spec, o sweep.Opt
 	if err != nil {
 		return nil, cli.BadInput(err)
 	}
-	base.Paths, base.Workers, base.Take, base.NoReport = o.Paths, o.Workers, o.Take, o.NoReport
+	base.Paths, base.Workers, base.Take, base.NoReport, base.Stats = o.Paths, o.Workers, o.Take, o.NoReport, o.Stats
 	s, err := sweep.Run(ctx, l, d, spec, base)
 	if errors.Is(err, manifest.ErrCorrupt) || errors.Is(err, checkpoint.ErrCorrupt) || errors.Is(err, fidindex.ErrCorrupt) {
 		return nil, cli.BadInput(err)
