@@ -9,9 +9,17 @@ import (
 	"testing"
 )
 
-// Many runs (a tiny budget), duplicates and empty records come back in byte order, each
+// Many runs (a tiny budget, merged in passes when there are more than maxFanIn), duplicates and empty records come back in byte order, each
 // exactly once, and no run file is left behind.
 func TestSortSpills(t *testing.T) {
+	for _, fanIn := range []int{128, 3} {
+		maxFanIn = fanIn
+		testSortSpills(t)
+	}
+	maxFanIn = 128
+}
+
+func testSortSpills(t *testing.T) {
 	for _, n := range []int{0, 1, 7, 5000} {
 		dir := t.TempDir()
 		s := New(dir, 512)

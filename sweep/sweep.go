@@ -45,7 +45,7 @@ type Options struct {
 	Threads  int    // lfs find --threads (2.17+), 0: lfs decides
 	NoPrintf bool   // describe files without find --printf (clients before 2.15)
 	SpoolDir string // temporary files: the scan's spool, sort runs (default os.TempDir())
-	MemBytes int    // memory for sorting (default 64 MiB)
+	MemBytes int    // memory for sorting (default 32 MiB)
 	// Take, if set, is called with every file found that a top-up round (plan --update)
 	// must take: everything in scope except what the latest round's retry set already
 	// holds (its pending entries and retryable failures). The entry is the file as found
