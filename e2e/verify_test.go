@@ -237,3 +237,25 @@ func TestWorkFollowsFIDWithoutPrint0(t *testing.T) {
 		t.Errorf("sweep %+v", s)
 	}
 }
+
+// A file the campaign's filters leave out is accounted for (excluded), asked with one
+// batched lfs find with the filters; a file that passes them and is new is not.
+func TestVerifyFilters(t *testing.T) {
+	e := newEnv(t)
+	small := e.sourceFile(filepath.Join(e.tree, "small"))
+	big := filepath.Join(e.tree, "big")
+	e.sourceFile(big)
+	os.WriteFile(big, make([]byte, 4096), 0o644)
+	e.plan("--min-size", "1k")
+	e.mustRun(0, "work", e.camp, "--shard", "0")
+	newBig := filepath.Join(e.tree, "later", "big")
+	e.sourceFile(newBig)
+	os.WriteFile(newBig, make([]byte, 4096), 0o644)
+	s := e.verify(3)
+	if d := cmp.Diff(map[string]uint64{"excluded": 1, "not-in-campaign": 1}, nonzeroClasses(s)); d != "" {
+		t.Errorf("classes -want +got:\n%s", d)
+	}
+	if d := cmp.Diff([]string{newBig}, e.unaccountedPaths()); d != "" {
+		t.Errorf("unaccounted -want +got:\n%s (%s is excluded by --min-size)", d, small)
+	}
+}
