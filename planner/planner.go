@@ -330,7 +330,7 @@ func NextRound(ctx context.Context, d campaign.Dir, spec *campaign.Spec) (int, m
 
 // nextRound writes the next round's manifests: the latest round's retry set, then what
 // more writes (if not nil). The round is published by its index, written last.
-func nextRound(ctx context.Context, d campaign.Dir, spec *campaign.Spec, more func(write func(*manifest.Entry) error) error) (int, manifest.Index, error) {
+func nextRound(ctx context.Context, d campaign.Dir, spec *campaign.Spec, more func(write func(*manifest.Entry) error) ([]manifest.Origin, error)) (int, manifest.Index, error) {
 	rounds, err := d.Rounds()
 	if err != nil {
 		return 0, manifest.Index{}, err
@@ -346,14 +346,21 @@ func nextRound(ctx context.Context, d campaign.Dir, spec *campaign.Spec, more fu
 	if err := clearManifests(rd.Manifests); err != nil {
 		return 0, manifest.Index{}, err
 	}
+	if err := os.Remove(filepath.Join(rd.Manifests, manifest.SupersedesFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return 0, manifest.Index{}, err
+	}
 	w, err := manifest.NewWriter(manifest.WriterOptions{Dir: rd.Manifests, Campaign: spec.ID, Round: next,
 		MaxFiles: spec.Work.ShardFiles, MaxBytes: spec.Work.ShardBytes})
 	if err != nil {
 		return 0, manifest.Index{}, err
 	}
 	_, err = report.Collect(ctx, d, spec, report.Options{RetryPending: true, Retry: func(e manifest.Entry) error { return w.Write(&e) }})
+	var taken []manifest.Origin
 	if err == nil && more != nil {
-		err = more(w.Write)
+		taken, err = more(w.Write)
+	}
+	if err == nil && len(taken) > 0 && w.Count() > 0 {
+		err = manifest.WriteSupersedes(rd.Manifests, taken) // before the index publishes the round
 	}
 	if err != nil {
 		w.Abort()

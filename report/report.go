@@ -7,7 +7,9 @@
 // Accounting across rounds: a retry round's manifest is exactly the retryable failures
 // and pending entries of the round before it, so those entries count in the later round
 // and not in the earlier one. A top-up round (plan --update) holds that retry set too, plus
-// entries flagged manifest.EntryAdded, which count as newly planned. Hence, always:
+// entries flagged manifest.EntryAdded, which count as newly planned, and entries that take
+// over earlier rounds' (listed in its supersedes file), which count there no more. Hence,
+// always:
 // migrated + skipped + failed + pending = planned, for every shard, every round, and the
 // campaign.
 package report
@@ -163,6 +165,10 @@ func Collect(ctx context.Context, d campaign.Dir, spec *campaign.Spec, o Options
 	if len(rounds) > 0 {
 		latest = rounds[len(rounds)-1]
 	}
+	takenOver, err := readSupersedes(d, rounds)
+	if err != nil {
+		return nil, err
+	}
 	var mu sync.Mutex // guards st and serialises the callbacks
 	for ri, r := range rounds {
 		rd := d.Round(r)
@@ -178,7 +184,7 @@ func Collect(ctx context.Context, d campaign.Dir, spec *campaign.Spec, o Options
 		superseded := ri+1 < len(rounds)
 		rs := RoundStatus{Round: r, Shards: len(idx.Shards)}
 		err = forEachShard(ctx, idx.Shards, o.Workers, func(s manifest.ShardIndex) error {
-			ss, err := readShard(rd, spec, idx, s, superseded, r == latest, o, &mu, st)
+			ss, err := readShard(rd, spec, idx, s, superseded, r == latest, takenOver[[2]int{r, s.Shard}], o, &mu, st)
 			if err != nil {
 				return err
 			}
@@ -296,7 +302,7 @@ type shardResult struct {
 
 // readShard reads one shard's checkpoint into a byte per entry, then streams its manifest.
 func readShard(rd campaign.Round, spec *campaign.Spec, idx manifest.Index, s manifest.ShardIndex,
-	superseded, latest bool, o Options, mu *sync.Mutex, st *Status) (*shardResult, error) {
+	superseded, latest bool, toppedUp map[uint64]struct{}, o Options, mu *sync.Mutex, st *Status) (*shardResult, error) {
 	res := &shardResult{ShardStatus: ShardStatus{Round: rd.N, Shard: s.Shard}}
 	states := make([]uint8, s.Files)
 	fails := map[uint64]checkpoint.Record{}
@@ -392,6 +398,9 @@ func readShard(rd campaign.Round, spec *campaign.Spec, idx manifest.Index, s man
 			res.campaignBytes.Planned += e.Size
 		}
 		takenOver := superseded && (state == statePending || state == stateWould || state == stateFailed && retryable)
+		if _, ok := toppedUp[i]; ok {
+			takenOver = true // a later top-up round took it over (its supersedes file)
+		}
 		if takenOver {
 			res.supersededFiles++
 			continue
@@ -453,6 +462,29 @@ func readShard(rd campaign.Round, spec *campaign.Spec, idx manifest.Index, s man
 	}
 	mu.Unlock()
 	return res, nil
+}
+
+// readSupersedes reads the top-up rounds' supersedes files: the entries of earlier rounds
+// each took over, by round and shard.
+func readSupersedes(d campaign.Dir, rounds []int) (map[[2]int]map[uint64]struct{}, error) {
+	out := map[[2]int]map[uint64]struct{}{}
+	for _, r := range rounds {
+		origins, err := manifest.ReadSupersedes(d.Round(r).Manifests)
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range origins {
+			if o.Round >= r {
+				return nil, fmt.Errorf("%s: round %d cannot take over round %d", d.Round(r).Manifests, r, o.Round)
+			}
+			k := [2]int{o.Round, o.Shard}
+			if out[k] == nil {
+				out[k] = map[uint64]struct{}{}
+			}
+			out[k][o.Index] = struct{}{}
+		}
+	}
+	return out, nil
 }
 
 // tally adds one entry of size to the state counts of files and bytes (not to Planned).

@@ -98,3 +98,26 @@ func TestSummaryLeftLine(t *testing.T) {
 		t.Errorf("a sweep older than the last activity: %q", got)
 	}
 }
+
+// Entries a top-up round lists in its supersedes file count there, not in their round:
+// a non-retryable failure and a file recorded migrated yet found again.
+func TestCollectSupersedes(t *testing.T) {
+	f := newFixture(t)
+	f.round(0, entries("a", 4, 100, 1))
+	f.outcomes(0, 0, 4, migrated(0), migrated(1), failed(2, false), migrated(3))
+	f.round(1, entries("a", 4, 100, 1)[1:3])
+	f.outcomes(1, 0, 2, migrated(0), migrated(1))
+	if err := manifest.WriteSupersedes(f.d.Round(1).Manifests, []manifest.Origin{{Round: 0, Shard: 0, Index: 1}, {Round: 0, Shard: 0, Index: 2}}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := Collect(context.Background(), f.d, f.spec, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (Counts{Planned: 4, Migrated: 4}); st.Files != want || st.FailedByClass["permission"] != 0 {
+		t.Errorf("files %+v (want %+v), failed %v", st.Files, want, st.FailedByClass)
+	}
+	if st.Rounds[0].SupersededFiles != 2 {
+		t.Errorf("round 0: %+v", st.Rounds[0])
+	}
+}

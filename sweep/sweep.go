@@ -49,8 +49,9 @@ type Options struct {
 	// Take, if set, is called with every file found that a top-up round (plan --update)
 	// must take: everything in scope except what the latest round's retry set already
 	// holds (its pending entries and retryable failures). The entry is the file as found
-	// now (its current name), flagged manifest.EntryAdded.
-	Take func(e *manifest.Entry) error
+	// now (its current name). from is the earlier round's entry it takes over, or nil for
+	// a file no round holds, which is flagged manifest.EntryAdded.
+	Take func(e *manifest.Entry, from *manifest.Origin) error
 	// NoReport leaves reports/ alone (no verify.json, no unaccounted manifest).
 	NoReport bool
 	Stats    *scan.Stats
@@ -242,7 +243,7 @@ func (s *sweeper) found(ctx context.Context, b []manifest.Entry) error {
 			if err := s.unaccounted(e); err != nil {
 				return err
 			}
-			if err := s.take(e); err != nil {
+			if err := s.take(e, nil); err != nil {
 				return err
 			}
 			continue
@@ -280,13 +281,16 @@ func (s *sweeper) unaccounted(e *manifest.Entry) error {
 	return s.un.w.Write(e)
 }
 
-func (s *sweeper) take(e *manifest.Entry) error {
+func (s *sweeper) take(e *manifest.Entry, from *manifest.Origin) error {
 	if s.o.Take == nil {
 		return nil
 	}
 	t := *e
-	t.Flags = manifest.EntryAdded
-	return s.o.Take(&t)
+	t.Flags = 0
+	if from == nil {
+		t.Flags = manifest.EntryAdded
+	}
+	return s.o.Take(&t, from)
 }
 
 // resolveHits reads, shard by shard, the outcome of every file found in the campaign.
@@ -349,7 +353,7 @@ func (s *sweeper) resolveHits(d campaign.Dir) error {
 				}
 			}
 			if !inRetrySet {
-				if err := s.take(&h.e); err != nil {
+				if err := s.take(&h.e, &manifest.Origin{Round: curRound, Shard: curShard, Index: h.idx}); err != nil {
 					return err
 				}
 			}

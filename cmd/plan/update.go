@@ -110,13 +110,20 @@ func (c *Cmd) runUpdate(ctx context.Context, env *cli.Env) error {
 		start := time.Now()
 		var added uint64
 		var found uint64
-		n, idx, err = planner.TopUpRound(ctx, d, spec, func(write func(*manifest.Entry) error) error {
-			so.Take = func(e *manifest.Entry) error { added++; return write(e) }
+		n, idx, err = planner.TopUpRound(ctx, d, spec, func(write func(*manifest.Entry) error) ([]manifest.Origin, error) {
+			var taken []manifest.Origin
+			so.Take = func(e *manifest.Entry, from *manifest.Origin) error {
+				added++
+				if from != nil {
+					taken = append(taken, *from)
+				}
+				return write(e)
+			}
 			s, err := sweep.Run(ctx, l, d, spec, so)
 			if s != nil {
 				found = s.OnSource
 			}
-			return err
+			return taken, err
 		})
 		if errors.Is(err, manifest.ErrCorrupt) || errors.Is(err, checkpoint.ErrCorrupt) || errors.Is(err, fidindex.ErrCorrupt) {
 			return cli.BadInput(err)
