@@ -218,9 +218,16 @@ func TestVerifyAndTopUp(t *testing.T) {
 }
 
 // On clients before 2.16 fid2path has no --print0: names (one with a newline) are told
-// apart by the FID each record starts with, and the renamed files are still found.
+// apart by the FID each record starts with, and the renamed files are still found. Before
+// 2.15 (no find --printf) the sweep describes files the way plan does for them.
 func TestWorkFollowsFIDWithoutPrint0(t *testing.T) {
-	e := newEnv(t, "LFS_SIM_VERSION=2.15.0")
+	for _, v := range []string{"2.15.0", "2.14.0"} {
+		t.Run(v, func(t *testing.T) { testWorkFollowsFIDWithoutPrint0(t, v) })
+	}
+}
+
+func testWorkFollowsFIDWithoutPrint0(t *testing.T, version string) {
+	e := newEnv(t, "LFS_SIM_VERSION="+version)
 	var files []string
 	for _, n := range []string{"a", "new\nline", "[0x200000400:0x1:0x0] /x"} {
 		files = append(files, e.sourceFile(filepath.Join(e.tree, "d", n)))
@@ -236,6 +243,10 @@ func TestWorkFollowsFIDWithoutPrint0(t *testing.T) {
 	}
 	if s := e.verify(0); s.OnSource != 0 {
 		t.Errorf("sweep %+v", s)
+	}
+	e.sourceFile(filepath.Join(e.tree, "d2", "late\nnew"))
+	if s := e.verify(3); s.Classes[report.ClassNotInCampagn] != 1 {
+		t.Errorf("sweep after a new file: %+v", s.Classes)
 	}
 }
 
