@@ -245,7 +245,7 @@ func testWorkFollowsFIDWithoutPrint0(t *testing.T, version string) {
 		t.Errorf("sweep %+v", s)
 	}
 	e.sourceFile(filepath.Join(e.tree, "d2", "late\nnew"))
-	if s := e.verify(3); s.Classes[report.ClassNotInCampagn] != 1 {
+	if s := e.verify(3); s.Classes[report.ClassNotInCampaign] != 1 {
 		t.Errorf("sweep after a new file: %+v", s.Classes)
 	}
 }

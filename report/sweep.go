@@ -27,13 +27,13 @@ const (
 	ClassPending      = "pending"         // no outcome yet in the latest round that holds it
 	ClassExcluded     = "excluded"        // under an exclude, or outside the campaign's filters
 	ClassOutside      = "outside"         // outside the scan paths (found with --path)
-	ClassNotInCampagn = "not-in-campaign" // no round holds its FID: new since the plan, or missed
+	ClassNotInCampaign = "not-in-campaign" // no round holds its FID: new since the plan, or missed
 	ClassRecordedDone = "recorded-done"   // an outcome says migrated or skipped, yet it is there: an alarm
 )
 
 // SweepClasses lists the classes in the order they are shown.
 func SweepClasses() []string {
-	return []string{ClassFailed, ClassPending, ClassExcluded, ClassOutside, ClassNotInCampagn, ClassRecordedDone}
+	return []string{ClassFailed, ClassPending, ClassExcluded, ClassOutside, ClassNotInCampaign, ClassRecordedDone}
 }
 
 // OSTSweep is one source OST's figures in a sweep.
@@ -95,7 +95,7 @@ func WriteSweepHuman(w io.Writer, s *Sweep) {
 	fmt.Fprintf(w, "sweep of %s (%s, %.0f s): %d files on source OSTs, %d unaccounted\n",
 		s.Time.Local().Format(time.DateTime), pathList(s.Paths), s.Seconds, s.OnSource, s.Unaccounted)
 	for _, c := range SweepClasses() {
-		if n := s.Classes[c]; n > 0 || c == ClassNotInCampagn || c == ClassRecordedDone {
+		if n := s.Classes[c]; n > 0 || c == ClassNotInCampaign || c == ClassRecordedDone {
 			fmt.Fprintf(w, "  %-16s %d\n", c, n)
 		}
 	}

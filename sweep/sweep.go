@@ -127,7 +127,7 @@ func Run(ctx context.Context, l LFS, d campaign.Dir, spec *campaign.Spec, o Opti
 			}
 		}
 	}
-	res.Unaccounted = res.Classes[report.ClassNotInCampagn] + res.Classes[report.ClassRecordedDone]
+	res.Unaccounted = res.Classes[report.ClassNotInCampaign] + res.Classes[report.ClassRecordedDone]
 	res.Seconds = time.Since(start).Seconds()
 	if o.NoReport {
 		return res, nil
@@ -184,7 +184,7 @@ type sweeper struct {
 func (s *sweeper) count(e *manifest.Entry, c string) {
 	s.res.OnSource++
 	s.res.Classes[c]++
-	unacc := c == report.ClassNotInCampagn || c == report.ClassRecordedDone
+	unacc := c == report.ClassNotInCampaign || c == report.ClassRecordedDone
 	for _, ost := range e.OSTs {
 		k := strconv.Itoa(int(ost))
 		v, ok := s.res.PerOST[k]
@@ -239,7 +239,7 @@ func (s *sweeper) found(ctx context.Context, b []manifest.Entry) error {
 			return err
 		}
 		if r == nil {
-			s.count(e, report.ClassNotInCampagn)
+			s.count(e, report.ClassNotInCampaign)
 			if err := s.unaccounted(e); err != nil {
 				return err
 			}
