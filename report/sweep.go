@@ -23,12 +23,12 @@ const (
 
 // Sweep classes: why a file the sweep found on a source OST is still there.
 const (
-	ClassFailed       = "failed"          // its latest outcome is a failure
-	ClassPending      = "pending"         // no outcome yet in the latest round that holds it
-	ClassExcluded     = "excluded"        // under an exclude, or outside the campaign's filters
-	ClassOutside      = "outside"         // outside the scan paths (found with --path)
+	ClassFailed        = "failed"          // its latest outcome is a failure
+	ClassPending       = "pending"         // no outcome yet in the latest round that holds it
+	ClassExcluded      = "excluded"        // under an exclude, or outside the campaign's filters
+	ClassOutside       = "outside"         // outside the scan paths (found with --path)
 	ClassNotInCampaign = "not-in-campaign" // no round holds its FID: new since the plan, or missed
-	ClassRecordedDone = "recorded-done"   // an outcome says migrated or skipped, yet it is there: an alarm
+	ClassRecordedDone  = "recorded-done"   // an outcome says migrated or skipped, yet it is there: an alarm
 )
 
 // SweepClasses lists the classes in the order they are shown.
