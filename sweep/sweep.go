@@ -116,7 +116,7 @@ func Run(ctx context.Context, l LFS, d campaign.Dir, spec *campaign.Spec, o Opti
 		return nil, err
 	}
 	if ts, err := l.DFInodes(ctx, o.Paths[0]); err != nil {
-		res.Warnings = append(res.Warnings, "lfs df -i: "+cli1(err))
+		res.Warnings = append(res.Warnings, "lfs df -i: "+oneLine(err))
 	} else {
 		for _, t := range ts {
 			k := strconv.Itoa(int(t.Index))
@@ -141,7 +141,8 @@ func Run(ctx context.Context, l LFS, d campaign.Dir, spec *campaign.Spec, o Opti
 	return res, nil
 }
 
-func cli1(err error) string {
+// oneLine is an error message cut at its first line break.
+func oneLine(err error) string {
 	s := err.Error()
 	for i := range len(s) {
 		if s[i] == '\n' {
