@@ -152,6 +152,17 @@ func TestVerifyAndTopUp(t *testing.T) {
 	if d := cmp.Diff(newFiles, e.unaccountedPaths()); d != "" {
 		t.Errorf("unaccounted manifest -want +got:\n%s", d)
 	}
+	var examples []string
+	for _, x := range s.Examples {
+		examples = append(examples, string(x.Path))
+	}
+	slices.Sort(examples)
+	if d := cmp.Diff(newFiles, examples); d != "" {
+		t.Errorf("unaccounted examples -want +got:\n%s", d)
+	}
+	if r := e.run("verify", e.camp); r.code != 3 || !strings.Contains(r.stdout, "not-in-campaign  "+newFiles[0]) {
+		t.Errorf("verify's summary: exit %d\n%s", r.code, r.stdout)
+	}
 	// Over another path: the moved-out files, outside the scan paths, are not unaccounted.
 	so := e.verify(0, "--path", outside)
 	if d := cmp.Diff(map[string]uint64{"outside": 2}, nonzeroClasses(so)); d != "" {

@@ -9,7 +9,10 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"migrator/campaign"
 	"migrator/durable"
@@ -57,8 +60,19 @@ type Sweep struct {
 	Classes     map[string]uint64   `json:"classes"`
 	PerOST      map[string]OSTSweep `json:"per_ost"`
 	// Manifest is the unaccounted files' manifest directory, relative to reports/.
-	Manifest string   `json:"unaccounted_manifest,omitempty"`
-	Warnings []string `json:"warnings,omitempty"`
+	Manifest string `json:"unaccounted_manifest,omitempty"`
+	// Examples are the first unaccounted files found (at most MaxSweepExamples).
+	Examples []SweepExample `json:"unaccounted_examples,omitempty"`
+	Warnings []string       `json:"warnings,omitempty"`
+}
+
+// MaxSweepExamples bounds Sweep.Examples.
+const MaxSweepExamples = 20
+
+// SweepExample is one unaccounted file and its class.
+type SweepExample struct {
+	Path  campaign.Path `json:"path"`
+	Class string        `json:"class"`
 }
 
 // WriteSweep writes reports/verify.json durably.
@@ -100,6 +114,15 @@ func WriteSweepHuman(w io.Writer, s *Sweep) {
 		}
 	}
 	fmt.Fprintf(w, "  per source OST:  %s\n", sweepByOST(s))
+	if len(s.Examples) > 0 {
+		fmt.Fprintf(w, "  unaccounted files (the first %d):\n", len(s.Examples))
+	}
+	for _, e := range s.Examples {
+		fmt.Fprintf(w, "    %-16s %s\n", e.Class, printable(string(e.Path)))
+	}
+	if n := uint64(len(s.Examples)); s.Unaccounted > n {
+		fmt.Fprintf(w, "  … and %d more unaccounted\n", s.Unaccounted-n)
+	}
 	for _, warn := range s.Warnings {
 		fmt.Fprintf(w, "  warning: %s\n", warn)
 	}
@@ -168,4 +191,12 @@ func writeSweepProm(w io.Writer, c string, s *Sweep) {
 	}
 	family(w, "migrator_sweep_timestamp_seconds", "When the last sweep started.")
 	fmt.Fprintf(w, "migrator_sweep_timestamp_seconds{%s} %d\n", c, s.Time.Unix())
+}
+
+// printable shows a path as is when it is plain printable UTF-8, Go-quoted otherwise.
+func printable(p string) string {
+	if !utf8.ValidString(p) || strings.ContainsFunc(p, func(r rune) bool { return !unicode.IsPrint(r) }) {
+		return strconv.Quote(p)
+	}
+	return p
 }

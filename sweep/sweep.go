@@ -241,7 +241,7 @@ func (s *sweeper) found(ctx context.Context, b []manifest.Entry) error {
 		}
 		if r == nil {
 			s.count(e, report.ClassNotInCampaign)
-			if err := s.unaccounted(e); err != nil {
+			if err := s.unaccounted(e, report.ClassNotInCampaign); err != nil {
 				return err
 			}
 			if err := s.take(e, nil); err != nil {
@@ -275,7 +275,10 @@ type locT struct {
 	Index uint64
 }
 
-func (s *sweeper) unaccounted(e *manifest.Entry) error {
+func (s *sweeper) unaccounted(e *manifest.Entry, class string) error {
+	if len(s.res.Examples) < report.MaxSweepExamples {
+		s.res.Examples = append(s.res.Examples, report.SweepExample{Path: campaign.Path(e.Path), Class: class})
+	}
 	if s.un == nil {
 		return nil
 	}
@@ -349,7 +352,7 @@ func (s *sweeper) resolveHits(d campaign.Dir) error {
 			}
 			s.count(&h.e, c)
 			if c == report.ClassRecordedDone {
-				if err := s.unaccounted(&h.e); err != nil {
+				if err := s.unaccounted(&h.e, report.ClassRecordedDone); err != nil {
 					return err
 				}
 			}
