@@ -45,13 +45,16 @@ const (
 	SkipReleased     SkipReason = 5 // HSM-released: migrating would restore it from the archive
 	SkipExcluded     SkipReason = 6 // under an exclude
 	SkipHardLinkDone SkipReason = 7 // another name of the same inode was migrated
-	maxSkipReason               = SkipHardLinkDone
+	// SkipMovedOut: found by its FID outside the scan paths or under an exclude. Record.OnSource
+	// says whether it still had an object on a source OST (then it counts as left there).
+	SkipMovedOut  SkipReason = 8
+	maxSkipReason            = SkipMovedOut
 )
 
 var reasonNames = map[SkipReason]string{
 	SkipGone: "gone", SkipNotRegular: "not-regular", SkipFIDChanged: "fid-changed",
 	SkipOffSource: "off-source", SkipReleased: "hsm-released", SkipExcluded: "excluded",
-	SkipHardLinkDone: "hardlink-done",
+	SkipHardLinkDone: "hardlink-done", SkipMovedOut: "moved-out",
 }
 
 func (r SkipReason) String() string {
@@ -78,11 +81,13 @@ type Record struct {
 	Class     lfs.Class     // Failed only
 	Errno     syscall.Errno // Failed only
 	Retryable bool
-	Attempts  uint32
-	Bytes     uint64
-	Duration  time.Duration
-	Time      time.Time
-	Message   string // at most MaxMessage bytes
+	// OnSource is set on a moved-out skip whose file still had an object on a source OST.
+	OnSource bool
+	Attempts uint32
+	Bytes    uint64
+	Duration time.Duration
+	Time     time.Time
+	Message  string // at most MaxMessage bytes
 }
 
 // RunStart marks the start of a work run (record kind 2).
@@ -168,7 +173,7 @@ func (r *Record) appendBody(b []byte) []byte {
 	b = binary.AppendUvarint(b, r.Index)
 	b = append(b, byte(r.Outcome), byte(r.Reason), byte(r.Class))
 	b = binary.AppendUvarint(b, uint64(r.Errno))
-	b = append(b, boolByte(r.Retryable))
+	b = append(b, boolByte(r.Retryable)|boolByte(r.OnSource)<<1)
 	b = binary.AppendUvarint(b, uint64(r.Attempts))
 	b = binary.AppendUvarint(b, r.Bytes)
 	b = binary.AppendUvarint(b, uint64(max(r.Duration, 0)))
@@ -271,7 +276,9 @@ func decodeRecord(body []byte, rec *Record) error {
 	rec.Reason = SkipReason(r.byte())
 	rec.Class = lfs.Class(r.byte())
 	rec.Errno = syscall.Errno(r.uvarint())
-	rec.Retryable = r.byte() == 1
+	flags := r.byte()
+	rec.Retryable = flags&1 != 0
+	rec.OnSource = flags&2 != 0
 	rec.Attempts = uint32(r.uvarint())
 	rec.Bytes = r.uvarint()
 	rec.Duration = time.Duration(r.uvarint())

@@ -53,7 +53,8 @@ func newEnv(t *testing.T, simEnv ...string) *env {
 	e.tree = filepath.Join(e.root, "fs")
 	e.camp = filepath.Join(e.root, "campaign")
 	// The admin has stopped object creation on the sources (max_create_count=0).
-	e.simEnv = append([]string{"LFS_SIM_OSTS=8", "LFS_SIM_NOCREATE=2,3"}, simEnv...)
+	// fid2path finds names anywhere under root, also outside the tree (the scan path).
+	e.simEnv = append([]string{"LFS_SIM_OSTS=8", "LFS_SIM_NOCREATE=2,3", "LFS_SIM_MOUNT=" + e.root}, simEnv...)
 	cfg, err := lfssim.ConfigFromEnv(e.getenv)
 	if err != nil {
 		t.Fatal(err)

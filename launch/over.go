@@ -78,3 +78,11 @@ func SlurmPreflight(ctx context.Context, sc *slurm.Client, submit bool) (maxShar
 	}
 	return n, "", nil
 }
+
+// NeverRan reports whether no task of the round ever started (it has no checkpoint log):
+// a round prepared by retry or plan --update and killed before it ran is launched again,
+// not followed by another.
+func NeverRan(d campaign.Dir, round int) bool {
+	logs, _ := filepath.Glob(filepath.Join(d.Round(round).Checkpoints, "shard-*.log"))
+	return len(logs) == 0
+}

@@ -45,6 +45,8 @@ func Run(args []string, getenv func(string) string, stdin io.Reader, stdout, std
 		return runGetstripe(&cfg, rest, out, errw, prog)
 	case "path2fid":
 		return runPath2FID(rest, out, errw, prog)
+	case "fid2path":
+		return runFID2Path(&cfg, rest, out, errw, prog)
 	case "hsm_state":
 		return runHSMState(&cfg, rest, out, errw, prog)
 	case "hsm_set", "hsm_clear":
@@ -375,8 +377,11 @@ func runSetstripe(cfg *Config, args []string, stderr *bufio.Writer, prog string)
 // simulated OSTs (or as LFS_SIM_AVAIL_KB says).
 func runDF(cfg *Config, args []string, out, stderr *bufio.Writer, prog string) int {
 	path := "."
+	inodes := false
 	for _, a := range args {
-		if !strings.HasPrefix(a, "-") {
+		if a == "-i" || a == "--inodes" {
+			inodes = true
+		} else if !strings.HasPrefix(a, "-") {
 			path = a
 		}
 	}
@@ -384,6 +389,9 @@ func runDF(cfg *Config, args []string, out, stderr *bufio.Writer, prog string) i
 	if err := unix.Statfs(path, &sfs); err != nil {
 		fmt.Fprintf(stderr, "%s df: cannot open '%s': %s\n", prog, path, errText(err))
 		return int(errnoOf(err))
+	}
+	if inodes {
+		return dfInodes(cfg, path, &sfs, out)
 	}
 	bs := uint64(sfs.Bsize) / 1024
 	total := sfs.Blocks * bs / uint64(cfg.OSTCount)
@@ -411,6 +419,28 @@ func runDF(cfg *Config, args []string, out, stderr *bufio.Writer, prog string) i
 	}
 	fmt.Fprintln(out)
 	line("filesystem_summary:", sumT, sumA, path)
+	fmt.Fprintln(out)
+	return 0
+}
+
+// dfInodes prints "lfs df -i PATH": the filesystem's inodes split evenly among the MDT and
+// the simulated OSTs (the simulator has no objects to count).
+func dfInodes(cfg *Config, path string, sfs *unix.Statfs_t, out *bufio.Writer) int {
+	n := uint64(cfg.OSTCount)
+	total, free := sfs.Files/n, sfs.Ffree/n
+	fmt.Fprintf(out, "%-20s %11s %11s %11s %4s %s\n", "UUID", "Inodes", "IUsed", "IFree", "IUse%", "Mounted on")
+	line := func(uuid, where string) {
+		used := total - min(free, total)
+		pct := 0
+		if total > 0 {
+			pct = int((used*100 + total - 1) / total)
+		}
+		fmt.Fprintf(out, "%-20s %11d %11d %11d %3d%% %s\n", uuid, total, used, free, pct, where)
+	}
+	line(cfg.FSName+"-MDT0000_UUID", path+"[MDT:0]")
+	for i := 0; i < cfg.OSTCount; i++ {
+		line(lfs.OSTName(cfg.FSName, uint32(i))+"_UUID", fmt.Sprintf("%s[OST:%d]", path, i))
+	}
 	fmt.Fprintln(out)
 	return 0
 }

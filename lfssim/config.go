@@ -31,6 +31,9 @@ type Config struct {
 	NoSpace   bool          // every migrate fails "cannot create volatile file: ENOSPC"
 	FindFail  string        // find cannot read directories, or check files, whose path contains this (EIO)
 	Lease     bool          // detect files open for write with a kernel read lease
+	// Mount is the directory fid2path takes for the filesystem's mount point (LFS_SIM_MOUNT);
+	// without it, the tree under fid2path's ROOT argument.
+	Mount string
 }
 
 // Environment variables read by ConfigFromEnv.
@@ -49,6 +52,7 @@ const (
 	EnvNoSpace    = "LFS_SIM_NOSPACE"
 	EnvNoLease    = "LFS_SIM_NO_LEASE"
 	EnvFindFail   = "LFS_SIM_FIND_FAIL"
+	EnvMount      = "LFS_SIM_MOUNT"
 )
 
 // ConfigFromEnv reads the configuration; getenv is os.Getenv in the binary.
@@ -108,6 +112,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	}
 	c.NoSpace = getenv(EnvNoSpace) == "1"
 	c.FindFail = getenv(EnvFindFail)
+	c.Mount = getenv(EnvMount)
 	c.Lease = getenv(EnvNoLease) != "1"
 	if err == nil && (c.OSTCount < 1 || c.OSTCount > lfs.MaxOSTIndex+1) {
 		err = fmt.Errorf("%s=%d: want 1 to %d OSTs", EnvOSTs, c.OSTCount, lfs.MaxOSTIndex+1)

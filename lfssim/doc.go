@@ -5,9 +5,11 @@
 // It implements the lfs subcommands migrator uses, with lfs's arguments, output formats
 // and exit codes (0, or the errno of the first failure): find (with -O/--ost, -type,
 // --maxdepth, -size, -uid, -gid, --pool, -mtime, --layout, "!", -0, --printf), getstripe
-// (-y and the plain form), path2fid, hsm_state, migrate (-n, -b, -v, -c, -S, -p, -o, -W,
-// -0, --files-from), df and --version; plus setstripe (with -E for composite layouts),
-// hsm_set, hsm_clear and hsm_release to build trees.
+// (-y and the plain form), path2fid, fid2path (-0, -f, -c, -l; names are found by walking
+// LFS_SIM_MOUNT, or fid2path's ROOT when it is unset), hsm_state, migrate (-n, -b, -v,
+// -c, -S, -p, -o, -W, -0, --files-from), df (-i splits the inodes evenly) and --version;
+// plus setstripe (with -E for composite layouts), hsm_set, hsm_clear and hsm_release to
+// build trees.
 //
 // It follows Lustre's source where migrator depends on it (lfs/LUSTRE.md), each place
 // citing the function it mirrors: find opens operands as llapi_semantic_traverse() does,
@@ -40,6 +42,7 @@
 //	LFS_SIM_POOLS="fast=0-3;slow=4-7"
 //	LFS_SIM_NOCREATE=2,3      OSTs where no new objects are created (max_create_count=0)
 //	LFS_SIM_AVAIL_KB=3=0      free space lfs df reports for some OSTs
+//	LFS_SIM_MOUNT=/dir        the "mount point" fid2path resolves names under
 //
 // # Fault injection (environment)
 //

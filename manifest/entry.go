@@ -32,6 +32,9 @@ const (
 	// EntryFailedBefore marks an entry of a retry round that an earlier round recorded as
 	// failed; the errno it failed with is in bits 16-31 of Flags (see FailedBefore).
 	EntryFailedBefore
+	// EntryAdded marks an entry a top-up round (plan --update) added beyond its retry set:
+	// a file no earlier round accounts for any more, so it counts as newly planned.
+	EntryAdded
 )
 
 const prevErrnoShift = 16

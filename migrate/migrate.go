@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -40,6 +41,7 @@ type LFS interface {
 	FileInfoCompat(ctx context.Context, files []string, osts lfs.OSTList) ([]lfs.FileInfoResult, error)
 	HSMStates(ctx context.Context, files []string) ([]lfs.HSMResult, error)
 	Migrate(ctx context.Context, opts lfs.MigrateOptions, files []string) ([]lfs.MigrateResult, error)
+	FIDToPath(ctx context.Context, root string, fids []lfs.FID, nul bool) ([]lfs.FIDPathResult, error)
 }
 
 // Source yields a shard's entries in order; Next returns io.EOF at the end.
@@ -78,6 +80,8 @@ type Options struct {
 	StreakLimit int
 	// NoPrintf is set for lfs clients older than 2.15, which lack find --printf.
 	NoPrintf bool
+	// FIDPrint0 is set for lfs clients that take fid2path --print0 (2.16 and later).
+	FIDPrint0 bool
 }
 
 func (o *Options) defaults() {
@@ -135,7 +139,8 @@ func Run(stop, kill context.Context, l LFS, src Source, state State, rec Recorde
 	if state.Attempted == nil {
 		state.Attempted = checkpoint.NewDone(0)
 	}
-	t := &task{l: l, o: o, st: st, state: state, rec: rec, sources: o.Selection.SourceOSTs(), stop: stop, kill: kill}
+	t := &task{l: l, o: o, st: st, state: state, rec: rec, sources: o.Selection.SourceOSTs(), stop: stop, kill: kill,
+		real: o.Selection.Resolved()}
 	t.cond = sync.NewCond(&t.mu)
 
 	checkCh := make(chan []*item)
@@ -185,7 +190,12 @@ type item struct {
 	attempts uint32
 	spent    time.Duration
 	due      time.Time // for retries
+	moves    int       // times it was found again by FID under another name in this run
 }
+
+// maxMoves bounds how often one file is followed to a new name in a run: a file renamed
+// faster than it can be checked is failed (retryable), not chased forever.
+const maxMoves = 8
 
 type task struct {
 	l       LFS
@@ -193,6 +203,7 @@ type task struct {
 	st      *Stats
 	state   State
 	sources lfs.OSTList
+	real    campaign.Selection // the selection with symlinks in its paths resolved (fid2path prints real paths)
 	stop    context.Context
 	kill    context.Context
 
@@ -432,7 +443,13 @@ func (t *task) check(b []*item, ready chan<- []*item) {
 		t.drop(b...)
 		return
 	}
-	cands := t.layoutCheck(t.lstatCheck(b))
+	var lost []*item
+	cands := t.layoutCheck(t.lstatCheck(b, &lost), &lost)
+	for len(lost) > 0 {
+		found := t.relocate(lost)
+		lost = nil
+		cands = append(cands, t.layoutCheck(t.lstatCheck(found, &lost), &lost)...)
+	}
 	if t.o.DryRun {
 		for _, it := range cands {
 			t.record(it, checkpoint.Record{Outcome: checkpoint.WouldMigrate})
@@ -457,23 +474,22 @@ func (t *task) check(b []*item, ready chan<- []*item) {
 }
 
 // lstatCheck is the cheap local check: the path still exists, is a regular file (never a
-// symlink, device, FIFO or socket), and is in scope and not excluded.
-func (t *task) lstatCheck(b []*item) []*item {
+// symlink, device, FIFO or socket), and is in scope and not excluded. A path that is gone
+// or names something else goes to lost, to be looked for by FID.
+func (t *task) lstatCheck(b []*item, lost *[]*item) []*item {
 	var out []*item
 	for _, it := range b {
 		p := it.e.Path
-		if !t.o.Selection.InScope(p) || t.o.Selection.Excluded(p) {
+		if !t.inScope(p) {
 			t.record(it, skip(checkpoint.SkipExcluded))
 			continue
 		}
 		fi, err := os.Lstat(p)
 		switch {
-		case lfs.IsGone(err):
-			t.record(it, skip(checkpoint.SkipGone))
+		case lfs.IsGone(err), err == nil && !fi.Mode().IsRegular():
+			*lost = append(*lost, it)
 		case err != nil:
 			t.recordErr(it, "lstat", err)
-		case !fi.Mode().IsRegular():
-			t.record(it, skip(checkpoint.SkipNotRegular))
 		default:
 			out = append(out, it)
 		}
@@ -532,7 +548,8 @@ func (t *task) states(b []*item) ([]fileState, error) {
 
 // layoutCheck keeps the files that are still the same file (FID) and still have an object
 // on a source OST, and are not HSM-released (never trigger a restore from the archive).
-func (t *task) layoutCheck(b []*item) []*item {
+// A file no longer at its path, or whose path names another file, goes to lost.
+func (t *task) layoutCheck(b []*item, lost *[]*item) []*item {
 	if len(b) == 0 {
 		return nil
 	}
@@ -549,13 +566,16 @@ func (t *task) layoutCheck(b []*item) []*item {
 		case s.err != nil:
 			t.recordErr(it, "lfs find", s.err)
 		case !s.ok:
-			t.recheckGone(it)
+			t.recheckLost(it, lost)
 		case s.fid != it.e.FID:
-			t.record(it, skip(checkpoint.SkipFIDChanged))
+			*lost = append(*lost, it)
 		case !s.onSource && (t.state.Attempted.Has(it.idx) || it.e.Flags&manifest.EntryAttempted != 0):
 			// An earlier run (of this shard, or of an earlier round) moved it and was stopped
 			// before recording so.
 			t.record(it, checkpoint.Record{Outcome: checkpoint.Migrated, Message: "completed by an earlier run"})
+		case !s.onSource && it.attempts > 0:
+			// This run moved it, and it was renamed before the verification saw it.
+			t.record(it, checkpoint.Record{Outcome: checkpoint.Migrated})
 		case !s.onSource:
 			off = append(off, it)
 		default:
@@ -597,15 +617,13 @@ func (t *task) layoutCheck(b []*item) []*item {
 	return out
 }
 
-// recheckGone decides between "gone" and "not a regular file" for a file lfs no longer
-// saw as a regular file.
-func (t *task) recheckGone(it *item) {
+// recheckLost looks again at a file lfs no longer saw as a regular file: gone from its
+// path, or replaced by something that is not a regular file, it goes to lost.
+func (t *task) recheckLost(it *item, lost *[]*item) {
 	fi, err := os.Lstat(it.e.Path)
 	switch {
-	case lfs.IsGone(err):
-		t.record(it, skip(checkpoint.SkipGone))
-	case err == nil && !fi.Mode().IsRegular():
-		t.record(it, skip(checkpoint.SkipNotRegular))
+	case lfs.IsGone(err), err == nil && !fi.Mode().IsRegular():
+		*lost = append(*lost, it)
 	case err != nil:
 		t.recordErr(it, "lstat", err)
 	default:
@@ -716,8 +734,11 @@ func (t *task) failed(it *item, r lfs.MigrateResult, class lfs.Class) {
 			return
 		}
 	case lfs.ClassVanished:
-		t.record(it, skip(checkpoint.SkipGone))
-		return
+		// Renamed or removed under lfs: the check finds it again by FID, or says it is gone.
+		if it.attempts < uint32(t.o.MaxAttempts) {
+			t.requeue(it)
+			return
+		}
 	case lfs.ClassNoSpace:
 		// Not recorded: the file stays pending for a later run, when there is room.
 		t.fail(fmt.Errorf("%w: %s", ErrNoSpace, msg))
@@ -785,10 +806,10 @@ func (t *task) verify(b []*item) {
 		switch {
 		case s.err != nil:
 			t.recordErr(it, "lfs find", s.err)
-		case !s.ok:
-			t.recheckGone(it)
-		case s.fid != it.e.FID:
-			t.record(it, skip(checkpoint.SkipFIDChanged))
+		case !s.ok, s.fid != it.e.FID:
+			// Renamed (or removed) since lfs migrate ran: the check finds it by FID again
+			// and, off the sources, records it as migrated by this run.
+			t.requeue(it)
 		case !s.onSource:
 			t.record(it, checkpoint.Record{Outcome: checkpoint.Migrated})
 		case it.attempts < uint32(t.o.MaxAttempts):
@@ -798,4 +819,112 @@ func (t *task) verify(b []*item) {
 				Message: "still has an object on a source OST after lfs migrate (is object creation stopped on the source OSTs? lctl set_param osp.*.max_create_count=0 on the MDS)"})
 		}
 	}
+}
+
+// requeue puts an item back at once: it goes through the check again, which looks for it
+// by FID.
+func (t *task) requeue(it *item) {
+	it.due = time.Now()
+	t.mu.Lock()
+	t.retries = append(t.retries, it)
+	t.inflight--
+	t.cond.Broadcast()
+	t.mu.Unlock()
+}
+
+// relocate looks for lost files by FID (one batched lfs fid2path): a file still inside
+// the scan paths and outside the excludes is returned under its current name (any of its
+// names, for a hard-linked file) to be checked again; one found only outside them is
+// skipped as moved-out, noting whether it still has an object on a source OST; one whose
+// FID no longer exists is gone. A file is known by its FID; its name is only where it was
+// last seen.
+func (t *task) relocate(lost []*item) []*item {
+	if len(lost) == 0 {
+		return nil
+	}
+	fids := make([]lfs.FID, len(lost))
+	for i, it := range lost {
+		fids[i] = it.e.FID
+	}
+	t.st.LFSCalls.Add(1)
+	res, err := t.l.FIDToPath(t.kill, fidRoot(t.o.Selection), fids, t.o.FIDPrint0)
+	if err != nil {
+		t.lfsFailed(err)
+		t.drop(lost...)
+		return nil
+	}
+	var found, out []*item
+	for i, it := range lost {
+		r := res[i]
+		switch {
+		case r.Gone():
+			t.record(it, skip(checkpoint.SkipGone))
+		case r.Err != nil:
+			t.recordErr(it, "lfs fid2path", r.Err)
+		case it.moves >= maxMoves:
+			t.record(it, checkpoint.Record{Outcome: checkpoint.Failed, Class: lfs.ClassRetryLater, Retryable: true,
+				Message: fmt.Sprintf("renamed %d times while being migrated", it.moves)})
+		default:
+			it.moves++
+			in := ""
+			for _, p := range r.Paths {
+				if t.inScope(p) {
+					in = p
+					break
+				}
+			}
+			if in != "" {
+				it.e.Path = in
+				found = append(found, it)
+				continue
+			}
+			if len(r.Paths) == 0 {
+				t.recordErr(it, "lfs fid2path", syscall.EIO)
+				continue
+			}
+			it.e.Path = r.Paths[0]
+			out = append(out, it)
+		}
+	}
+	if len(out) > 0 {
+		states, err := t.states(out)
+		if err != nil {
+			t.lfsFailed(err)
+			t.drop(out...)
+			return found
+		}
+		for i, it := range out {
+			s := states[i]
+			r := skip(checkpoint.SkipMovedOut)
+			// Unsure (lfs failed, or it moved again) counts as still there: the sweep decides.
+			r.OnSource = s.err != nil || !s.ok || s.fid != it.e.FID || s.onSource
+			t.record(it, r)
+		}
+	}
+	return found
+}
+
+// inScope reports whether path is inside a scan path and outside every exclude, as given
+// or with symbolic links in them resolved.
+func (t *task) inScope(path string) bool {
+	return t.o.Selection.InScope(path) && !t.o.Selection.Excluded(path) || t.real.InScope(path) && !t.real.Excluded(path)
+}
+
+// fidRoot is the path lfs fid2path is given to find the filesystem: any path in it will
+// do, so the first scan path that still exists, or its nearest existing ancestor (a scan
+// path itself may have been renamed or removed).
+func fidRoot(sel campaign.Selection) string {
+	for _, p := range sel.ScanPaths {
+		if fi, err := os.Stat(string(p)); err == nil && fi.IsDir() {
+			return string(p)
+		}
+	}
+	p := string(sel.ScanPaths[0])
+	for p != "/" {
+		p = filepath.Dir(p)
+		if fi, err := os.Stat(p); err == nil && fi.IsDir() {
+			return p
+		}
+	}
+	return p
 }

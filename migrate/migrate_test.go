@@ -31,6 +31,9 @@ type fakeLFS struct {
 	released map[string]bool
 	// hsmErr are files lfs hsm_state fails on.
 	hsmErr map[string]error
+
+	fid2path int      // FIDToPath calls
+	migrated []string // paths moveAll migrated
 }
 
 type fakeFile struct {

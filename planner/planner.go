@@ -424,6 +424,15 @@ func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", " 
 // the round's number and index, and the campaign's status before the round; an index with
 // no shards means nothing to retry (and no round is created).
 func NextRound(ctx context.Context, d campaign.Dir, spec *campaign.Spec, take campaign.Takeover) (int, manifest.Index, *report.Status, error) {
+	return nextRound(ctx, d, spec, take, nil)
+}
+
+// nextRound writes the next round's manifests: the latest round's pending entries and the
+// failures take selects, then what more writes (if not nil), with the earlier entries more
+// took over recorded in the round's supersedes file. The round is published by its index,
+// written last.
+func nextRound(ctx context.Context, d campaign.Dir, spec *campaign.Spec, take campaign.Takeover,
+	more func(write func(*manifest.Entry) error) ([]manifest.Origin, error)) (int, manifest.Index, *report.Status, error) {
 	rounds, err := d.Rounds()
 	if err != nil {
 		return 0, manifest.Index{}, nil, err
@@ -446,6 +455,9 @@ func NextRound(ctx context.Context, d campaign.Dir, spec *campaign.Spec, take ca
 	if err := d.SaveTakeover(next, take); err != nil {
 		return 0, manifest.Index{}, nil, err
 	}
+	if err := os.Remove(filepath.Join(rd.Manifests, manifest.SupersedesFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return 0, manifest.Index{}, nil, err
+	}
 	w, err := manifest.NewWriter(manifest.WriterOptions{Dir: rd.Manifests, Campaign: spec.ID, Round: next,
 		MaxFiles: spec.Work.ShardFiles, MaxBytes: spec.Work.ShardBytes})
 	if err != nil {
@@ -453,6 +465,13 @@ func NextRound(ctx context.Context, d campaign.Dir, spec *campaign.Spec, take ca
 	}
 	st, err := report.Collect(ctx, d, spec, report.Options{RetryPending: true, Take: &take,
 		Retry: func(e manifest.Entry) error { return w.Write(&e) }})
+	var taken []manifest.Origin
+	if err == nil && more != nil {
+		taken, err = more(w.Write)
+	}
+	if err == nil && len(taken) > 0 && w.Count() > 0 {
+		err = manifest.WriteSupersedes(rd.Manifests, taken) // before the index publishes the round
+	}
 	if err != nil {
 		w.Abort()
 		return 0, manifest.Index{}, nil, err

@@ -55,6 +55,9 @@ func WriteProm(w io.Writer, st *Status) {
 		family(w, "migrator_last_activity_timestamp_seconds", "When a task last recorded anything.")
 		fmt.Fprintf(w, "migrator_last_activity_timestamp_seconds{%s} %d\n", c, st.LastActivity.Unix())
 	}
+	if st.Sweep != nil {
+		writeSweepProm(w, c, st.Sweep)
+	}
 	family(w, "migrator_report_timestamp_seconds", "When collect wrote this report.")
 	fmt.Fprintf(w, "migrator_report_timestamp_seconds{%s} %d\n", c, st.Generated.Unix())
 }

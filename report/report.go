@@ -6,8 +6,12 @@
 //
 // Accounting across rounds: a retry round's manifest is exactly the retryable failures
 // and pending entries of the round before it, so those entries count in the later round
-// and not in the earlier one. Hence, always: migrated + skipped + failed + pending =
-// planned, for every shard, every round, and the campaign.
+// and not in the earlier one. A top-up round (plan --update) holds that retry set too, plus
+// entries flagged manifest.EntryAdded, which count as newly planned, and entries that take
+// over earlier rounds' (listed in its supersedes file), which count there no more. Hence,
+// always:
+// migrated + skipped + failed + pending = planned, for every shard, every round, and the
+// campaign.
 package report
 
 import (
@@ -63,7 +67,8 @@ type Status struct {
 	SkippedByReason map[string]uint64 `json:"skipped_by_reason"`
 	FailedByClass   map[string]uint64 `json:"failed_by_class"`
 	// SourceOSTsRemaining counts, per source OST, the files with an object on it that are
-	// failed or pending.
+	// failed or pending, or moved out of the scan paths while still on it: an estimate from
+	// the records (Sweep measures).
 	SourceOSTsRemaining map[string]uint64 `json:"source_osts_remaining"`
 	FirstActivity       *time.Time        `json:"first_activity,omitempty"`
 	LastActivity        *time.Time        `json:"last_activity,omitempty"`
@@ -84,6 +89,12 @@ type Status struct {
 	// Inconsistency, if not empty, says that the counts do not add up, with the numbers,
 	// and what to do. The figures above are still everything the campaign's files say.
 	Inconsistency string `json:"inconsistency,omitempty"`
+	// MovedOutOnSource counts the files skipped as moved out of the scan paths while they
+	// still had an object on a source OST: outside what a sweep of the scan paths sees.
+	MovedOutOnSource uint64 `json:"moved_out_on_source"`
+	// Sweep is the last verify sweep (reports/verify.json), if there was one: what is
+	// really left on the source OSTs, where SourceOSTsRemaining is the records' estimate.
+	Sweep *Sweep `json:"sweep,omitempty"`
 
 	// WouldMigrateByOST counts, per source OST, the files a dry run would migrate that
 	// have an object on it, and their bytes.
@@ -182,6 +193,10 @@ func Collect(ctx context.Context, d campaign.Dir, spec *campaign.Spec, o Options
 	if len(rounds) > 0 {
 		latest = rounds[len(rounds)-1]
 	}
+	takenOver, err := readSupersedes(d, rounds)
+	if err != nil {
+		return nil, err
+	}
 	var mu sync.Mutex // guards st and serialises the callbacks
 	for ri, r := range rounds {
 		rd := d.Round(r)
@@ -210,7 +225,7 @@ func Collect(ctx context.Context, d campaign.Dir, spec *campaign.Spec, o Options
 		}
 		rs := RoundStatus{Round: r, Shards: len(idx.Shards)}
 		err = forEachShard(ctx, idx.Shards, o.Workers, func(s manifest.ShardIndex) error {
-			ss, err := readShard(rd, spec, idx, s, superseded, cutoff, later, r == latest, o, &mu, st)
+			ss, err := readShard(rd, spec, idx, s, superseded, cutoff, later, r == latest, takenOver[[2]int{r, s.Shard}], o, &mu, st)
 			if err != nil {
 				return err
 			}
@@ -225,6 +240,7 @@ func Collect(ctx context.Context, d campaign.Dir, spec *campaign.Spec, o Options
 			rs.SupersededFiles += ss.supersededFiles
 			st.Files.add(ss.campaignFiles)
 			st.Bytes.add(ss.campaignBytes)
+			st.MovedOutOnSource += ss.movedOutOnSource
 			mu.Unlock()
 			return nil
 		})
@@ -238,6 +254,9 @@ func Collect(ctx context.Context, d campaign.Dir, spec *campaign.Spec, o Options
 		return a.Round < b.Round || a.Round == b.Round && a.Shard < b.Shard
 	})
 	st.rates()
+	if st.Sweep, err = ReadSweep(d); err != nil {
+		return nil, err
+	}
 	if !st.Files.Balanced() || !st.Bytes.Balanced() {
 		st.Inconsistency = inconsistency(st)
 	}
@@ -336,14 +355,18 @@ func forEachShard(ctx context.Context, shards []manifest.ShardIndex, workers int
 	return ctx.Err()
 }
 
-// Entry states, one byte per entry while a shard is read.
+// Entry states, one byte per entry while a shard is read: the state in bits 0-2, a reason
+// or class in bits 3-6, and the attempted bit.
 const (
 	statePending uint8 = iota
 	stateMigrated
-	stateSkipped // + reason<<4
-	stateFailed  // + class<<4; details in the failures map
+	stateSkipped // + reason<<3
+	stateFailed  // + class<<3; details in the failures map
 	stateWould
 	attemptedBit uint8 = 0x80 // lfs migrate was started on the entry
+	// movedOutOnSource is the sub-code of a moved-out skip whose file still had an object on
+	// a source OST: it counts as left there.
+	movedOutOnSource uint8 = 15
 )
 
 type shardResult struct {
@@ -351,13 +374,15 @@ type shardResult struct {
 	running                      bool // a live task holds the shard's lock
 	supersededFiles              uint64
 	campaignFiles, campaignBytes Counts
+	movedOutOnSource             uint64
 }
 
 // readShard reads one shard's checkpoint into a byte per entry, then streams its manifest.
 // For a superseded round, runs that started after cutoff (when the next round was made) are
 // left out: the next round took their entries over and counts them.
 func readShard(rd campaign.Round, spec *campaign.Spec, idx manifest.Index, s manifest.ShardIndex,
-	superseded bool, cutoff time.Time, later []campaign.Takeover, latest bool, o Options, mu *sync.Mutex, st *Status) (*shardResult, error) {
+	superseded bool, cutoff time.Time, later []campaign.Takeover, latest bool, toppedUp map[uint64]struct{},
+	o Options, mu *sync.Mutex, st *Status) (*shardResult, error) {
 	res := &shardResult{ShardStatus: ShardStatus{Round: rd.N, Shard: s.Shard}}
 	states := make([]uint8, s.Files)
 	fails := map[uint64]checkpoint.Record{}
@@ -382,11 +407,15 @@ func readShard(rd campaign.Round, spec *campaign.Spec, idx manifest.Index, s man
 			case checkpoint.Migrated:
 				states[r.Index] = stateMigrated
 			case checkpoint.Skipped:
-				states[r.Index] = stateSkipped | (uint8(r.Reason)&7)<<4
+				sub := uint8(r.Reason) & 15
+				if r.Reason == checkpoint.SkipMovedOut && r.OnSource {
+					sub = movedOutOnSource
+				}
+				states[r.Index] = stateSkipped | sub<<3
 			case checkpoint.WouldMigrate:
 				states[r.Index] = stateWould
 			case checkpoint.Failed:
-				states[r.Index] = stateFailed | (uint8(r.Class)&7)<<4
+				states[r.Index] = stateFailed | (uint8(r.Class)&15)<<3
 				fails[r.Index] = *r
 				return nil
 			}
@@ -449,7 +478,7 @@ func readShard(rd campaign.Round, spec *campaign.Spec, idx manifest.Index, s man
 			return nil, err
 		}
 		code := states[i]
-		state, sub := code&0xf, (code>>4)&7
+		state, sub := code&7, (code>>3)&15
 		if state == statePending && code&attemptedBit != 0 {
 			res.Attempted++
 		}
@@ -466,11 +495,15 @@ func readShard(rd campaign.Round, spec *campaign.Spec, idx manifest.Index, s man
 		tally(&res.Files, &res.Bytes, state, e.Size)
 		// For the campaign, the plan's entries are what is planned; a later round's
 		// entries re-handle some of them, which that round's earlier self stops counting.
-		if rd.N == 0 {
+		// A top-up round's added entries (plan --update) are planned anew.
+		if rd.N == 0 || e.Flags&manifest.EntryAdded != 0 {
 			res.campaignFiles.Planned++
 			res.campaignBytes.Planned += e.Size
 		}
 		takenOver := superseded && (state == statePending || state == stateWould) || failedTaken
+		if _, ok := toppedUp[i]; ok {
+			takenOver = true // a later top-up round took it over (its supersedes file)
+		}
 		if takenOver {
 			res.supersededFiles++
 			continue
@@ -478,11 +511,16 @@ func readShard(rd campaign.Round, spec *campaign.Spec, idx manifest.Index, s man
 		tally(&res.campaignFiles, &res.campaignBytes, state, e.Size)
 		switch state {
 		case stateSkipped:
-			localReasons[checkpoint.SkipReason(sub).String()]++
+			reason := checkpoint.SkipReason(sub)
+			if sub == movedOutOnSource {
+				reason = checkpoint.SkipMovedOut
+				res.movedOutOnSource++
+			}
+			localReasons[reason.String()]++
 		case stateFailed:
 			localClasses[lfs.Class(sub).String()]++
 		}
-		if state == statePending || state == stateWould || state == stateFailed {
+		if state == statePending || state == stateWould || state == stateFailed || state == stateSkipped && sub == movedOutOnSource {
 			for _, ost := range e.OSTs {
 				local[strconv.Itoa(int(ost))]++
 			}
@@ -518,6 +556,7 @@ func readShard(rd campaign.Round, spec *campaign.Spec, idx manifest.Index, s man
 			if state == stateFailed {
 				e.SetFailedBefore(fails[i].Errno) // its task's streak guard expects it to fail the same way again
 			}
+			e.Flags &^= manifest.EntryAdded // planned once, by the round that added it
 			mu.Lock()
 			err := o.Retry(e)
 			mu.Unlock()
@@ -550,6 +589,29 @@ func readShard(rd campaign.Round, spec *campaign.Spec, idx manifest.Index, s man
 	}
 	mu.Unlock()
 	return res, nil
+}
+
+// readSupersedes reads the top-up rounds' supersedes files: the entries of earlier rounds
+// each took over, by round and shard.
+func readSupersedes(d campaign.Dir, rounds []int) (map[[2]int]map[uint64]struct{}, error) {
+	out := map[[2]int]map[uint64]struct{}{}
+	for _, r := range rounds {
+		origins, err := manifest.ReadSupersedes(d.Round(r).Manifests)
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range origins {
+			if o.Round >= r {
+				return nil, fmt.Errorf("%s: round %d cannot take over round %d", d.Round(r).Manifests, r, o.Round)
+			}
+			k := [2]int{o.Round, o.Shard}
+			if out[k] == nil {
+				out[k] = map[uint64]struct{}{}
+			}
+			out[k][o.Index] = struct{}{}
+		}
+	}
+	return out, nil
 }
 
 // tally adds one entry of size to the state counts of files and bytes (not to Planned).

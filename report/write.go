@@ -132,19 +132,25 @@ func WriteReports(ctx context.Context, d campaign.Dir, spec *campaign.Spec, work
 	}
 
 	w := &Written{Status: st, Retry: ridx, TopFailures: topFailures(top, 10)}
-	data, err := json.MarshalIndent(st, "", "  ")
-	if err != nil {
-		return nil, err
-	}
-	if err := durable.WriteFile(filepath.Join(dir, StatusJSON), append(data, '\n'), 0o644); err != nil {
-		return nil, err
-	}
-	var prom strings.Builder
-	WriteProm(&prom, st)
-	if err := durable.WriteFile(filepath.Join(dir, StatusProm), []byte(prom.String()), 0o644); err != nil {
+	if err := WriteStatus(d, st); err != nil {
 		return nil, err
 	}
 	return w, nil
+}
+
+// WriteStatus writes reports/status.json and reports/status.prom, each replaced whole.
+func WriteStatus(d campaign.Dir, st *Status) error {
+	dir := d.Reports()
+	data, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := durable.WriteFile(filepath.Join(dir, StatusJSON), append(data, '\n'), 0o644); err != nil {
+		return err
+	}
+	var prom strings.Builder
+	WriteProm(&prom, st)
+	return durable.WriteFile(filepath.Join(dir, StatusProm), []byte(prom.String()), 0o644)
 }
 
 // CollectLock is the lock file that lets one collect at a time write reports/.
@@ -249,7 +255,7 @@ func WriteHuman(w io.Writer, st *Status, top []TopFailure) {
 			fmt.Fprintf(w, "  %6d  %-11s %s\n", t.Files, t.Class, t.Message)
 		}
 	}
-	fmt.Fprintf(w, "left on source OSTs (failed or pending): %s\n", byOST(st.SourceOSTsRemaining))
+	fmt.Fprintln(w, leftLine(st))
 	for _, r := range st.Rounds {
 		fmt.Fprintf(w, "round %d: %s, %s: %d migrated, %d skipped, %d failed, %d pending; %d taken over by a later round\n",
 			r.Round, progress.Plural(r.Shards, "shard"), progress.Plural(r.Files.Planned, "file"),

@@ -14,9 +14,11 @@ import (
 	"migrator/campaign"
 	"migrator/checkpoint"
 	"migrator/cmd/cli"
+	"migrator/cmd/verify"
 	"migrator/manifest"
 	"migrator/progress"
 	"migrator/report"
+	"migrator/sweep"
 )
 
 // Cmd is "migrator collect CAMPAIGN [--json]".
@@ -25,6 +27,7 @@ type Cmd struct {
 	JSON     bool   `name:"json" help:"Print the status as JSON on stdout instead of the human summary."`
 	Emit     bool   `name:"emit-script" help:"Only write the collect job script to stdout, for: migrator collect CAMPAIGN --emit-script | sbatch --dependency=afterany:JOBID"`
 	Workers  int    `default:"4" help:"Shards read at once."`
+	Sweep    string `enum:"auto,always,never" default:"auto" help:"Run the verify sweep (an lfs find over the scan paths) after collecting: auto when the campaign claims to be finished (nothing pending, nothing failed), always, or never. One of: ${enum}."`
 }
 
 // Run collects the campaign. It is safe while tasks are still writing: it reads each log
@@ -52,6 +55,17 @@ func (c *Cmd) Run(env *cli.Env) error {
 		}
 		return err
 	}
+	if c.Sweep == "always" || c.Sweep == "auto" && finished(w.Status) {
+		fmt.Fprintf(env.Stderr, "nothing pending or failed: sweeping the scan paths to verify (migrator verify)\n")
+		s, err := verify.Sweep(ctx, d, spec, sweep.Options{})
+		if err != nil {
+			return fmt.Errorf("verify sweep: %w", err)
+		}
+		w.Status.Sweep = s
+		if err := report.WriteStatus(d, w.Status); err != nil {
+			return err
+		}
+	}
 	if c.JSON {
 		enc := json.NewEncoder(env.Stdout)
 		enc.SetIndent("", "  ")
@@ -68,4 +82,10 @@ func (c *Cmd) Run(env *cli.Env) error {
 		return fmt.Errorf("%s (the reports are written with these figures, in %s)", w.Status.Inconsistency, d.Reports())
 	}
 	return nil
+}
+
+// finished reports whether the campaign's records claim it is done: something was planned,
+// nothing is pending or failed, and it is not a dry run.
+func finished(st *report.Status) bool {
+	return !st.DryRun && st.Files.Planned > 0 && st.Files.Pending == 0 && st.Files.Failed == 0
 }

@@ -35,8 +35,8 @@ import (
 type Cmd struct {
 	Campaign string `arg:"" help:"Campaign directory on shared storage (created 0700; must not hold a different campaign)." type:"path"`
 
-	OSTs     cli.OSTs `name:"osts" placeholder:"LIST" help:"OSTs to drain (required, except with --go): indices (7), ranges (10-20), lists (1,3-5), hex (0x1a) or target names (fs1-OST000a). Leading zeros are refused (lfs reads them as octal)."`
-	ScanPath []string `name:"scan-path" sep:"none" placeholder:"PATH" help:"Absolute directory to scan (required, except with --go); repeat for several. Only files below the scan paths are touched."`
+	OSTs     cli.OSTs `name:"osts" placeholder:"LIST" help:"OSTs to drain (required, except with --go or --update): indices (7), ranges (10-20), lists (1,3-5), hex (0x1a) or target names (fs1-OST000a). Leading zeros are refused (lfs reads them as octal)."`
+	ScanPath []string `name:"scan-path" sep:"none" placeholder:"PATH" help:"Absolute directory to scan (required, except with --go or --update); repeat for several. Only files below the scan paths are touched."`
 	Exclude  []string `sep:"none" placeholder:"PATH" help:"Absolute directory to leave alone, with everything below it; repeat for several. /a/foo excludes /a/foo/... but not /a/foobar."`
 
 	MinSize cli.Size `name:"min-size" help:"Only files of at least this size (4096, 64k, 4M, 100MB, 1G; powers of 1024)."`
@@ -79,16 +79,24 @@ type Cmd struct {
 	ArrayThrottle int      `name:"array-throttle" default:"16" help:"Most array tasks running at once (the %N of --array); change it live with migrator throttle."`
 	SbatchArg     []string `name:"sbatch-arg" sep:"none" placeholder:"ARG" help:"Extra sbatch option, as one argument (e.g. --sbatch-arg=--mem=2G); repeat for several."`
 	TemplateDir   string   `name:"template-dir" type:"existingdir" placeholder:"DIR" help:"Directory with job.sbatch.tmpl and collect.sbatch.tmpl to use instead of the built-in templates."`
+
+	Update bool `name:"update" help:"Top up a planned campaign: sweep its scan paths and make a new round of every file still on a source OST that no round will handle (new files, missed files, earlier failures), with the campaign's own selection and settings. Takes only --scheduler, --no-submit, --emit-script and --scan-workers."`
 }
 
 // Validate checks what can be checked without touching the filesystem.
 func (c *Cmd) Validate() error {
+	if c.Go && c.Update {
+		return fmt.Errorf("--go and --update are separate steps: make the dry run real with --go first, then top it up with --update")
+	}
+	if c.Update {
+		return c.validateUpdate()
+	}
 	if c.Go {
 		if c.DryRun {
 			return fmt.Errorf("--go makes a dry run real: it cannot be a dry run itself")
 		}
 	} else if len(c.OSTs.OSTList) == 0 || len(c.ScanPath) == 0 {
-		return fmt.Errorf("--osts and --scan-path are required (except with --go)")
+		return fmt.Errorf("missing flags: --osts and --scan-path are required (or --go, to make a dry run real, or --update, to top up a planned campaign)")
 	}
 	for _, p := range append(append([]string{}, c.ScanPath...), c.Exclude...) {
 		if !filepath.IsAbs(p) {
@@ -180,6 +188,9 @@ func (c *Cmd) Run(env *cli.Env) (err error) {
 	}()
 	if c.Go {
 		return c.goLive(ctx, env)
+	}
+	if c.Update {
+		return c.runUpdate(ctx, env)
 	}
 	req := c.request()
 	if req.Slurm.Templates, err = campaign.SnapshotTemplates(c.TemplateDir); err != nil {

@@ -86,7 +86,7 @@ func (c *Cmd) Run(env *cli.Env) (err error) {
 	}
 	var n int
 	var idx manifest.Index
-	if latest > 0 && neverRan(d, latest) {
+	if latest > 0 && launch.NeverRan(d, latest) {
 		// A retry round that was made but never ran (its submission failed, say): run it.
 		n = latest
 		if idx, err = manifest.ReadIndex(d.Round(n).Manifests); err != nil {
@@ -134,10 +134,4 @@ func stillFailed(st *report.Status) string {
 		}
 	}
 	return fmt.Sprintf("; still failed: %s (or --failed all; see %s)", strings.Join(parts, ", "), filepath.Join("reports", report.FailuresFile))
-}
-
-// neverRan reports whether no task of the round ever started (no checkpoint log).
-func neverRan(d campaign.Dir, round int) bool {
-	logs, _ := filepath.Glob(filepath.Join(d.Round(round).Checkpoints, "shard-*.log"))
-	return len(logs) == 0
 }

@@ -134,6 +134,7 @@ func (c *Cmd) Run(env *cli.Env) error {
 		Selection: spec.Selection, Target: spec.Target.MigrateOptions(), DryRun: spec.DryRun,
 		Workers: pick(c.Workers, spec.Work.Workers), Batch: pick(c.Batch, spec.Work.Batch),
 		FileTimeout: time.Duration(spec.Work.FileTimeout), RetryBase: c.RetryBase, NoPrintf: !v.HasFindPrintf(),
+		FIDPrint0:   v.HasFIDToPathPrint0(),
 		MaxAttempts: spec.Work.MaxAttempts, StreakLimit: spec.Work.ErrorStreak(),
 	}
 	if c.ErrorStreak >= 0 {

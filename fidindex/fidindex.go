@@ -1,0 +1,316 @@
+// Package fidindex is a campaign round's index by FID: every manifest entry's FID with
+// where it is (shard, entry index), sorted by FID, in checksummed blocks, so that a file
+// found by a sweep is looked up with a binary search over a few blocks instead of a map of
+// the whole campaign in memory. FORMAT.md describes the bytes.
+//
+// An index is derived data: it is written once per round (after the round's manifests are
+// complete) and bound to the round's manifest index by its SHA-256, so an index of other
+// manifests is refused, never used.
+package fidindex
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+
+	"migrator/durable"
+	"migrator/lfs"
+)
+
+// Magic starts every index file; Version is the format this package writes and reads.
+const (
+	Magic   = "MGRFIDX1"
+	Version = 1
+	// RecordSize is the bytes of one record: FID (sequence, object id, version), shard,
+	// entry index, all big-endian so that byte order is FID order.
+	RecordSize = 28
+	// BlockRecords is the records of one block (the last may hold fewer).
+	BlockRecords = 256
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// ErrCorrupt is matched by every error about a damaged index.
+var ErrCorrupt = errors.New("corrupt FID index")
+
+// Header says what an index covers.
+type Header struct {
+	Campaign string
+	Round    int
+	// ManifestSHA256 is the SHA-256 of the round's manifests/index.json the index was built from.
+	ManifestSHA256 [32]byte
+	Count          uint64 // records
+}
+
+// Loc is where a FID is in a round: its shard and its entry's position in it.
+type Loc struct {
+	Shard uint32
+	Index uint64
+}
+
+// Record encodes one record (the form Write takes, and extsort sorts correctly).
+func Record(fid lfs.FID, l Loc) []byte {
+	b := make([]byte, 0, RecordSize)
+	b = binary.BigEndian.AppendUint64(b, fid.Seq)
+	b = binary.BigEndian.AppendUint32(b, fid.Oid)
+	b = binary.BigEndian.AppendUint32(b, fid.Ver)
+	b = binary.BigEndian.AppendUint32(b, l.Shard)
+	return binary.BigEndian.AppendUint64(b, l.Index)
+}
+
+func decode(b []byte) (lfs.FID, Loc) {
+	return lfs.FID{Seq: binary.BigEndian.Uint64(b), Oid: binary.BigEndian.Uint32(b[8:]), Ver: binary.BigEndian.Uint32(b[12:])},
+		Loc{Shard: binary.BigEndian.Uint32(b[16:]), Index: binary.BigEndian.Uint64(b[20:])}
+}
+
+func encodeHeader(h Header) []byte {
+	var body []byte
+	body = binary.AppendUvarint(body, uint64(len(h.Campaign)))
+	body = append(body, h.Campaign...)
+	body = binary.AppendUvarint(body, uint64(h.Round))
+	body = append(body, h.ManifestSHA256[:]...)
+	body = binary.AppendUvarint(body, h.Count)
+	b := []byte(Magic)
+	b = binary.LittleEndian.AppendUint32(b, Version)
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(body)))
+	b = append(b, body...)
+	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+}
+
+// Write writes an index at path (durably: temporary name, fsync, rename). next yields the
+// records in ascending byte order (io.EOF at the end); h.Count must be their number.
+func Write(path string, h Header, next func() ([]byte, error)) error {
+	f, err := durable.Create(path, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(encodeHeader(h)); err != nil {
+		f.Abort()
+		return err
+	}
+	block := make([]byte, 0, BlockRecords*RecordSize+4)
+	flush := func() error {
+		if len(block) == 0 {
+			return nil
+		}
+		block = binary.LittleEndian.AppendUint32(block, crc32.Checksum(block, castagnoli))
+		_, err := f.Write(block)
+		block = block[:0]
+		return err
+	}
+	var prev []byte
+	var n uint64
+	for {
+		rec, err := next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			f.Abort()
+			return err
+		}
+		if len(rec) != RecordSize || prev != nil && bytes.Compare(prev, rec) > 0 {
+			f.Abort()
+			return fmt.Errorf("fidindex: %s: records must be %d bytes, in order", path, RecordSize)
+		}
+		prev = append(prev[:0], rec...)
+		block = append(block, rec...)
+		n++
+		if n%BlockRecords == 0 {
+			if err := flush(); err != nil {
+				f.Abort()
+				return err
+			}
+		}
+	}
+	if n != h.Count {
+		f.Abort()
+		return fmt.Errorf("fidindex: %s: %d records, the header says %d", path, n, h.Count)
+	}
+	if err := flush(); err != nil {
+		f.Abort()
+		return err
+	}
+	return f.Commit()
+}
+
+// Reader looks FIDs up in an index file.
+type Reader struct {
+	f       *os.File
+	path    string
+	h       Header
+	start   int64 // offset of the first block
+	blocks  int64
+	buf     []byte
+	cached  int64 // block in buf, -1 if none
+	records []byte
+}
+
+// Open opens an index and checks its header and size. It does not read the blocks: each
+// is checked by its CRC when a lookup reads it.
+func Open(path string) (*Reader, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	r := &Reader{f: f, path: path, cached: -1}
+	if err := r.readHeader(); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+func (r *Reader) corrupt(off int64, format string, args ...any) error {
+	return fmt.Errorf("%w: %s at offset %d: %s", ErrCorrupt, r.path, off, fmt.Sprintf(format, args...))
+}
+
+func (r *Reader) readHeader() error {
+	fixed := make([]byte, 16)
+	if _, err := io.ReadFull(r.f, fixed); err != nil {
+		return r.corrupt(0, "header: %v", err)
+	}
+	if string(fixed[:8]) != Magic {
+		return r.corrupt(0, "not a FID index (magic %q)", fixed[:8])
+	}
+	if v := binary.LittleEndian.Uint32(fixed[8:]); v != Version {
+		return r.corrupt(8, "version %d, this migrator reads %d", v, Version)
+	}
+	hlen := binary.LittleEndian.Uint32(fixed[12:])
+	if hlen > 1<<16 {
+		return r.corrupt(12, "header of %d bytes", hlen)
+	}
+	rest := make([]byte, hlen+4)
+	if _, err := io.ReadFull(r.f, rest); err != nil {
+		return r.corrupt(16, "header: %v", err)
+	}
+	all := append(fixed, rest[:hlen]...)
+	if crc32.Checksum(all, castagnoli) != binary.LittleEndian.Uint32(rest[hlen:]) {
+		return r.corrupt(16, "header checksum mismatch")
+	}
+	body := rest[:hlen]
+	n, k := binary.Uvarint(body)
+	if k <= 0 || uint64(len(body)-k) < n+32 {
+		return r.corrupt(16, "header body is short")
+	}
+	r.h.Campaign = string(body[k : k+int(n)])
+	body = body[k+int(n):]
+	round, k := binary.Uvarint(body)
+	if k <= 0 || len(body)-k < 32 {
+		return r.corrupt(16, "header body is short")
+	}
+	r.h.Round = int(round)
+	copy(r.h.ManifestSHA256[:], body[k:k+32])
+	if r.h.Count, k = binary.Uvarint(body[k+32:]); k <= 0 {
+		return r.corrupt(16, "header body is short")
+	}
+	r.start = int64(16 + hlen + 4)
+	full := int64(r.h.Count / BlockRecords)
+	tail := int64(r.h.Count % BlockRecords)
+	size := r.start + full*(BlockRecords*RecordSize+4)
+	r.blocks = full
+	if tail > 0 {
+		size += tail*RecordSize + 4
+		r.blocks++
+	}
+	st, err := r.f.Stat()
+	if err != nil {
+		return err
+	}
+	if st.Size() != size {
+		return r.corrupt(st.Size(), "%d bytes, %d records need %d", st.Size(), r.h.Count, size)
+	}
+	return nil
+}
+
+// Header returns what the index covers.
+func (r *Reader) Header() Header { return r.h }
+
+// Close closes the file.
+func (r *Reader) Close() error { return r.f.Close() }
+
+// block reads block k, checks its CRC and returns its records.
+func (r *Reader) block(k int64) ([]byte, error) {
+	if k == r.cached {
+		return r.records, nil
+	}
+	n := int64(BlockRecords)
+	if k == r.blocks-1 && r.h.Count%BlockRecords != 0 {
+		n = int64(r.h.Count % BlockRecords)
+	}
+	size := n*RecordSize + 4
+	if int64(cap(r.buf)) < size {
+		r.buf = make([]byte, BlockRecords*RecordSize+4)
+	}
+	buf := r.buf[:size]
+	off := r.start + k*(BlockRecords*RecordSize+4)
+	if _, err := r.f.ReadAt(buf, off); err != nil {
+		return nil, r.corrupt(off, "block %d: %v", k, err)
+	}
+	recs := buf[:size-4]
+	if crc32.Checksum(recs, castagnoli) != binary.LittleEndian.Uint32(buf[size-4:]) {
+		r.cached = -1
+		return nil, r.corrupt(off, "block %d checksum mismatch", k)
+	}
+	r.cached, r.records = k, recs
+	return recs, nil
+}
+
+// Lookup returns where fid is in the round (nothing if it is not): a binary search over
+// the blocks, reading about log2(blocks) of them. Not safe for concurrent use.
+func (r *Reader) Lookup(fid lfs.FID) ([]Loc, error) {
+	key := Record(fid, Loc{})[:16]
+	// The first block whose last record's FID is >= fid.
+	lo, hi := int64(0), r.blocks
+	for lo < hi {
+		mid := (lo + hi) / 2
+		recs, err := r.block(mid)
+		if err != nil {
+			return nil, err
+		}
+		if bytes.Compare(recs[len(recs)-RecordSize:len(recs)-RecordSize+16], key) < 0 {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	var out []Loc
+	for k := lo; k < r.blocks; k++ {
+		recs, err := r.block(k)
+		if err != nil {
+			return nil, err
+		}
+		for off := 0; off < len(recs); off += RecordSize {
+			switch c := bytes.Compare(recs[off:off+16], key); {
+			case c < 0:
+				continue
+			case c > 0:
+				return out, nil
+			}
+			_, l := decode(recs[off : off+RecordSize])
+			out = append(out, l)
+		}
+	}
+	return out, nil
+}
+
+// Each calls fn with every record in FID order, checking every block.
+func (r *Reader) Each(fn func(lfs.FID, Loc) error) error {
+	for k := int64(0); k < r.blocks; k++ {
+		recs, err := r.block(k)
+		if err != nil {
+			return err
+		}
+		for off := 0; off < len(recs); off += RecordSize {
+			fid, l := decode(recs[off : off+RecordSize])
+			if err := fn(fid, l); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,64 @@
+package sweep
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"migrator/campaign"
+	"migrator/fidindex"
+	"migrator/lfs"
+	"migrator/manifest"
+)
+
+// A round's FID index is built once (in a memory budget small enough to spill), found
+// again as is, and rebuilt when it no longer matches the round's manifest index.
+func TestRoundIndexes(t *testing.T) {
+	d := campaign.Dir{Root: t.TempDir()}
+	spec := &campaign.Spec{ID: "c1"}
+	rd := d.Round(0)
+	if err := d.MkdirAll(rd); err != nil {
+		t.Fatal(err)
+	}
+	w, err := manifest.NewWriter(manifest.WriterOptions{Dir: rd.Manifests, Campaign: "c1", MaxFiles: 700, MaxBytes: 1 << 40})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 2000
+	for i := 0; i < n; i++ {
+		// FIDs in an order unlike the entries', so the index must sort them.
+		e := manifest.Entry{Path: "/fs/f" + string(rune('a'+i%26)), FID: lfs.FID{Seq: 0x200000400 + uint64(i*7919%n), Oid: 1}, OSTs: []uint32{1}}
+		if err := w.Write(&e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rs, built, err := openRounds(d, spec, t.TempDir(), 4096)
+	if err != nil || built != 1 {
+		t.Fatalf("built %d, %v", built, err)
+	}
+	for i := 0; i < n; i++ {
+		ls, err := rs[0].fid.Lookup(lfs.FID{Seq: 0x200000400 + uint64(i*7919%n), Oid: 1})
+		want := []fidindex.Loc{{Shard: uint32(i / 700), Index: uint64(i % 700)}}
+		if err != nil || !cmp.Equal(ls, want) {
+			t.Fatalf("entry %d: %v %v, want %v", i, ls, err, want)
+		}
+	}
+	closeRounds(rs)
+	if rs, built, err = openRounds(d, spec, t.TempDir(), 0); err != nil || built != 0 {
+		t.Fatalf("second open built %d, %v", built, err)
+	}
+	closeRounds(rs)
+	// The manifest index changed (rewritten): the FID index is stale and rebuilt.
+	idx := filepath.Join(rd.Manifests, manifest.IndexFile)
+	data, _ := os.ReadFile(idx)
+	os.WriteFile(idx, append(data, '\n'), 0o600)
+	if rs, built, err = openRounds(d, spec, t.TempDir(), 0); err != nil || built != 1 {
+		t.Fatalf("after the manifest index changed: built %d, %v", built, err)
+	}
+	closeRounds(rs)
+}
