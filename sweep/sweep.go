@@ -323,7 +323,7 @@ func (s *sweeper) resolveHits(d campaign.Dir) error {
 			want[h.idx] = checkpoint.Record{}
 		}
 		rd := d.Round(curRound)
-		hdr := checkpoint.Header{Campaign: r.idx.Campaign, Round: curRound, Shard: curShard, Entries: r.idx.Shards[curShard].Files}
+		hdr := checkpoint.Header{Campaign: r.idx.Campaign, Round: curRound, Shard: curShard, Entries: r.idx.Shards[curShard].Files, ShardSHA256: r.idx.Shards[curShard].SHA256}
 		_, err := checkpoint.Read(checkpoint.LogPath(rd.Checkpoints, curShard), hdr, checkpoint.Visitor{
 			Outcome: func(rec *checkpoint.Record) error {
 				if _, ok := want[rec.Index]; ok {

@@ -36,9 +36,10 @@ Commands, as lfs has them:
                        --pool, -mtime, --layout, "!", -print, -0/-print0, --printf, --threads
   getstripe FILE...    -y/--yaml, -i, -c, -S, -p, -F, -L, -d, -v, -q
   path2fid FILE...     prints "FILE: [FID]" per file
+  fid2path [--print-fid] [--print0] MOUNT FID...   every name of each FID
   hsm_state FILE...    prints "FILE: (0xFLAGS) ..." per file
   migrate FILE...      -n (non-block), -b (block), -v, -c, -S, -p, -o, -W, -0, --files-from
-  df [PATH]            free space per OST
+  df [-i] [PATH]       free space (-i: objects) per OST
   pool_list FSNAME.POOL   the pool's OSTs, "Pool: FSNAME.POOL" then one target a line
   setstripe FILE       -E (composite layouts), -c, -S, -i, -p, -o: set a file's layout
   hsm_set, hsm_clear   FLAGS FILE...: change a file's HSM flags
@@ -60,6 +61,7 @@ Configuration (environment):
   LFS_SIM_POOLS="fast=0-3;slow=4-7"  OST pools
   LFS_SIM_NOCREATE=2,3      OSTs where no new objects are created (max_create_count=0)
   LFS_SIM_AVAIL_KB=3=0      free space lfs df reports for some OSTs (OST=KB,...)
+  LFS_SIM_MOUNT=/mnt/fs1    the filesystem's mount point, for fid2path (default: fid2path's MOUNT)
 
 Fault injection (environment):
   LFS_SIM_LATENCY=5ms       added to every migrated file
