@@ -150,7 +150,7 @@ func TestPlanPreflight(t *testing.T) {
 		want string
 	}{
 		{"exclude missing", []string{"--exclude", filepath.Join(e.tree, "no-such-project"), "--no-submit"}, nil, "no-such-project: no such file or directory"},
-		{"exclude outside", []string{"--exclude", e.root, "--no-submit"}, nil, "is outside every scan path"},
+		{"exclude outside", []string{"--exclude", e.root, "--no-submit"}, nil, "is under no --scan-path"},
 		{"campaign inside", []string{"--no-submit"}, nil, "is inside a scan path"},
 		{"pool missing", []string{"--target-pool", "fsat", "--no-submit"}, nil, "target pool fsat does not exist in simfs"},
 		{"pool of sources", []string{"--target-pool", "srcs", "--no-submit"}, nil, "holds only source OSTs (2,3)"},

@@ -60,9 +60,12 @@ func TestEveryCommandTrustsNothing(t *testing.T) {
 			e.checkMigrated(before, e.snapshot(), nil)
 		})
 	}
-	// plan refuses an --lfs that others can write, before it runs it.
+	// plan refuses an --lfs that others can write, before it runs it (into a new campaign
+	// directory: the one above would refuse the changed --lfs as a changed setting first).
 	os.Chmod(lfsCopy, 0o777)
-	r := e.run(append(e.planArgs("--no-submit"), "--lfs", lfsCopy)...)
+	args := append(e.planArgs("--no-submit"), "--lfs", lfsCopy)
+	args[1] = filepath.Join(e.root, "campaign-2")
+	r := e.run(args...)
 	if r.code != 2 || !strings.Contains(r.stderr, "lfs binary "+lfsCopy) {
 		t.Errorf("plan --lfs writable by others: exit %d, stderr %q", r.code, r.stderr)
 	}

@@ -26,8 +26,10 @@ func CheckPaths(req campaign.Request, campaignDir string) error {
 		if _, err := os.Lstat(x); err != nil {
 			return badInput("exclude %s: %v (a mistyped exclude protects nothing; fix it, or leave it out)", x, unwrapPath(err))
 		}
+		// Excludes match the paths found, which keep the scan paths' names (a symlinked scan
+		// path is walked under its own name): one under no scan path leaves nothing out.
 		if !campaign.UnderAny(x, scan) {
-			return badInput("exclude %s is outside every scan path (%s): it would exclude nothing; fix it, or leave it out", x, joinPaths(scan))
+			return badInput("exclude %s is under no --scan-path (%s): it would exclude nothing (if a scan path is a symlink, write the exclude under the symlink's name); fix it, or leave it out", x, joinPaths(scan))
 		}
 	}
 	abs, err := filepath.Abs(campaignDir)

@@ -106,13 +106,6 @@ func (c *Cmd) Validate() error {
 			return fmt.Errorf("path %q contains NUL", p)
 		}
 	}
-	for _, x := range cleanAll(c.Exclude) {
-		// Excludes match the paths found, which keep the scan paths' names (a symlinked scan
-		// path is walked under its own name): one under no scan path leaves nothing out.
-		if !campaign.UnderAny(x, cleanAll(c.ScanPath)) {
-			return fmt.Errorf("--exclude %q is under no --scan-path, so it would leave nothing out (if a scan path is a symlink, write the exclude under the symlink's name)", x)
-		}
-	}
 	if c.MaxSize != 0 && c.MinSize > c.MaxSize {
 		return fmt.Errorf("--min-size %d is above --max-size %d", c.MinSize, c.MaxSize)
 	}
