@@ -112,3 +112,18 @@ func BenchmarkBaselineLoadRSS(b *testing.B) {
 	}
 	b.ReportMetric(float64(maxRSS)/1024, "peak-RSS-MiB")
 }
+
+// BenchmarkLockCheck measures the ownership check a holder makes before every lfs migrate
+// call and every batch of records.
+func BenchmarkLockCheck(b *testing.B) {
+	l, err := AcquireLock(filepath.Join(b.TempDir(), "shard.lock"), LockInfo{Host: "h", PID: 1}, LockOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Release()
+	for b.Loop() {
+		if err := l.Check(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

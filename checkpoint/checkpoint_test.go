@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -335,9 +336,12 @@ func writeLockFile(t *testing.T, path string, info LockInfo, age time.Duration) 
 	data := fmt.Sprintf(`{"host":%q,"pid":%d,"pid_start":%d,"job":%q,"task":%d,"restart":%d,"token":%q}`,
 		info.Host, info.PID, info.PIDStart, info.Job, info.Task, info.Restart, info.Token)
 	os.WriteFile(path, []byte(data), 0o600)
-	old := time.Now().Add(-age)
+	old := time.Now().Add(-age) // a negative age is an mtime in the future: a clock ahead of ours
 	os.Chtimes(path, old, old)
 }
+
+// quick are lock timings for tests: a lock is stale after 400 ms untouched.
+var quick = LockOptions{Heartbeat: 50 * time.Millisecond, StaleAfter: 400 * time.Millisecond, Poll: 20 * time.Millisecond}
 
 func TestStaleLocks(t *testing.T) {
 	host, _ := os.Hostname()
@@ -345,31 +349,69 @@ func TestStaleLocks(t *testing.T) {
 	dead.Run()
 	deadPID := dead.Process.Pid
 	me := LockInfo{Host: host, PID: os.Getpid(), Job: "500", Task: 9, Restart: 1}
+	alive := LockInfo{Host: host, PID: os.Getpid(), PIDStart: procStart(os.Getpid())}
+	elsewhere := LockInfo{Host: "elsewhere", PID: 1, Job: "400", Task: 9}
 	tests := []struct {
-		name  string
-		old   LockInfo
-		age   time.Duration
-		stale bool
+		name   string
+		old    LockInfo
+		age    time.Duration
+		touch  bool // someone touches the lock while it is watched
+		stale  bool
+		waited bool // the lock was watched for StaleAfter before it was broken
 	}{
-		{"holder process is gone", LockInfo{Host: host, PID: deadPID, PIDStart: 12345}, time.Second, true},
-		{"holder pid reused by another process", LockInfo{Host: host, PID: os.Getpid(), PIDStart: 1}, time.Second, true},
-		{"holder is alive here", LockInfo{Host: host, PID: os.Getpid(), PIDStart: procStart(os.Getpid())}, time.Second, false},
-		{"other host, fresh heartbeat", LockInfo{Host: "elsewhere", PID: 1, Job: "400", Task: 9}, time.Minute, false},
-		{"other host, heartbeat missed for long", LockInfo{Host: "elsewhere", PID: 1, Job: "400", Task: 9}, 10 * time.Minute, true},
-		{"our own earlier incarnation (requeued)", LockInfo{Host: "elsewhere", PID: 1, Job: "500", Task: 9, Restart: 0}, time.Second, true},
-		{"same task, same incarnation elsewhere", LockInfo{Host: "elsewhere", PID: 1, Job: "500", Task: 9, Restart: 1}, time.Second, false},
+		{name: "holder process is gone", old: LockInfo{Host: host, PID: deadPID, PIDStart: 12345}, age: time.Second, stale: true},
+		{name: "holder pid reused by another process", old: LockInfo{Host: host, PID: os.Getpid(), PIDStart: 1}, age: time.Second, stale: true},
+		{name: "holder is alive here", old: alive, age: time.Second},
+		// A stopped or hung process of this host is never taken for dead, whatever its age.
+		{name: "holder is alive here, heartbeat an hour old (SIGSTOP)", old: alive, age: time.Hour},
+		{name: "holder is alive here, heartbeat an hour in the future", old: alive, age: -time.Hour},
+		{name: "other host, fresh heartbeat", old: elsewhere, age: 0},
+		{name: "other host, heartbeat missed for long", old: elsewhere, age: 10 * time.Minute, stale: true, waited: true},
+		// Clock skew: the holder's clock is an hour ahead, and it is dead: watching tells.
+		{name: "other host, mtime an hour in the future, untouched", old: elsewhere, age: -time.Hour, stale: true, waited: true},
+		// Clock skew the other way: the holder's clock is an hour behind, and it is alive.
+		{name: "other host, mtime an hour old, but touched while watched", old: elsewhere, age: time.Hour, touch: true},
+		{name: "other host, mtime an hour in the future, touched while watched", old: elsewhere, age: -time.Hour, touch: true},
+		{name: "our own earlier incarnation (requeued)", old: LockInfo{Host: "elsewhere", PID: 1, Job: "500", Task: 9, Restart: 0}, age: time.Second, stale: true},
+		{name: "same task, same incarnation elsewhere", old: LockInfo{Host: "elsewhere", PID: 1, Job: "500", Task: 9, Restart: 1}, age: 0},
+		{name: "torn lock file, old", old: LockInfo{Token: "x"}, age: time.Hour, stale: true, waited: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "shard.lock")
 			writeLockFile(t, path, tt.old, tt.age)
-			l, err := AcquireLock(path, me, LockOptions{})
+			if tt.old.Token == "x" {
+				os.WriteFile(path, []byte(`{"host":"h`), 0o600)
+				old := time.Now().Add(-tt.age)
+				os.Chtimes(path, old, old)
+			}
+			stop := make(chan struct{})
+			defer close(stop)
+			if tt.touch {
+				go func() { // the holder's heartbeat, with its own skewed clock
+					for i := 1; ; i++ {
+						select {
+						case <-stop:
+							return
+						case <-time.After(quick.Heartbeat):
+						}
+						ts := time.Now().Add(-tt.age + time.Duration(i)*time.Millisecond)
+						os.Chtimes(path, ts, ts)
+					}
+				}()
+			}
+			t0 := time.Now()
+			l, err := AcquireLock(path, me, quick)
+			took := time.Since(t0)
 			if tt.stale {
 				if err != nil {
 					t.Fatalf("stale lock not broken: %v", err)
 				}
 				if info, _, _ := readLock(path); info.PID != os.Getpid() {
 					t.Errorf("lock holds %+v", info)
+				}
+				if tt.waited != (took >= quick.StaleAfter) {
+					t.Errorf("took %v to break, want watched=%v", took, tt.waited)
 				}
 				l.Release()
 				if ents, _ := os.ReadDir(filepath.Dir(path)); len(ents) != 0 {
@@ -388,6 +430,9 @@ func TestHeartbeatAndLoss(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := l.Check(); err != nil {
+		t.Fatalf("Check of a held lock: %v", err)
+	}
 	old := time.Now().Add(-time.Hour)
 	os.Chtimes(path, old, old)
 	time.Sleep(100 * time.Millisecond)
@@ -396,11 +441,19 @@ func TestHeartbeatAndLoss(t *testing.T) {
 	}
 	// Someone breaks our lock (they took us for dead): we notice.
 	os.Remove(path)
-	writeLockFile(t, path, LockInfo{Host: "thief", PID: 1, Token: "theirs"}, 0)
+	writeLockFile(t, path, LockInfo{Host: "thief", PID: 1, Token: "theirs"}, time.Hour)
+	if err := l.Check(); !errors.Is(err, ErrLockLost) {
+		t.Errorf("Check after the lock was broken: %v", err)
+	}
 	select {
 	case <-l.Lost():
 	case <-time.After(2 * time.Second):
 		t.Fatal("loss of the lock not noticed")
+	}
+	time.Sleep(60 * time.Millisecond)
+	// The heartbeat touches only our own file, never the thief's of the same name.
+	if st, _ := os.Stat(path); time.Since(st.ModTime()) < 30*time.Minute {
+		t.Error("the heartbeat touched another task's lock")
 	}
 	l.Release()
 	if info, _, _ := readLock(path); info.Token != "theirs" {
@@ -434,6 +487,79 @@ func TestKilledHolder(t *testing.T) {
 	l, err := AcquireLock(path, CurrentHolder(os.Getenv), LockOptions{})
 	if err != nil {
 		t.Fatalf("lock of a killed holder: %v", err)
+	}
+	l.Release()
+}
+
+// A holder on another node is stopped (SIGSTOP) for longer than the stale age: another
+// task takes the lock, and when the holder is continued its very next check says it lost
+// the lock, and it leaves the new holder's lock alone.
+func TestStoppedHolderWakesAndStops(t *testing.T) {
+	if p := os.Getenv("CHECKPOINT_STOPPED_HOLDER"); p != "" {
+		l, err := AcquireLock(p, LockInfo{Host: "node-a", PID: os.Getpid()}, quick)
+		if err != nil {
+			os.Exit(3)
+		}
+		fmt.Println("locked")
+		for {
+			if err := l.Check(); err != nil {
+				fmt.Println("lost")
+				l.Release()
+				os.Exit(7)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "shard.lock")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestStoppedHolderWakesAndStops$")
+	cmd.Env = append(os.Environ(), "CHECKPOINT_STOPPED_HOLDER="+path)
+	var out bytes.Buffer
+	pr, pw, _ := os.Pipe()
+	cmd.Stdout = pw
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	buf := make([]byte, 7)
+	pr.Read(buf)
+	me := LockInfo{Host: "node-b", PID: os.Getpid()}
+	if _, err := AcquireLock(path, me, quick); !errors.Is(err, ErrLocked) {
+		t.Fatalf("lock of a live holder on another node: %v", err)
+	}
+	cmd.Process.Signal(syscall.SIGSTOP)
+	t0 := time.Now()
+	var l *Lock
+	for {
+		var err error
+		l, err = AcquireLock(path, me, quick)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, ErrLocked) || time.Since(t0) > 10*time.Second {
+			t.Fatalf("lock of a stopped holder: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// Stale by the filesystem's clock, then watched unchanged: at least twice the stale age.
+	if took := time.Since(t0); took < 2*quick.StaleAfter-50*time.Millisecond {
+		t.Errorf("broken after %v, before the holder missed its heartbeats for %v and was watched for as long", took, quick.StaleAfter)
+	}
+	cmd.Process.Signal(syscall.SIGCONT)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		var xe *exec.ExitError
+		if !errors.As(err, &xe) || xe.ExitCode() != 7 {
+			t.Fatalf("woken holder: %v, want exit 7 (lost)", err)
+		}
+	case <-time.After(5 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("the woken holder did not notice it lost the lock")
+	}
+	io.Copy(&out, pr)
+	if err := l.Check(); err != nil {
+		t.Errorf("the new holder lost its lock to the woken one: %v", err)
 	}
 	l.Release()
 }
