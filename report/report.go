@@ -100,6 +100,13 @@ type ShardStatus struct {
 	// Attempted counts pending entries that lfs migrate was started on: the files in
 	// flight while the shard's task runs.
 	Attempted uint64 `json:"attempted_pending"`
+	// Damaged says where the shard's log is damaged in the middle (two writers at once):
+	// its valid records are counted, the entries whose records were lost are pending, and
+	// the shard's next run sets the log aside and rebuilds it.
+	Damaged string `json:"damaged,omitempty"`
+	// SetAside are the damaged logs of this shard that a run set aside (file names in the
+	// round's checkpoints directory), kept for inspection.
+	SetAside []string `json:"set_aside,omitempty"`
 }
 
 // Failure is a failed file, for failures.jsonl.
@@ -323,8 +330,15 @@ func readShard(rd campaign.Round, spec *campaign.Spec, idx manifest.Index, s man
 		},
 		RunEnd: func(r *checkpoint.RunEnd) error { note(r.Time); res.LastRun = r.Status.String(); return nil },
 	})
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
+	var damage *checkpoint.DamageError
+	switch {
+	case errors.As(err, &damage):
+		res.Damaged = damage.Error()
+	case err != nil && !errors.Is(err, os.ErrNotExist):
 		return nil, err
+	}
+	for _, p := range checkpoint.SetAsideLogs(rd.Checkpoints, s.Shard) {
+		res.SetAside = append(res.SetAside, filepath.Base(p))
 	}
 	res.Torn = info.Torn
 	if !first.IsZero() {
