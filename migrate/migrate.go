@@ -51,6 +51,9 @@ type Source interface {
 type Recorder interface {
 	Append(r *checkpoint.Record) error
 	AppendAttempt(a *checkpoint.Attempt) error
+	// Sync makes every record appended so far durable. The engine calls it after the
+	// attempt records of an lfs migrate call and before the call starts (durable intent).
+	Sync() error
 }
 
 // State is what the checkpoint says about the shard before this run.
@@ -76,6 +79,8 @@ type Options struct {
 	StreakLimit int           // identical consecutive failures that stop the task (default 50)
 	// NoPrintf is set for lfs clients older than 2.15, which lack find --printf.
 	NoPrintf bool
+	// Owned, if set, says whether this task still owns the shard (its lock); see guard.go.
+	Owned func() error
 }
 
 func (o *Options) defaults() {
@@ -367,10 +372,17 @@ func (t *task) attempt(b []*item) bool {
 	now := time.Now()
 	var err error
 	t.recMu.Lock()
+	if !t.owns() {
+		t.recMu.Unlock()
+		return false
+	}
 	for _, it := range b {
 		if err = t.rec.AppendAttempt(&checkpoint.Attempt{Index: it.idx, Time: now}); err != nil {
 			break
 		}
+	}
+	if err == nil {
+		err = t.rec.Sync() // the intent is on disk before lfs migrate starts: one fsync per call
 	}
 	t.recMu.Unlock()
 	if err != nil {
@@ -418,7 +430,7 @@ func stoppedBySignal(err error) bool {
 // check re-checks a batch and queues what still needs migrating, in units of one file or
 // of Batch files.
 func (t *task) check(b []*item, ready chan<- []*item) {
-	if t.fatalErr() != nil || t.interrupted() {
+	if t.fatalErr() != nil || t.interrupted() || !t.owns() {
 		t.drop(b...)
 		return
 	}
@@ -622,7 +634,7 @@ func (t *task) migrate(b []*item) []*item {
 	for _, it := range b {
 		it.attempts++
 	}
-	if !t.attempt(b) {
+	if !t.attempt(b) || !t.owns() {
 		t.drop(b...)
 		return nil
 	}
@@ -745,6 +757,10 @@ func (t *task) onlyVerifying(n int) bool {
 // source OST and still the same file, or it is not a success.
 func (t *task) verify(b []*item) {
 	if len(b) == 0 {
+		return
+	}
+	if !t.owns() {
+		t.drop(b...) // migrated but unrecorded: the attempt records let the new owner count them
 		return
 	}
 	states, err := t.states(b)

@@ -103,6 +103,10 @@ func (c *Cmd) Run(env *cli.Env) error {
 	if rec.TornBytes > 0 {
 		fmt.Fprintf(out, "checkpoint: cut a torn tail of %d bytes after %d records\n", rec.TornBytes, rec.Records)
 	}
+	if rec.Damage != nil {
+		fmt.Fprintf(out, "%s\ncheckpoint: set the damaged log aside as %s and rebuilt it from its %d valid records; the other files are re-checked\n",
+			cli.OneLine(rec.Damage), filepath.Base(rec.SetAside), rec.Records)
+	}
 	start := checkpoint.RunStart{Time: time.Now(), Host: holder.Host, PID: holder.PID, Job: holder.Job, Task: holder.Task, Restart: holder.Restart}
 	if err := log.AppendRunStart(&start); err != nil {
 		log.Close()
@@ -122,7 +126,7 @@ func (c *Cmd) Run(env *cli.Env) error {
 		Selection: spec.Selection, Target: spec.Target.MigrateOptions(), DryRun: spec.DryRun,
 		Workers: pick(c.Workers, spec.Work.Workers), Batch: pick(c.Batch, spec.Work.Batch),
 		FileTimeout: time.Duration(spec.Work.FileTimeout), RetryBase: c.RetryBase, NoPrintf: !v.HasFindPrintf(),
-		MaxAttempts: spec.Work.MaxAttempts,
+		MaxAttempts: spec.Work.MaxAttempts, Owned: lock.Check,
 	}
 	if c.FileTimeout > 0 {
 		opts.FileTimeout = c.FileTimeout
@@ -172,6 +176,9 @@ func (c *Cmd) Run(env *cli.Env) error {
 	}
 	if result != nil {
 		end.Message = result.Error()
+	}
+	if errors.Is(runErr, checkpoint.ErrLockLost) {
+		lockLost.Store(true)
 	}
 	if lockLost.Load() {
 		// Someone else writes this log now: append nothing more.
