@@ -157,9 +157,13 @@ func AcquireLock(path string, holder LockInfo, opts LockOptions) (*Lock, error) 
 		if err != nil {
 			return nil, fmt.Errorf("lock %s: %w (remove it if no task holds it)", path, err)
 		}
-		age := fsAge(path, snap)
-		switch judge(old, age, holder, opts.StaleAfter) {
+		var age time.Duration
+		ageOf := func() time.Duration { age = fsAge(path, snap); return age } // a probe file only when needed
+		switch judge(old, ageOf, holder, opts.StaleAfter) {
 		case lockLive:
+			if age == 0 {
+				age = time.Since(snap.mtimeTime()) // for the message only (same host: one clock)
+			}
 			le := &LockedError{Path: path, Holder: old, Age: age}
 			if age >= opts.StaleAfter || age <= -opts.StaleAfter {
 				le.Note = fmt.Sprintf("its process is alive on this host, though its heartbeat is %s old: stopped or hung?", age.Round(time.Second))
@@ -295,7 +299,7 @@ const DefaultStaleAfter = 3 * time.Minute
 // heartbeats for DefaultStaleAfter. It only judges; AcquireLock also watches a lock before
 // it breaks one.
 func HolderGone(info LockInfo, age time.Duration) bool {
-	return judge(info, age, LockInfo{}, DefaultStaleAfter) != lockLive
+	return judge(info, func() time.Duration { return age }, LockInfo{}, DefaultStaleAfter) != lockLive
 }
 
 type verdict int
@@ -307,7 +311,7 @@ const (
 )
 
 // judge decides what a lock's holder is. me is the would-be holder (me.Host "" is this host).
-func judge(old LockInfo, age time.Duration, me LockInfo, after time.Duration) verdict {
+func judge(old LockInfo, ageOf func() time.Duration, me LockInfo, after time.Duration) verdict {
 	host := me.Host
 	if host == "" {
 		host, _ = os.Hostname()
@@ -326,7 +330,7 @@ func judge(old LockInfo, age time.Duration, me LockInfo, after time.Duration) ve
 	if old.Job != "" && old.Job == me.Job && old.Task == me.Task && me.Restart > old.Restart {
 		return lockGone
 	}
-	if age >= after || age <= -after {
+	if age := ageOf(); age >= after || age <= -after {
 		// Six missed heartbeats by the filesystem's clock, or an mtime so far in the
 		// future that the clocks disagree: only watching can tell.
 		return lockWatch
