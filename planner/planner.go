@@ -323,7 +323,8 @@ func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", " 
 // NextRound builds the next round of the campaign from the latest round's retryable
 // failures and pending entries, which the caller has made sure no task still works on.
 // It returns the round's number and index; an index with no shards means nothing to retry
-// (and no round is created).
+// (and no round is created). The round is built aside and published whole (see
+// StageRound); the caller holds the campaign lock (launch.LockCampaign).
 func NextRound(ctx context.Context, d campaign.Dir, spec *campaign.Spec) (int, manifest.Index, error) {
 	rounds, err := d.Rounds()
 	if err != nil {
@@ -333,13 +334,11 @@ func NextRound(ctx context.Context, d campaign.Dir, spec *campaign.Spec) (int, m
 		return 0, manifest.Index{}, badInput("%s has no planned round to retry", d.Root)
 	}
 	next := rounds[len(rounds)-1] + 1
-	rd := d.Round(next)
-	if err := d.MkdirAll(rd); err != nil {
+	rd, err := StageRound(d, next) // published whole below, or not at all
+	if err != nil {
 		return 0, manifest.Index{}, err
 	}
-	if err := clearManifests(rd.Manifests); err != nil {
-		return 0, manifest.Index{}, err
-	}
+	defer os.RemoveAll(rd.Base) // nothing left once published
 	w, err := manifest.NewWriter(manifest.WriterOptions{Dir: rd.Manifests, Campaign: spec.ID, Round: next,
 		MaxFiles: spec.Work.ShardFiles, MaxBytes: spec.Work.ShardBytes})
 	if err != nil {
@@ -352,9 +351,14 @@ func NextRound(ctx context.Context, d campaign.Dir, spec *campaign.Spec) (int, m
 	}
 	if w.Count() == 0 {
 		w.Abort()
-		os.RemoveAll(rd.Base)
 		return next, manifest.Index{}, nil
 	}
 	idx, err := w.Close()
-	return next, idx, err
+	if err != nil {
+		return 0, manifest.Index{}, err
+	}
+	if _, err := PublishRound(d, rd); err != nil {
+		return 0, manifest.Index{}, err
+	}
+	return next, idx, nil
 }

@@ -4,6 +4,7 @@ package retry
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -41,6 +42,15 @@ func (c *Cmd) Run(env *cli.Env) error {
 	if spec.DryRun {
 		return cli.BadInputf("campaign %s is a dry run: there is nothing to retry; plan a real campaign", spec.ID)
 	}
+	// One round at a time: held until the round is submitted, or has run here.
+	lock, err := launch.LockCampaign(d)
+	if err != nil {
+		if errors.Is(err, checkpoint.ErrLocked) {
+			return cli.WithCode(cli.ExitLocked, err)
+		}
+		return err
+	}
+	defer lock.Release()
 	rounds, err := d.Rounds()
 	if err != nil {
 		return err
