@@ -75,6 +75,9 @@ type LockedError struct {
 func (e *LockedError) Error() string {
 	h := e.Holder
 	who := fmt.Sprintf("pid %d on %s", h.PID, h.Host)
+	if h.Token == "unreadable" {
+		who = "an unknown holder (the lock file does not say who)"
+	}
 	if h.Job != "" {
 		who += fmt.Sprintf(", job %s task %d", h.Job, h.Task)
 	}
@@ -193,10 +196,19 @@ func AcquireLock(path string, holder LockInfo, opts LockOptions) (*Lock, error) 
 	return nil, fmt.Errorf("lock %s: kept changing hands while we tried to take it", path)
 }
 
-// createExclusive creates the lock file with O_EXCL and returns it open for reading and
-// writing (the heartbeat and ownership checks use the descriptor).
+// createExclusive creates the lock file at path with its content already in it, and
+// returns it open for reading and writing (the heartbeat and ownership checks use the
+// descriptor). The content is written and synced under a temporary name, which is then
+// hard-linked to path: link fails if path exists, atomically on local filesystems, NFS and
+// Lustre alike, so a lock file never exists without its holder's identity in it (a task
+// killed between an O_EXCL create and its write would leave an empty lock that no one can
+// tell from a live one until it is old). If link reports an error although it worked (a
+// lost NFS reply), the file's two names say so.
 func createExclusive(path string, data []byte) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	var rnd [6]byte
+	rand.Read(rnd[:])
+	tmp := filepath.Join(filepath.Dir(path), durable.TempPrefix+filepath.Base(path)+"."+hex.EncodeToString(rnd[:]))
+	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return nil, err
 	}
@@ -204,9 +216,16 @@ func createExclusive(path string, data []byte) (*os.File, error) {
 	if err == nil {
 		err = f.Sync()
 	}
+	if err == nil {
+		err = os.Link(tmp, path)
+		var st unix.Stat_t
+		if err != nil && unix.Fstat(int(f.Fd()), &st) == nil && st.Nlink >= 2 {
+			err = nil
+		}
+	}
+	os.Remove(tmp)
 	if err != nil {
 		f.Close()
-		os.Remove(path)
 		return nil, err
 	}
 	return f, nil
