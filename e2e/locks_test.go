@@ -272,3 +272,78 @@ func TestWorkDamagedLogIsSetAside(t *testing.T) {
 	}
 	e.checkMigrated(before, e.snapshot(), sel)
 }
+
+// A holder on "another node" (its lock says so) stalls, its whole process group stopped
+// with SIGSTOP, for longer than the stale age; a second task watches the lock, takes it and
+// runs the shard to the end; then the holder is continued. The woken holder stops at its
+// next ownership check (exit 6) and appends no run end; every file is intact and off the
+// sources; at most one file (the one call it had under way, with one worker) is migrated
+// twice; and collect reports the shard complete.
+func TestWorkLockTakenFromStalledHolderElsewhere(t *testing.T) {
+	e := newEnv(t, "LFS_SIM_LATENCY=20ms", "MIGRATOR_LOCK_STALE_AFTER=2s")
+	e.mktree(lfssim.TreeOptions{Files: 150, Seed: 26, SourceShare: 1})
+	before := e.snapshot()
+	sel := e.selected(before)
+	e.plan("--workers", "1", "--batch", "1")
+	lock := filepath.Join(e.camp, "checkpoints", checkpoint.LockName(0))
+	a := exec.Command(e.migrator, "work", e.camp, "--shard", "0")
+	a.Env = append(os.Environ(), e.simEnv...)
+	a.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var aErr strings.Builder
+	a.Stderr = &aErr
+	if err := a.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the holder to take its lock", func() bool { _, err := os.Stat(lock); return err == nil })
+	time.Sleep(300 * time.Millisecond) // a few files in
+	syscall.Kill(-a.Process.Pid, syscall.SIGSTOP)
+	// Make the lock say it was taken on another node, its heartbeat an hour old by that
+	// node's clock (same file: the holder still owns it).
+	data, _ := os.ReadFile(lock)
+	host, _ := os.Hostname()
+	os.WriteFile(lock, bytes.Replace(data, []byte(`"host":"`+host+`"`), []byte(`"host":"elsewhere"`), 1), 0o600)
+	old := time.Now().Add(-time.Hour)
+	os.Chtimes(lock, old, old)
+
+	t0 := time.Now()
+	r := e.run("work", e.camp, "--shard", "0")
+	if r.code != 0 {
+		syscall.Kill(-a.Process.Pid, syscall.SIGKILL)
+		t.Fatalf("second task: exit %d: %s", r.code, r.stderr)
+	}
+	if took := time.Since(t0); took < 2*time.Second {
+		t.Errorf("the lock was taken after %v, before it was watched for the stale age", took)
+	}
+	syscall.Kill(-a.Process.Pid, syscall.SIGCONT)
+	a.Wait()
+	if code := a.ProcessState.ExitCode(); code != 6 || !strings.Contains(aErr.String(), "lock was broken") {
+		t.Errorf("woken holder: exit %d: %s", code, aErr.String())
+	}
+	after := e.snapshot()
+	twice := 0
+	for p, b := range before {
+		a := after[p]
+		if b.Ino != a.Ino || b.SHA256 != a.SHA256 || !b.MTime.Equal(a.MTime) || b.Mode != a.Mode {
+			t.Errorf("%q changed: %+v -> %+v", p, b, a)
+		}
+		if _, ok := sel[b.Ino]; !ok {
+			continue
+		}
+		switch {
+		case e.sources.ContainsAny(a.OSTs):
+			t.Errorf("%q is still on a source OST", p)
+		case a.Gen == b.Gen+2:
+			twice++
+		case a.Gen != b.Gen+1:
+			t.Errorf("%q migrated %d times", p, a.Gen-b.Gen)
+		}
+	}
+	if twice > 1 {
+		t.Errorf("%d files migrated twice; the stalled holder had one call under way", twice)
+	}
+	e.mustRun(0, "collect", e.camp)
+	if st := e.status(); st.Files.Migrated+st.Files.Skipped != uint64(len(sel)) || st.Files.Pending != 0 || st.Files.Failed != 0 || st.Shards[0].Damaged != "" {
+		t.Errorf("status %+v, shard %+v", st.Files, st.Shards[0])
+	}
+	t.Logf("%d file(s) migrated a second time by the woken holder's last call", twice)
+}

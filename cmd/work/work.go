@@ -37,6 +37,9 @@ type Cmd struct {
 	Grace       time.Duration `default:"60s" help:"After SIGTERM or USR1, how long running lfs migrate processes may finish before they are stopped."`
 	RetryBase   time.Duration `name:"retry-base" default:"2s" env:"MIGRATOR_RETRY_BASE" help:"First wait before retrying a busy file (doubling each time, at most 2m)."`
 	Progress    time.Duration `default:"30s" help:"Interval of progress lines in the task's log."`
+	// LockStale shortens the shard lock's stale age for tests of lock takeover; the
+	// default (3 minutes) suits every cluster.
+	LockStale time.Duration `name:"lock-stale-after" hidden:"" env:"MIGRATOR_LOCK_STALE_AFTER" help:"A shard lock untouched this long (then watched as long) is stale (default 3m)."`
 }
 
 // Run migrates the shard.
@@ -76,7 +79,7 @@ func (c *Cmd) Run(env *cli.Env) error {
 	}
 
 	holder := checkpoint.CurrentHolder(env.Getenv)
-	lock, err := checkpoint.AcquireLock(checkpoint.LockPath(round.Checkpoints, c.Shard), holder, checkpoint.LockOptions{})
+	lock, err := checkpoint.AcquireLock(checkpoint.LockPath(round.Checkpoints, c.Shard), holder, checkpoint.LockOptions{StaleAfter: c.LockStale})
 	if err != nil {
 		if errors.Is(err, checkpoint.ErrLocked) {
 			return cli.WithCode(cli.ExitLocked, err)
