@@ -694,3 +694,45 @@ func FuzzLogReader(f *testing.F) {
 		}
 	})
 }
+
+// Several tasks on other nodes find the same stale lock at once: after watching it, exactly
+// one takes it; every other one then finds the winner's fresh lock and is refused.
+func TestBreakersRace(t *testing.T) {
+	for round := 0; round < 5; round++ {
+		path := filepath.Join(t.TempDir(), "shard.lock")
+		writeLockFile(t, path, LockInfo{Host: "dead-node", PID: 1, Job: "1", Task: 0}, time.Hour)
+		const n = 4
+		errs := make(chan error, n)
+		locks := make(chan *Lock, n)
+		for i := range n {
+			go func() {
+				l, err := AcquireLock(path, LockInfo{Host: fmt.Sprintf("node-%d", i), PID: 100 + i}, quick)
+				if err == nil {
+					locks <- l
+				}
+				errs <- err
+			}()
+		}
+		won := 0
+		for range n {
+			err := <-errs
+			switch {
+			case err == nil:
+				won++
+			case !errors.Is(err, ErrLocked):
+				t.Errorf("round %d: %v", round, err)
+			}
+		}
+		if won != 1 {
+			t.Fatalf("round %d: %d tasks took the lock", round, won)
+		}
+		l := <-locks
+		if err := l.Check(); err != nil {
+			t.Errorf("round %d: the winner lost its lock: %v", round, err)
+		}
+		l.Release()
+		if ents, _ := os.ReadDir(filepath.Dir(path)); len(ents) != 0 {
+			t.Errorf("round %d: left behind: %v", round, ents)
+		}
+	}
+}
