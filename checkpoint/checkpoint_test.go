@@ -355,6 +355,10 @@ func TestTwoWritersLogIsRebuilt(t *testing.T) {
 	if got := SetAsideLogs(dir, 42); len(got) != 1 || got[0] != rec.SetAside {
 		t.Errorf("SetAsideLogs = %v, want [%s]", got, rec.SetAside)
 	}
+	os.WriteFile(filepath.Join(dir, "shard-42.log"+DamagedSuffix+"x"), nil, 0o600) // not a shard's name
+	if got := SetAsideByShard(dir); !cmp.Equal(got, map[int][]string{42: {filepath.Base(rec.SetAside)}}) {
+		t.Errorf("SetAsideByShard = %v", got)
+	}
 	// Opening it again finds nothing to repair.
 	if _, rec, err := OpenWriter(path, hdr, WriterOptions{}, Visitor{}); err != nil || rec.Damage != nil {
 		t.Errorf("second open: %+v %v", rec, err)

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"migrator/durable"
@@ -331,6 +332,25 @@ const DamagedSuffix = ".damaged-"
 func SetAsideLogs(dir string, k int) []string {
 	m, _ := filepath.Glob(filepath.Join(dir, LogName(k)+DamagedSuffix+"*"))
 	return m
+}
+
+// SetAsideByShard lists dir once and returns the base names of the set-aside logs of each
+// shard, in order.
+func SetAsideByShard(dir string) map[int][]string {
+	ents, _ := os.ReadDir(dir)
+	out := map[int][]string{}
+	for _, e := range ents {
+		name := e.Name()
+		i := strings.Index(name, DamagedSuffix)
+		var k int
+		if i < 0 || !strings.HasPrefix(name, "shard-") {
+			continue
+		}
+		if _, err := fmt.Sscanf(name[:i], "shard-%06d.log", &k); err == nil && LogName(k) == name[:i] {
+			out[k] = append(out[k], name)
+		}
+	}
+	return out
 }
 
 // OpenWriter opens the log at path for appending (O_APPEND: whatever another writer did,

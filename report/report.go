@@ -175,11 +175,13 @@ func Collect(ctx context.Context, d campaign.Dir, spec *campaign.Spec, o Options
 		// entries count in the next round instead.
 		superseded := ri+1 < len(rounds)
 		rs := RoundStatus{Round: r, Shards: len(idx.Shards)}
+		aside := checkpoint.SetAsideByShard(rd.Checkpoints) // one listing per round
 		err = forEachShard(ctx, idx.Shards, o.Workers, func(s manifest.ShardIndex) error {
 			ss, err := readShard(rd, spec, idx, s, superseded, r == latest, o, &mu, st)
 			if err != nil {
 				return err
 			}
+			ss.SetAside = aside[s.Shard]
 			mu.Lock()
 			st.Shards = append(st.Shards, ss.ShardStatus)
 			rs.Files.add(ss.Files)
@@ -336,9 +338,6 @@ func readShard(rd campaign.Round, spec *campaign.Spec, idx manifest.Index, s man
 		res.Damaged = damage.Error()
 	case err != nil && !errors.Is(err, os.ErrNotExist):
 		return nil, err
-	}
-	for _, p := range checkpoint.SetAsideLogs(rd.Checkpoints, s.Shard) {
-		res.SetAside = append(res.SetAside, filepath.Base(p))
 	}
 	res.Torn = info.Torn
 	if !first.IsZero() {
