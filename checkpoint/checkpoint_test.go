@@ -440,8 +440,8 @@ func writeLockFile(t *testing.T, path string, info LockInfo, age time.Duration) 
 	if info.Token == "" {
 		info.Token = "oldtoken"
 	}
-	data := fmt.Sprintf(`{"host":%q,"pid":%d,"pid_start":%d,"job":%q,"task":%d,"restart":%d,"token":%q}`,
-		info.Host, info.PID, info.PIDStart, info.Job, info.Task, info.Restart, info.Token)
+	data := fmt.Sprintf(`{"host":%q,"pid":%d,"pid_start":%d,"kernel":%q,"job":%q,"task":%d,"restart":%d,"token":%q}`,
+		info.Host, info.PID, info.PIDStart, info.Kernel, info.Job, info.Task, info.Restart, info.Token)
 	os.WriteFile(path, []byte(data), 0o600)
 	old := time.Now().Add(-age) // a negative age is an mtime in the future: a clock ahead of ours
 	os.Chtimes(path, old, old)
@@ -455,8 +455,8 @@ func TestStaleLocks(t *testing.T) {
 	dead := exec.Command("true")
 	dead.Run()
 	deadPID := dead.Process.Pid
-	me := LockInfo{Host: host, PID: os.Getpid(), Job: "500", Task: 9, Restart: 1}
-	alive := LockInfo{Host: host, PID: os.Getpid(), PIDStart: procStart(os.Getpid())}
+	me := LockInfo{Host: host, PID: os.Getpid(), Kernel: thisKernel(), Job: "500", Task: 9, Restart: 1}
+	alive := LockInfo{Host: host, PID: os.Getpid(), PIDStart: procStart(os.Getpid()), Kernel: thisKernel()}
 	elsewhere := LockInfo{Host: "elsewhere", PID: 1, Job: "400", Task: 9}
 	tests := []struct {
 		name   string
@@ -481,6 +481,10 @@ func TestStaleLocks(t *testing.T) {
 		{name: "other host, mtime an hour in the future, touched while watched", old: elsewhere, age: -time.Hour, touch: true},
 		{name: "our own earlier incarnation (requeued)", old: LockInfo{Host: "elsewhere", PID: 1, Job: "500", Task: 9, Restart: 0}, age: time.Second, stale: true},
 		{name: "same task, same incarnation elsewhere", old: LockInfo{Host: "elsewhere", PID: 1, Job: "500", Task: 9, Restart: 1}, age: 0},
+		// The same host name on another kernel (a container, a cloned node): its pid says
+		// nothing here, so only its heartbeat counts.
+		{name: "same host name, another kernel, fresh heartbeat", old: LockInfo{Host: host, PID: deadPID, Kernel: "other-boot/pid:[1]"}, age: 0},
+		{name: "same host name, another kernel, heartbeat missed", old: LockInfo{Host: host, PID: deadPID, Kernel: "other-boot/pid:[1]"}, age: time.Hour, stale: true, waited: true},
 		{name: "torn lock file, old", old: LockInfo{Token: "x"}, age: time.Hour, stale: true, waited: true},
 	}
 	for _, tt := range tests {

@@ -25,6 +25,10 @@ type LockInfo struct {
 	Host     string    `json:"host"`
 	PID      int       `json:"pid"`
 	PIDStart uint64    `json:"pid_start,omitempty"` // the process's start time in clock ticks since boot, to tell a reused pid
+	// Kernel names the kernel and pid namespace the pid belongs to (boot id and pid
+	// namespace): a host name can repeat (containers, cloned nodes), and a pid means
+	// something only there.
+	Kernel string `json:"kernel,omitempty"`
 	Job      string    `json:"job,omitempty"`
 	Task     int       `json:"task"`
 	Restart  int       `json:"restart"`
@@ -120,7 +124,14 @@ func CurrentHolder(getenv func(string) string) LockInfo {
 	}
 	restart, _ := strconv.Atoi(getenv("SLURM_RESTART_COUNT"))
 	pid := os.Getpid()
-	return LockInfo{Host: host, PID: pid, PIDStart: procStart(pid), Job: job, Task: task, Restart: restart}
+	return LockInfo{Host: host, PID: pid, PIDStart: procStart(pid), Kernel: thisKernel(), Job: job, Task: task, Restart: restart}
+}
+
+// thisKernel identifies this kernel boot and this process's pid namespace.
+func thisKernel() string {
+	boot, _ := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	ns, _ := os.Readlink("/proc/self/ns/pid")
+	return strings.TrimSpace(string(boot)) + "/" + ns
 }
 
 // AcquireLock takes the lock at path for holder, breaking it first if it is stale (see
@@ -331,11 +342,15 @@ const (
 
 // judge decides what a lock's holder is. me is the would-be holder (me.Host "" is this host).
 func judge(old LockInfo, ageOf func() time.Duration, me LockInfo, after time.Duration) verdict {
-	host := me.Host
+	host, kernel := me.Host, me.Kernel
 	if host == "" {
 		host, _ = os.Hostname()
+		kernel = thisKernel()
 	}
-	if old.Host == host && old.PID > 0 {
+	// Its pid can be looked up here only if it ran on this host, in this kernel boot and
+	// pid namespace (when both locks say which; a lock without it is from an older release).
+	local := old.Host == host && (old.Kernel == "" || kernel == "" || old.Kernel == kernel)
+	if local && old.PID > 0 {
 		start := procStart(old.PID)
 		if start == 0 || (old.PIDStart != 0 && start != old.PIDStart) {
 			return lockGone // that process is gone (or the pid now belongs to another)
