@@ -22,18 +22,18 @@ import (
 
 // LockInfo is what a lock file says about its holder.
 type LockInfo struct {
-	Host     string    `json:"host"`
-	PID      int       `json:"pid"`
-	PIDStart uint64    `json:"pid_start,omitempty"` // the process's start time in clock ticks since boot, to tell a reused pid
+	Host     string `json:"host"`
+	PID      int    `json:"pid"`
+	PIDStart uint64 `json:"pid_start,omitempty"` // the process's start time in clock ticks since boot, to tell a reused pid
 	// Kernel names the kernel and pid namespace the pid belongs to (boot id and pid
 	// namespace): a host name can repeat (containers, cloned nodes), and a pid means
 	// something only there.
-	Kernel string `json:"kernel,omitempty"`
-	Job      string    `json:"job,omitempty"`
-	Task     int       `json:"task"`
-	Restart  int       `json:"restart"`
-	Token    string    `json:"token"`
-	Started  time.Time `json:"started"`
+	Kernel  string    `json:"kernel,omitempty"`
+	Job     string    `json:"job,omitempty"`
+	Task    int       `json:"task"`
+	Restart int       `json:"restart"`
+	Token   string    `json:"token"`
+	Started time.Time `json:"started"`
 }
 
 // LockOptions tunes the heartbeat and when a lock counts as stale.
