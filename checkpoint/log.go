@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"migrator/durable"
@@ -300,13 +301,15 @@ type WriterOptions struct {
 }
 
 // Writer appends records to a shard's log. It must be the only writer (see Lock), and is
-// unusable after its first error.
+// unusable after its first error. Its methods are safe for concurrent use.
 type Writer struct {
+	mu       sync.Mutex // guards everything below
 	f        *os.File
 	path     string
 	opts     WriterOptions
 	buf      []byte
-	unsynced int
+	appended uint64 // records written
+	synced   uint64 // records known durable (the appended count when an fsync began)
 	lastSync time.Time
 	err      error
 }
@@ -462,7 +465,9 @@ func rebuild(f *os.File, path string, hlen int64, segs []segment) (string, error
 type bodyAppender interface{ appendBody([]byte) []byte }
 
 func (w *Writer) append(r bodyAppender) error {
+	w.mu.Lock()
 	if w.err != nil {
+		w.mu.Unlock()
 		return w.err
 	}
 	w.buf = append(w.buf[:0], 0, 0, 0, 0, 0, 0, 0, 0)
@@ -472,10 +477,13 @@ func (w *Writer) append(r bodyAppender) error {
 	binary.LittleEndian.PutUint32(w.buf[4:], crc32.Checksum(body, castagnoli))
 	if _, err := w.f.Write(w.buf); err != nil {
 		w.err = fmt.Errorf("checkpoint %s: %w", w.path, unwrapPath(err))
+		w.mu.Unlock()
 		return w.err
 	}
-	w.unsynced++
-	if w.unsynced >= w.opts.SyncEvery || time.Since(w.lastSync) >= w.opts.SyncInterval {
+	w.appended++
+	due := w.appended-w.synced >= uint64(w.opts.SyncEvery) || time.Since(w.lastSync) >= w.opts.SyncInterval
+	w.mu.Unlock()
+	if due {
 		return w.Sync()
 	}
 	return nil
@@ -498,26 +506,38 @@ func (w *Writer) AppendRunEnd(e *RunEnd) error {
 	return w.Sync()
 }
 
-// Sync makes every appended record durable.
+// Sync makes every record appended before the call durable. It may run while other
+// goroutines append or sync: appends are not held up by an fsync, and concurrent fsyncs
+// share the filesystem's journal commit.
 func (w *Writer) Sync() error {
-	if w.err != nil {
+	w.mu.Lock()
+	target := w.appended
+	if w.err != nil || w.synced >= target {
+		defer w.mu.Unlock()
 		return w.err
 	}
-	if w.unsynced == 0 {
-		return nil
-	}
-	if err := w.f.Sync(); err != nil {
-		w.err = fmt.Errorf("checkpoint %s: fsync: %w", w.path, unwrapPath(err))
+	w.mu.Unlock()
+	err := w.f.Sync()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err != nil {
+		if w.err == nil {
+			w.err = fmt.Errorf("checkpoint %s: fsync: %w", w.path, unwrapPath(err))
+		}
 		return w.err
 	}
-	w.unsynced = 0
-	w.lastSync = time.Now()
-	return nil
+	if target > w.synced {
+		w.synced = target
+		w.lastSync = time.Now()
+	}
+	return w.err
 }
 
 // Close syncs and closes the log.
 func (w *Writer) Close() error {
 	err := w.Sync()
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	if cerr := w.f.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("checkpoint %s: %w", w.path, cerr)
 	}

@@ -51,8 +51,9 @@ type Source interface {
 type Recorder interface {
 	Append(r *checkpoint.Record) error
 	AppendAttempt(a *checkpoint.Attempt) error
-	// Sync makes every record appended so far durable. The engine calls it after the
-	// attempt records of an lfs migrate call and before the call starts (durable intent).
+	// Sync makes every record appended before it durable. The engine calls it after the
+	// attempt records of an lfs migrate call and before the call starts (durable intent),
+	// outside the serialisation of the appends: it must be safe to call concurrently.
 	Sync() error
 }
 
@@ -204,6 +205,7 @@ type task struct {
 
 	recMu sync.Mutex // serialises rec
 	rec   Recorder
+	intent           // attempt batches appended and synced (guard.go)
 
 	mu        sync.Mutex
 	cond      *sync.Cond // signalled when inflight drops or a retry is queued
@@ -381,10 +383,12 @@ func (t *task) attempt(b []*item) bool {
 			break
 		}
 	}
-	if err == nil {
-		err = t.rec.Sync() // the intent is on disk before lfs migrate starts: one fsync per call
-	}
+	t.appended++
+	seq := t.appended
 	t.recMu.Unlock()
+	if err == nil {
+		err = t.syncIntent(seq) // on disk before lfs migrate starts
+	}
 	if err != nil {
 		t.fail(err)
 		return false
