@@ -203,8 +203,9 @@ type task struct {
 	stop    context.Context
 	kill    context.Context
 
-	recMu  sync.Mutex // serialises rec
-	rec    Recorder
+	recMu sync.Mutex // serialises rec
+	rec   Recorder
+
 	intent // attempt batches appended and synced (guard.go)
 
 	mu        sync.Mutex
