@@ -1,6 +1,6 @@
 package migrate
 
-import "sync/atomic"
+import "sync"
 
 // Ownership: a task writes its shard's log and runs lfs migrate only while it holds the
 // shard's lock. Another task may break the lock of a holder it took for dead (a node cut
@@ -24,17 +24,23 @@ func (t *task) owns() bool {
 	return true
 }
 
-// intent counts the batches of attempt records: appended (under recMu) and known synced.
+// intent counts the batches of attempt records: appended (under recMu) and known synced
+// (under syncMu).
 type intent struct {
 	appended uint64
-	synced   atomic.Uint64
+	syncMu   sync.Mutex
+	synced   uint64
 }
 
 // syncIntent returns once the attempt batch numbered seq is durable. Group commit: one
-// fsync covers every batch appended before it began, fsyncs of several workers run at once
-// (sharing the filesystem's journal commit), and appends are never held up by them.
+// fsync at a time, covering every batch appended before it began, so a worker that waited
+// for another one's fsync is often covered by it; appends are never held up by an fsync.
+// (Concurrent fsyncs instead, measured with strace: 2,973 fsyncs for 3,000 one-file calls,
+// against 2,327 this way.)
 func (t *task) syncIntent(seq uint64) error {
-	if t.synced.Load() >= seq {
+	t.syncMu.Lock()
+	defer t.syncMu.Unlock()
+	if t.synced >= seq {
 		return nil
 	}
 	t.recMu.Lock()
@@ -43,10 +49,6 @@ func (t *task) syncIntent(seq uint64) error {
 	if err := t.rec.Sync(); err != nil {
 		return err
 	}
-	for {
-		cur := t.synced.Load()
-		if cur >= upto || t.synced.CompareAndSwap(cur, upto) {
-			return nil
-		}
-	}
+	t.synced = upto
+	return nil
 }
