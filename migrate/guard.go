@@ -36,7 +36,7 @@ type intent struct {
 // fsync at a time, covering every batch appended before it began, so a worker that waited
 // for another one's fsync is often covered by it; appends are never held up by an fsync.
 // (Concurrent fsyncs instead, measured with strace: 2,973 fsyncs for 3,000 one-file calls,
-// against 2,327 this way.)
+// against 2,327 to 2,525 this way.)
 func (t *task) syncIntent(seq uint64) error {
 	t.syncMu.Lock()
 	defer t.syncMu.Unlock()
