@@ -63,13 +63,14 @@ func (t Takeover) Takes(c lfs.Class, retryable bool) bool {
 	return false
 }
 
-// SaveTakeover records what round n takes over, durably.
-func (d Dir) SaveTakeover(n int, t Takeover) error {
+// SaveTakeover records what round r takes over, durably, in r's directory (a round being
+// built aside, before it is published).
+func SaveTakeover(r Round, t Takeover) error {
 	data, err := json.Marshal(t)
 	if err != nil {
 		return err
 	}
-	return durable.WriteFile(filepath.Join(d.Round(n).Base, TakeoverFile), append(data, '\n'), 0o600)
+	return durable.WriteFile(filepath.Join(r.Base, TakeoverFile), append(data, '\n'), 0o600)
 }
 
 // LoadTakeover reads what round n (> 0) took over; a round without the file took the

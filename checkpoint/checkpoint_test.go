@@ -5,9 +5,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -236,7 +239,9 @@ func TestEveryTruncationIsRecovered(t *testing.T) {
 }
 
 // Every single-byte corruption is detected: in the last record it is a torn tail (cut off);
-// anywhere before, it is an error naming the offset. No damaged record is ever handed out.
+// anywhere before, it is damage naming the offset, and every other record is still read.
+// A writer sets such a log aside, byte for byte, and rebuilds it from the valid records.
+// No damaged record is ever handed out.
 func TestEveryCorruptionDetected(t *testing.T) {
 	dir := t.TempDir()
 	full := filepath.Join(dir, "full")
@@ -258,7 +263,7 @@ func TestEveryCorruptionDetected(t *testing.T) {
 			os.WriteFile(path, bad, 0o600)
 			got, info, err := readLog(path, hdr)
 			o := outcomes(got)
-			if len(o) > len(recs) || (len(o) > 0 && !cmp.Equal(recs[:len(o)], o)) {
+			if !subsequence(o, recs) {
 				t.Fatalf("byte %d ^ %#x: handed out damaged records", off, flip)
 			}
 			switch {
@@ -271,14 +276,116 @@ func TestEveryCorruptionDetected(t *testing.T) {
 					t.Fatalf("last-record byte %d ^ %#x: want a torn tail, got %d records, %+v, %v", off, flip, len(o), info, err)
 				}
 			default:
-				if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "middle") {
+				var de *DamageError
+				if !errors.Is(err, ErrCorrupt) || !errors.As(err, &de) || !strings.Contains(err.Error(), "middle") {
 					t.Fatalf("byte %d ^ %#x: want corruption in the middle, got %v", off, flip, err)
 				}
-				if _, _, err := OpenWriter(path, hdr, WriterOptions{}, Visitor{}); !errors.Is(err, ErrCorrupt) {
-					t.Fatalf("byte %d ^ %#x: writer opened a log corrupt in the middle: %v", off, flip, err)
+				if len(o) != len(recs)-1 || de.Places != 1 {
+					t.Fatalf("byte %d ^ %#x: read %d of %d records around the damage (%v)", off, flip, len(o), len(recs), err)
 				}
+				w, rec, err := OpenWriter(path, hdr, WriterOptions{}, Visitor{})
+				if err != nil || rec.Damage == nil || rec.SetAside == "" || rec.Records != int64(len(o)) {
+					t.Fatalf("byte %d ^ %#x: writer on a log damaged in the middle: %+v, %v", off, flip, rec, err)
+				}
+				w.Close()
+				if kept, _ := os.ReadFile(rec.SetAside); !bytes.Equal(kept, bad) {
+					t.Fatalf("byte %d ^ %#x: the damaged log was not kept as it was", off, flip)
+				}
+				got2, info2, err := readLog(path, hdr)
+				if err != nil || info2.Torn != 0 || !cmp.Equal(o, outcomes(got2)) {
+					t.Fatalf("byte %d ^ %#x: rebuilt log: %v, %+v", off, flip, err, info2)
+				}
+				os.Remove(rec.SetAside)
 			}
 		}
+	}
+}
+
+// subsequence reports whether got is recs with some records left out, in order.
+func subsequence(got, recs []Record) bool {
+	i := 0
+	for _, g := range got {
+		for i < len(recs) && !cmp.Equal(g, recs[i]) {
+			i++
+		}
+		if i == len(recs) {
+			return false
+		}
+		i++
+	}
+	return true
+}
+
+// Two writers at once without O_APPEND (what an older release did when a lock was broken
+// from a live holder) write over each other. Neither a reader nor the next writer is stuck:
+// the reader counts every valid record, the writer sets the log aside and rebuilds it, and
+// a writer appending to its old descriptor afterwards writes into the set-aside copy.
+func TestTwoWritersLogIsRebuilt(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, LogName(42))
+	writeLog(t, path, nil)
+	a, _ := os.OpenFile(path, os.O_WRONLY, 0)
+	b, _ := os.OpenFile(path, os.O_WRONLY, 0)
+	end, _ := a.Seek(0, io.SeekEnd)
+	b.Seek(end, io.SeekStart)
+	enc := func(r Record) []byte {
+		buf := r.appendBody(make([]byte, 8))
+		binary.LittleEndian.PutUint32(buf, uint32(len(buf)-8))
+		binary.LittleEndian.PutUint32(buf[4:], crc32.Checksum(buf[8:], castagnoli))
+		return buf
+	}
+	t0 := time.Unix(1, 0)
+	// A writes three records, B (sharing the start offset) writes two longer ones over them,
+	// and A goes on past B's end.
+	for i := range 3 {
+		a.Write(enc(Record{Index: uint64(i), Outcome: Migrated, Time: t0}))
+	}
+	for i := range 2 {
+		b.Write(enc(Record{Index: uint64(10 + i), Outcome: Failed, Message: "a longer message from writer b", Time: t0}))
+	}
+	a.Write(enc(Record{Index: 3, Outcome: Migrated, Time: t0}))
+	a.Write(enc(Record{Index: 4, Outcome: Migrated, Time: t0}))
+	b.Close()
+	var seen []uint64
+	_, err := Read(path, hdr, Visitor{Outcome: func(r *Record) error { seen = append(seen, r.Index); return nil }})
+	var de *DamageError
+	if !errors.As(err, &de) {
+		t.Fatalf("read: %v, want damage", err)
+	}
+	// B's first record survives whole; A's last two were written past the damage.
+	if !cmp.Equal(seen, []uint64{10, 3, 4}) {
+		t.Errorf("valid records around the damage not all read: %v", seen)
+	}
+	var rebuilt []uint64
+	w, rec, err := OpenWriter(path, hdr, WriterOptions{}, Visitor{Outcome: func(r *Record) error { rebuilt = append(rebuilt, r.Index); return nil }})
+	if err != nil || rec.SetAside == "" {
+		t.Fatalf("writer: %+v %v", rec, err)
+	}
+	if !cmp.Equal(seen, rebuilt) {
+		t.Errorf("writer saw %v, reader %v", rebuilt, seen)
+	}
+	w.Append(&Record{Index: 20, Outcome: Migrated, Time: t0})
+	w.Close()
+	// The stale writer A wakes and appends: into the set-aside copy, not the new log.
+	a.Write(enc(Record{Index: 30, Outcome: Migrated, Time: t0}))
+	a.Close()
+	var after []uint64
+	if _, err := Read(path, hdr, Visitor{Outcome: func(r *Record) error { after = append(after, r.Index); return nil }}); err != nil {
+		t.Fatalf("rebuilt log: %v", err)
+	}
+	if want := append(slices.Clone(seen), 20); !cmp.Equal(after, want) {
+		t.Errorf("rebuilt log holds %v, want %v", after, want)
+	}
+	if got := SetAsideLogs(dir, 42); len(got) != 1 || got[0] != rec.SetAside {
+		t.Errorf("SetAsideLogs = %v, want [%s]", got, rec.SetAside)
+	}
+	os.WriteFile(filepath.Join(dir, "shard-42.log"+DamagedSuffix+"x"), nil, 0o600) // not a shard's name
+	if got := SetAsideByShard(dir); !cmp.Equal(got, map[int][]string{42: {filepath.Base(rec.SetAside)}}) {
+		t.Errorf("SetAsideByShard = %v", got)
+	}
+	// Opening it again finds nothing to repair.
+	if _, rec, err := OpenWriter(path, hdr, WriterOptions{}, Visitor{}); err != nil || rec.Damage != nil {
+		t.Errorf("second open: %+v %v", rec, err)
 	}
 }
 
@@ -357,44 +464,89 @@ func writeLockFile(t *testing.T, path string, info LockInfo, age time.Duration) 
 	if info.Token == "" {
 		info.Token = "oldtoken"
 	}
-	data := fmt.Sprintf(`{"host":%q,"pid":%d,"pid_start":%d,"job":%q,"task":%d,"restart":%d,"token":%q}`,
-		info.Host, info.PID, info.PIDStart, info.Job, info.Task, info.Restart, info.Token)
+	data := fmt.Sprintf(`{"host":%q,"pid":%d,"pid_start":%d,"kernel":%q,"job":%q,"task":%d,"restart":%d,"token":%q}`,
+		info.Host, info.PID, info.PIDStart, info.Kernel, info.Job, info.Task, info.Restart, info.Token)
 	os.WriteFile(path, []byte(data), 0o600)
-	old := time.Now().Add(-age)
+	old := time.Now().Add(-age) // a negative age is an mtime in the future: a clock ahead of ours
 	os.Chtimes(path, old, old)
 }
+
+// quick are lock timings for tests: a lock is stale after 400 ms untouched.
+var quick = LockOptions{Heartbeat: 50 * time.Millisecond, StaleAfter: 400 * time.Millisecond, Poll: 20 * time.Millisecond}
 
 func TestStaleLocks(t *testing.T) {
 	host, _ := os.Hostname()
 	dead := exec.Command("true")
 	dead.Run()
 	deadPID := dead.Process.Pid
-	me := LockInfo{Host: host, PID: os.Getpid(), Job: "500", Task: 9, Restart: 1}
+	me := LockInfo{Host: host, PID: os.Getpid(), Kernel: thisKernel(), Job: "500", Task: 9, Restart: 1}
+	alive := LockInfo{Host: host, PID: os.Getpid(), PIDStart: procStart(os.Getpid()), Kernel: thisKernel()}
+	elsewhere := LockInfo{Host: "elsewhere", PID: 1, Job: "400", Task: 9}
 	tests := []struct {
-		name  string
-		old   LockInfo
-		age   time.Duration
-		stale bool
+		name   string
+		old    LockInfo
+		age    time.Duration
+		touch  bool // someone touches the lock while it is watched
+		stale  bool
+		waited bool // the lock was watched for StaleAfter before it was broken
 	}{
-		{"holder process is gone", LockInfo{Host: host, PID: deadPID, PIDStart: 12345}, time.Second, true},
-		{"holder pid reused by another process", LockInfo{Host: host, PID: os.Getpid(), PIDStart: 1}, time.Second, true},
-		{"holder is alive here", LockInfo{Host: host, PID: os.Getpid(), PIDStart: procStart(os.Getpid())}, time.Second, false},
-		{"other host, fresh heartbeat", LockInfo{Host: "elsewhere", PID: 1, Job: "400", Task: 9}, time.Minute, false},
-		{"other host, heartbeat missed for long", LockInfo{Host: "elsewhere", PID: 1, Job: "400", Task: 9}, 10 * time.Minute, true},
-		{"our own earlier incarnation (requeued)", LockInfo{Host: "elsewhere", PID: 1, Job: "500", Task: 9, Restart: 0}, time.Second, true},
-		{"same task, same incarnation elsewhere", LockInfo{Host: "elsewhere", PID: 1, Job: "500", Task: 9, Restart: 1}, time.Second, false},
+		{name: "holder process is gone", old: LockInfo{Host: host, PID: deadPID, PIDStart: 12345}, age: time.Second, stale: true},
+		{name: "holder pid reused by another process", old: LockInfo{Host: host, PID: os.Getpid(), PIDStart: 1}, age: time.Second, stale: true},
+		{name: "holder is alive here", old: alive, age: time.Second},
+		// A stopped or hung process of this host is never taken for dead, whatever its age.
+		{name: "holder is alive here, heartbeat an hour old (SIGSTOP)", old: alive, age: time.Hour},
+		{name: "holder is alive here, heartbeat an hour in the future", old: alive, age: -time.Hour},
+		{name: "other host, fresh heartbeat", old: elsewhere, age: 0},
+		{name: "other host, heartbeat missed for long", old: elsewhere, age: 10 * time.Minute, stale: true, waited: true},
+		// Clock skew: the holder's clock is an hour ahead, and it is dead: watching tells.
+		{name: "other host, mtime an hour in the future, untouched", old: elsewhere, age: -time.Hour, stale: true, waited: true},
+		// Clock skew the other way: the holder's clock is an hour behind, and it is alive.
+		{name: "other host, mtime an hour old, but touched while watched", old: elsewhere, age: time.Hour, touch: true},
+		{name: "other host, mtime an hour in the future, touched while watched", old: elsewhere, age: -time.Hour, touch: true},
+		{name: "our own earlier incarnation (requeued)", old: LockInfo{Host: "elsewhere", PID: 1, Job: "500", Task: 9, Restart: 0}, age: time.Second, stale: true},
+		{name: "same task, same incarnation elsewhere", old: LockInfo{Host: "elsewhere", PID: 1, Job: "500", Task: 9, Restart: 1}, age: 0},
+		// The same host name on another kernel (a container, a cloned node): its pid says
+		// nothing here, so only its heartbeat counts.
+		{name: "same host name, another kernel, fresh heartbeat", old: LockInfo{Host: host, PID: deadPID, Kernel: "other-boot/pid:[1]"}, age: 0},
+		{name: "same host name, another kernel, heartbeat missed", old: LockInfo{Host: host, PID: deadPID, Kernel: "other-boot/pid:[1]"}, age: time.Hour, stale: true, waited: true},
+		{name: "torn lock file, old", old: LockInfo{Token: "x"}, age: time.Hour, stale: true, waited: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "shard.lock")
 			writeLockFile(t, path, tt.old, tt.age)
-			l, err := AcquireLock(path, me, LockOptions{})
+			if tt.old.Token == "x" {
+				os.WriteFile(path, []byte(`{"host":"h`), 0o600)
+				old := time.Now().Add(-tt.age)
+				os.Chtimes(path, old, old)
+			}
+			stop := make(chan struct{})
+			defer close(stop)
+			if tt.touch {
+				go func() { // the holder's heartbeat, with its own skewed clock
+					for i := 1; ; i++ {
+						select {
+						case <-stop:
+							return
+						case <-time.After(quick.Heartbeat):
+						}
+						ts := time.Now().Add(-tt.age + time.Duration(i)*time.Millisecond)
+						os.Chtimes(path, ts, ts)
+					}
+				}()
+			}
+			t0 := time.Now()
+			l, err := AcquireLock(path, me, quick)
+			took := time.Since(t0)
 			if tt.stale {
 				if err != nil {
 					t.Fatalf("stale lock not broken: %v", err)
 				}
 				if info, _, _ := readLock(path); info.PID != os.Getpid() {
 					t.Errorf("lock holds %+v", info)
+				}
+				if tt.waited != (took >= quick.StaleAfter) {
+					t.Errorf("took %v to break, want watched=%v", took, tt.waited)
 				}
 				l.Release()
 				if ents, _ := os.ReadDir(filepath.Dir(path)); len(ents) != 0 {
@@ -413,6 +565,9 @@ func TestHeartbeatAndLoss(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := l.Check(); err != nil {
+		t.Fatalf("Check of a held lock: %v", err)
+	}
 	old := time.Now().Add(-time.Hour)
 	os.Chtimes(path, old, old)
 	time.Sleep(100 * time.Millisecond)
@@ -421,11 +576,19 @@ func TestHeartbeatAndLoss(t *testing.T) {
 	}
 	// Someone breaks our lock (they took us for dead): we notice.
 	os.Remove(path)
-	writeLockFile(t, path, LockInfo{Host: "thief", PID: 1, Token: "theirs"}, 0)
+	writeLockFile(t, path, LockInfo{Host: "thief", PID: 1, Token: "theirs"}, time.Hour)
+	if err := l.Check(); !errors.Is(err, ErrLockLost) {
+		t.Errorf("Check after the lock was broken: %v", err)
+	}
 	select {
 	case <-l.Lost():
 	case <-time.After(2 * time.Second):
 		t.Fatal("loss of the lock not noticed")
+	}
+	time.Sleep(60 * time.Millisecond)
+	// The heartbeat touches only our own file, never the thief's of the same name.
+	if st, _ := os.Stat(path); time.Since(st.ModTime()) < 30*time.Minute {
+		t.Error("the heartbeat touched another task's lock")
 	}
 	l.Release()
 	if info, _, _ := readLock(path); info.Token != "theirs" {
@@ -463,6 +626,79 @@ func TestKilledHolder(t *testing.T) {
 	l.Release()
 }
 
+// A holder on another node is stopped (SIGSTOP) for longer than the stale age: another
+// task takes the lock, and when the holder is continued its very next check says it lost
+// the lock, and it leaves the new holder's lock alone.
+func TestStoppedHolderWakesAndStops(t *testing.T) {
+	if p := os.Getenv("CHECKPOINT_STOPPED_HOLDER"); p != "" {
+		l, err := AcquireLock(p, LockInfo{Host: "node-a", PID: os.Getpid()}, quick)
+		if err != nil {
+			os.Exit(3)
+		}
+		fmt.Println("locked")
+		for {
+			if err := l.Check(); err != nil {
+				fmt.Println("lost")
+				l.Release()
+				os.Exit(7)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "shard.lock")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestStoppedHolderWakesAndStops$")
+	cmd.Env = append(os.Environ(), "CHECKPOINT_STOPPED_HOLDER="+path)
+	var out bytes.Buffer
+	pr, pw, _ := os.Pipe()
+	cmd.Stdout = pw
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	buf := make([]byte, 7)
+	pr.Read(buf)
+	me := LockInfo{Host: "node-b", PID: os.Getpid()}
+	if _, err := AcquireLock(path, me, quick); !errors.Is(err, ErrLocked) {
+		t.Fatalf("lock of a live holder on another node: %v", err)
+	}
+	cmd.Process.Signal(syscall.SIGSTOP)
+	t0 := time.Now()
+	var l *Lock
+	for {
+		var err error
+		l, err = AcquireLock(path, me, quick)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, ErrLocked) || time.Since(t0) > 10*time.Second {
+			t.Fatalf("lock of a stopped holder: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// Stale by the filesystem's clock, then watched unchanged: at least twice the stale age.
+	if took := time.Since(t0); took < 2*quick.StaleAfter-50*time.Millisecond {
+		t.Errorf("broken after %v, before the holder missed its heartbeats for %v and was watched for as long", took, quick.StaleAfter)
+	}
+	cmd.Process.Signal(syscall.SIGCONT)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		var xe *exec.ExitError
+		if !errors.As(err, &xe) || xe.ExitCode() != 7 {
+			t.Fatalf("woken holder: %v, want exit 7 (lost)", err)
+		}
+	case <-time.After(5 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("the woken holder did not notice it lost the lock")
+	}
+	io.Copy(&out, pr)
+	if err := l.Check(); err != nil {
+		t.Errorf("the new holder lost its lock to the woken one: %v", err)
+	}
+	l.Release()
+}
+
 func FuzzLogReader(f *testing.F) {
 	dir := f.TempDir()
 	full := filepath.Join(dir, "seed")
@@ -487,6 +723,85 @@ func FuzzLogReader(f *testing.F) {
 		}})
 		if err != nil && !errors.Is(err, ErrCorrupt) {
 			t.Fatalf("error %v is not ErrCorrupt", err)
+		}
+	})
+}
+
+// Several tasks on other nodes find the same stale lock at once: after watching it, exactly
+// one takes it; every other one then finds the winner's fresh lock and is refused.
+func TestBreakersRace(t *testing.T) {
+	for round := 0; round < 5; round++ {
+		path := filepath.Join(t.TempDir(), "shard.lock")
+		writeLockFile(t, path, LockInfo{Host: "dead-node", PID: 1, Job: "1", Task: 0}, time.Hour)
+		const n = 4
+		errs := make(chan error, n)
+		locks := make(chan *Lock, n)
+		for i := range n {
+			go func() {
+				l, err := AcquireLock(path, LockInfo{Host: fmt.Sprintf("node-%d", i), PID: 100 + i}, quick)
+				if err == nil {
+					locks <- l
+				}
+				errs <- err
+			}()
+		}
+		won := 0
+		for range n {
+			err := <-errs
+			switch {
+			case err == nil:
+				won++
+			case !errors.Is(err, ErrLocked):
+				t.Errorf("round %d: %v", round, err)
+			}
+		}
+		if won != 1 {
+			t.Fatalf("round %d: %d tasks took the lock", round, won)
+		}
+		l := <-locks
+		if err := l.Check(); err != nil {
+			t.Errorf("round %d: the winner lost its lock: %v", round, err)
+		}
+		l.Release()
+		if ents, _ := os.ReadDir(filepath.Dir(path)); len(ents) != 0 {
+			t.Errorf("round %d: left behind: %v", round, ents)
+		}
+	}
+}
+
+// Whatever bytes follow the header, a writer opens the log (setting it aside if damaged)
+// and the log it leaves reads back without error, with exactly the records a reader of the
+// original handed out.
+func FuzzRebuild(f *testing.F) {
+	dir := f.TempDir()
+	full := filepath.Join(dir, "seed")
+	w, _, _ := OpenWriter(full, hdr, WriterOptions{}, Visitor{})
+	recs := sampleRecords()
+	for i := range recs {
+		w.Append(&recs[i])
+	}
+	w.Close()
+	data, _ := os.ReadFile(full)
+	headerLen := len(encodeHeader(hdr))
+	f.Add(data[headerLen:])
+	bad := bytes.Clone(data[headerLen:])
+	bad[len(bad)/2] ^= 0xff
+	f.Add(bad)
+	f.Fuzz(func(t *testing.T, tail []byte) {
+		path := filepath.Join(t.TempDir(), LogName(42))
+		os.WriteFile(path, append(encodeHeader(hdr), tail...), 0o600)
+		var before, after []Record
+		Read(path, hdr, Visitor{Outcome: func(r *Record) error { before = append(before, *r); return nil }})
+		w, rec, err := OpenWriter(path, hdr, WriterOptions{}, Visitor{})
+		if err != nil {
+			t.Fatalf("writer: %v", err)
+		}
+		w.Close()
+		if _, err := Read(path, hdr, Visitor{Outcome: func(r *Record) error { after = append(after, *r); return nil }}); err != nil {
+			t.Fatalf("after opening (%+v): %v", rec, err)
+		}
+		if !cmp.Equal(before, after) {
+			t.Fatalf("records changed: %d before, %d after", len(before), len(after))
 		}
 	})
 }

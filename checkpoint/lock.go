@@ -7,60 +7,103 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"migrator/durable"
 )
 
 // LockInfo is what a lock file says about its holder.
 type LockInfo struct {
-	Host     string    `json:"host"`
-	PID      int       `json:"pid"`
-	PIDStart uint64    `json:"pid_start,omitempty"` // the process's start time in clock ticks since boot, to tell a reused pid
-	Job      string    `json:"job,omitempty"`
-	Task     int       `json:"task"`
-	Restart  int       `json:"restart"`
-	Token    string    `json:"token"`
-	Started  time.Time `json:"started"`
+	Host     string `json:"host"`
+	PID      int    `json:"pid"`
+	PIDStart uint64 `json:"pid_start,omitempty"` // the process's start time in clock ticks since boot, to tell a reused pid
+	// Kernel names the kernel and pid namespace the pid belongs to (boot id and pid
+	// namespace): a host name can repeat (containers, cloned nodes), and a pid means
+	// something only there.
+	Kernel  string    `json:"kernel,omitempty"`
+	Job     string    `json:"job,omitempty"`
+	Task    int       `json:"task"`
+	Restart int       `json:"restart"`
+	Token   string    `json:"token"`
+	Started time.Time `json:"started"`
 }
 
 // LockOptions tunes the heartbeat and when a lock counts as stale.
 type LockOptions struct {
-	Heartbeat  time.Duration // how often the holder touches the lock (default 30 s)
-	StaleAfter time.Duration // a lock untouched for this long is stale (default 3 min)
+	Heartbeat time.Duration // how often the holder touches the lock (default 30 s)
+	// StaleAfter is how long a lock must go untouched before its holder counts as dead
+	// (default 3 min). It is judged twice: by the filesystem's clock (the lock's mtime
+	// against that of a probe file written beside it), and then, whatever the clocks say,
+	// by watching the lock unchanged for StaleAfter on this process's own monotonic clock.
+	StaleAfter time.Duration
+	// Poll is how often a lock that looks stale is looked at while it is watched (default
+	// 1 s, at most a tenth of StaleAfter).
+	Poll time.Duration
+}
+
+func (o *LockOptions) defaults() {
+	if o.Heartbeat <= 0 {
+		o.Heartbeat = 30 * time.Second
+	}
+	if o.StaleAfter <= 0 {
+		o.StaleAfter = DefaultStaleAfter
+	}
+	if o.Poll <= 0 {
+		o.Poll = min(time.Second, o.StaleAfter/10)
+	}
 }
 
 // ErrLocked is matched (errors.Is) when another live task holds the lock.
 var ErrLocked = errors.New("shard is locked by another task")
 
+// ErrLockLost is matched (errors.Is) by Lock.Check once the lock was broken by another task
+// (this one was taken for dead): the holder must stop writing at once.
+var ErrLockLost = errors.New("the lock was broken by another task")
+
 // LockedError names the holder of a lock.
 type LockedError struct {
 	Path   string
 	Holder LockInfo
-	Age    time.Duration // since the holder last touched the lock
+	Age    time.Duration // since the holder last touched the lock, by the filesystem's clock
+	Note   string        // why a lock that looks old is still held, if it does
 }
 
 func (e *LockedError) Error() string {
 	h := e.Holder
 	who := fmt.Sprintf("pid %d on %s", h.PID, h.Host)
+	if h.Token == "unreadable" {
+		who = "an unknown holder (the lock file does not say who)"
+	}
 	if h.Job != "" {
 		who += fmt.Sprintf(", job %s task %d", h.Job, h.Task)
 	}
-	return fmt.Sprintf("%s is held by %s (alive %s ago); if that task is dead, remove the lock file",
-		e.Path, who, e.Age.Round(time.Second))
+	alive := fmt.Sprintf("alive %s ago", e.Age.Round(time.Second))
+	if e.Note != "" {
+		alive = e.Note
+	}
+	return fmt.Sprintf("%s is held by %s (%s); if that task is dead, remove the lock file",
+		e.Path, who, alive)
 }
 
 // Is makes errors.Is(err, ErrLocked) true.
 func (e *LockedError) Is(target error) bool { return target == ErrLocked }
 
-// Lock is a held shard lock. Its heartbeat runs until Release.
+// Lock is a held lock. Its heartbeat runs until Release. The lock file stays open, so its
+// identity (device and inode) tells whether the name still refers to our lock.
 type Lock struct {
 	path string
 	info LockInfo
+	f    *os.File
+	dev  uint64
+	ino  uint64
 	stop chan struct{}
 	done chan struct{}
 	lost chan struct{}
@@ -81,17 +124,21 @@ func CurrentHolder(getenv func(string) string) LockInfo {
 	}
 	restart, _ := strconv.Atoi(getenv("SLURM_RESTART_COUNT"))
 	pid := os.Getpid()
-	return LockInfo{Host: host, PID: pid, PIDStart: procStart(pid), Job: job, Task: task, Restart: restart}
+	return LockInfo{Host: host, PID: pid, PIDStart: procStart(pid), Kernel: thisKernel(), Job: job, Task: task, Restart: restart}
 }
 
-// AcquireLock takes the lock at path for holder, breaking it first if it is stale.
+// thisKernel identifies this kernel boot and this process's pid namespace.
+func thisKernel() string {
+	boot, _ := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	ns, _ := os.Readlink("/proc/self/ns/pid")
+	return strings.TrimSpace(string(boot)) + "/" + ns
+}
+
+// AcquireLock takes the lock at path for holder, breaking it first if it is stale (see
+// LockOptions and FORMAT.md for the rule). When the lock looks stale it watches it for
+// opts.StaleAfter before breaking it, so it may block that long.
 func AcquireLock(path string, holder LockInfo, opts LockOptions) (*Lock, error) {
-	if opts.Heartbeat <= 0 {
-		opts.Heartbeat = 30 * time.Second
-	}
-	if opts.StaleAfter <= 0 {
-		opts.StaleAfter = DefaultStaleAfter
-	}
+	opts.defaults()
 	var tok [12]byte
 	rand.Read(tok[:])
 	holder.Token = hex.EncodeToString(tok[:])
@@ -101,110 +148,262 @@ func AcquireLock(path string, holder LockInfo, opts LockOptions) (*Lock, error) 
 		return nil, err
 	}
 	for attempt := 0; attempt < 3; attempt++ {
-		err := createExclusive(path, append(data, '\n'))
+		f, err := createExclusive(path, append(data, '\n'))
 		if err == nil {
-			l := &Lock{path: path, info: holder, stop: make(chan struct{}), done: make(chan struct{}), lost: make(chan struct{})}
+			l := &Lock{path: path, info: holder, f: f, stop: make(chan struct{}), done: make(chan struct{}), lost: make(chan struct{})}
+			var st unix.Stat_t
+			if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+				f.Close()
+				os.Remove(path)
+				return nil, fmt.Errorf("lock %s: %w", path, err)
+			}
+			l.dev, l.ino = st.Dev, st.Ino
 			go l.heartbeat(opts.Heartbeat)
 			return l, nil
 		}
 		if !errors.Is(err, os.ErrExist) {
 			return nil, fmt.Errorf("lock %s: %w", path, err)
 		}
-		old, age, err := readLock(path)
+		old, snap, err := readLockSnap(path)
 		if errors.Is(err, os.ErrNotExist) {
 			continue // released meanwhile
 		}
 		if err != nil {
 			return nil, fmt.Errorf("lock %s: %w (remove it if no task holds it)", path, err)
 		}
-		if !stale(old, age, holder, opts.StaleAfter) {
-			return nil, &LockedError{Path: path, Holder: old, Age: age}
+		var age time.Duration
+		ageOf := func() time.Duration { age = fsAge(path, snap); return age } // a probe file only when needed
+		switch judge(old, ageOf, holder, opts.StaleAfter) {
+		case lockLive:
+			if age == 0 {
+				age = time.Since(snap.mtimeTime()) // for the message only (same host: one clock)
+			}
+			le := &LockedError{Path: path, Holder: old, Age: age}
+			if age >= opts.StaleAfter || age <= -opts.StaleAfter {
+				le.Note = fmt.Sprintf("its process is alive on this host, though its heartbeat is %s old: stopped or hung?", age.Round(time.Second))
+			}
+			return nil, le
+		case lockWatch:
+			changed, gone, err := watchLock(path, snap, opts)
+			if err != nil {
+				return nil, fmt.Errorf("lock %s: %w", path, err)
+			}
+			if gone {
+				continue
+			}
+			if changed {
+				now, nsnap, err := readLockSnap(path)
+				if err != nil {
+					continue
+				}
+				return nil, &LockedError{Path: path, Holder: now, Age: fsAge(path, nsnap),
+					Note: "its heartbeat looked old, but it touched the lock while we watched: clocks disagree, it is alive"}
+			}
 		}
-		if err := breakLock(path, old); err != nil {
+		if err := breakLock(path, old, snap); err != nil {
 			return nil, err
 		}
 	}
 	return nil, fmt.Errorf("lock %s: kept changing hands while we tried to take it", path)
 }
 
-func createExclusive(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+// createExclusive creates the lock file at path with its content already in it, and
+// returns it open for reading and writing (the heartbeat and ownership checks use the
+// descriptor). The content is written and synced under a temporary name, which is then
+// hard-linked to path: link fails if path exists, atomically on local filesystems, NFS and
+// Lustre alike, so a lock file never exists without its holder's identity in it (a task
+// killed between an O_EXCL create and its write would leave an empty lock that no one can
+// tell from a live one until it is old). If link reports an error although it worked (a
+// lost NFS reply), the file's two names say so.
+func createExclusive(path string, data []byte) (*os.File, error) {
+	var rnd [6]byte
+	rand.Read(rnd[:])
+	tmp := filepath.Join(filepath.Dir(path), durable.TempPrefix+filepath.Base(path)+"."+hex.EncodeToString(rnd[:]))
+	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	_, err = f.Write(data)
 	if err == nil {
 		err = f.Sync()
 	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
+	if err == nil {
+		err = os.Link(tmp, path)
+		var st unix.Stat_t
+		if err != nil && unix.Fstat(int(f.Fd()), &st) == nil && st.Nlink >= 2 {
+			err = nil
+		}
 	}
+	os.Remove(tmp)
 	if err != nil {
-		os.Remove(path)
+		f.Close()
+		return nil, err
 	}
-	return err
+	return f, nil
 }
 
-// ReadLock returns who holds the lock at path and how long ago it last showed it was alive
-// (its heartbeat); os.ErrNotExist if nobody holds it.
-func ReadLock(path string) (LockInfo, time.Duration, error) { return readLock(path) }
+// lockSnap is what a watcher compares to tell whether a lock changed: its identity, size,
+// and the times its holder's heartbeat moves. No clock is compared with another.
+type lockSnap struct {
+	dev, ino     uint64
+	size         int64
+	mtime, ctime unix.Timespec
+	token        string
+}
 
-// readLock returns the lock's content and how long ago it was last touched.
-func readLock(path string) (LockInfo, time.Duration, error) {
-	data, err := os.ReadFile(path)
+func (s lockSnap) mtimeTime() time.Time { return time.Unix(s.mtime.Unix()) }
+
+// ReadLock returns who holds the lock at path and how long ago it last showed it was alive
+// (its heartbeat), by the filesystem's clock (see FSNow); os.ErrNotExist if nobody holds it.
+func ReadLock(path string) (LockInfo, time.Duration, error) {
+	info, snap, err := readLockSnap(path)
 	if err != nil {
-		return LockInfo{}, 0, err
+		return info, 0, err
 	}
-	st, err := os.Stat(path)
+	return info, fsAge(path, snap), nil
+}
+
+// readLock returns the lock's content and its age by the filesystem's clock.
+func readLock(path string) (LockInfo, time.Duration, error) { return ReadLock(path) }
+
+// readLockSnap opens the lock (which revalidates cached attributes on NFS, close-to-open)
+// and returns its content and what its descriptor says.
+func readLockSnap(path string) (LockInfo, lockSnap, error) {
+	f, err := os.Open(path)
 	if err != nil {
-		return LockInfo{}, 0, err
+		return LockInfo{}, lockSnap{}, err
 	}
+	defer f.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return LockInfo{}, lockSnap{}, err
+	}
+	data, err := io.ReadAll(io.LimitReader(f, 64<<10))
+	if err != nil {
+		return LockInfo{}, lockSnap{}, err
+	}
+	snap := lockSnap{dev: st.Dev, ino: st.Ino, size: st.Size, mtime: st.Mtim, ctime: st.Ctim}
 	var info LockInfo
 	if err := json.Unmarshal(bytes.TrimSpace(data), &info); err != nil || info.Token == "" {
 		// A lock torn by a crash before its content was synced: it can only be stale
-		// once its mtime says so.
-		return LockInfo{Token: "unreadable"}, time.Since(st.ModTime()), nil
+		// once it has been seen untouched long enough.
+		info = LockInfo{Token: "unreadable"}
 	}
-	return info, time.Since(st.ModTime()), nil
+	snap.token = info.Token
+	return info, snap, nil
+}
+
+// FSNow returns the current time by the clock that stamps files in dir: the mtime of a
+// probe file created there and removed at once. On NFS that is the server's clock, on a
+// local filesystem this kernel's; on Lustre it is this client's own clock, since the client
+// stamps the times it sends (ll_setattr_raw and the create path use current_time() of the
+// client). If no probe can be written, it is this process's clock.
+func FSNow(dir string) time.Time {
+	var rnd [6]byte
+	rand.Read(rnd[:])
+	p := filepath.Join(dir, durable.TempPrefix+"clock."+hex.EncodeToString(rnd[:]))
+	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return time.Now()
+	}
+	defer os.Remove(p)
+	defer f.Close()
+	var st unix.Stat_t
+	if unix.Fstat(int(f.Fd()), &st) != nil {
+		return time.Now()
+	}
+	return time.Unix(st.Mtim.Unix())
+}
+
+// fsAge is how long ago the lock was last touched, by the filesystem's clock. Negative
+// when its mtime lies in the future of that clock (the holder's clock is ahead).
+func fsAge(path string, s lockSnap) time.Duration {
+	return FSNow(filepath.Dir(path)).Sub(s.mtimeTime())
 }
 
 // DefaultStaleAfter is how long a lock may go untouched before its holder counts as dead.
 const DefaultStaleAfter = 3 * time.Minute
 
-// HolderGone reports whether a lock, last touched age ago, is stale: its holder ran on
-// this host and is gone, or it missed its heartbeats for DefaultStaleAfter.
+// HolderGone reports whether a lock, last touched age ago (by the filesystem's clock, as
+// ReadLock says), looks stale: its holder ran on this host and is gone, or it missed its
+// heartbeats for DefaultStaleAfter. It only judges; AcquireLock also watches a lock before
+// it breaks one.
 func HolderGone(info LockInfo, age time.Duration) bool {
-	return stale(info, age, LockInfo{}, DefaultStaleAfter)
+	return judge(info, func() time.Duration { return age }, LockInfo{}, DefaultStaleAfter) != lockLive
 }
 
-// stale decides whether a lock's holder is gone.
-func stale(old LockInfo, age time.Duration, me LockInfo, after time.Duration) bool {
-	if age > after {
-		return true // six missed heartbeats: the holder's node is dead or hung
+type verdict int
+
+const (
+	lockLive  verdict = iota // the holder is alive, or may be
+	lockWatch                // it looks dead by the clocks: watch before breaking
+	lockGone                 // it is certainly gone: break now
+)
+
+// judge decides what a lock's holder is. me is the would-be holder (me.Host "" is this host).
+func judge(old LockInfo, ageOf func() time.Duration, me LockInfo, after time.Duration) verdict {
+	host, kernel := me.Host, me.Kernel
+	if host == "" {
+		host, _ = os.Hostname()
+		kernel = thisKernel()
 	}
-	host, _ := os.Hostname()
-	if old.Host == host && old.PID > 0 {
+	// Its pid can be looked up here only if it ran on this host, in this kernel boot and
+	// pid namespace (when both locks say which; a lock without it is from an older release).
+	local := old.Host == host && (old.Kernel == "" || kernel == "" || old.Kernel == kernel)
+	if local && old.PID > 0 {
 		start := procStart(old.PID)
 		if start == 0 || (old.PIDStart != 0 && start != old.PIDStart) {
-			return true // that process is gone (or the pid now belongs to another)
+			return lockGone // that process is gone (or the pid now belongs to another)
 		}
-		return false
+		// It is alive here: stopped, hung on I/O or slow, it is never taken for dead.
+		return lockLive
 	}
 	// A requeued Slurm task replaces its earlier incarnation: Slurm starts the new one only
-	// after the old one ended.
-	return old.Job != "" && old.Job == me.Job && old.Task == me.Task && me.Restart > old.Restart
+	// after the old one ended (if that one still runs on a node cut off from the
+	// controller, it stops at its next ownership check).
+	if old.Job != "" && old.Job == me.Job && old.Task == me.Task && me.Restart > old.Restart {
+		return lockGone
+	}
+	if age := ageOf(); age >= after || age <= -after {
+		// Six missed heartbeats by the filesystem's clock, or an mtime so far in the
+		// future that the clocks disagree: only watching can tell.
+		return lockWatch
+	}
+	return lockLive
+}
+
+// watchLock looks at the lock every opts.Poll for opts.StaleAfter, measured by this
+// process's monotonic clock. It reports whether the lock changed (its holder touched it,
+// or it changed hands) or went away meanwhile.
+func watchLock(path string, snap lockSnap, opts LockOptions) (changed, gone bool, err error) {
+	start := time.Now()
+	for time.Since(start) < opts.StaleAfter {
+		time.Sleep(min(opts.Poll, opts.StaleAfter-time.Since(start)+time.Millisecond))
+		_, now, err := readLockSnap(path)
+		if errors.Is(err, os.ErrNotExist) {
+			return false, true, nil
+		}
+		if err != nil {
+			return false, false, err
+		}
+		if now != snap {
+			return true, false, nil
+		}
+	}
+	return false, false, nil
 }
 
 // breakLock removes a stale lock atomically with respect to other breakers: only the one
-// that creates the hard link named after the stale token may remove it.
-func breakLock(path string, old LockInfo) error {
+// that creates the hard link named after the stale token may remove it, and only while the
+// name still refers to the very file judged stale.
+func breakLock(path string, old LockInfo, snap lockSnap) error {
 	marker := path + ".stale-" + old.Token
 	if err := os.Link(path, marker); err != nil {
 		if errors.Is(err, os.ErrExist) {
 			// Another task is breaking it, or one died doing so and left its marker: the
-			// link's ctime is when that happened.
+			// link's ctime is when that happened (by the filesystem's clock).
 			var st unix.Stat_t
-			if unix.Lstat(marker, &st) == nil && time.Since(time.Unix(st.Ctim.Unix())) > time.Minute {
+			if unix.Lstat(marker, &st) == nil && FSNow(filepath.Dir(path)).Sub(time.Unix(st.Ctim.Unix())) > time.Minute {
 				os.Remove(marker)
 			}
 			return nil // try again from the top
@@ -215,9 +414,9 @@ func breakLock(path string, old LockInfo) error {
 		return fmt.Errorf("breaking stale lock %s: %w", path, err)
 	}
 	defer os.Remove(marker)
-	now, _, err := readLock(path)
-	if err != nil || now.Token != old.Token {
-		return nil // it changed hands meanwhile: not ours to remove
+	now, nsnap, err := readLockSnap(path)
+	if err != nil || now.Token != old.Token || nsnap.dev != snap.dev || nsnap.ino != snap.ino || nsnap.mtime != snap.mtime {
+		return nil // it changed hands, or its holder woke, meanwhile: not ours to remove
 	}
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("breaking stale lock %s: %w", path, err)
@@ -225,29 +424,79 @@ func breakLock(path string, old LockInfo) error {
 	return nil
 }
 
-// heartbeat touches the lock with the server's clock, and notices if it was taken away.
+// Check reports whether the lock is still ours: the name still refers to the file we
+// created (compared by device and inode through a fresh open, which revalidates NFS's
+// caches) and that file still has a name. It returns an error matching ErrLockLost once it
+// is not, and closes Lost. It costs an open, two fstats and a close; the holder calls it
+// before every lfs migrate call and every batch of records.
+func (l *Lock) Check() error {
+	select {
+	case <-l.lost:
+		return l.lostErr("")
+	default:
+	}
+	var mine unix.Stat_t
+	if err := unix.Fstat(int(l.f.Fd()), &mine); err != nil {
+		return fmt.Errorf("lock %s: %w", l.path, err)
+	}
+	if mine.Nlink == 0 {
+		return l.markLost("it was removed")
+	}
+	f, err := os.Open(l.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return l.markLost("it was removed")
+	}
+	if err != nil {
+		return fmt.Errorf("lock %s: %w", l.path, err)
+	}
+	var st unix.Stat_t
+	err = unix.Fstat(int(f.Fd()), &st)
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("lock %s: %w", l.path, err)
+	}
+	if st.Dev != l.dev || st.Ino != l.ino {
+		return l.markLost("another task holds it now")
+	}
+	return nil
+}
+
+func (l *Lock) markLost(why string) error {
+	l.once.Do(func() { close(l.lost) })
+	return l.lostErr(why)
+}
+
+func (l *Lock) lostErr(why string) error {
+	if why != "" {
+		return fmt.Errorf("%w: %s: %s", ErrLockLost, l.path, why)
+	}
+	return fmt.Errorf("%w: %s", ErrLockLost, l.path)
+}
+
+// heartbeat touches our lock file (through its descriptor, never another task's file of
+// the same name) every interval, and notices if it was taken away.
 func (l *Lock) heartbeat(every time.Duration) {
 	defer close(l.done)
 	t := time.NewTicker(every)
 	defer t.Stop()
+	self := "/proc/self/fd/" + strconv.Itoa(int(l.f.Fd()))
 	for {
 		select {
 		case <-l.stop:
 			return
 		case <-t.C:
-			info, _, err := readLock(l.path)
-			if err != nil || info.Token != l.info.Token {
-				l.once.Do(func() { close(l.lost) })
+			if err := l.Check(); errors.Is(err, ErrLockLost) {
 				return
 			}
+			// UTIME_NOW lets the filesystem stamp the time (the server's clock on NFS).
 			now := []unix.Timespec{{Nsec: unix.UTIME_NOW}, {Nsec: unix.UTIME_NOW}}
-			unix.UtimesNanoAt(unix.AT_FDCWD, l.path, now, 0)
+			unix.UtimesNanoAt(unix.AT_FDCWD, self, now, 0)
 		}
 	}
 }
 
-// Lost is closed if the lock was broken by another task (we were taken for dead): the
-// holder must stop writing at once.
+// Lost is closed once the lock is known to be broken by another task (we were taken for
+// dead): the holder must stop writing at once.
 func (l *Lock) Lost() <-chan struct{} { return l.lost }
 
 // Info returns what the lock file says about us.
@@ -257,8 +506,8 @@ func (l *Lock) Info() LockInfo { return l.info }
 func (l *Lock) Release() error {
 	close(l.stop)
 	<-l.done
-	info, _, err := readLock(l.path)
-	if err != nil || info.Token != l.info.Token {
+	defer l.f.Close()
+	if l.Check() != nil {
 		return nil
 	}
 	return os.Remove(l.path)

@@ -2,6 +2,7 @@ package checkpoint
 
 import (
 	"bufio"
+	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -10,6 +11,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"time"
 
 	"migrator/durable"
@@ -143,16 +146,41 @@ type ScanInfo struct {
 	Torn    int64 // bytes after End that form a torn tail (0 if none)
 }
 
+// DamageError is a log damaged in the middle: bytes that are no valid record, with valid
+// records after them (two writers at once, a disk that lies). It matches ErrCorrupt. The
+// reader that returns it has still handed every valid record around the damage to its
+// Visitor, so a report can count them; OpenWriter sets such a log aside and rebuilds it.
+type DamageError struct {
+	File   string
+	Offset int64 // where the first damage starts
+	Bytes  int64 // damaged bytes in all
+	Places int   // separate damaged stretches
+	Msg    string
+}
+
+func (e *DamageError) Error() string {
+	return fmt.Sprintf("checkpoint %s: at byte %d: corrupt record in the middle of the log (%s; %d damaged bytes in %d places; the valid records around them were read)",
+		e.File, e.Offset, e.Msg, e.Bytes, e.Places)
+}
+
+// Is makes errors.Is(err, ErrCorrupt) true.
+func (e *DamageError) Is(target error) bool { return target == ErrCorrupt }
+
+// segment is a stretch of whole valid records, [start, end).
+type segment struct{ start, end int64 }
+
 // Read reads the log at path, which must belong to want, calling v for each record.
 // A torn tail (see FORMAT.md) ends the read without error and is reported in ScanInfo,
-// since a live writer may be appending to it; corruption in the middle is an error.
+// since a live writer may be appending to it. Damage in the middle is a *DamageError,
+// returned after every valid record before and after it was handed to v.
 func Read(path string, want Header, v Visitor) (ScanInfo, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return ScanInfo{}, fmt.Errorf("checkpoint: %w", err)
 	}
 	defer f.Close()
-	return scan(f, path, want, v)
+	info, _, err := scan(f, path, want, v, nil)
+	return info, err
 }
 
 // Inspect reads the log at path whatever shard it belongs to, calling v for each record,
@@ -172,16 +200,27 @@ func Inspect(path string, v Visitor) (Header, ScanInfo, error) {
 	return h, info, err
 }
 
-func scan(f *os.File, name string, want Header, v Visitor) (ScanInfo, error) {
+// scan reads the log in f; segs, if not nil, receives the stretches of valid records. It
+// returns the header's length.
+func scan(f *os.File, name string, want Header, v Visitor, segs *[]segment) (ScanInfo, int64, error) {
 	st, err := f.Stat()
 	if err != nil {
-		return ScanInfo{}, fmt.Errorf("checkpoint: %w", err)
+		return ScanInfo{}, 0, fmt.Errorf("checkpoint: %w", err)
 	}
 	info := ScanInfo{Size: st.Size()}
 	br := bufio.NewReaderSize(io.NewSectionReader(f, 0, info.Size), 256<<10)
 	_, off, err := readHeader(br, name, &want)
 	if err != nil {
-		return info, err
+		return info, 0, err
+	}
+	hlen := off
+	var dmg *DamageError
+	damaged := func(at, n int64, msg string) {
+		if dmg == nil {
+			dmg = &DamageError{File: name, Offset: at, Msg: msg}
+		}
+		dmg.Bytes += n
+		dmg.Places++
 	}
 	var head [8]byte
 	body := make([]byte, 0, 256)
@@ -190,71 +229,88 @@ func scan(f *os.File, name string, want Header, v Visitor) (ScanInfo, error) {
 	var rs RunStart
 	var re RunEnd
 	for off < info.Size {
-		if info.Size-off < 8 {
-			break
+		n := int64(-1)
+		if info.Size-off >= 8 {
+			io.ReadFull(br, head[:])
+			n = int64(binary.LittleEndian.Uint32(head[:4]))
 		}
-		io.ReadFull(br, head[:])
-		n := int64(binary.LittleEndian.Uint32(head[:4]))
-		if n == 0 || n > maxRecord || off+8+n > info.Size {
-			break
+		if n > 0 && n <= maxRecord && off+8+n <= info.Size {
+			if cap(body) < int(n) {
+				body = make([]byte, n)
+			}
+			body = body[:n]
+			io.ReadFull(br, body)
+			if crc32.Checksum(body, castagnoli) != binary.LittleEndian.Uint32(head[4:]) {
+				n = -1
+			}
+		} else {
+			n = -1
 		}
-		if cap(body) < int(n) {
-			body = make([]byte, n)
+		if n < 0 {
+			// Not a record here: a torn tail if no valid record follows, else damage.
+			p, ok := findRecord(f, off+1, info.Size)
+			if !ok {
+				break
+			}
+			damaged(off, p-off, fmt.Sprintf("a valid record follows at byte %d", p))
+			off = p
+			br.Reset(io.NewSectionReader(f, p, info.Size-p))
+			continue
 		}
-		body = body[:n]
-		io.ReadFull(br, body)
-		if crc32.Checksum(body, castagnoli) != binary.LittleEndian.Uint32(head[4:]) {
-			break
-		}
-		var verr error
+		var verr, bad error
 		switch body[0] {
 		case kindOutcome:
 			if err := decodeRecord(body, &rec); err != nil {
-				return info, &FormatError{File: name, Offset: off, Msg: "bad outcome record: " + err.Error()}
-			}
-			if rec.Index >= want.Entries {
-				return info, &FormatError{File: name, Offset: off, Msg: fmt.Sprintf("entry %d is beyond the shard's %d entries", rec.Index, want.Entries)}
-			}
-			if v.Outcome != nil {
+				bad = fmt.Errorf("bad outcome record: %v", err)
+			} else if rec.Index >= want.Entries {
+				bad = fmt.Errorf("entry %d is beyond the shard's %d entries", rec.Index, want.Entries)
+			} else if v.Outcome != nil {
 				verr = v.Outcome(&rec)
 			}
 		case kindAttempt:
 			if err := decodeAttempt(body, &at); err != nil || at.Index >= want.Entries {
-				return info, &FormatError{File: name, Offset: off, Msg: "bad attempt record"}
-			}
-			if v.Attempt != nil {
+				bad = errors.New("bad attempt record")
+			} else if v.Attempt != nil {
 				verr = v.Attempt(&at)
 			}
 		case kindRunStart:
 			if err := decodeRunStart(body, &rs); err != nil {
-				return info, &FormatError{File: name, Offset: off, Msg: "bad run-start record: " + err.Error()}
-			}
-			if v.RunStart != nil {
+				bad = fmt.Errorf("bad run-start record: %v", err)
+			} else if v.RunStart != nil {
 				verr = v.RunStart(&rs)
 			}
 		case kindRunEnd:
 			if err := decodeRunEnd(body, &re); err != nil {
-				return info, &FormatError{File: name, Offset: off, Msg: "bad run-end record: " + err.Error()}
-			}
-			if v.RunEnd != nil {
+				bad = fmt.Errorf("bad run-end record: %v", err)
+			} else if v.RunEnd != nil {
 				verr = v.RunEnd(&re)
 			}
 		}
 		if verr != nil {
-			return info, verr
+			return info, hlen, verr
+		}
+		if bad != nil {
+			// A whole record that says something impossible: damage, skipped whole.
+			damaged(off, 8+n, bad.Error())
+			off += 8 + n
+			continue
+		}
+		if segs != nil {
+			if k := len(*segs); k > 0 && (*segs)[k-1].end == off {
+				(*segs)[k-1].end = off + 8 + n
+			} else {
+				*segs = append(*segs, segment{off, off + 8 + n})
+			}
 		}
 		off += 8 + n
 		info.Records++
 	}
 	info.End = off
-	if off < info.Size {
-		if p, ok := findRecord(f, off+1, info.Size); ok {
-			return info, &FormatError{File: name, Offset: off,
-				Msg: fmt.Sprintf("corrupt record in the middle of the log (a valid record follows at byte %d)", p)}
-		}
-		info.Torn = info.Size - off
+	info.Torn = info.Size - off
+	if dmg != nil {
+		return info, hlen, dmg
 	}
-	return info, nil
+	return info, hlen, nil
 }
 
 // findRecord looks for a valid record starting anywhere in [from, size).
@@ -284,13 +340,15 @@ type WriterOptions struct {
 }
 
 // Writer appends records to a shard's log. It must be the only writer (see Lock), and is
-// unusable after its first error.
+// unusable after its first error. Its methods are safe for concurrent use.
 type Writer struct {
+	mu       sync.Mutex // guards everything below
 	f        *os.File
 	path     string
 	opts     WriterOptions
 	buf      []byte
-	unsynced int
+	appended uint64 // records written
+	synced   uint64 // records known durable (the appended count when an fsync began)
 	lastSync time.Time
 	err      error
 }
@@ -300,11 +358,48 @@ type Recovery struct {
 	Existed   bool
 	Records   int64
 	TornBytes int64 // bytes of a torn tail cut off
+	// Damage is what was wrong in the middle of the log, if anything. The damaged log was
+	// then set aside (kept under the name SetAside) and the log rebuilt from its valid
+	// records, which the Visitor saw; the entries whose records were lost are pending and
+	// re-checked like any other.
+	Damage   *DamageError
+	SetAside string
 }
 
-// OpenWriter opens the log at path for appending, creating it with header h if it does not
-// exist. An existing log must belong to h; a torn tail is cut off (and reported), and
-// corruption in the middle is an error. v, if given, sees the existing records.
+// DamagedSuffix starts the suffix of a log set aside because it was damaged:
+// shard-KKKKKK.log.damaged-TIME-RANDOM.
+const DamagedSuffix = ".damaged-"
+
+// SetAsideLogs returns the damaged logs of shard k that were set aside in dir, in order.
+func SetAsideLogs(dir string, k int) []string {
+	m, _ := filepath.Glob(filepath.Join(dir, LogName(k)+DamagedSuffix+"*"))
+	return m
+}
+
+// SetAsideByShard lists dir once and returns the base names of the set-aside logs of each
+// shard, in order.
+func SetAsideByShard(dir string) map[int][]string {
+	ents, _ := os.ReadDir(dir)
+	out := map[int][]string{}
+	for _, e := range ents {
+		name := e.Name()
+		i := strings.Index(name, DamagedSuffix)
+		var k int
+		if i < 0 || !strings.HasPrefix(name, "shard-") {
+			continue
+		}
+		if _, err := fmt.Sscanf(name[:i], "shard-%06d.log", &k); err == nil && LogName(k) == name[:i] {
+			out[k] = append(out[k], name)
+		}
+	}
+	return out
+}
+
+// OpenWriter opens the log at path for appending (O_APPEND: whatever another writer did,
+// no record is written over another), creating it with header h if it does not exist. An
+// existing log must belong to h; a torn tail is cut off (and reported). A log damaged in
+// the middle is set aside and rebuilt from its valid records (see Recovery). v, if given,
+// sees the existing valid records. The caller must hold the shard's lock.
 func OpenWriter(path string, h Header, opts WriterOptions, v Visitor) (*Writer, Recovery, error) {
 	if opts.SyncEvery <= 0 {
 		opts.SyncEvery = 1024
@@ -316,20 +411,35 @@ func OpenWriter(path string, h Header, opts WriterOptions, v Visitor) (*Writer, 
 	if err := checkHeader(h); err != nil {
 		return nil, rec, err
 	}
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND, 0)
 	if errors.Is(err, os.ErrNotExist) {
 		// The header goes in whole or not at all.
 		if err := durable.WriteFile(path, encodeHeader(h), 0o600); err != nil {
 			return nil, rec, fmt.Errorf("checkpoint: %w", err)
 		}
-		f, err = os.OpenFile(path, os.O_RDWR, 0)
+		f, err = os.OpenFile(path, os.O_RDWR|os.O_APPEND, 0)
 	} else {
 		rec.Existed = true
 	}
 	if err != nil {
 		return nil, rec, fmt.Errorf("checkpoint: %w", err)
 	}
-	info, err := scan(f, path, h, v)
+	var segs []segment
+	info, hlen, err := scan(f, path, h, v, &segs)
+	var de *DamageError
+	if errors.As(err, &de) {
+		aside, rerr := rebuild(f, path, hlen, segs)
+		f.Close()
+		if rerr != nil {
+			return nil, rec, fmt.Errorf("%v; setting it aside failed: %w", de, rerr)
+		}
+		rec.Damage, rec.SetAside = de, aside
+		if f, err = os.OpenFile(path, os.O_RDWR|os.O_APPEND, 0); err != nil {
+			return nil, rec, fmt.Errorf("checkpoint: %w", err)
+		}
+		rec.Records = info.Records
+		return &Writer{f: f, path: path, opts: opts, lastSync: time.Now()}, rec, nil
+	}
 	if err != nil {
 		f.Close()
 		return nil, rec, err
@@ -346,17 +456,60 @@ func OpenWriter(path string, h Header, opts WriterOptions, v Visitor) (*Writer, 
 		}
 		rec.TornBytes = info.Torn
 	}
-	if _, err := f.Seek(info.End, io.SeekStart); err != nil {
-		f.Close()
-		return nil, rec, fmt.Errorf("checkpoint %s: %w", path, err)
-	}
 	return &Writer{f: f, path: path, opts: opts, lastSync: time.Now()}, rec, nil
+}
+
+// rebuild sets a damaged log aside and puts in its place a log of its header and valid
+// records: the new log is written under a temporary name and fsynced, the damaged one
+// gets a second name (path.damaged-...), and the new one is renamed over path. A crash at
+// any point leaves the damaged log at path or the rebuilt one, and the damaged one kept.
+// A writer that still has the old log open appends to the set-aside copy, never to the
+// new log.
+func rebuild(f *os.File, path string, hlen int64, segs []segment) (string, error) {
+	nf, err := durable.Create(path, 0o600)
+	if err != nil {
+		return "", err
+	}
+	defer nf.Abort()
+	if _, err := io.Copy(nf, io.NewSectionReader(f, 0, hlen)); err != nil {
+		return "", err
+	}
+	for _, s := range segs {
+		if _, err := io.Copy(nf, io.NewSectionReader(f, s.start, s.end-s.start)); err != nil {
+			return "", err
+		}
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return "", err
+	}
+	aside := ""
+	m, _ := filepath.Glob(path + DamagedSuffix + "*")
+	for _, p := range m {
+		if st, err := os.Stat(p); err == nil && os.SameFile(st, fi) {
+			aside = p // a rebuild that crashed before its rename already kept it
+		}
+	}
+	if aside == "" {
+		var rnd [3]byte
+		rand.Read(rnd[:])
+		aside = path + DamagedSuffix + time.Now().UTC().Format("20060102T150405") + "-" + hex.EncodeToString(rnd[:])
+		if err := os.Link(path, aside); err != nil {
+			return "", fmt.Errorf("keeping the damaged log as %s: %w", aside, err)
+		}
+	}
+	if err := nf.Commit(); err != nil {
+		return "", err
+	}
+	return aside, nil
 }
 
 type bodyAppender interface{ appendBody([]byte) []byte }
 
 func (w *Writer) append(r bodyAppender) error {
+	w.mu.Lock()
 	if w.err != nil {
+		w.mu.Unlock()
 		return w.err
 	}
 	w.buf = append(w.buf[:0], 0, 0, 0, 0, 0, 0, 0, 0)
@@ -366,10 +519,13 @@ func (w *Writer) append(r bodyAppender) error {
 	binary.LittleEndian.PutUint32(w.buf[4:], crc32.Checksum(body, castagnoli))
 	if _, err := w.f.Write(w.buf); err != nil {
 		w.err = fmt.Errorf("checkpoint %s: %w", w.path, unwrapPath(err))
+		w.mu.Unlock()
 		return w.err
 	}
-	w.unsynced++
-	if w.unsynced >= w.opts.SyncEvery || time.Since(w.lastSync) >= w.opts.SyncInterval {
+	w.appended++
+	due := w.appended-w.synced >= uint64(w.opts.SyncEvery) || time.Since(w.lastSync) >= w.opts.SyncInterval
+	w.mu.Unlock()
+	if due {
 		return w.Sync()
 	}
 	return nil
@@ -392,26 +548,38 @@ func (w *Writer) AppendRunEnd(e *RunEnd) error {
 	return w.Sync()
 }
 
-// Sync makes every appended record durable.
+// Sync makes every record appended before the call durable. It may run while other
+// goroutines append or sync: appends are not held up by an fsync, and concurrent fsyncs
+// share the filesystem's journal commit.
 func (w *Writer) Sync() error {
-	if w.err != nil {
+	w.mu.Lock()
+	target := w.appended
+	if w.err != nil || w.synced >= target {
+		defer w.mu.Unlock()
 		return w.err
 	}
-	if w.unsynced == 0 {
-		return nil
-	}
-	if err := w.f.Sync(); err != nil {
-		w.err = fmt.Errorf("checkpoint %s: fsync: %w", w.path, unwrapPath(err))
+	w.mu.Unlock()
+	err := w.f.Sync()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err != nil {
+		if w.err == nil {
+			w.err = fmt.Errorf("checkpoint %s: fsync: %w", w.path, unwrapPath(err))
+		}
 		return w.err
 	}
-	w.unsynced = 0
-	w.lastSync = time.Now()
-	return nil
+	if target > w.synced {
+		w.synced = target
+		w.lastSync = time.Now()
+	}
+	return w.err
 }
 
 // Close syncs and closes the log.
 func (w *Writer) Close() error {
 	err := w.Sync()
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	if cerr := w.f.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("checkpoint %s: %w", w.path, cerr)
 	}

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -335,7 +336,14 @@ func runLogged(ctx context.Context, kill <-chan struct{}, r Round, name string, 
 	// Out of the terminal's foreground process group: a Ctrl-C reaches the runner only,
 	// which forwards one SIGTERM (SIGINT and SIGTERM both would count as two signals in
 	// work, which skips the grace period).
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// No orphans: if this process dies, even by SIGKILL, the child gets SIGKILL (and its
+	// lfs children theirs, see lfs.Client), so a rerun never meets a task of the dead run.
+	// The kernel sends it when the thread that forked the child exits, not the process:
+	// the goroutine stays locked to its thread until the child is waited for, so no
+	// thread exit of the Go runtime can fire it early (see childAttr).
+	unlock := lockThread()
+	defer unlock()
+	cmd.SysProcAttr = childAttr()
 	if err := cmd.Start(); err != nil {
 		return -1, err
 	}
@@ -505,3 +513,19 @@ type exitError struct {
 func (e exitError) Error() string { return e.err.Error() }
 func (e exitError) Unwrap() error { return e.err }
 func (e exitError) ExitCode() int { return e.code }
+
+// childAttr is how local tasks are started: in a process group of their own (see
+// runLogged), and they die with SIGKILL when the thread that started them ends (prctl PR_SET_PDEATHSIG, set by the Go runtime between fork and exec,
+// which also kills the child at once if the parent died before that).
+func childAttr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+}
+
+// lockThread locks the calling goroutine to its thread, so that a child it starts with
+// childAttr sees its "parent" (that thread) live as long as the goroutine waits for it.
+// The Go runtime ends a thread only when a goroutine locked to it returns without
+// unlocking; unlock is called after Wait.
+func lockThread() (unlock func()) {
+	runtime.LockOSThread()
+	return runtime.UnlockOSThread
+}

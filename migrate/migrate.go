@@ -53,6 +53,10 @@ type Source interface {
 type Recorder interface {
 	Append(r *checkpoint.Record) error
 	AppendAttempt(a *checkpoint.Attempt) error
+	// Sync makes every record appended before it durable. The engine calls it after the
+	// attempt records of an lfs migrate call and before the call starts (durable intent),
+	// outside the serialisation of the appends: it must be safe to call concurrently.
+	Sync() error
 }
 
 // State is what the checkpoint says about the shard before this run.
@@ -82,6 +86,8 @@ type Options struct {
 	NoPrintf bool
 	// FIDPrint0 is set for lfs clients that take fid2path --print0 (2.16 and later).
 	FIDPrint0 bool
+	// Owned, if set, says whether this task still owns the shard (its lock); see guard.go.
+	Owned func() error
 }
 
 func (o *Options) defaults() {
@@ -209,6 +215,8 @@ type task struct {
 
 	recMu sync.Mutex // serialises rec
 	rec   Recorder
+
+	intent // attempt batches appended and synced (guard.go)
 
 	mu        sync.Mutex
 	cond      *sync.Cond // signalled when inflight drops or a retry is queued
@@ -377,12 +385,21 @@ func (t *task) attempt(b []*item) bool {
 	now := time.Now()
 	var err error
 	t.recMu.Lock()
+	if !t.owns() {
+		t.recMu.Unlock()
+		return false
+	}
 	for _, it := range b {
 		if err = t.rec.AppendAttempt(&checkpoint.Attempt{Index: it.idx, Time: now}); err != nil {
 			break
 		}
 	}
+	t.appended++
+	seq := t.appended
 	t.recMu.Unlock()
+	if err == nil {
+		err = t.syncIntent(seq) // on disk before lfs migrate starts
+	}
 	if err != nil {
 		t.fail(err)
 		return false
@@ -439,7 +456,7 @@ func stoppedBySignal(err error) bool {
 // check re-checks a batch and queues what still needs migrating, in units of one file or
 // of Batch files.
 func (t *task) check(b []*item, ready chan<- []*item) {
-	if t.fatalErr() != nil || t.interrupted() {
+	if t.fatalErr() != nil || t.interrupted() || !t.owns() {
 		t.drop(b...)
 		return
 	}
@@ -664,7 +681,7 @@ func (t *task) migrate(b []*item) []*item {
 	for _, it := range b {
 		it.attempts++
 	}
-	if !t.attempt(b) {
+	if !t.attempt(b) || !t.owns() {
 		t.drop(b...)
 		return nil
 	}
@@ -793,6 +810,10 @@ func (t *task) onlyVerifying(n int) bool {
 // source OST and still the same file, or it is not a success.
 func (t *task) verify(b []*item) {
 	if len(b) == 0 {
+		return
+	}
+	if !t.owns() {
+		t.drop(b...) // migrated but unrecorded: the attempt records let the new owner count them
 		return
 	}
 	states, err := t.states(b)

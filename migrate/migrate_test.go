@@ -100,7 +100,27 @@ type memRecorder struct {
 	mu       sync.Mutex
 	recs     map[uint64]checkpoint.Record
 	attempts map[uint64]int
+	synced   map[uint64]int // attempts as of the last Sync
 	fail     error
+}
+
+func (r *memRecorder) Sync() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.synced == nil {
+		r.synced = map[uint64]int{}
+	}
+	for k, v := range r.attempts {
+		r.synced[k] = v
+	}
+	return nil
+}
+
+// durable reports whether entry i's attempts are all synced.
+func (r *memRecorder) durable(i uint64) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.attempts[i] > 0 && r.synced[i] == r.attempts[i]
 }
 
 func (r *memRecorder) Append(rec *checkpoint.Record) error {

@@ -429,8 +429,9 @@ func NextRound(ctx context.Context, d campaign.Dir, spec *campaign.Spec, take ca
 
 // nextRound writes the next round's manifests: the latest round's pending entries and the
 // failures take selects, then what more writes (if not nil), with the earlier entries more
-// took over recorded in the round's supersedes file. The round is published by its index,
-// written last.
+// took over recorded in the round's supersedes file. The round is built aside and
+// published whole (see StageRound); the caller holds the campaign lock
+// (launch.LockCampaign).
 func nextRound(ctx context.Context, d campaign.Dir, spec *campaign.Spec, take campaign.Takeover,
 	more func(write func(*manifest.Entry) error) ([]manifest.Origin, error)) (int, manifest.Index, *report.Status, error) {
 	rounds, err := d.Rounds()
@@ -441,21 +442,13 @@ func nextRound(ctx context.Context, d campaign.Dir, spec *campaign.Spec, take ca
 		return 0, manifest.Index{}, nil, badInput("%s has no planned round to retry", d.Root)
 	}
 	next := rounds[len(rounds)-1] + 1
-	rd := d.Round(next)
-	if err := d.MkdirAll(rd); err != nil {
+	rd, err := StageRound(d, next) // published whole below, or not at all
+	if err != nil {
 		return 0, manifest.Index{}, nil, err
 	}
-	if err := clearManifests(rd.Manifests); err != nil {
-		return 0, manifest.Index{}, nil, err
-	}
-	if err := os.RemoveAll(rd.Manifests + ".unsized"); err != nil { // left by a Reshard cut short
-		return 0, manifest.Index{}, nil, err
-	}
+	defer os.RemoveAll(rd.Base) // nothing left once published
 	// Before the index: a round that exists says what it took over.
-	if err := d.SaveTakeover(next, take); err != nil {
-		return 0, manifest.Index{}, nil, err
-	}
-	if err := os.Remove(filepath.Join(rd.Manifests, manifest.SupersedesFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := campaign.SaveTakeover(rd, take); err != nil {
 		return 0, manifest.Index{}, nil, err
 	}
 	w, err := manifest.NewWriter(manifest.WriterOptions{Dir: rd.Manifests, Campaign: spec.ID, Round: next,
@@ -478,13 +471,17 @@ func nextRound(ctx context.Context, d campaign.Dir, spec *campaign.Spec, take ca
 	}
 	if w.Count() == 0 {
 		w.Abort()
-		os.RemoveAll(rd.Base)
 		return next, manifest.Index{}, st, nil
 	}
 	idx, err := w.Close()
-	return next, idx, st, err
+	if err != nil {
+		return 0, manifest.Index{}, nil, err
+	}
+	if _, err := PublishRound(d, rd); err != nil {
+		return 0, manifest.Index{}, nil, err
+	}
+	return next, idx, st, nil
 }
-
 // GoLive turns a dry-run campaign into a real one, reusing what the dry run found: a new
 // round over the dry run's would-migrate, pending and retryable failed entries (without a
 // new scan), then campaign.json rewritten (durably) without the dry-run mode. The dry

@@ -136,6 +136,13 @@ type ShardStatus struct {
 	// LateRuns are runs that started after a later round superseded this one; see
 	// Status.LateRuns.
 	LateRuns int `json:"late_runs,omitempty"`
+	// Damaged says where the shard's log is damaged in the middle (two writers at once):
+	// its valid records are counted, the entries whose records were lost are pending, and
+	// the shard's next run sets the log aside and rebuilds it.
+	Damaged string `json:"damaged,omitempty"`
+	// SetAside are the damaged logs of this shard that a run set aside (file names in the
+	// round's checkpoints directory), kept for inspection.
+	SetAside []string `json:"set_aside,omitempty"`
 }
 
 // Failure is a failed file, for failures.jsonl.
@@ -224,11 +231,13 @@ func Collect(ctx context.Context, d campaign.Dir, spec *campaign.Spec, o Options
 			later = append(later, t)
 		}
 		rs := RoundStatus{Round: r, Shards: len(idx.Shards)}
+		aside := checkpoint.SetAsideByShard(rd.Checkpoints) // one listing per round
 		err = forEachShard(ctx, idx.Shards, o.Workers, func(s manifest.ShardIndex) error {
 			ss, err := readShard(rd, spec, idx, s, superseded, cutoff, later, r == latest, takenOver[[2]int{r, s.Shard}], o, &mu, st)
 			if err != nil {
 				return err
 			}
+			ss.SetAside = aside[s.Shard]
 			mu.Lock()
 			st.Shards = append(st.Shards, ss.ShardStatus)
 			st.LateRuns += ss.LateRuns
@@ -447,7 +456,11 @@ func readShard(rd campaign.Round, spec *campaign.Spec, idx manifest.Index, s man
 			return nil
 		},
 	})
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
+	var damage *checkpoint.DamageError
+	switch {
+	case errors.As(err, &damage):
+		res.Damaged = damage.Error()
+	case err != nil && !errors.Is(err, os.ErrNotExist):
 		return nil, err
 	}
 	res.Torn = info.Torn

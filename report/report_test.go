@@ -203,6 +203,55 @@ func TestCollectRejectsForeignCheckpoint(t *testing.T) {
 	}
 }
 
+// A shard's log damaged in the middle (two writers at once) is reported as such, with
+// every valid record counted and the lost one pending, never an error that blocks the
+// report; once its next run has set the log aside, the set-aside copy is reported.
+func TestCollectDamagedLog(t *testing.T) {
+	f := newFixture(t)
+	f.round(0, entries("a", 6, 10, 1))
+	log := checkpoint.LogPath(f.d.Round(0).Checkpoints, 0)
+	f.outcomes(0, 0, 6, migrated(0), migrated(1))
+	f.outcomes(0, 0, 6, migrated(2))
+	fi, _ := os.Stat(log)
+	f.outcomes(0, 0, 6, migrated(3), migrated(4))
+	data, _ := os.ReadFile(log)
+	data[fi.Size()-1] ^= 0xff // the last byte of entry 2's record
+	os.WriteFile(log, data, 0o600)
+
+	st, err := Collect(context.Background(), f.d, f.spec, Options{})
+	if err != nil {
+		t.Fatalf("collect of a damaged log: %v", err)
+	}
+	if want := (Counts{Planned: 6, Migrated: 4, Pending: 2}); st.Files != want {
+		t.Errorf("files %+v, want %+v", st.Files, want)
+	}
+	if s := st.Shards[0]; !strings.Contains(s.Damaged, "middle") || len(s.SetAside) != 0 {
+		t.Errorf("shard %+v: want it reported damaged", s)
+	}
+	var human bytes.Buffer
+	WriteHuman(&human, st, nil)
+	if !strings.Contains(human.String(), "round 0 shard 0: checkpoint") {
+		t.Errorf("summary does not name the damaged shard:\n%s", human.String())
+	}
+
+	// The shard's next run sets the log aside and rebuilds it.
+	w, rec, err := checkpoint.OpenWriter(log, checkpoint.Header{Campaign: f.spec.ID, Shard: 0, Entries: 6}, checkpoint.WriterOptions{}, checkpoint.Visitor{})
+	if err != nil || rec.SetAside == "" {
+		t.Fatalf("rebuild: %+v %v", rec, err)
+	}
+	w.Close()
+	st, err = Collect(context.Background(), f.d, f.spec, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (Counts{Planned: 6, Migrated: 4, Pending: 2}); st.Files != want {
+		t.Errorf("after the rebuild: files %+v, want %+v", st.Files, want)
+	}
+	if s := st.Shards[0]; s.Damaged != "" || !cmp.Equal(s.SetAside, []string{filepath.Base(rec.SetAside)}) {
+		t.Errorf("after the rebuild: shard %+v", s)
+	}
+}
+
 // Reports on disk: failures.jsonl keeps non-UTF-8 names exactly (base64), the retry
 // manifests hold the retryable failures, status.prom passes promtool.
 func TestWriteReports(t *testing.T) {

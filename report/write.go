@@ -256,6 +256,14 @@ func WriteHuman(w io.Writer, st *Status, top []TopFailure) {
 		}
 	}
 	fmt.Fprintln(w, leftLine(st))
+	for _, s := range st.Shards {
+		if s.Damaged != "" {
+			fmt.Fprintf(w, "round %d shard %d: %s; its next run sets the log aside and rebuilds it\n", s.Round, s.Shard, s.Damaged)
+		}
+		if len(s.SetAside) > 0 {
+			fmt.Fprintf(w, "round %d shard %d: damaged checkpoint set aside and rebuilt from its valid records: %s\n", s.Round, s.Shard, strings.Join(s.SetAside, ", "))
+		}
+	}
 	for _, r := range st.Rounds {
 		fmt.Fprintf(w, "round %d: %s, %s: %d migrated, %d skipped, %d failed, %d pending; %d taken over by a later round\n",
 			r.Round, progress.Plural(r.Shards, "shard"), progress.Plural(r.Files.Planned, "file"),

@@ -76,8 +76,17 @@ func (c *Cmd) runUpdate(ctx context.Context, env *cli.Env) error {
 		return cli.BadInput(err)
 	}
 	if spec.DryRun {
-		return cli.BadInputf("campaign %s is a dry run: there is nothing to top up; plan a real campaign", spec.ID)
+		return cli.BadInputf("campaign %s is a dry run: there is nothing to top up; to run it for real: migrator plan %s --go", spec.ID, d.Root)
 	}
+	// One round at a time, with retry: held until the round is submitted, or has run here.
+	lock, err := launch.LockCampaign(d)
+	if err != nil {
+		if errors.Is(err, checkpoint.ErrLocked) {
+			return cli.WithCode(cli.ExitLocked, err)
+		}
+		return err
+	}
+	defer lock.Release()
 	rounds, err := d.Rounds()
 	if err != nil {
 		return err

@@ -4,6 +4,7 @@ package retry
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -15,6 +16,7 @@ import (
 	"github.com/dustin/go-humanize"
 
 	"migrator/campaign"
+	"migrator/checkpoint"
 	"migrator/cmd/cli"
 	"migrator/launch"
 	"migrator/lfs"
@@ -59,6 +61,15 @@ func (c *Cmd) Run(env *cli.Env) (err error) {
 	if spec.DryRun {
 		return cli.BadInputf("campaign %s is a dry run: there is nothing to retry; to run it for real: migrator plan %s --go", spec.ID, d.Root)
 	}
+	// One round at a time: held until the round is submitted, or has run here.
+	lock, err := launch.LockCampaign(d)
+	if err != nil {
+		if errors.Is(err, checkpoint.ErrLocked) {
+			return cli.WithCode(cli.ExitLocked, err)
+		}
+		return err
+	}
+	defer lock.Release()
 	rounds, err := d.Rounds()
 	if err != nil {
 		return err

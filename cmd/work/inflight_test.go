@@ -10,6 +10,7 @@ type nopRecorder struct{}
 
 func (nopRecorder) Append(*checkpoint.Record) error         { return nil }
 func (nopRecorder) AppendAttempt(*checkpoint.Attempt) error { return nil }
+func (nopRecorder) Sync() error                             { return nil }
 
 // In flight: an attempt recorded and no outcome after it, as status reads the checkpoint.
 func TestInFlight(t *testing.T) {

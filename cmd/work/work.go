@@ -38,6 +38,9 @@ type Cmd struct {
 	RetryBase   time.Duration `name:"retry-base" default:"2s" env:"MIGRATOR_RETRY_BASE" help:"First wait before retrying a busy file (doubling each time, at most 2m)."`
 	Progress    time.Duration `default:"30s" help:"Interval of progress lines in the task's log."`
 	ErrorStreak int           `name:"max-error-streak" default:"-1" help:"Failures in a row with the same errno that stop the task (default: the campaign's; 0: never)."`
+	// LockStale shortens the shard lock's stale age for tests of lock takeover; the
+	// default (3 minutes) suits every cluster.
+	LockStale time.Duration `name:"lock-stale-after" hidden:"" env:"MIGRATOR_LOCK_STALE_AFTER" help:"A shard lock untouched this long (then watched as long) is stale (default 3m)."`
 }
 
 // Run migrates the shard.
@@ -83,7 +86,7 @@ func (c *Cmd) Run(env *cli.Env) error {
 	}
 
 	holder := checkpoint.CurrentHolder(env.Getenv)
-	lock, err := checkpoint.AcquireLock(checkpoint.LockPath(round.Checkpoints, c.Shard), holder, checkpoint.LockOptions{})
+	lock, err := checkpoint.AcquireLock(checkpoint.LockPath(round.Checkpoints, c.Shard), holder, checkpoint.LockOptions{StaleAfter: c.LockStale})
 	if err != nil {
 		if errors.Is(err, checkpoint.ErrLocked) {
 			return cli.WithCode(cli.ExitLocked, err)
@@ -115,6 +118,10 @@ func (c *Cmd) Run(env *cli.Env) error {
 	if rec.TornBytes > 0 {
 		fmt.Fprintf(out, "checkpoint: cut a torn tail of %d bytes after %d records\n", rec.TornBytes, rec.Records)
 	}
+	if rec.Damage != nil {
+		fmt.Fprintf(out, "%s\ncheckpoint: set the damaged log aside as %s and rebuilt it from its %d valid records; the other files are re-checked\n",
+			cli.OneLine(rec.Damage), filepath.Base(rec.SetAside), rec.Records)
+	}
 	start := checkpoint.RunStart{Time: time.Now(), Host: holder.Host, PID: holder.PID, Job: holder.Job, Task: holder.Task, Restart: holder.Restart}
 	if err := log.AppendRunStart(&start); err != nil {
 		log.Close()
@@ -135,7 +142,7 @@ func (c *Cmd) Run(env *cli.Env) error {
 		Workers: pick(c.Workers, spec.Work.Workers), Batch: pick(c.Batch, spec.Work.Batch),
 		FileTimeout: time.Duration(spec.Work.FileTimeout), RetryBase: c.RetryBase, NoPrintf: !v.HasFindPrintf(),
 		FIDPrint0:   v.HasFIDToPathPrint0(),
-		MaxAttempts: spec.Work.MaxAttempts, StreakLimit: spec.Work.ErrorStreak(),
+		MaxAttempts: spec.Work.MaxAttempts, StreakLimit: spec.Work.ErrorStreak(), Owned: lock.Check,
 	}
 	if c.ErrorStreak >= 0 {
 		opts.StreakLimit = c.ErrorStreak
@@ -188,6 +195,9 @@ func (c *Cmd) Run(env *cli.Env) error {
 	}
 	if result != nil {
 		end.Message = result.Error()
+	}
+	if errors.Is(runErr, checkpoint.ErrLockLost) {
+		lockLost.Store(true)
 	}
 	if lockLost.Load() {
 		// Someone else writes this log now: append nothing more.
