@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -58,7 +59,7 @@ func TestAttemptsSyncedBeforeMigrate(t *testing.T) {
 func TestCrashAfterMigrateThenRerun(t *testing.T) {
 	f, es, sel := setup(t, 8)
 	path := filepath.Join(t.TempDir(), checkpoint.LogName(0))
-	hdr := checkpoint.Header{Campaign: "c", Shard: 0, Entries: uint64(len(es))}
+	hdr := checkpoint.Header{Campaign: "c", Shard: 0, Entries: uint64(len(es)), ShardSHA256: strings.Repeat("0", 64)}
 	w, _, err := checkpoint.OpenWriter(path, hdr, checkpoint.WriterOptions{}, checkpoint.Visitor{})
 	if err != nil {
 		t.Fatal(err)

@@ -235,7 +235,12 @@ func TestCollectDamagedLog(t *testing.T) {
 	}
 
 	// The shard's next run sets the log aside and rebuilds it.
-	w, rec, err := checkpoint.OpenWriter(log, checkpoint.Header{Campaign: f.spec.ID, Shard: 0, Entries: 6}, checkpoint.WriterOptions{}, checkpoint.Visitor{})
+	idx, err := manifest.ReadIndex(f.d.Round(0).Manifests)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, rec, err := checkpoint.OpenWriter(log, checkpoint.Header{Campaign: f.spec.ID, Shard: 0, Entries: 6, ShardSHA256: idx.Shards[0].SHA256},
+		checkpoint.WriterOptions{}, checkpoint.Visitor{})
 	if err != nil || rec.SetAside == "" {
 		t.Fatalf("rebuild: %+v %v", rec, err)
 	}
