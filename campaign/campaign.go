@@ -302,7 +302,7 @@ func (d Dir) LayoutDirs(r Round) []string {
 // MkdirAll creates the campaign's directories for round r.
 func (d Dir) MkdirAll(r Round) error {
 	for _, p := range d.LayoutDirs(r) {
-		if err := os.MkdirAll(p, 0o700); err != nil {
+		if err := durable.MkdirAll(p, 0o700); err != nil { // 0750 in a campaign shared with a group
 			return err
 		}
 	}
@@ -343,7 +343,7 @@ func (d Dir) AppendSubmission(s Submission) error {
 	if err != nil {
 		return err
 	}
-	f, err := os.OpenFile(filepath.Join(d.Root, SubmissionsFile), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	f, err := durable.OpenFile(filepath.Join(d.Root, SubmissionsFile), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return err
 	}

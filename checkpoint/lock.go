@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"migrator/durable"
 )
 
 // LockInfo is what a lock file says about its holder.
@@ -128,7 +130,7 @@ func AcquireLock(path string, holder LockInfo, opts LockOptions) (*Lock, error) 
 }
 
 func createExclusive(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err := durable.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return err
 	}

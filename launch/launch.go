@@ -274,7 +274,7 @@ func Local(ctx context.Context, r Round, throttle int, stderr io.Writer) ([]Loca
 
 // runLogged runs the migrator binary with args, appending its output to logs/name.
 func runLogged(ctx context.Context, r Round, name string, args ...string) (int, error) {
-	logf, err := os.OpenFile(filepath.Join(r.Dir.Logs(), name), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	logf, err := durable.OpenFile(filepath.Join(r.Dir.Logs(), name), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return -1, err
 	}

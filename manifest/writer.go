@@ -74,7 +74,7 @@ func NewWriter(opts WriterOptions) (*Writer, error) {
 	if opts.MaxFiles == 0 || opts.MaxBytes == 0 {
 		return nil, errors.New("manifest: MaxFiles and MaxBytes must be positive")
 	}
-	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
+	if err := durable.MkdirAll(opts.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("manifest: %w", err)
 	}
 	return &Writer{opts: opts}, nil
