@@ -31,6 +31,9 @@ type CLI struct {
 	Retry    retry.Cmd           `cmd:"" help:"Start a new round over the files that failed with a retryable error."`
 	Report   report.Cmd          `cmd:"" help:"Write the campaign's report as one self-contained HTML page: progress, throughput, failures, slowest files."`
 	Version_ VersionCmd          `cmd:"" name:"version" help:"Print the version, the commit it was built from and the Go version."`
+
+	Completion CompletionCmd `cmd:"" help:"Print a shell completion script: source <(migrator completion bash)."`
+	Man        ManCmd        `cmd:"" hidden:"" help:"Write the man pages into a directory (for packages)."`
 }
 
 const description = `Drain Lustre OSTs: find every file with objects on a set of OSTs and move it
