@@ -35,8 +35,8 @@ type tick struct {
 }
 
 // newLineChart lays out series ys (one value per x) over times xs. yLabel formats the
-// value axis.
-func newLineChart(id, title string, xs []time.Time, names []string, ys [][]float64, yLabel func(float64) string) lineChart {
+// value axis; binary puts its ticks at round numbers of KiB, MiB, ... rather than of tens.
+func newLineChart(id, title string, xs []time.Time, names []string, ys [][]float64, yLabel func(float64) string, binary bool) lineChart {
 	c := lineChart{ID: id, Title: title, W: 1080, H: 300, L: 80, R: 860, T: 20, B: 260}
 	if len(xs) < 2 {
 		c.Note = "not enough activity over time to draw yet"
@@ -54,6 +54,10 @@ func newLineChart(id, title string, xs []time.Time, names []string, ys [][]float
 		}
 	}
 	step := niceStep(top / 4)
+	if binary && top >= 1024 {
+		unit := math.Pow(1024, math.Floor(math.Log(top/4)/math.Log(1024)))
+		step = niceStep(top/4/unit) * unit
+	}
 	top = math.Max(step*math.Ceil(top/step), step)
 	x := func(t time.Time) float64 { return c.L + (c.R-c.L)*t.Sub(t0).Seconds()/span }
 	y := func(v float64) float64 { return c.B - (c.B-c.T)*v/top }

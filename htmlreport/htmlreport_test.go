@@ -410,3 +410,26 @@ func TestChromium(t *testing.T) {
 		t.Errorf("%d SVG charts in the DOM, want 4", n)
 	}
 }
+
+// Value axes end on round numbers: of tens for counts, of KiB, MiB... for bytes.
+func TestChartTicks(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	xs := []time.Time{t0, t0.Add(time.Minute)}
+	var got []string
+	for _, c := range []struct {
+		top    float64
+		label  func(float64) string
+		binary bool
+	}{{730, countLabel, false}, {760 << 20, bytesRateLabel, true}, {3, countLabel, false}} {
+		ch := newLineChart("x", "x", xs, []string{"a"}, [][]float64{{0, c.top}}, c.label, c.binary)
+		var ls []string
+		for _, tk := range ch.YTicks {
+			ls = append(ls, tk.Label)
+		}
+		got = append(got, strings.Join(ls, " "))
+	}
+	want := []string{"0 200 400 600 800", "0 B/s 200 MiB/s 400 MiB/s 600 MiB/s 800 MiB/s", "0 1 2 3"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("ticks (-want +got):\n%s", diff)
+	}
+}

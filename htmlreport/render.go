@@ -166,9 +166,9 @@ func (v *view) charts() {
 		files = append(files, files[0])
 		bytes = append(bytes, bytes[0])
 	}
-	v.OSTChart = newLineChart("chart-ost-progress", "Files left on each source OST (not yet migrated or skipped)", xs, names, ost, countLabel)
-	v.FilesChart = newLineChart("chart-files-rate", "Files handled per second", mids, []string{"files/s"}, [][]float64{files}, rateLabel)
-	v.BytesChart = newLineChart("chart-bytes-rate", "Bytes migrated per second", mids, []string{"bytes/s"}, [][]float64{bytes}, bytesRateLabel)
+	v.OSTChart = newLineChart("chart-ost-progress", "Files left on each source OST (not yet migrated or skipped)", xs, names, ost, countLabel, false)
+	v.FilesChart = newLineChart("chart-files-rate", "Files handled per second", mids, []string{"files/s"}, [][]float64{files}, rateLabel, false)
+	v.BytesChart = newLineChart("chart-bytes-rate", "Bytes migrated per second", mids, []string{"bytes/s"}, [][]float64{bytes}, bytesRateLabel, true)
 }
 
 func kvs(m map[string]uint64) []kv {
