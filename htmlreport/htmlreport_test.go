@@ -362,21 +362,13 @@ func TestChromium(t *testing.T) {
 	if err := os.WriteFile(file, []byte(page), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	run := func(extra ...string) (stdout, stderr string) {
-		args := append([]string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-			"--disable-background-networking", "--disable-component-update", "--disable-sync",
-			"--user-data-dir=" + filepath.Join(dir, "profile"), "--window-size=1200,3000",
-			"--enable-logging=stderr", "--v=0"}, extra...)
-		args = append(args, "file://"+file)
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, chromium, args...)
-		var o, e bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &o, &e
-		if err := cmd.Run(); err != nil {
-			t.Fatalf("chromium %v: %v\n%s", extra, err, e.String())
-		}
-		return o.String(), e.String()
+	run := func(extra ...string) (stdout, stderr string) { return runChromium(t, chromium, dir, file, extra...) }
+	// The console check below must be able to fail: a page with a script error shows in
+	// this browser's log as CONSOLE.
+	bad := filepath.Join(dir, "bad.html")
+	os.WriteFile(bad, []byte(`<!DOCTYPE html><html><body><script>throw new Error("probe")</script></body></html>`), 0o644)
+	if _, stderr := runChromium(t, chromium, dir, bad, "--dump-dom"); !strings.Contains(stderr, "CONSOLE") || !strings.Contains(stderr, "Uncaught") {
+		t.Fatalf("chromium does not log a page's script errors with these flags; the console check would be blind:\n%s", stderr)
 	}
 	shot := filepath.Join(dir, "report.png")
 	_, stderr := run("--screenshot=" + shot)
@@ -432,4 +424,23 @@ func TestChartTicks(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("ticks (-want +got):\n%s", diff)
 	}
+}
+
+// runChromium runs headless Chromium on file, without network, with its log on stderr.
+func runChromium(t *testing.T, chromium, dir, file string, extra ...string) (stdout, stderr string) {
+	t.Helper()
+	args := append([]string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+		"--disable-background-networking", "--disable-component-update", "--disable-sync",
+		"--user-data-dir=" + filepath.Join(dir, "profile"), "--window-size=1200,3000",
+		"--enable-logging=stderr", "--v=0"}, extra...)
+	args = append(args, "file://"+file)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, chromium, args...)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("chromium %v: %v\n%s", extra, err, e.String())
+	}
+	return o.String(), e.String()
 }
