@@ -444,3 +444,42 @@ func runChromium(t *testing.T, chromium, dir, file string, extra ...string) (std
 	}
 	return o.String(), e.String()
 }
+
+// report.Options.Entry hands every planned file exactly once, in the state the campaign's
+// counts give it: the breakdowns built on it add up to status.json's totals.
+func TestEntriesAreTheCounts(t *testing.T) {
+	d, spec := fixture(t)
+	var got report.Counts
+	seen := map[string]int{}
+	st, err := report.Collect(context.Background(), d, spec, report.Options{Entry: func(a report.Accounted) error {
+		seen[a.Entry.Path]++
+		got.Planned++
+		switch a.State {
+		case "migrated":
+			got.Migrated++
+		case "skipped":
+			got.Skipped++
+		case "failed":
+			got.Failed++
+		case "pending", "would_migrate":
+			got.Pending++
+		default:
+			t.Errorf("state %q", a.State)
+		}
+		if (a.State == "pending") != a.Time.IsZero() {
+			t.Errorf("%s: state %s, time %v", a.Entry.Path, a.State, a.Time)
+		}
+		return nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(st.Files, got); diff != "" {
+		t.Errorf("entries handed out vs the counts (-counts +entries):\n%s", diff)
+	}
+	for p, n := range seen {
+		if n != 1 {
+			t.Errorf("%q handed out %d times", p, n)
+		}
+	}
+}
