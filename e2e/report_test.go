@@ -18,8 +18,8 @@ import (
 // migrator report --html on a real campaign with failures and hostile names: the file is
 // written, its figures are status.json's, and every non-UTF-8 name shows as \xNN.
 func TestReportHTML(t *testing.T) {
-	e := newEnv(t, "LFS_SIM_FAIL_EVERY=7")
-	e.mktree(lfssim.TreeOptions{Files: 300, Seed: 73, HostileEvery: 3})
+	e := newEnv(t, "LFS_SIM_FAIL_EVERY=3") // a third of the files fail, hostile names among them
+	e.mktree(lfssim.TreeOptions{Files: 300, Seed: 73, HostileEvery: 2})
 	e.mustRun(3, e.planArgs("--scheduler", "local", "--shard-files", "50")...) // some files fail: exit 3
 	e.mustRun(0, "collect", e.camp)
 	page := filepath.Join(e.root, "out", "report.html")
