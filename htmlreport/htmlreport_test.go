@@ -56,6 +56,11 @@ func TestTopDir(t *testing.T) {
 			t.Errorf("topDir(%q) = %q, want %q", c.in, got, c.want)
 		}
 	}
+	for _, c := range []struct{ in, want string }{{"/home/u/f", "/home"}, {"/f", "/"}} { // scanning the whole filesystem
+		if got := topDir(c.in, []string{"/"}); got != c.want {
+			t.Errorf("topDir(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
 }
 
 // The series coarsens as the campaign's span grows, keeping every count.
@@ -481,5 +486,34 @@ func TestEntriesAreTheCounts(t *testing.T) {
 		if n != 1 {
 			t.Errorf("%q handed out %d times", p, n)
 		}
+	}
+}
+
+// With many source OSTs the chart draws the ones with most files, and the table all.
+func TestManyOSTs(t *testing.T) {
+	spec := &campaign.Spec{ID: "c-many", Request: campaign.Request{Selection: campaign.Selection{OSTs: "0-19"}}}
+	r := &Report{Spec: spec, Series: newSeries(), Status: &report.Status{Campaign: "c-many", SourceOSTsRemaining: map[string]uint64{}}}
+	r.Series.osts = 20
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := 0; i < 20; i++ {
+		r.SourceOSTs = append(r.SourceOSTs, uint32(i))
+		r.PlannedOnOST = append(r.PlannedOnOST, uint64(100+i))
+		r.Series.add(t0.Add(time.Duration(i)*time.Minute), "migrated", 1, []int{i})
+	}
+	var b bytes.Buffer
+	if err := Render(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	page := b.String()
+	chart := page[strings.Index(page, `id="chart-ost-progress"`):]
+	chart = chart[:strings.Index(chart, "</figure>")]
+	if n := strings.Count(chart, "<polyline"); n != maxOSTLines {
+		t.Errorf("%d OSTs drawn, want %d", n, maxOSTLines)
+	}
+	if !strings.Contains(chart, "OST19") || strings.Contains(chart, "OST7<") || !strings.Contains(chart, "of 20") {
+		t.Error("the chart does not draw the OSTs with most files, or does not say it leaves some out")
+	}
+	if n := strings.Count(page, `data-figure="source_osts_remaining.`); n != 20 {
+		t.Errorf("%d OSTs in the table, want 20", n)
 	}
 }

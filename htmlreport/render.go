@@ -88,8 +88,11 @@ type sweepOST struct {
 	OnSource, Unaccounted uint64
 }
 
-// maxDirRows bounds the failures-by-directory table.
-const maxDirRows = 50
+// maxDirRows bounds the failures-by-directory table, maxOSTLines the OSTs drawn over time.
+const (
+	maxDirRows  = 50
+	maxOSTLines = 12
+)
 
 // Render writes the page.
 func Render(w io.Writer, r *Report) error {
@@ -166,7 +169,24 @@ func (v *view) charts() {
 		files = append(files, files[0])
 		bytes = append(bytes, bytes[0])
 	}
-	v.OSTChart = newLineChart("chart-ost-progress", "Files left on each source OST (not yet migrated or skipped)", xs, names, ost, countLabel, false)
+	title := "Files left on each source OST (not yet migrated or skipped)"
+	if len(ost) > maxOSTLines { // a legend of hundreds says nothing: the OSTs with most files; all are in the table
+		order := make([]int, len(ost))
+		for i := range order {
+			order[i] = i
+		}
+		sort.SliceStable(order, func(a, b int) bool { return r.PlannedOnOST[order[a]] > r.PlannedOnOST[order[b]] })
+		order = order[:maxOSTLines]
+		sort.Ints(order)
+		var n []string
+		var o [][]float64
+		for _, i := range order {
+			n, o = append(n, names[i]), append(o, ost[i])
+		}
+		title = fmt.Sprintf("Files left on the %d source OSTs (of %d) that had most files", maxOSTLines, len(ost))
+		names, ost = n, o
+	}
+	v.OSTChart = newLineChart("chart-ost-progress", title, xs, names, ost, countLabel, false)
 	v.FilesChart = newLineChart("chart-files-rate", "Files handled per second", mids, []string{"files/s"}, [][]float64{files}, rateLabel, false)
 	v.BytesChart = newLineChart("chart-bytes-rate", "Bytes migrated per second", mids, []string{"bytes/s"}, [][]float64{bytes}, bytesRateLabel, true)
 }
