@@ -89,3 +89,22 @@ func TestReportHTML(t *testing.T) {
 		t.Errorf("report without --html: %q", r.stderr)
 	}
 }
+
+// Before any task ran, the report says so rather than drawing empty charts.
+func TestReportBeforeAnyTask(t *testing.T) {
+	e := newEnv(t)
+	e.mktree(lfssim.TreeOptions{Files: 40, Seed: 74})
+	e.mustRun(0, e.planArgs("--no-submit")...)
+	r := e.mustRun(0, "report", e.camp, "--html", "-")
+	for _, s := range []string{"No task has recorded anything yet.", "No file migrated yet", `id="no-sweep"`} {
+		if !strings.Contains(r.stdout, s) {
+			t.Errorf("page lacks %q", s)
+		}
+	}
+	if n := strings.Count(r.stdout, "not enough activity over time to draw yet"); n != 3 {
+		t.Errorf("%d charts say there is nothing to draw yet, want 3", n)
+	}
+	if strings.Contains(r.stdout, "<polyline") {
+		t.Error("a chart was drawn with no activity")
+	}
+}
