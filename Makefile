@@ -4,7 +4,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: build test bench demo lint clean
+.PHONY: build test bench demo lint clean package
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o bin/migrator ./cmd/migrator
@@ -23,9 +23,14 @@ bench: build
 demo: build
 	ci/demo.sh
 
+# dist/migrator_*.deb and dist/migrator-*.rpm: the binary, man pages, bash completion,
+# job templates and example alerting rules (ci/package.sh, with nfpm).
+package:
+	ci/package.sh
+
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
 clean:
-	rm -rf bin
+	rm -rf bin dist

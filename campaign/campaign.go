@@ -436,7 +436,7 @@ func (d Dir) LayoutDirs(r Round) []string {
 // MkdirAll creates the campaign's directories for round r.
 func (d Dir) MkdirAll(r Round) error {
 	for _, p := range d.LayoutDirs(r) {
-		if err := os.MkdirAll(p, 0o700); err != nil {
+		if err := durable.MkdirAll(p, 0o700); err != nil { // 0750 in a campaign shared with a group
 			return err
 		}
 	}
@@ -491,7 +491,7 @@ func RoundLabel(round int) string {
 // several tasks do not interleave. A torn last line (no newline at the end of the file)
 // is ended first, in the same write, and the new record says so (AfterTorn).
 func (d Dir) AppendSubmission(s Submission) error {
-	f, err := os.OpenFile(filepath.Join(d.Root, SubmissionsFile), os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o600)
+	f, err := durable.OpenFile(filepath.Join(d.Root, SubmissionsFile), os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return err
 	}

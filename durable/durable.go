@@ -36,7 +36,7 @@ func Create(path string, perm os.FileMode) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	f, err := OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm) // group-readable in a shared campaign
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", path, err)
 	}

@@ -325,7 +325,7 @@ func Local(ctx context.Context, r Round, o LocalOptions, stderr io.Writer) ([]Lo
 // runLogged runs the migrator binary with args in a process group of its own, appending its
 // output to logs/name: one SIGTERM when ctx is cancelled, SIGKILL to the group on kill.
 func runLogged(ctx context.Context, kill <-chan struct{}, r Round, name string, args ...string) (int, error) {
-	logf, err := os.OpenFile(filepath.Join(r.Dir.Logs(), name), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	logf, err := durable.OpenFile(filepath.Join(r.Dir.Logs(), name), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return -1, err
 	}

@@ -105,7 +105,7 @@ func NewWriter(opts WriterOptions) (*Writer, error) {
 	if opts.MaxFiles > MaxShardFiles {
 		return nil, fmt.Errorf("manifest: at most %d files per shard, not %d", MaxShardFiles, opts.MaxFiles)
 	}
-	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
+	if err := durable.MkdirAll(opts.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("manifest: %w", err)
 	}
 	return &Writer{opts: opts}, nil

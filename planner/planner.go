@@ -482,6 +482,7 @@ func nextRound(ctx context.Context, d campaign.Dir, spec *campaign.Spec, take ca
 	}
 	return next, idx, st, nil
 }
+
 // GoLive turns a dry-run campaign into a real one, reusing what the dry run found: a new
 // round over the dry run's would-migrate, pending and retryable failed entries (without a
 // new scan), then campaign.json rewritten (durably) without the dry-run mode. The dry

@@ -29,14 +29,14 @@ func StageRound(d campaign.Dir, n int) (campaign.Round, error) {
 	}
 	final := d.Round(n)
 	parent := filepath.Dir(final.Base)
-	if err := os.MkdirAll(parent, 0o700); err != nil {
+	if err := durable.MkdirAll(parent, 0o700); err != nil {
 		return campaign.Round{}, err
 	}
 	if err := removeUnpublished(parent, final); err != nil {
 		return campaign.Round{}, err
 	}
 	for _, p := range []string{d.Logs(), d.Reports()} {
-		if err := os.MkdirAll(p, 0o700); err != nil {
+		if err := durable.MkdirAll(p, 0o700); err != nil {
 			return campaign.Round{}, err
 		}
 	}
@@ -46,7 +46,7 @@ func StageRound(d campaign.Dir, n int) (campaign.Round, error) {
 	r := campaign.Round{N: n, Base: base, Manifests: filepath.Join(base, "manifests"),
 		Checkpoints: filepath.Join(base, "checkpoints"), JobScript: filepath.Join(base, "job.sbatch")}
 	for _, p := range []string{r.Base, r.Manifests, r.Checkpoints} {
-		if err := os.Mkdir(p, 0o700); err != nil {
+		if err := durable.MkdirAll(p, 0o700); err != nil {
 			os.RemoveAll(base)
 			return campaign.Round{}, err
 		}

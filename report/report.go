@@ -174,7 +174,29 @@ type Options struct {
 	// Take selects the failures Retry is called for (nil: the retryable ones): those of the
 	// latest round, and those of earlier rounds that no later round took over.
 	Take *campaign.Takeover
+	// Entry, if set, is called for every manifest entry the campaign's figures count (the
+	// entries no later round took over: together they are the planned files, each once),
+	// with its state and the record that decided it. Reports that break the figures down
+	// further (by OST over time, slowest files) use it, so they add up to the same totals.
+	Entry func(Accounted) error
 }
+
+// Accounted is one entry as the campaign's figures count it; see Options.Entry.
+type Accounted struct {
+	Round int
+	Shard int
+	Index uint64
+	Entry *manifest.Entry // valid only during the call
+	// State is "migrated", "skipped", "failed", "pending" or "would_migrate" (a part of
+	// pending, as in Counts).
+	State string
+	// Time and Duration are those of the outcome record: zero for pending entries.
+	Time     time.Time
+	Duration time.Duration
+}
+
+var stateNames = map[uint8]string{statePending: "pending", stateMigrated: "migrated", stateSkipped: "skipped",
+	stateFailed: "failed", stateWould: "would_migrate"}
 
 // Collect reads every round and shard of the campaign.
 func Collect(ctx context.Context, d campaign.Dir, spec *campaign.Spec, o Options) (*Status, error) {
@@ -395,6 +417,10 @@ func readShard(rd campaign.Round, spec *campaign.Spec, idx manifest.Index, s man
 	res := &shardResult{ShardStatus: ShardStatus{Round: rd.N, Shard: s.Shard}}
 	states := make([]uint8, s.Files)
 	fails := map[uint64]checkpoint.Record{}
+	var times, durs []int64 // per entry, only for Options.Entry
+	if o.Entry != nil {
+		times, durs = make([]int64, s.Files), make([]int64, s.Files)
+	}
 	var first, last time.Time
 	note := func(t time.Time) {
 		if first.IsZero() || t.Before(first) {
@@ -412,6 +438,9 @@ func readShard(rd campaign.Round, spec *campaign.Spec, idx manifest.Index, s man
 				return nil
 			}
 			note(r.Time)
+			if times != nil {
+				times[r.Index], durs[r.Index] = r.Time.UnixNano(), int64(r.Duration)
+			}
 			switch r.Outcome {
 			case checkpoint.Migrated:
 				states[r.Index] = stateMigrated
@@ -522,6 +551,18 @@ func readShard(rd campaign.Round, spec *campaign.Spec, idx manifest.Index, s man
 			continue
 		}
 		tally(&res.campaignFiles, &res.campaignBytes, state, e.Size)
+		if o.Entry != nil {
+			a := Accounted{Round: rd.N, Shard: s.Shard, Index: i, Entry: &e, State: stateNames[state]}
+			if state != statePending && times[i] != 0 {
+				a.Time, a.Duration = time.Unix(0, times[i]).UTC(), time.Duration(durs[i])
+			}
+			mu.Lock()
+			err := o.Entry(a)
+			mu.Unlock()
+			if err != nil {
+				return nil, err
+			}
+		}
 		switch state {
 		case stateSkipped:
 			reason := checkpoint.SkipReason(sub)

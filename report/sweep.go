@@ -81,7 +81,7 @@ func WriteSweep(d campaign.Dir, s *Sweep) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(d.Reports(), 0o700); err != nil {
+	if err := durable.MkdirAll(d.Reports(), 0o700); err != nil {
 		return err
 	}
 	return durable.WriteFile(filepath.Join(d.Reports(), SweepJSON), append(data, '\n'), 0o600)

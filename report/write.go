@@ -50,7 +50,7 @@ type Written struct {
 // so a reader never sees a half-written report, and a crash leaves the previous ones.
 func WriteReports(ctx context.Context, d campaign.Dir, spec *campaign.Spec, workers int) (*Written, error) {
 	dir := d.Reports()
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := durable.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
 	lock, err := lockReports(ctx, dir)
@@ -71,7 +71,7 @@ func WriteReports(ctx context.Context, d campaign.Dir, spec *campaign.Spec, work
 	if err := removeStaleRetries(retryLink); err != nil {
 		return nil, err
 	}
-	retryDir, err := os.MkdirTemp(dir, RetryDir+".")
+	retryDir, err := durable.MkdirTemp(dir, RetryDir+".")
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"migrator/campaign"
+	"migrator/durable"
 	"migrator/extsort"
 	"migrator/fidindex"
 	"migrator/manifest"
@@ -85,7 +86,7 @@ func closeRounds(rs []*round) {
 
 // buildIndex reads every entry of the round's shards and writes their FIDs, sorted.
 func buildIndex(rd campaign.Round, idx manifest.Index, h fidindex.Header, path, spool string, memBytes int) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+	if err := durable.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
 	s := extsort.New(spool, memBytes)

@@ -453,12 +453,12 @@ type unaccounted struct {
 }
 
 func newUnaccounted(d campaign.Dir, spec *campaign.Spec) (*unaccounted, error) {
-	if err := os.MkdirAll(d.Reports(), 0o700); err != nil {
+	if err := durable.MkdirAll(d.Reports(), 0o700); err != nil {
 		return nil, err
 	}
 	link := filepath.Join(d.Reports(), report.UnaccountedDir)
 	removeStale(link)
-	dir, err := os.MkdirTemp(d.Reports(), report.UnaccountedDir+".")
+	dir, err := durable.MkdirTemp(d.Reports(), report.UnaccountedDir+".")
 	if err != nil {
 		return nil, err
 	}

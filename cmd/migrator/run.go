@@ -10,6 +10,7 @@ import (
 	"migrator/cmd/collect"
 	"migrator/cmd/control"
 	"migrator/cmd/plan"
+	"migrator/cmd/report"
 	"migrator/cmd/retry"
 	"migrator/cmd/status"
 	"migrator/cmd/verify"
@@ -30,7 +31,11 @@ type CLI struct {
 	Throttle control.ThrottleCmd `cmd:"" help:"Change how many array tasks run at once, live (scontrol update ArrayTaskThrottle)."`
 	Retry    retry.Cmd           `cmd:"" help:"Start a new round over the files that failed with a retryable error."`
 	Verify   verify.Cmd          `cmd:"" help:"Sweep for every file still on a source OST and account for each one (exit 3 if any is unaccounted)."`
+	Report   report.Cmd          `cmd:"" help:"Write the campaign's report as one self-contained HTML page: progress, throughput, failures, slowest files."`
 	Version_ VersionCmd          `cmd:"" name:"version" help:"Print the version, the commit it was built from and the Go version."`
+
+	Completion CompletionCmd `cmd:"" help:"Print a shell completion script: source <(migrator completion bash)."`
+	Man        ManCmd        `cmd:"" hidden:"" help:"Write the man pages into a directory (for packages)."`
 }
 
 const description = `Drain Lustre OSTs: find every file with objects on a set of OSTs and move it

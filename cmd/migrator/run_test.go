@@ -27,7 +27,7 @@ func TestHelp(t *testing.T) {
 			"--no-submit", "--dry-run", "--min-size", "--max-size", "--uid", "--gid", "--pool", "--mtime",
 			"--stripe-count", "--stripe-size", "--target-pool", "--target-osts", "--mode", "--bandwidth",
 			"--shard-files", "--shard-bytes", "--scan-workers", "--find-threads", "--workers", "--partition", "--account",
-			"--qos", "--time", "--array-throttle", "--sbatch-arg", "--template-dir", "MIGRATOR_LFS"},
+			"--qos", "--time", "--array-throttle", "--sbatch-arg", "--template-dir", "MIGRATOR_LFS", "--group=GROUP"},
 		"work":     {"<campaign>", "--shard", "SLURM_ARRAY_TASK_ID"},
 		"collect":  {"<campaign>", "--json"},
 		"status":   {"<campaign>", "--json", "--watch"},
@@ -36,6 +36,7 @@ func TestHelp(t *testing.T) {
 		"cancel":   {"<campaign>"},
 		"throttle": {"<campaign>", "<n>"},
 		"retry":    {"<campaign>", "--scheduler"},
+		"report":   {"<campaign>", "--html=FILE"},
 	}
 	for cmd, flags := range want {
 		code, out, _ := runCLI(t, cmd, "--help")

@@ -81,6 +81,7 @@ type Cmd struct {
 	TemplateDir   string   `name:"template-dir" type:"existingdir" placeholder:"DIR" help:"Directory with job.sbatch.tmpl and collect.sbatch.tmpl to use instead of the built-in templates."`
 
 	Update bool `name:"update" help:"Top up a planned campaign: sweep its scan paths and make a new round of every file still on a source OST that no round will handle (new files, missed files, earlier failures), with the campaign's own selection and settings. Takes only --scheduler, --no-submit, --emit-script and --scan-workers."`
+	Group string `placeholder:"GROUP" help:"Make the campaign readable by this group (name or GID): directories 2750, files 0640, writable only by you."`
 }
 
 // Validate checks what can be checked without touching the filesystem.
@@ -126,6 +127,11 @@ func (c *Cmd) Validate() error {
 	}
 	if err := launch.CheckSlurmTime(c.Time); err != nil {
 		return err
+	}
+	if c.Group != "" {
+		if _, err := campaign.LookupGroup(c.Group); err != nil {
+			return err
+		}
 	}
 	if c.StripeCount < -1 {
 		return fmt.Errorf("--stripe-count %d: want -1 (all) or a positive count", c.StripeCount)
@@ -250,6 +256,11 @@ func (c *Cmd) Run(env *cli.Env) (err error) {
 		fmt.Fprintf(out, "warning: %s\n", w)
 	}
 
+	if c.Group != "" { // before planner.Plan creates anything in it, so that all of it inherits the group
+		if err := shareWithGroup(dir, c.Group); err != nil {
+			return err
+		}
+	}
 	var st scan.Stats
 	start := time.Now()
 	rep := progress.Start(ctx, progress.Options{Out: out, Terminal: progress.IsTerminal(out), Prefix: "scan"}, func() string {

@@ -58,6 +58,7 @@ func (c *Cmd) validateUpdate() error {
 	check("array-throttle", c.ArrayThrottle != 16)
 	check("sbatch-arg", len(c.SbatchArg) > 0)
 	check("template-dir", c.TemplateDir != "")
+	check("group", c.Group != "")
 	if len(given) > 0 {
 		return fmt.Errorf("--update uses the campaign's own selection and settings; it takes only --scheduler, --no-submit, --emit-script and --scan-workers, not %v", given)
 	}
