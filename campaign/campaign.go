@@ -323,6 +323,33 @@ func (d Dir) Load() (*Spec, error) {
 	return s, nil
 }
 
+// LoadToRead reads campaign.json for a command that only reads the campaign (status,
+// report): the campaign may belong to another user (one who shared it with a group this
+// user is in, plan --group) but must be writable by nobody but its owner, with
+// campaign.json that owner's too. Such a command runs nothing the campaign names (no lfs),
+// so only another writer could make it believe something false.
+func (d Dir) LoadToRead() (*Spec, error) {
+	uid, err := trust.Readable("campaign directory", d.Root)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Lstat(d.SpecPath()); errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%s: %w (no %s; run migrator plan first)", d.Root, ErrNotCampaign, SpecFile)
+	}
+	if err := trust.ReadableFile("campaign file", d.SpecPath(), uid); err != nil {
+		return nil, err
+	}
+	data, err := os.ReadFile(d.SpecPath())
+	if err != nil {
+		return nil, err
+	}
+	s, err := DecodeSpec(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", d.SpecPath(), err)
+	}
+	return s, nil
+}
+
 // CheckLFS refuses an lfs binary (a path, or a name looked up in PATH) that someone else
 // could have written or swapped. A binary that cannot be found is left to the caller,
 // which reports it when it needs lfs (status and collect do not).

@@ -78,7 +78,7 @@ func TestReportHTML(t *testing.T) {
 
 	// Bad input: one line, exit 2, no file.
 	r = e.mustRun(2, "report", filepath.Join(e.root, "nope"), "--html", filepath.Join(e.root, "x.html"))
-	if strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 || !strings.Contains(r.stderr, "not a campaign") {
+	if strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 || !strings.Contains(r.stderr, filepath.Join(e.root, "nope")) {
 		t.Errorf("stderr: %q", r.stderr)
 	}
 	if _, err := os.Stat(filepath.Join(e.root, "x.html")); err == nil {

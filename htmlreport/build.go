@@ -12,12 +12,8 @@ package htmlreport
 import (
 	"container/heap"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"os"
 	"os/user"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -45,9 +41,9 @@ type Report struct {
 	TopMessages []Group
 	Slowest     []File // migrated files that took longest
 	Largest     []File // planned files by size, whatever their state
-	// Sweep is reports/verify.json, nil when there is none; SweepErr says why it could
-	// not be read.
-	Sweep    *Sweep
+	// Sweep is the last verify sweep (reports/verify.json, as status.json has it), nil
+	// when there is none; SweepErr says why it could not be read.
+	Sweep    *report.Sweep
 	SweepErr string
 }
 
@@ -67,23 +63,6 @@ type File struct {
 	Round    int
 	Shard    int
 }
-
-// Sweep is the part of reports/verify.json (written by migrator verify) the page shows.
-type Sweep struct {
-	Time        time.Time         `json:"time"`
-	Seconds     float64           `json:"seconds"`
-	OnSource    uint64            `json:"on_source"`
-	Unaccounted uint64            `json:"unaccounted"`
-	Classes     map[string]uint64 `json:"classes"`
-	PerOST      map[string]struct {
-		OnSource    uint64 `json:"on_source"`
-		Unaccounted uint64 `json:"unaccounted"`
-	} `json:"per_ost"`
-	Warnings []string `json:"warnings"`
-}
-
-// SweepFile is verify's report in reports/.
-const SweepFile = "verify.json"
 
 // Options control Build.
 type Options struct {
@@ -170,26 +149,8 @@ func Build(ctx context.Context, d campaign.Dir, spec *campaign.Spec, o Options) 
 	r.TopMessages = sorted(byMsg, o.Top)
 	r.Slowest = slow.sorted()
 	r.Largest = large.sorted()
-	r.Sweep, err = readSweep(filepath.Join(d.Reports(), SweepFile))
-	if err != nil {
-		r.SweepErr = err.Error()
-	}
+	r.Sweep, r.SweepErr = st.Sweep, st.SweepError
 	return r, nil
-}
-
-func readSweep(path string) (*Sweep, error) {
-	data, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var s Sweep
-	if err := json.Unmarshal(data, &s); err != nil {
-		return nil, fmt.Errorf("%s: %v", path, err)
-	}
-	return &s, nil
 }
 
 func add[K comparable](m map[K]*Group, k K, size uint64) {

@@ -142,7 +142,7 @@ func fixture(t *testing.T) (campaign.Dir, *campaign.Spec) {
 		i := 0
 		for _, s := range idx.Shards {
 			cw, _, err := checkpoint.OpenWriter(checkpoint.LogPath(rd.Checkpoints, s.Shard),
-				checkpoint.Header{Campaign: spec.ID, Round: n, Shard: s.Shard, Entries: s.Files}, checkpoint.WriterOptions{}, checkpoint.Visitor{})
+				checkpoint.Header{Campaign: spec.ID, Round: n, Shard: s.Shard, Entries: s.Files, ShardSHA256: s.SHA256}, checkpoint.WriterOptions{}, checkpoint.Visitor{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -325,7 +325,7 @@ func TestPageSweep(t *testing.T) {
 	os.MkdirAll(d.Reports(), 0o700)
 	sweep := `{"campaign":"c-html","time":"2026-01-02T03:04:05Z","seconds":12,"on_source":2,"unaccounted":0,
 	  "classes":{"failed":1,"pending":1},"per_ost":{"1":{"on_source":1,"unaccounted":0},"2":{"on_source":1,"unaccounted":0}}}`
-	if err := os.WriteFile(filepath.Join(d.Reports(), SweepFile), []byte(sweep), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(d.Reports(), report.SweepJSON), []byte(sweep), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	r, err := Build(context.Background(), d, spec, Options{})
@@ -340,7 +340,7 @@ func TestPageSweep(t *testing.T) {
 	if got["sweep.on_source"] != "2" || got["sweep.unaccounted"] != "0" || strings.Contains(b.String(), "no-sweep") {
 		t.Errorf("sweep not shown: %v", got)
 	}
-	os.WriteFile(filepath.Join(d.Reports(), SweepFile), []byte("{"), 0o600)
+	os.WriteFile(filepath.Join(d.Reports(), report.SweepJSON), []byte("{"), 0o600)
 	if r, err = Build(context.Background(), d, spec, Options{}); err != nil {
 		t.Fatal(err)
 	}

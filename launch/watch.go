@@ -19,6 +19,7 @@ import (
 	"github.com/dustin/go-humanize"
 
 	"migrator/campaign"
+	"migrator/durable"
 	"migrator/report"
 	"migrator/templates"
 )
@@ -149,7 +150,7 @@ const RunLockFile = "local-run.lock"
 // package's lock files serve cluster-wide locks; this one needs none of that.
 func LockRun(d campaign.Dir) (unlock func(), err error) {
 	path := filepath.Join(d.Root, RunLockFile)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := durable.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, err
 	}

@@ -95,6 +95,8 @@ type Status struct {
 	// Sweep is the last verify sweep (reports/verify.json), if there was one: what is
 	// really left on the source OSTs, where SourceOSTsRemaining is the records' estimate.
 	Sweep *Sweep `json:"sweep,omitempty"`
+	// SweepError says why reports/verify.json could not be read (run migrator verify again).
+	SweepError string `json:"sweep_error,omitempty"`
 
 	// WouldMigrateByOST counts, per source OST, the files a dry run would migrate that
 	// have an object on it, and their bytes.
@@ -285,8 +287,10 @@ func Collect(ctx context.Context, d campaign.Dir, spec *campaign.Spec, o Options
 		return a.Round < b.Round || a.Round == b.Round && a.Shard < b.Shard
 	})
 	st.rates()
+	// The sweep is a report of its own, rewritten by the next verify: a damaged one is said,
+	// never a reason not to report.
 	if st.Sweep, err = ReadSweep(d); err != nil {
-		return nil, err
+		st.SweepError = err.Error()
 	}
 	if !st.Files.Balanced() || !st.Bytes.Balanced() {
 		st.Inconsistency = inconsistency(st)

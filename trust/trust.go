@@ -49,6 +49,7 @@ func (e *Error) Is(target error) bool { return target == ErrUntrusted }
 // kind of file the path must be.
 type owner struct {
 	uid     int
+	anyUID  bool // the path may be owned by anyone (read only): see Readable
 	rootToo bool
 	regular bool // must be a regular file (else a directory)
 	anyKind bool // a regular file or a directory
@@ -81,7 +82,28 @@ func Input(what, path string) error {
 	return check(what, path, owner{uid: euid(), rootToo: true, anyKind: true})
 }
 
-func check(what, path string, o owner) error {
+// Readable checks a campaign directory this process only reads (status, report, done by a
+// member of the group the campaign is shared with): owned by anyone, writable by nobody but
+// its owner, below directories nobody but root, its owner or us could swap. It returns the
+// owner, who must own the campaign's files too (ReadableFile). Nothing a read-only command
+// reads there is executed, so another owner is no risk; another writer would be.
+func Readable(what, path string) (int, error) {
+	uid := -1
+	err := check(what, path, owner{uid: euid(), anyUID: true}, &uid)
+	return uid, err
+}
+
+// ReadableFile checks a file of a campaign checked with Readable: a regular file owned by
+// uid (the campaign's owner), writable by nobody else, below directories nobody but root,
+// that owner or us could swap.
+func ReadableFile(what, path string, uid int) error {
+	if uid == euid() {
+		return File(what, path)
+	}
+	return check(what, path, owner{uid: uid, regular: true}, nil)
+}
+
+func check(what, path string, o owner, owned ...*int) error {
 	fail := func(at, format string, args ...any) error {
 		return &Error{What: what, Path: path, At: at, Why: fmt.Sprintf(format, args...)}
 	}
@@ -106,14 +128,21 @@ func check(what, path string, o owner) error {
 	case !o.regular && !st.IsDir():
 		return fail(path, "not a directory")
 	}
-	if uid := fileUID(st); uid != o.uid && !(o.rootToo && uid == 0) {
+	uid := fileUID(st)
+	if uid != o.uid && !(o.rootToo && uid == 0) && !o.anyUID {
 		return fail(path, "is owned by uid %d, not by us (uid %d)%s", uid, o.uid, map[bool]string{true: " or root"}[o.rootToo])
 	}
+	for _, p := range owned {
+		if p != nil {
+			*p = uid
+		}
+	}
+	also := uid // may own what is above it too (for Readable and ReadableFile: the campaign's owner)
 	if st.Mode().Perm()&0o022 != 0 {
 		return fail(path, "is writable by group or others (mode %04o); chmod go-w it", st.Mode().Perm())
 	}
 	for _, p := range []string{abs, real} {
-		if err := ancestors(p, o.uid, fail); err != nil {
+		if err := ancestors(p, o.uid, also, fail); err != nil {
 			return err
 		}
 		if real == abs {
@@ -124,7 +153,8 @@ func check(what, path string, o owner) error {
 }
 
 // ancestors checks every directory above p, and every symbolic link on the way from "/".
-func ancestors(p string, uid int, fail func(at, format string, args ...any) error) error {
+// Directories may be owned by root, uid or also.
+func ancestors(p string, uid, also int, fail func(at, format string, args ...any) error) error {
 	parts := strings.Split(strings.TrimPrefix(filepath.Clean(p), "/"), "/")
 	cur := "/"
 	for i := 0; i <= len(parts); i++ {
@@ -135,7 +165,7 @@ func ancestors(p string, uid int, fail func(at, format string, args ...any) erro
 		if err != nil {
 			return fail(cur, "%v", unwrap(err))
 		}
-		if u := fileUID(st); u != uid && u != 0 {
+		if u := fileUID(st); u != uid && u != also && u != 0 {
 			return fail(cur, "is owned by uid %d, who could replace what is below it", u)
 		}
 		last := i == len(parts)

@@ -32,7 +32,7 @@ func (c *Cmd) Run(env *cli.Env) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	d := campaign.Dir{Root: c.Campaign}
-	spec, err := d.Load()
+	spec, err := d.LoadToRead() // a group member may read it (plan --group)
 	if err != nil {
 		return cli.BadInput(err)
 	}
