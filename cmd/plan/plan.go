@@ -80,8 +80,8 @@ type Cmd struct {
 	SbatchArg     []string `name:"sbatch-arg" sep:"none" placeholder:"ARG" help:"Extra sbatch option, as one argument (e.g. --sbatch-arg=--mem=2G); repeat for several."`
 	TemplateDir   string   `name:"template-dir" type:"existingdir" placeholder:"DIR" help:"Directory with job.sbatch.tmpl and collect.sbatch.tmpl to use instead of the built-in templates."`
 
-	Update bool `name:"update" help:"Top up a planned campaign: sweep its scan paths and make a new round of every file still on a source OST that no round will handle (new files, missed files, earlier failures), with the campaign's own selection and settings. Takes only --scheduler, --no-submit, --emit-script and --scan-workers."`
-	Group string `placeholder:"GROUP" help:"Make the campaign readable by this group (name or GID): directories 2750, files 0640, writable only by you."`
+	Update bool   `name:"update" help:"Top up a planned campaign: sweep its scan paths and make a new round of every file still on a source OST that no round will handle (new files, missed files, earlier failures), with the campaign's own selection and settings. Takes only --scheduler, --no-submit, --emit-script and --scan-workers."`
+	Group  string `placeholder:"GROUP" help:"Make the campaign readable by this group (name or GID): directories 2750, files 0640, writable only by you."`
 }
 
 // Validate checks what can be checked without touching the filesystem.
