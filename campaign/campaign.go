@@ -129,6 +129,10 @@ type Slurm struct {
 	Throttle    int      `json:"array_throttle"`
 	SbatchArgs  []string `json:"sbatch_args,omitempty"`
 	TemplateDir string   `json:"template_dir,omitempty"`
+	// CPUsPerTask and MemMiB, if set, replace what the job scripts ask for by default
+	// (derived from Work.Workers; see launch.Resources).
+	CPUsPerTask int    `json:"cpus_per_task,omitempty"`
+	MemMiB      uint64 `json:"mem_mib,omitempty"`
 }
 
 // Duration is a time.Duration written in JSON as a number of seconds (90, 0.25), as every

@@ -73,6 +73,8 @@ type Cmd struct {
 	Time          string   `default:"24:00:00" help:"Time limit of each array task (sbatch --time); tasks checkpoint and requeue before it ends."`
 	ArrayThrottle int      `name:"array-throttle" default:"16" help:"Most array tasks running at once (the %N of --array); change it live with migrator throttle."`
 	SbatchArg     []string `name:"sbatch-arg" sep:"none" placeholder:"ARG" help:"Extra sbatch option, as one argument (e.g. --sbatch-arg=--mem=2G); repeat for several."`
+	CPUsPerTask   int      `name:"cpus-per-task" placeholder:"N" help:"CPUs of each array task (sbatch --cpus-per-task). Default: one per --workers."`
+	Mem           cli.Size `name:"mem" placeholder:"SIZE" help:"Memory of each array task (sbatch --mem; 2G, 1500M). Default: 128 MiB plus 80 MiB per --workers (each lfs migrate holds a 64 MiB copy buffer)."`
 	TemplateDir   string   `name:"template-dir" type:"existingdir" placeholder:"DIR" help:"Directory with job.sbatch.tmpl and collect.sbatch.tmpl to use instead of the built-in templates."`
 }
 
@@ -98,6 +100,9 @@ func (c *Cmd) Validate() error {
 	if c.Batch < 0 || c.Bandwidth < 0 || c.FileTimeout < 0 || c.MaxAttempts < 1 {
 		return fmt.Errorf("--batch, --bandwidth and --file-timeout cannot be negative, --max-attempts must be positive")
 	}
+	if c.CPUsPerTask < 0 {
+		return fmt.Errorf("--cpus-per-task %d: want a positive count (0: one per worker)", c.CPUsPerTask)
+	}
 	if c.StripeCount < -1 {
 		return fmt.Errorf("--stripe-count %d: want -1 (all) or a positive count", c.StripeCount)
 	}
@@ -122,7 +127,8 @@ func (c *Cmd) request() campaign.Request {
 			ShardFiles: uint64(c.ShardFiles), ShardBytes: uint64(c.ShardBytes)},
 		LFS: lfsPath, DryRun: c.DryRun,
 		Slurm: campaign.Slurm{Scheduler: c.Scheduler, Partition: c.Partition, Account: c.Account, QOS: c.QOS,
-			Time: c.Time, Throttle: c.ArrayThrottle, SbatchArgs: c.SbatchArg, TemplateDir: c.TemplateDir},
+			Time: c.Time, Throttle: c.ArrayThrottle, SbatchArgs: c.SbatchArg, TemplateDir: c.TemplateDir,
+			CPUsPerTask: c.CPUsPerTask, MemMiB: (uint64(c.Mem) + 1<<20 - 1) >> 20},
 	}
 	if r.Selection.Excludes == nil {
 		r.Selection.Excludes = []campaign.Path{}
