@@ -44,6 +44,15 @@ type Request struct {
 	LFS       string    `json:"lfs"`
 	DryRun    bool      `json:"dry_run"`
 	Slurm     Slurm     `json:"slurm"`
+	// Monitoring may change between submissions too (plan or retry --textfile-dir).
+	Monitoring Monitoring `json:"monitoring"`
+}
+
+// Monitoring is where the campaign's live figures go.
+type Monitoring struct {
+	// TextfileDir, if set, is the directory of node_exporter's textfile collector, where
+	// tasks keep migrator-<id>.prom fresh (package metrics).
+	TextfileDir string `json:"textfile_dir,omitempty"`
 }
 
 // Selection is which files the campaign moves.

@@ -15,6 +15,7 @@ import (
 	"migrator/checkpoint"
 	"migrator/cmd/cli"
 	"migrator/manifest"
+	"migrator/metrics"
 	"migrator/progress"
 	"migrator/report"
 )
@@ -51,6 +52,11 @@ func (c *Cmd) Run(env *cli.Env) error {
 			return cli.BadInput(err)
 		}
 		return err
+	}
+	if dir := spec.Monitoring.TextfileDir; dir != "" {
+		if err := metrics.Write(dir, w.Status, spec); err != nil {
+			fmt.Fprintf(env.Stderr, "warning: live metrics: %v\n", cli.OneLine(err))
+		}
 	}
 	if c.JSON {
 		enc := json.NewEncoder(env.Stdout)

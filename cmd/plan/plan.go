@@ -23,6 +23,7 @@ import (
 	"migrator/cmd/cli"
 	"migrator/launch"
 	"migrator/lfs"
+	"migrator/metrics"
 	"migrator/planner"
 	"migrator/progress"
 	"migrator/scan"
@@ -75,6 +76,7 @@ type Cmd struct {
 	SbatchArg     []string `name:"sbatch-arg" sep:"none" placeholder:"ARG" help:"Extra sbatch option, as one argument (e.g. --sbatch-arg=--mem=2G); repeat for several."`
 	CPUsPerTask   int      `name:"cpus-per-task" placeholder:"N" help:"CPUs of each array task (sbatch --cpus-per-task). Default: one per --workers."`
 	Mem           cli.Size `name:"mem" placeholder:"SIZE" help:"Memory of each array task (sbatch --mem; 2G, 1500M). Default: 128 MiB plus 80 MiB per --workers (each lfs migrate holds a 64 MiB copy buffer)."`
+	TextfileDir   string   `name:"textfile-dir" type:"path" placeholder:"DIR" help:"node_exporter's textfile collector directory: running tasks keep DIR/migrator-<campaign>.prom (Prometheus metrics, mode 0644) at most a minute old. Kept in the campaign; a rerun of plan with it changes it."`
 	TemplateDir   string   `name:"template-dir" type:"existingdir" placeholder:"DIR" help:"Directory with job.sbatch.tmpl and collect.sbatch.tmpl to use instead of the built-in templates."`
 }
 
@@ -136,6 +138,9 @@ func (c *Cmd) request() campaign.Request {
 	if len(c.TargetOSTs.OSTList) > 0 {
 		r.Target.OSTs = c.TargetOSTs.String()
 	}
+	if c.TextfileDir != "" {
+		r.Monitoring.TextfileDir = filepath.Clean(c.TextfileDir)
+	}
 	return r
 }
 
@@ -167,6 +172,11 @@ func (c *Cmd) Run(env *cli.Env) error {
 	}
 	if _, err := launch.CollectScript(trial); err != nil {
 		return cli.BadInput(err)
+	}
+	if d := req.Monitoring.TextfileDir; d != "" {
+		if err := metrics.CheckDir(d); err != nil {
+			return cli.BadInput(err)
+		}
 	}
 	client := lfs.New(req.LFS)
 	if err := client.Check(); err != nil {
@@ -209,6 +219,9 @@ func (c *Cmd) Run(env *cli.Env) error {
 		fmt.Fprintf(out, "planned campaign %s: %s, %s in %s (scan %s: %d paths found, %d hard-link duplicates left out, %d gone meanwhile)\n",
 			res.Spec.ID, progress.Plural(idx.Files, "file"), humanize.IBytes(idx.Bytes), progress.Plural(len(idx.Shards), "shard"), time.Since(start).Round(time.Second),
 			st.Found.Load(), st.HardLinks.Load(), st.Vanished.Load())
+	}
+	if err := metrics.Keep(dir, res.Spec, req.Monitoring); err != nil {
+		return err
 	}
 	if w := pf.SpaceWarning(req, idx.Bytes); w != "" {
 		fmt.Fprintf(out, "warning: %s\n", w)

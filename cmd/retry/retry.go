@@ -17,6 +17,7 @@ import (
 	"migrator/cmd/cli"
 	"migrator/launch"
 	"migrator/manifest"
+	"migrator/metrics"
 	"migrator/planner"
 	"migrator/progress"
 	"migrator/slurm"
@@ -24,10 +25,11 @@ import (
 
 // Cmd is "migrator retry CAMPAIGN [--scheduler slurm|local]".
 type Cmd struct {
-	Campaign  string `arg:"" help:"Campaign directory." type:"path"`
-	Scheduler string `enum:"slurm,local" default:"slurm" help:"slurm: submit a new job array over the retry manifests; local: run it here, in the foreground. One of: ${enum}."`
-	NoSubmit  bool   `name:"no-submit" help:"Write the round's manifests and job script, print the sbatch command, submit nothing."`
-	Emit      bool   `name:"emit-script" help:"Like --no-submit, but write the round's array job script to stdout, for: migrator retry CAMPAIGN --emit-script | sbatch"`
+	Campaign    string `arg:"" help:"Campaign directory." type:"path"`
+	Scheduler   string `enum:"slurm,local" default:"slurm" help:"slurm: submit a new job array over the retry manifests; local: run it here, in the foreground. One of: ${enum}."`
+	NoSubmit    bool   `name:"no-submit" help:"Write the round's manifests and job script, print the sbatch command, submit nothing."`
+	TextfileDir string `name:"textfile-dir" type:"path" placeholder:"DIR" help:"node_exporter's textfile collector directory for the campaign's live metrics (as plan's --textfile-dir); kept in the campaign."`
+	Emit        bool   `name:"emit-script" help:"Like --no-submit, but write the round's array job script to stdout, for: migrator retry CAMPAIGN --emit-script | sbatch"`
 }
 
 // Run starts the retry round.
@@ -38,6 +40,14 @@ func (c *Cmd) Run(env *cli.Env) error {
 	spec, err := d.Load()
 	if err != nil {
 		return cli.BadInput(err)
+	}
+	if c.TextfileDir != "" {
+		if err := metrics.CheckDir(c.TextfileDir); err != nil {
+			return cli.BadInput(err)
+		}
+		if err := metrics.Keep(d, spec, campaign.Monitoring{TextfileDir: c.TextfileDir}); err != nil {
+			return err
+		}
 	}
 	if spec.DryRun {
 		return cli.BadInputf("campaign %s is a dry run: there is nothing to retry; plan a real campaign", spec.ID)

@@ -1,0 +1,223 @@
+// Package metrics keeps a campaign's live Prometheus textfile, DIR/migrator-<campaign>.prom,
+// for node_exporter's textfile collector, while its tasks run.
+//
+// The choice: a periodic collect, not per-task files merged later. Every work task of a
+// campaign with a textfile directory runs a Refresher. About every CheckEvery it looks at
+// the file's age; when the file is older than Every, the task takes the campaign's
+// reports/metrics.lock (a lock file like a shard's, without waiting: another task is
+// refreshing it then), collects the whole campaign exactly as collect does (report.Collect,
+// every checkpoint through checkpoint's reader, up to its last complete record), renders
+// it with report.WriteProm (the renderer of collect's status.prom) and replaces the file
+// atomically: a temporary file in DIR, fsynced, chmod 0644 and renamed, so that a
+// node_exporter running as another user reads it and never sees half of one. One task at
+// a time does it for the whole campaign, so the cost is one collect per Every, whatever
+// the number of tasks; a task also refreshes it when it ends, after releasing its shard,
+// and collect writes it too, so the file's last state is the campaign's final one.
+//
+// The file is the same as status.prom (the same figures, from the same Status), with
+// migrator_report_timestamp_seconds as its freshness: alert when it is old while
+// migrator_running_shards says tasks run (see monitoring/).
+package metrics
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"migrator/campaign"
+	"migrator/checkpoint"
+	"migrator/durable"
+	"migrator/report"
+)
+
+// Defaults of a Refresher.
+const (
+	// Every is how old the file may get before a task refreshes it: with CheckEvery, the
+	// file is never more than about 40 s (plus one collect) old while tasks run.
+	Every = 30 * time.Second
+	// CheckEvery is how often a task looks at the file's age.
+	CheckEvery = 10 * time.Second
+	// Lock is the lock file, in the campaign's reports/, of the task that refreshes.
+	Lock = "metrics.lock"
+)
+
+// FileName is the textfile of campaign id in the textfile directory.
+func FileName(id string) string { return "migrator-" + id + ".prom" }
+
+// Path is the textfile of the campaign spec in dir.
+func Path(dir string, spec *campaign.Spec) string { return filepath.Join(dir, FileName(spec.ID)) }
+
+// CheckDir refuses a textfile directory that is not an existing directory, for plan and
+// retry to say so before anything runs.
+func CheckDir(dir string) error {
+	if !filepath.IsAbs(dir) {
+		return fmt.Errorf("textfile directory %q: not an absolute path", dir)
+	}
+	st, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("textfile directory: %w", err)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("textfile directory %s: not a directory", dir)
+	}
+	return nil
+}
+
+// Write renders st into the campaign's textfile in dir, atomically, mode 0644.
+func Write(dir string, st *report.Status, spec *campaign.Spec) error {
+	var b strings.Builder
+	report.WriteProm(&b, st)
+	f, err := durable.Create(Path(dir, spec), 0o644)
+	if err != nil {
+		return err
+	}
+	defer f.Abort()
+	if err := f.Chmod(0o644); err != nil { // whatever the umask: node_exporter is another user
+		return err
+	}
+	if _, err := io.WriteString(f, b.String()); err != nil {
+		return err
+	}
+	return f.Commit()
+}
+
+// Refresh collects the campaign and rewrites its textfile in dir.
+func Refresh(ctx context.Context, d campaign.Dir, spec *campaign.Spec, dir string) error {
+	st, err := report.Collect(ctx, d, spec, report.Options{Workers: 2})
+	if err != nil {
+		return err
+	}
+	return Write(dir, st, spec)
+}
+
+// Options configure a Refresher.
+type Options struct {
+	Dir        string        // the textfile directory
+	Every      time.Duration // default Every
+	CheckEvery time.Duration // default CheckEvery
+	Holder     checkpoint.LockInfo
+	Log        io.Writer // where problems are said, once each (a task's log)
+}
+
+// Refresher keeps the textfile fresh while a task runs. Problems (a missing directory, a
+// damaged checkpoint) are said once on Log and never stop the task.
+type Refresher struct {
+	d      campaign.Dir
+	spec   *campaign.Spec
+	o      Options
+	cancel context.CancelFunc
+	done   chan struct{}
+	mu     sync.Mutex
+	said   map[string]bool
+}
+
+// Start starts refreshing in the background until Stop.
+func Start(d campaign.Dir, spec *campaign.Spec, o Options) *Refresher {
+	if o.Every <= 0 {
+		o.Every = Every
+	}
+	if o.CheckEvery <= 0 {
+		o.CheckEvery = CheckEvery
+	}
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &Refresher{d: d, spec: spec, o: o, cancel: cancel, done: make(chan struct{}), said: map[string]bool{}}
+	go func() {
+		defer close(r.done)
+		t := time.NewTicker(o.CheckEvery)
+		defer t.Stop()
+		for {
+			r.tick(ctx, false)
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return r
+}
+
+// Stop stops the background refreshes, then refreshes once more, waiting up to wait for
+// another task's refresh to end: called once the task released its shard, it leaves the
+// file saying so.
+func (r *Refresher) Stop(wait time.Duration) {
+	r.cancel()
+	<-r.done
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	r.tick(ctx, true)
+}
+
+// tick refreshes the file if it is older than Every (always if force), unless another
+// task holds the lock; with force it waits for the lock until ctx ends.
+func (r *Refresher) tick(ctx context.Context, force bool) {
+	path := Path(r.o.Dir, r.spec)
+	if !force && r.fresh(path) {
+		return
+	}
+	lockPath := filepath.Join(r.d.Reports(), Lock)
+	var lock *checkpoint.Lock
+	for {
+		var err error
+		lock, err = checkpoint.AcquireLock(lockPath, r.o.Holder, checkpoint.LockOptions{})
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, checkpoint.ErrLocked) {
+			r.say("metrics: %v", err)
+			return
+		}
+		if !force {
+			return // another task is refreshing it
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	defer lock.Release()
+	if !force && r.fresh(path) { // refreshed while we took the lock
+		return
+	}
+	if err := Refresh(ctx, r.d, r.spec, r.o.Dir); err != nil && ctx.Err() == nil {
+		r.say("metrics: %s: %v", path, err)
+	}
+}
+
+func (r *Refresher) fresh(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && time.Since(st.ModTime()) < r.o.Every
+}
+
+// say writes a problem once.
+func (r *Refresher) say(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.said[msg] {
+		return
+	}
+	r.said[msg] = true
+	fmt.Fprintf(r.o.Log, "%s: %s (the migration goes on)\n", time.Now().Format(time.DateTime), msg)
+}
+
+// Keep records m in the campaign (campaign.json) when it names a textfile directory that
+// the campaign does not have yet: plan and retry take --textfile-dir for a campaign
+// planned without it, or to move it. Tasks read it from campaign.json.
+func Keep(d campaign.Dir, spec *campaign.Spec, m campaign.Monitoring) error {
+	if m.TextfileDir == "" || spec.Monitoring == m {
+		return nil
+	}
+	spec.Monitoring = m
+	return d.Save(spec)
+}

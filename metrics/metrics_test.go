@@ -1,0 +1,119 @@
+package metrics
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"migrator/campaign"
+	"migrator/report"
+)
+
+// The textfile is 0644 whatever the umask (node_exporter runs as another user), is
+// replaced whole, and leaves no temporary file that node_exporter could read.
+func TestWriteMode(t *testing.T) {
+	old := syscall.Umask(0o077)
+	defer syscall.Umask(old)
+	dir := t.TempDir()
+	spec := &campaign.Spec{ID: "c-20261202-061500-abcd0123"}
+	st := &report.Status{Campaign: spec.ID, Generated: time.Unix(1700000000, 0), RunningShards: 3,
+		Events: report.Events{Outcomes: map[string]uint64{"migrated": 7}}}
+	for i := 0; i < 2; i++ {
+		if err := Write(dir, st, spec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fi, err := os.Stat(filepath.Join(dir, "migrator-c-20261202-061500-abcd0123.prom"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o644 {
+		t.Errorf("mode %o, want 644", fi.Mode().Perm())
+	}
+	data, _ := os.ReadFile(filepath.Join(dir, FileName(spec.ID)))
+	for _, line := range []string{`migrator_running_shards{campaign="c-20261202-061500-abcd0123"} 3`,
+		`migrator_outcomes_total{campaign="c-20261202-061500-abcd0123",outcome="migrated"} 7`,
+		`migrator_report_timestamp_seconds{campaign="c-20261202-061500-abcd0123"} 1700000000`} {
+		if !strings.Contains(string(data), line+"\n") {
+			t.Errorf("textfile lacks %s:\n%s", line, data)
+		}
+	}
+	ents, _ := os.ReadDir(dir)
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	if diff := cmp.Diff([]string{FileName(spec.ID)}, names); diff != "" {
+		t.Errorf("textfile directory (-want +got):\n%s", diff)
+	}
+}
+
+func TestCheckDir(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "f")
+	os.WriteFile(file, nil, 0o600)
+	for _, tc := range []struct{ dir, want string }{
+		{dir, ""},
+		{"relative/dir", "not an absolute path"},
+		{filepath.Join(dir, "missing"), "no such file or directory"},
+		{file, "not a directory"},
+	} {
+		err := CheckDir(tc.dir)
+		if (tc.want == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("CheckDir(%s) = %v, want %q", tc.dir, err, tc.want)
+		}
+	}
+}
+
+// The example alerting rules are valid, fire when they should (promtool test rules), and
+// use only metrics that migrator writes.
+func TestAlertRules(t *testing.T) {
+	promtool := lookPromtool(t)
+	rules := filepath.Join("..", "monitoring", "alerts.yml")
+	for _, args := range [][]string{{"check", "rules", rules}, {"test", "rules", filepath.Join("..", "monitoring", "alerts_test.yml")}} {
+		out, err := exec.Command(promtool, args...).CombinedOutput()
+		if err != nil {
+			t.Errorf("promtool %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	data, err := os.ReadFile(rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	report.WriteProm(&b, &report.Status{Campaign: "c", LastActivity: &time.Time{}})
+	written := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^# TYPE (\S+)`).FindAllStringSubmatch(b.String(), -1) {
+		written[m[1]] = true
+	}
+	var unknown []string
+	for _, name := range regexp.MustCompile(`migrator_[a-z_]+`).FindAllString(string(data), -1) {
+		if !written[name] {
+			unknown = append(unknown, name)
+		}
+	}
+	sort.Strings(unknown)
+	if len(unknown) > 0 {
+		t.Errorf("alerts.yml uses metrics migrator does not write: %v", unknown)
+	}
+}
+
+func lookPromtool(t *testing.T) string {
+	bin, err := exec.LookPath("promtool")
+	if err != nil {
+		if os.Getenv("MIGRATOR_REQUIRE_PROMTOOL") == "1" {
+			t.Fatal("promtool is not installed (apt-get install prometheus)")
+		}
+		t.Skip("promtool is not installed (apt-get install prometheus); .ci/run installs it")
+	}
+	return bin
+}
