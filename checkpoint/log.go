@@ -106,6 +106,9 @@ func readHeader(r io.Reader, name string, want Header) (int64, error) {
 
 // Visitor receives a log's records in order. Any field may be nil.
 type Visitor struct {
+	// Position, if set, is called before each record's own callback with the record's
+	// byte range in the file: end is where a later ReadFrom may continue.
+	Position func(start, end int64)
 	Outcome  func(*Record) error
 	Attempt  func(*Attempt) error
 	RunStart func(*RunStart) error
@@ -129,10 +132,22 @@ func Read(path string, want Header, v Visitor) (ScanInfo, error) {
 		return ScanInfo{}, fmt.Errorf("checkpoint: %w", err)
 	}
 	defer f.Close()
-	return scan(f, path, want, v)
+	return scan(f, path, want, 0, v)
 }
 
-func scan(f *os.File, name string, want Header, v Visitor) (ScanInfo, error) {
+// ReadFrom is Read from offset from on, which must be 0 or a record's end that an earlier
+// read reported (ScanInfo.End, or Visitor.Position's end): followers of a live log, such
+// as migrator tail, read only what was appended since. The header is still checked.
+func ReadFrom(path string, want Header, from int64, v Visitor) (ScanInfo, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return ScanInfo{}, fmt.Errorf("checkpoint: %w", err)
+	}
+	defer f.Close()
+	return scan(f, path, want, from, v)
+}
+
+func scan(f *os.File, name string, want Header, from int64, v Visitor) (ScanInfo, error) {
 	st, err := f.Stat()
 	if err != nil {
 		return ScanInfo{}, fmt.Errorf("checkpoint: %w", err)
@@ -142,6 +157,15 @@ func scan(f *os.File, name string, want Header, v Visitor) (ScanInfo, error) {
 	off, err := readHeader(br, name, want)
 	if err != nil {
 		return info, err
+	}
+	if from > 0 && from != off {
+		if from < off || from > info.Size {
+			return info, &FormatError{File: name, Offset: from, Msg: fmt.Sprintf("no record ends at byte %d (the log has %d bytes)", from, info.Size)}
+		}
+		if _, err := br.Discard(int(from - off)); err != nil {
+			return info, fmt.Errorf("checkpoint %s: %w", name, err)
+		}
+		off = from
 	}
 	var head [8]byte
 	body := make([]byte, 0, 256)
@@ -165,6 +189,9 @@ func scan(f *os.File, name string, want Header, v Visitor) (ScanInfo, error) {
 		io.ReadFull(br, body)
 		if crc32.Checksum(body, castagnoli) != binary.LittleEndian.Uint32(head[4:]) {
 			break
+		}
+		if v.Position != nil {
+			v.Position(off, off+8+n)
 		}
 		var verr error
 		switch body[0] {
@@ -286,7 +313,7 @@ func OpenWriter(path string, h Header, opts WriterOptions, v Visitor) (*Writer, 
 	if err != nil {
 		return nil, rec, fmt.Errorf("checkpoint: %w", err)
 	}
-	info, err := scan(f, path, h, v)
+	info, err := scan(f, path, h, 0, v)
 	if err != nil {
 		f.Close()
 		return nil, rec, err

@@ -12,6 +12,7 @@ import (
 	"migrator/cmd/plan"
 	"migrator/cmd/retry"
 	"migrator/cmd/status"
+	"migrator/cmd/tail"
 	"migrator/cmd/work"
 )
 
@@ -28,6 +29,7 @@ type CLI struct {
 	Cancel   control.CancelCmd   `cmd:"" help:"Cancel the campaign's array and collect jobs (scancel); tasks checkpoint first."`
 	Throttle control.ThrottleCmd `cmd:"" help:"Change how many array tasks run at once, live (scontrol update ArrayTaskThrottle)."`
 	Retry    retry.Cmd           `cmd:"" help:"Start a new round over the files that failed with a retryable error."`
+	Tail     tail.Cmd            `cmd:"" help:"Print the per-file outcomes of all tasks as they land (-f to follow, --json)."`
 	Version_ VersionCmd          `cmd:"" name:"version" help:"Print the version, the commit it was built from and the Go version."`
 }
 
