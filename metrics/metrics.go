@@ -14,6 +14,13 @@
 // the number of tasks; a task also refreshes it when it ends, after releasing its shard,
 // and collect writes it too, so the file's last state is the campaign's final one.
 //
+// A collect reads every manifest and checkpoint: about 2.5 million entries a second
+// (BENCHMARKS.md), so well under a second up to a few million files. On larger campaigns
+// the refreshes are spaced to keep their cost bounded: the next one comes no sooner than
+// Duty times what the last one took (recorded in reports/metrics.json), so the tasks of
+// the campaign spend at most a tenth of one task's time on it, and the file of a
+// 100-million-file campaign (about 40 s per collect) is some 7 minutes old at worst.
+//
 // The file is the same as status.prom (the same figures, from the same Status), with
 // migrator_report_timestamp_seconds as its freshness: alert when it is old while
 // migrator_running_shards says tasks run (see monitoring/).
@@ -21,6 +28,7 @@ package metrics
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -189,14 +197,47 @@ func (r *Refresher) tick(ctx context.Context, force bool) {
 	if !force && r.fresh(path) { // refreshed while we took the lock
 		return
 	}
-	if err := Refresh(ctx, r.d, r.spec, r.o.Dir); err != nil && ctx.Err() == nil {
-		r.say("metrics: %s: %v", path, err)
+	t0 := time.Now()
+	if err := Refresh(ctx, r.d, r.spec, r.o.Dir); err != nil {
+		if ctx.Err() == nil {
+			r.say("metrics: %s: %v", path, err)
+		}
+		return
 	}
+	// What the refresh cost, for the next refresher (another task, perhaps elsewhere).
+	data, _ := json.Marshal(cost{Seconds: time.Since(t0).Seconds()})
+	if err := durable.WriteFile(filepath.Join(r.d.Reports(), CostFile), data, 0o600); err != nil {
+		r.say("metrics: %v", err)
+	}
+}
+
+// CostFile, in the campaign's reports/, says how long the last refresh took.
+const CostFile = "metrics.json"
+
+type cost struct {
+	Seconds float64 `json:"collect_seconds"`
+}
+
+// Duty bounds the share of time the campaign's tasks spend refreshing the textfile: a
+// refresh that took s seconds is followed by the next one no sooner than Duty × s later.
+const Duty = 10
+
+// interval is how old the textfile may get before the next refresh: Every, or Duty times
+// what the last refresh took, whichever is longer.
+func interval(every time.Duration, last float64) time.Duration {
+	return max(every, time.Duration(Duty*last*float64(time.Second)))
 }
 
 func (r *Refresher) fresh(path string) bool {
 	st, err := os.Stat(path)
-	return err == nil && time.Since(st.ModTime()) < r.o.Every
+	if err != nil {
+		return false
+	}
+	var c cost
+	if data, err := os.ReadFile(filepath.Join(r.d.Reports(), CostFile)); err == nil {
+		json.Unmarshal(data, &c) // unreadable: no cost known, refresh every Every
+	}
+	return time.Since(st.ModTime()) < interval(r.o.Every, c.Seconds)
 }
 
 // say writes a problem once.

@@ -117,3 +117,19 @@ func lookPromtool(t *testing.T) string {
 	}
 	return bin
 }
+
+func TestInterval(t *testing.T) {
+	for _, tc := range []struct {
+		last float64
+		want time.Duration
+	}{
+		{0, 30 * time.Second},
+		{0.2, 30 * time.Second},
+		{3, 30 * time.Second},
+		{40, 400 * time.Second},
+	} {
+		if got := interval(30*time.Second, tc.last); got != tc.want {
+			t.Errorf("interval after a %v s collect = %v, want %v", tc.last, got, tc.want)
+		}
+	}
+}
