@@ -171,8 +171,10 @@ func TestTailFollowsRunningCampaign(t *testing.T) {
 	if diff := cmp.Diff(wantPaths, union); diff != "" {
 		t.Errorf("events before the cursor and after it (-want +got):\n%s", diff)
 	}
-	if r := e.run("tail", e.camp, "--from", "v1;0.0=3"); r.code != 2 || !strings.Contains(r.stderr, "no record ends at byte 3") {
-		t.Errorf("tail from a bad cursor: exit %d, %s", r.code, r.stderr)
+	for _, bad := range []string{"v1;0.0=3", "v1;0.0=100", "v1;0.9=0", "v2;0.0=0", "0.0=1"} {
+		if r := e.run("tail", e.camp, "--from", bad); r.code != 2 || !strings.Contains(r.stderr, "cursor") || r.stdout != "" {
+			t.Errorf("tail --from %s: exit %d, %d bytes on stdout, stderr %s; want exit 2 naming the cursor, nothing printed", bad, r.code, len(r.stdout), r.stderr)
+		}
 	}
 }
 

@@ -257,3 +257,48 @@ func (h *eventHeap) Pop() any {
 	*h = old[:len(old)-1]
 	return x
 }
+
+// Check makes sure every position of c is the end of a record of its log (or 0), reading
+// those logs once from the start: a cursor from another campaign, or mangled, is refused
+// rather than read from the middle of a record.
+func Check(d campaign.Dir, spec *campaign.Spec, c Cursor) error {
+	found := errors.New("found")
+	for k, off := range c {
+		rd := d.Round(k.round)
+		idx, err := manifest.ReadIndex(rd.Manifests)
+		if err != nil {
+			return fmt.Errorf("cursor names round %d: %w", k.round, err)
+		}
+		if k.shard >= len(idx.Shards) {
+			return fmt.Errorf("cursor names shard %d of round %d, which has %d", k.shard, k.round, len(idx.Shards))
+		}
+		sh := idx.Shards[k.shard]
+		if off == 0 {
+			continue
+		}
+		hdr := checkpoint.Header{Campaign: spec.ID, Round: k.round, Shard: sh.Shard, Entries: sh.Files}
+		var hit bool
+		_, err = checkpoint.Read(checkpoint.LogPath(rd.Checkpoints, sh.Shard), hdr, checkpoint.Visitor{
+			Position: func(_, end int64) { hit = hit || end == off },
+			Outcome:  func(*checkpoint.Record) error { return stopIf(hit, found) },
+			Attempt:  func(*checkpoint.Attempt) error { return stopIf(hit, found) },
+			RunStart: func(*checkpoint.RunStart) error { return stopIf(hit, found) },
+			RunEnd:   func(*checkpoint.RunEnd) error { return stopIf(hit, found) },
+		})
+		if err != nil && !errors.Is(err, found) {
+			return err
+		}
+		if !hit {
+			return fmt.Errorf("cursor: no record of round %d shard %d ends at byte %d of %s", k.round, k.shard, off,
+				checkpoint.LogPath(rd.Checkpoints, sh.Shard))
+		}
+	}
+	return nil
+}
+
+func stopIf(hit bool, err error) error {
+	if hit {
+		return err
+	}
+	return nil
+}

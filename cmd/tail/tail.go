@@ -45,6 +45,9 @@ func (c *Cmd) Run(env *cli.Env) error {
 		if from, err = events.ParseCursor(c.From); err != nil {
 			return cli.BadInput(err)
 		}
+		if err := events.Check(d, spec, from); err != nil {
+			return cli.BadInput(err)
+		}
 	}
 	t := events.New(d, spec, from)
 	defer t.Close()
