@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"migrator/campaign"
+	"migrator/checkpoint"
 	"migrator/report"
 )
 
@@ -131,5 +133,60 @@ func TestInterval(t *testing.T) {
 		if got := interval(30*time.Second, tc.last); got != tc.want {
 			t.Errorf("interval after a %v s collect = %v, want %v", tc.last, got, tc.want)
 		}
+	}
+}
+
+// A task refreshes a missing or old file, leaves a fresh one alone, skips while another
+// task holds the lock, and on Stop waits for that lock only as long as it is told.
+func TestRefresher(t *testing.T) {
+	d := campaign.Dir{Root: t.TempDir()}
+	os.MkdirAll(d.Reports(), 0o700)
+	spec := &campaign.Spec{ID: "c-r", Request: campaign.Request{Selection: campaign.Selection{OSTs: "1"}}}
+	dir := t.TempDir()
+	path := Path(dir, spec)
+	holder := checkpoint.CurrentHolder(func(string) string { return "" })
+	o := Options{Dir: dir, Holder: holder, Every: time.Hour, CheckEvery: time.Hour}
+
+	r := Start(d, spec, o) // first look at once: no file yet
+	r.Stop(time.Second)
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("no textfile after a start and stop: %v", err)
+	}
+	old := time.Now().Add(-2 * time.Hour)
+	os.Chtimes(path, old, old) // as if written two hours ago
+	r = Start(d, spec, Options{Dir: dir, Holder: holder, Every: 3 * time.Hour, CheckEvery: time.Hour})
+	r.cancel()
+	<-r.done
+	if fi2, _ := os.Stat(path); !fi2.ModTime().Equal(old) {
+		t.Errorf("a file younger than Every was rewritten (mtime %v, was %v)", fi2.ModTime(), old)
+	}
+
+	// Another task holds the lock: no refresh, and Stop gives up after its wait.
+	other := holder
+	other.PID, other.PIDStart = os.Getppid(), 0 // alive, on this host
+	lock, err := checkpoint.AcquireLock(filepath.Join(d.Reports(), Lock), other, checkpoint.LockOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(path)
+	r = Start(d, spec, o)
+	t0 := time.Now()
+	r.Stop(300 * time.Millisecond)
+	if _, err := os.Stat(path); err == nil {
+		t.Error("refreshed while another task held the lock")
+	}
+	if el := time.Since(t0); el < 300*time.Millisecond || el > 3*time.Second {
+		t.Errorf("Stop waited %v for the lock, want about 300ms", el)
+	}
+	lock.Release()
+	r = Start(d, spec, o)
+	r.Stop(time.Second)
+	if _, err := os.Stat(path); err != nil {
+		t.Errorf("no refresh once the lock was free: %v", err)
+	}
+	var c cost
+	data, err := os.ReadFile(filepath.Join(d.Reports(), CostFile))
+	if err != nil || json.Unmarshal(data, &c) != nil || c.Seconds <= 0 {
+		t.Errorf("%s: %s, %v; want the refresh's duration", CostFile, data, err)
 	}
 }
