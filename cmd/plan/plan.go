@@ -76,7 +76,7 @@ type Cmd struct {
 	SbatchArg     []string `name:"sbatch-arg" sep:"none" placeholder:"ARG" help:"Extra sbatch option, as one argument (e.g. --sbatch-arg=--mem=2G); repeat for several."`
 	CPUsPerTask   int      `name:"cpus-per-task" placeholder:"N" help:"CPUs of each array task (sbatch --cpus-per-task). Default: one per --workers."`
 	Mem           cli.Size `name:"mem" placeholder:"SIZE" help:"Memory of each array task (sbatch --mem; 2G, 1500M). Default: 128 MiB plus 80 MiB per --workers (each lfs migrate holds a 64 MiB copy buffer)."`
-	TextfileDir   string   `name:"textfile-dir" type:"path" placeholder:"DIR" help:"node_exporter's textfile collector directory: running tasks keep DIR/migrator-<campaign>.prom (Prometheus metrics, mode 0644) at most a minute old. Kept in the campaign; a rerun of plan with it changes it."`
+	TextfileDir   string   `name:"textfile-dir" type:"path" placeholder:"DIR" help:"node_exporter's textfile collector directory: running tasks rewrite DIR/migrator-<campaign>.prom (Prometheus metrics, mode 0644) every 30 s (spaced out on campaigns where a collect takes seconds). Kept in the campaign; a rerun of plan with it changes it."`
 	TemplateDir   string   `name:"template-dir" type:"existingdir" placeholder:"DIR" help:"Directory with job.sbatch.tmpl and collect.sbatch.tmpl to use instead of the built-in templates."`
 }
 

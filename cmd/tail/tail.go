@@ -61,8 +61,13 @@ func (c *Cmd) Run(env *cli.Env) error {
 		_, err := fmt.Fprintln(out, line(ev))
 		return err
 	}
+	printed := ""
 	cursor := func() error {
 		cur := t.Cursor().String()
+		if cur == printed {
+			return nil
+		}
+		printed = cur
 		if c.JSON {
 			return enc.Encode(struct {
 				Cursor string `json:"cursor"`
@@ -98,10 +103,7 @@ func (c *Cmd) Run(env *cli.Env) error {
 			continue // catching up: read on at once
 		}
 		if !c.Follow {
-			if !c.JSON {
-				return cursor()
-			}
-			return nil
+			return cursor() // past the last records of other kinds too, if any
 		}
 		select {
 		case <-ctx.Done():
@@ -127,7 +129,7 @@ func line(ev *events.Event) string {
 	}
 	s := fmt.Sprintf("%s round %d shard %d %s %s", ev.Time.Local().Format("2006-01-02 15:04:05.000"), ev.Round, ev.Shard, what, printable(string(ev.Path)))
 	if ev.Message != "" && ev.Outcome == "failed" {
-		s += ": " + ev.Message
+		s += ": " + printable(ev.Message)
 	}
 	return s
 }
