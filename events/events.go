@@ -187,7 +187,11 @@ func (t *Tail) Poll(ctx context.Context, emit func(*Event) error) (int, error) {
 		if err != nil && !errors.Is(err, errFull) {
 			return 0, err
 		}
-		for _, ev := range evs {
+		// Paths in index order: one pass over the manifest, whatever order the task
+		// recorded its files in.
+		byIndex := append([]*Event(nil), evs...)
+		sort.Slice(byIndex, func(i, j int) bool { return byIndex[i].Index < byIndex[j].Index })
+		for _, ev := range byIndex {
 			p, err := t.paths.path(l.rd, l.sh, t.indexes[l.key.round], ev.Index)
 			if err != nil {
 				return 0, err

@@ -9,18 +9,24 @@ import (
 	"migrator/manifest"
 )
 
-// pathCache finds an entry's path in its shard's manifest. Tasks record entries mostly in
-// manifest order, so each shard keeps a reader that moves forward; an earlier entry (a
-// busy file retried later) reopens the shard. At most max shards are held open.
+// pathCache finds an entry's path in its shard's manifest. Tasks record entries in
+// manifest order give or take a batch (checks and migrations of a batch of files finish
+// in any order), so each shard keeps a reader that moves forward and remembers the paths
+// of the last window entries it passed; only an entry further back (a busy file retried
+// at the end of the task) reopens the shard. At most max shards are held open.
 type pathCache struct {
 	max   int
 	open  map[string]*shardCursor
 	clock int
 }
 
+// window is how many of the latest entries' paths each open shard remembers.
+const window = 8192
+
 type shardCursor struct {
 	r    *manifest.ShardReader
-	next uint64 // index of the entry Next returns next
+	next uint64   // index of the entry Next returns next
+	ring []string // ring[i%window]: the path of entry i, for next-window <= i < next
 	e    manifest.Entry
 	used int
 }
@@ -31,7 +37,11 @@ func (c *pathCache) path(rd campaign.Round, sh manifest.ShardIndex, idx manifest
 	file := filepath.Join(rd.Manifests, sh.File)
 	c.clock++
 	sc := c.open[file]
-	if sc != nil && sc.next > 0 && i < sc.next-1 {
+	if sc != nil && i < sc.next && i+window >= sc.next {
+		sc.used = c.clock
+		return sc.ring[i%window], nil
+	}
+	if sc != nil && i < sc.next {
 		sc.r.Close()
 		delete(c.open, file)
 		sc = nil
@@ -48,7 +58,7 @@ func (c *pathCache) path(rd campaign.Round, sh manifest.ShardIndex, idx manifest
 			r.Close()
 			return "", fmt.Errorf("%s: shard header says campaign %s round %d shard %d", file, h.Campaign, h.Round, h.Shard)
 		}
-		sc = &shardCursor{r: r}
+		sc = &shardCursor{r: r, ring: make([]string, window)}
 		c.open[file] = sc
 	}
 	sc.used = c.clock
@@ -58,6 +68,7 @@ func (c *pathCache) path(rd campaign.Round, sh manifest.ShardIndex, idx manifest
 		} else if err != nil {
 			return "", err
 		}
+		sc.ring[sc.next%window] = sc.e.Path
 		sc.next++
 	}
 	return sc.e.Path, nil
