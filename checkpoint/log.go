@@ -162,9 +162,7 @@ func scan(f *os.File, name string, want Header, from int64, v Visitor) (ScanInfo
 		if from < off || from > info.Size {
 			return info, &FormatError{File: name, Offset: from, Msg: fmt.Sprintf("no record ends at byte %d (the log has %d bytes)", from, info.Size)}
 		}
-		if _, err := br.Discard(int(from - off)); err != nil {
-			return info, fmt.Errorf("checkpoint %s: %w", name, err)
-		}
+		br.Reset(io.NewSectionReader(f, from, info.Size-from)) // the records before it are not read again
 		off = from
 	}
 	var head [8]byte
