@@ -102,16 +102,23 @@ type Tail struct {
 	pos     Cursor
 	indexes map[int]manifest.Index // rounds' indexes, immutable once written
 	paths   *pathCache
-	// Batch bounds the events one Poll holds (default 65536), shared among the logs.
-	Batch int
+	// Batch bounds the events one Poll holds (default 16384). A backlog larger than that
+	// (catching up on a campaign that ran) is read log after log, each Poll going on where
+	// the last one stopped, so each batch is merged by time but batches follow the logs.
+	Batch  int
+	resume logKey // the log the last Poll stopped in, for lack of room
 }
+
+// maxOpen is how many shards' manifests a Tail keeps open (some 6 MiB each: a zstd window
+// and buffers), enough for the running tasks of a campaign at the default throttle twice.
+const maxOpen = 32
 
 // New starts a Tail at from (nil: the beginning).
 func New(d campaign.Dir, spec *campaign.Spec, from Cursor) *Tail {
 	if from == nil {
 		from = Cursor{}
 	}
-	return &Tail{d: d, spec: spec, pos: from, indexes: map[int]manifest.Index{}, paths: newPathCache(64), Batch: 65536}
+	return &Tail{d: d, spec: spec, pos: from, indexes: map[int]manifest.Index{}, paths: newPathCache(maxOpen), Batch: 16384}
 }
 
 // Cursor is the position after the last event handed out.
@@ -166,16 +173,27 @@ func (t *Tail) Poll(ctx context.Context, emit func(*Event) error) (int, error) {
 	if len(logs) == 0 {
 		return 0, nil
 	}
-	perLog := max(t.Batch/len(logs), 64)
+	// Start with the log the last Poll stopped in (logs are in round and shard order).
+	first := sort.Search(len(logs), func(i int) bool {
+		k := logs[i].key
+		return k.round > t.resume.round || k.round == t.resume.round && k.shard >= t.resume.shard
+	})
+	logs = append(logs[first:], logs[:first]...)
+	t.resume = logKey{}
+	room := max(t.Batch, 1)
 	errFull := errors.New("batch full")
 	var h eventHeap
 	for _, l := range logs {
+		if room == 0 {
+			t.resume = l.key
+			break
+		}
 		var evs []*Event
 		var end int64
 		_, err := checkpoint.ReadFrom(checkpoint.LogPath(l.rd.Checkpoints, l.key.shard), l.hdr, t.pos[l.key], checkpoint.Visitor{
 			Position: func(_, e int64) { end = e },
 			Outcome: func(r *checkpoint.Record) error {
-				if len(evs) >= perLog {
+				if len(evs) >= room {
 					return errFull
 				}
 				ev := fromRecord(r, l.key)
@@ -200,6 +218,14 @@ func (t *Tail) Poll(ctx context.Context, emit func(*Event) error) (int, error) {
 		}
 		if len(evs) > 0 {
 			h = append(h, evs)
+		}
+		room -= len(evs)
+		if errors.Is(err, errFull) {
+			t.resume = l.key // the next Poll goes on here
+			break
+		}
+		if !running(l.rd, l.key.shard) {
+			t.paths.drop(l.rd, l.sh) // read to its end and no task on it: a rerun reopens it
 		}
 		if err == nil && len(evs) == 0 && end > t.pos[l.key] {
 			t.pos[l.key] = end // only records of other kinds (attempts, runs) were new: move past them
@@ -305,4 +331,10 @@ func stopIf(hit bool, err error) error {
 		return err
 	}
 	return nil
+}
+
+// running reports whether a live task holds the shard's lock, as collect decides it.
+func running(rd campaign.Round, shard int) bool {
+	li, age, err := checkpoint.ReadLock(checkpoint.LockPath(rd.Checkpoints, shard))
+	return err == nil && !checkpoint.HolderGone(li, age)
 }

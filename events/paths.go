@@ -74,6 +74,15 @@ func (c *pathCache) path(rd campaign.Round, sh manifest.ShardIndex, idx manifest
 	return sc.e.Path, nil
 }
 
+// drop closes the shard's manifest, if open.
+func (c *pathCache) drop(rd campaign.Round, sh manifest.ShardIndex) {
+	file := filepath.Join(rd.Manifests, sh.File)
+	if sc := c.open[file]; sc != nil {
+		sc.r.Close()
+		delete(c.open, file)
+	}
+}
+
 func (c *pathCache) evict() {
 	var oldest string
 	for f, sc := range c.open {
