@@ -47,7 +47,7 @@ fi
 # Budgets are counts of executions, about 10 s each here, not durations: with a duration,
 # Go 1.26's fuzz coordinator may report its own deadline as a failure ("context deadline
 # exceeded", golang/go#75804, fixed in Go 1.27). A real failure prints the input it saved.
-for target in manifest:FuzzShardReader:200000 manifest:FuzzShardStream:60000 checkpoint:FuzzLogReader:8000; do
+for target in manifest:FuzzShardReader:200000 manifest:FuzzShardStream:60000 checkpoint:FuzzLogReader:8000 events:FuzzParseCursor:20000; do
 	IFS=: read -r pkg name execs <<<"$target"
 	if ! out=$(go test "./$pkg" -run '^$' -fuzz "^$name\$" -fuzztime "${execs}x" -fuzzminimizetime 500x 2>&1); then
 		printf '%s\n' "$out" >&2

@@ -32,3 +32,23 @@ func TestParseCursorRefuses(t *testing.T) {
 		}
 	}
 }
+
+// Whatever ParseCursor accepts, it writes back the same way and reads again to the same.
+func FuzzParseCursor(f *testing.F) {
+	for _, s := range []string{"v1", "v1;0.0=0", "v1;0.2=28;0.10=4096;12.999=1099511627776", "v1;1.1=1;1.1=2", "v1;00.01=007"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		c, err := ParseCursor(s)
+		if err != nil {
+			return
+		}
+		again, err := ParseCursor(c.String())
+		if err != nil {
+			t.Fatalf("ParseCursor(%q) gave %v, whose String %q does not parse: %v", s, c, c.String(), err)
+		}
+		if diff := cmp.Diff(c, again, cmp.AllowUnexported(logKey{})); diff != "" {
+			t.Fatalf("%q: (-first +again):\n%s", s, diff)
+		}
+	})
+}
