@@ -143,7 +143,7 @@ func Start(d campaign.Dir, spec *campaign.Spec, o Options) *Refresher {
 		t := time.NewTicker(o.CheckEvery)
 		defer t.Stop()
 		for {
-			r.tick(ctx, false)
+			r.tick(ctx, time.Time{})
 			select {
 			case <-ctx.Done():
 				return
@@ -156,19 +156,24 @@ func Start(d campaign.Dir, spec *campaign.Spec, o Options) *Refresher {
 
 // Stop stops the background refreshes, then refreshes once more, waiting up to wait for
 // another task's refresh to end: called once the task released its shard, it leaves the
-// file saying so.
+// file saying so. A refresh that another task started after that does as well, and then
+// this one is not needed (the tasks of an array that end together make one or two, not
+// one each).
 func (r *Refresher) Stop(wait time.Duration) {
+	released := time.Now()
 	r.cancel()
 	<-r.done
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
-	r.tick(ctx, true)
+	r.tick(ctx, released)
 }
 
-// tick refreshes the file if it is older than Every (always if force), unless another
-// task holds the lock; with force it waits for the lock until ctx ends.
-func (r *Refresher) tick(ctx context.Context, force bool) {
+// tick refreshes the file if it is older than its interval, unless another task holds the
+// lock. With since set, it refreshes unless a refresh started after since, waiting for the
+// lock until ctx ends.
+func (r *Refresher) tick(ctx context.Context, since time.Time) {
 	path := Path(r.o.Dir, r.spec)
+	force := !since.IsZero()
 	if !force && r.fresh(path) {
 		return
 	}
@@ -184,8 +189,8 @@ func (r *Refresher) tick(ctx context.Context, force bool) {
 			r.say("metrics: %v", err)
 			return
 		}
-		if !force {
-			return // another task is refreshing it
+		if !force || r.lastCost().Started.After(since) {
+			return // another task is refreshing it, or did after since
 		}
 		select {
 		case <-ctx.Done():
@@ -194,7 +199,7 @@ func (r *Refresher) tick(ctx context.Context, force bool) {
 		}
 	}
 	defer lock.Release()
-	if !force && r.fresh(path) { // refreshed while we took the lock
+	if !force && r.fresh(path) || force && r.lastCost().Started.After(since) { // refreshed while we took the lock
 		return
 	}
 	t0 := time.Now()
@@ -205,7 +210,7 @@ func (r *Refresher) tick(ctx context.Context, force bool) {
 		return
 	}
 	// What the refresh cost, for the next refresher (another task, perhaps elsewhere).
-	data, _ := json.Marshal(cost{Seconds: time.Since(t0).Seconds()})
+	data, _ := json.Marshal(cost{Seconds: time.Since(t0).Seconds(), Started: t0.UTC()})
 	if err := durable.WriteFile(filepath.Join(r.d.Reports(), CostFile), data, 0o600); err != nil {
 		r.say("metrics: %v", err)
 	}
@@ -215,7 +220,17 @@ func (r *Refresher) tick(ctx context.Context, force bool) {
 const CostFile = "metrics.json"
 
 type cost struct {
-	Seconds float64 `json:"collect_seconds"`
+	Seconds float64   `json:"collect_seconds"`
+	Started time.Time `json:"started"` // when the refresh began
+}
+
+// lastCost reads CostFile; a missing or unreadable one is a zero cost.
+func (r *Refresher) lastCost() cost {
+	var c cost
+	if data, err := os.ReadFile(filepath.Join(r.d.Reports(), CostFile)); err == nil {
+		json.Unmarshal(data, &c)
+	}
+	return c
 }
 
 // Duty bounds the share of time the campaign's tasks spend refreshing the textfile: a
@@ -233,11 +248,7 @@ func (r *Refresher) fresh(path string) bool {
 	if err != nil {
 		return false
 	}
-	var c cost
-	if data, err := os.ReadFile(filepath.Join(r.d.Reports(), CostFile)); err == nil {
-		json.Unmarshal(data, &c) // unreadable: no cost known, refresh every Every
-	}
-	return time.Since(st.ModTime()) < interval(r.o.Every, c.Seconds)
+	return time.Since(st.ModTime()) < interval(r.o.Every, r.lastCost().Seconds)
 }
 
 // say writes a problem once.

@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -186,7 +187,25 @@ func TestRefresher(t *testing.T) {
 	}
 	var c cost
 	data, err := os.ReadFile(filepath.Join(d.Reports(), CostFile))
-	if err != nil || json.Unmarshal(data, &c) != nil || c.Seconds <= 0 {
-		t.Errorf("%s: %s, %v; want the refresh's duration", CostFile, data, err)
+	if err != nil || json.Unmarshal(data, &c) != nil || c.Seconds <= 0 || c.Started.IsZero() {
+		t.Errorf("%s: %s, %v; want the refresh's start and duration", CostFile, data, err)
+	}
+
+	// Tasks ending together: a task whose shard was released before another task's
+	// refresh began needs no final refresh of its own; one released after it does.
+	released := time.Now()
+	other2 := Start(d, spec, o)
+	other2.Stop(time.Second) // refreshes after released
+	before := r.lastCost().Started
+	r = Start(d, spec, o)
+	r.cancel()
+	<-r.done
+	r.tick(context.Background(), released)
+	if got := r.lastCost().Started; !got.Equal(before) {
+		t.Errorf("a final refresh although one began after the shard was released (%v, then %v)", before, got)
+	}
+	r.tick(context.Background(), time.Now())
+	if got := r.lastCost().Started; !got.After(before) {
+		t.Errorf("no final refresh for a shard released after the last one began (%v, then %v)", before, got)
 	}
 }
