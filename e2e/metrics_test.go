@@ -160,3 +160,45 @@ func scrape(t *testing.T, addr string) map[string]float64 {
 	}
 	return out
 }
+
+// retry --textfile-dir gives a campaign planned without it live metrics from then on, kept
+// in campaign.json; a textfile directory that is not one is refused before anything runs.
+func TestRetryTextfileDir(t *testing.T) {
+	e := newEnv(t)
+	e.mktree(lfssim.TreeOptions{Files: 40, SourceShare: 1})
+	textfiles := filepath.Join(e.root, "textfile")
+	os.Mkdir(textfiles, 0o755)
+	notDir := filepath.Join(e.root, "file")
+	os.WriteFile(notDir, nil, 0o644)
+	if r := e.run(e.planArgs("--no-submit", "--textfile-dir", notDir)...); r.code != 2 || !strings.Contains(r.stderr, "not a directory") {
+		t.Fatalf("plan --textfile-dir FILE: exit %d, %s", r.code, r.stderr)
+	}
+	if _, err := os.Stat(e.camp); err == nil {
+		t.Error("a refused plan created its campaign")
+	}
+	e.mustRun(0, e.planArgs("--no-submit")...)
+	if r := e.run("retry", e.camp, "--scheduler", "local", "--textfile-dir", filepath.Join(e.root, "missing")); r.code != 2 {
+		t.Fatalf("retry --textfile-dir MISSING: exit %d, %s", r.code, r.stderr)
+	}
+	e.mustRun(0, "retry", e.camp, "--scheduler", "local", "--textfile-dir", textfiles)
+	spec, err := campaign.Dir{Root: e.camp}.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if spec.Monitoring.TextfileDir != textfiles {
+		t.Errorf("campaign.json textfile_dir %q, want %q", spec.Monitoring.TextfileDir, textfiles)
+	}
+	data, err := os.ReadFile(filepath.Join(textfiles, metrics.FileName(spec.ID)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range []string{
+		`migrator_files{campaign="` + spec.ID + `",state="migrated"} 40`,
+		`migrator_files{campaign="` + spec.ID + `",state="pending"} 0`,
+		`migrator_running_shards{campaign="` + spec.ID + `"} 0`,
+	} {
+		if !strings.Contains(string(data), line+"\n") {
+			t.Errorf("textfile lacks %s:\n%s", line, data)
+		}
+	}
+}
