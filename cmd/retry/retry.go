@@ -25,11 +25,12 @@ import (
 
 // Cmd is "migrator retry CAMPAIGN [--scheduler slurm|local]".
 type Cmd struct {
-	Campaign    string `arg:"" help:"Campaign directory." type:"path"`
-	Scheduler   string `enum:"slurm,local" default:"slurm" help:"slurm: submit a new job array over the retry manifests; local: run it here, in the foreground. One of: ${enum}."`
-	NoSubmit    bool   `name:"no-submit" help:"Write the round's manifests and job script, print the sbatch command, submit nothing."`
+	Campaign  string `arg:"" help:"Campaign directory." type:"path"`
+	Scheduler string `enum:"slurm,local" default:"slurm" help:"slurm: submit a new job array over the retry manifests; local: run it here, in the foreground. One of: ${enum}."`
+	NoSubmit  bool   `name:"no-submit" help:"Write the round's manifests and job script, print the sbatch command, submit nothing."`
+	Emit      bool   `name:"emit-script" help:"Like --no-submit, but write the round's array job script to stdout, for: migrator retry CAMPAIGN --emit-script | sbatch"`
+
 	TextfileDir string `name:"textfile-dir" type:"path" placeholder:"DIR" help:"node_exporter's textfile collector directory for the campaign's live metrics (as plan's --textfile-dir); kept in the campaign."`
-	Emit        bool   `name:"emit-script" help:"Like --no-submit, but write the round's array job script to stdout, for: migrator retry CAMPAIGN --emit-script | sbatch"`
 }
 
 // Run starts the retry round.

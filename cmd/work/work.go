@@ -30,14 +30,15 @@ import (
 type Cmd struct {
 	Campaign string `arg:"" help:"Campaign directory." type:"path"`
 
-	Shard        int           `default:"-1" env:"SLURM_ARRAY_TASK_ID" help:"Shard to migrate (default: this array task's index)."`
-	Round        int           `default:"0" help:"Round of the campaign: 0 for the plan, N for retry round N (the job script passes it)."`
-	Workers      int           `help:"Concurrent lfs migrate processes (default: the campaign's --workers)."`
-	Batch        int           `help:"Files per lfs migrate call (default: the campaign's; 1 disables batching)."`
-	FileTimeout  time.Duration `name:"file-timeout" help:"Give up on one lfs migrate after this long (default: the campaign's)."`
-	Grace        time.Duration `default:"60s" help:"After SIGTERM or USR1, how long running lfs migrate processes may finish before they are stopped."`
-	RetryBase    time.Duration `name:"retry-base" default:"2s" env:"MIGRATOR_RETRY_BASE" help:"First wait before retrying a busy file (doubling each time, at most 2m)."`
-	Progress     time.Duration `default:"30s" help:"Interval of progress lines in the task's log."`
+	Shard       int           `default:"-1" env:"SLURM_ARRAY_TASK_ID" help:"Shard to migrate (default: this array task's index)."`
+	Round       int           `default:"0" help:"Round of the campaign: 0 for the plan, N for retry round N (the job script passes it)."`
+	Workers     int           `help:"Concurrent lfs migrate processes (default: the campaign's --workers)."`
+	Batch       int           `help:"Files per lfs migrate call (default: the campaign's; 1 disables batching)."`
+	FileTimeout time.Duration `name:"file-timeout" help:"Give up on one lfs migrate after this long (default: the campaign's)."`
+	Grace       time.Duration `default:"60s" help:"After SIGTERM or USR1, how long running lfs migrate processes may finish before they are stopped."`
+	RetryBase   time.Duration `name:"retry-base" default:"2s" env:"MIGRATOR_RETRY_BASE" help:"First wait before retrying a busy file (doubling each time, at most 2m)."`
+	Progress    time.Duration `default:"30s" help:"Interval of progress lines in the task's log."`
+
 	MetricsEvery time.Duration `name:"metrics-every" default:"30s" env:"MIGRATOR_METRICS_EVERY" help:"With a textfile directory in the campaign: the age at which a task refreshes migrator-<campaign>.prom there."`
 }
 
