@@ -3,6 +3,7 @@ package events
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -23,11 +24,18 @@ func campaignWith(t *testing.T, shards, per int) (campaign.Dir, *campaign.Spec) 
 	if err := d.Save(spec); err != nil {
 		t.Fatal(err)
 	}
-	r0 := d.Round(0)
+	writeRound(t, d, spec, 0, shards, per)
+	return d, spec
+}
+
+// writeRound writes round n's manifests and checkpoints (see campaignWith).
+func writeRound(t *testing.T, d campaign.Dir, spec *campaign.Spec, n, shards, per int) {
+	t.Helper()
+	r0 := d.Round(n)
 	if err := d.MkdirAll(r0); err != nil {
 		t.Fatal(err)
 	}
-	w, err := manifest.NewWriter(manifest.WriterOptions{Dir: r0.Manifests, Campaign: spec.ID, MaxFiles: uint64(per), MaxBytes: 1 << 40})
+	w, err := manifest.NewWriter(manifest.WriterOptions{Dir: r0.Manifests, Campaign: spec.ID, Round: n, MaxFiles: uint64(per), MaxBytes: 1 << 40})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +52,7 @@ func campaignWith(t *testing.T, shards, per int) (campaign.Dir, *campaign.Spec) 
 	t0 := time.Unix(1_800_000_000, 0)
 	for _, s := range idx.Shards {
 		cw, _, err := checkpoint.OpenWriter(checkpoint.LogPath(r0.Checkpoints, s.Shard),
-			checkpoint.Header{Campaign: spec.ID, Shard: s.Shard, Entries: s.Files}, checkpoint.WriterOptions{}, checkpoint.Visitor{})
+			checkpoint.Header{Campaign: spec.ID, Round: n, Shard: s.Shard, Entries: s.Files}, checkpoint.WriterOptions{}, checkpoint.Visitor{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -57,7 +65,6 @@ func campaignWith(t *testing.T, shards, per int) (campaign.Dir, *campaign.Spec) 
 		cw.AppendRunEnd(&checkpoint.RunEnd{Time: t0.Add(time.Hour)})
 		cw.Close()
 	}
-	return d, spec
 }
 
 func entryPath(shard, i int) string { return fmt.Sprintf("/fs/s%d/\xfe\n%04d", shard, i) }
@@ -151,5 +158,34 @@ func TestPollBatchesAndCursors(t *testing.T) {
 		return nil
 	}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A follower picks up a round that retry makes after it started, and nothing twice.
+func TestPollNewRound(t *testing.T) {
+	d, spec := campaignWith(t, 2, 10)
+	tl := New(d, spec, nil)
+	defer tl.Close()
+	count := func() map[int]int {
+		byRound := map[int]int{}
+		for {
+			n, err := tl.Poll(context.Background(), func(ev *Event) error { byRound[ev.Round]++; return nil })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n == 0 {
+				return byRound
+			}
+		}
+	}
+	if got := count(); !cmp.Equal(got, map[int]int{0: 20}) {
+		t.Errorf("round 0: %v", got)
+	}
+	writeRound(t, d, spec, 1, 1, 5)
+	if got := count(); !cmp.Equal(got, map[int]int{1: 5}) {
+		t.Errorf("after round 1 was made: %v, want its 5 events only", got)
+	}
+	if c := tl.Cursor().String(); !strings.Contains(c, ";1.0=") {
+		t.Errorf("cursor %s lacks round 1", c)
 	}
 }
