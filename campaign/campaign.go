@@ -87,6 +87,15 @@ type Request struct {
 	LFSBytes Path  `json:"lfs"`
 	DryRun   bool  `json:"dry_run"`
 	Slurm    Slurm `json:"slurm"`
+	// Monitoring may change between submissions too (plan or retry --textfile-dir).
+	Monitoring Monitoring `json:"monitoring"`
+}
+
+// Monitoring is where the campaign's live figures go.
+type Monitoring struct {
+	// TextfileDir, if set, is the directory of node_exporter's textfile collector, where
+	// tasks keep migrator-<id>.prom fresh (package metrics).
+	TextfileDir string `json:"textfile_dir,omitempty"`
 }
 
 // Selection is which files the campaign moves.
@@ -189,6 +198,10 @@ type Slurm struct {
 	// Templates are the job templates read from TemplateDir at plan time, by file name
 	// (job.sbatch.tmpl, collect.sbatch.tmpl); empty for the built-in ones.
 	Templates map[string]string `json:"templates,omitempty"`
+	// CPUsPerTask and MemMiB, if set, replace what the job scripts ask for by default
+	// (derived from Work.Workers; see launch.Resources).
+	CPUsPerTask int    `json:"cpus_per_task,omitempty"`
+	MemMiB      uint64 `json:"mem_mib,omitempty"`
 }
 
 // Duration is a time.Duration written in JSON as a number of seconds (90, 0.25), as every

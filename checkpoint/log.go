@@ -132,6 +132,9 @@ func readHeader(r io.Reader, name string, want *Header) (Header, int64, error) {
 
 // Visitor receives a log's records in order. Any field may be nil.
 type Visitor struct {
+	// Position, if set, is called before each record's own callback with the record's
+	// byte range in the file: end is where a later ReadFrom may continue.
+	Position func(start, end int64)
 	Outcome  func(*Record) error
 	Attempt  func(*Attempt) error
 	RunStart func(*RunStart) error
@@ -179,7 +182,20 @@ func Read(path string, want Header, v Visitor) (ScanInfo, error) {
 		return ScanInfo{}, fmt.Errorf("checkpoint: %w", err)
 	}
 	defer f.Close()
-	info, _, err := scan(f, path, want, v, nil)
+	info, _, err := scan(f, path, want, 0, v, nil)
+	return info, err
+}
+
+// ReadFrom is Read from offset from on, which must be 0 or a record's end that an earlier
+// read reported (ScanInfo.End, or Visitor.Position's end): followers of a live log, such
+// as migrator tail, read only what was appended since. The header is still checked.
+func ReadFrom(path string, want Header, from int64, v Visitor) (ScanInfo, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return ScanInfo{}, fmt.Errorf("checkpoint: %w", err)
+	}
+	defer f.Close()
+	info, _, err := scan(f, path, want, from, v, nil)
 	return info, err
 }
 
@@ -200,9 +216,9 @@ func Inspect(path string, v Visitor) (Header, ScanInfo, error) {
 	return h, info, err
 }
 
-// scan reads the log in f; segs, if not nil, receives the stretches of valid records. It
-// returns the header's length.
-func scan(f *os.File, name string, want Header, v Visitor, segs *[]segment) (ScanInfo, int64, error) {
+// scan reads the log in f from offset from (0: just after the header); segs, if not nil,
+// receives the stretches of valid records. It returns the header's length.
+func scan(f *os.File, name string, want Header, from int64, v Visitor, segs *[]segment) (ScanInfo, int64, error) {
 	st, err := f.Stat()
 	if err != nil {
 		return ScanInfo{}, 0, fmt.Errorf("checkpoint: %w", err)
@@ -221,6 +237,13 @@ func scan(f *os.File, name string, want Header, v Visitor, segs *[]segment) (Sca
 		}
 		dmg.Bytes += n
 		dmg.Places++
+	}
+	if from > 0 && from != off {
+		if from < off || from > info.Size {
+			return info, 0, &FormatError{File: name, Offset: from, Msg: fmt.Sprintf("no record ends at byte %d (the log has %d bytes)", from, info.Size)}
+		}
+		br.Reset(io.NewSectionReader(f, from, info.Size-from)) // the records before it are not read again
+		off = from
 	}
 	var head [8]byte
 	body := make([]byte, 0, 256)
@@ -256,6 +279,9 @@ func scan(f *os.File, name string, want Header, v Visitor, segs *[]segment) (Sca
 			off = p
 			br.Reset(io.NewSectionReader(f, p, info.Size-p))
 			continue
+		}
+		if v.Position != nil {
+			v.Position(off, off+8+n)
 		}
 		var verr, bad error
 		switch body[0] {
@@ -425,7 +451,7 @@ func OpenWriter(path string, h Header, opts WriterOptions, v Visitor) (*Writer, 
 		return nil, rec, fmt.Errorf("checkpoint: %w", err)
 	}
 	var segs []segment
-	info, hlen, err := scan(f, path, h, v, &segs)
+	info, hlen, err := scan(f, path, h, 0, v, &segs)
 	var de *DamageError
 	if errors.As(err, &de) {
 		aside, rerr := rebuild(f, path, hlen, segs)

@@ -56,6 +56,9 @@ alive() {
 
 write_conf() {
 	local cpus=16
+	# Memory is declared too (not consumed: CR_Core), so that job scripts' --mem, which
+	# migrator derives from --workers, fits the node; without RealMemory Slurm takes 1 MB.
+	local mem=65536
 	cat >"$conf" <<CONF
 # Written by ci/slurm.sh for migrator's tests: one node, loopback only.
 ClusterName=migrator
@@ -87,14 +90,14 @@ SchedulerParameters=batch_sched_delay=0,sched_min_interval=0,default_queue_depth
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 ReturnToService=2
-# Declare more CPUs than the machine has so a 100-task array runs many tasks at once.
+# Declare more CPUs (and memory) than the machine has so a 100-task array runs many tasks at once.
 SlurmdParameters=config_overrides
 JobRequeue=1
 KillWait=5
 MinJobAge=300
 MaxArraySize=100001
 MaxJobCount=200000
-NodeName=localhost NodeAddr=127.0.0.1 CPUs=$cpus State=UNKNOWN
+NodeName=localhost NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem State=UNKNOWN
 PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 CONF
 }

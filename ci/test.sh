@@ -49,7 +49,8 @@ fi
 # exceeded", golang/go#75804, fixed in Go 1.27). A real failure prints the input it saved.
 for target in manifest:FuzzShardReader:200000 manifest:FuzzShardStream:60000 checkpoint:FuzzLogReader:8000 \
 	manifest:FuzzDecodeIndex:20000 campaign:FuzzSubmissions:20000 campaign:FuzzDecodeSpec:20000 \
-	fidindex:FuzzOpen:3000 sweep:FuzzDecodeHit:20000 checkpoint:FuzzRebuild:2000; do
+	fidindex:FuzzOpen:3000 sweep:FuzzDecodeHit:20000 checkpoint:FuzzRebuild:2000 \
+	events:FuzzParseCursor:20000; do
 	IFS=: read -r pkg name execs <<<"$target"
 	if ! out=$(go test "./$pkg" -run '^$' -fuzz "^$name\$" -fuzztime "${execs}x" -fuzzminimizetime 500x 2>&1); then
 		printf '%s\n' "$out" >&2

@@ -98,6 +98,16 @@ func (d *File) Commit() error {
 	return SyncDir(filepath.Dir(d.path))
 }
 
+// Chmod sets the file's permissions, which Create's perm cannot promise under a umask.
+func (d *File) Chmod(perm os.FileMode) error {
+	if d.err == nil {
+		if err := d.f.Chmod(perm); err != nil {
+			d.err = fmt.Errorf("chmod %s: %w", d.path, unwrapPath(err))
+		}
+	}
+	return d.err
+}
+
 // Abort discards the file. It is safe to call after Commit (it does nothing then), so it
 // can be deferred.
 func (d *File) Abort() {

@@ -41,13 +41,16 @@ type Round struct {
 
 func (r Round) data() templates.Data {
 	s := r.Spec.Slurm
-	return templates.Data{
+	d := templates.Data{
 		Version: r.Version, By: r.By, CampaignID: r.Spec.ID, Campaign: r.Dir.Root, Exe: r.Exe,
 		Round: r.N, Shards: r.Shards, JobName: JobName(r.Dir, r.Spec),
 		Array:         fmt.Sprintf("0-%d%%%d", max(r.Shards-1, 0), s.Throttle),
 		SignalSeconds: SignalLead(s.Time), Time: s.Time, Partition: s.Partition, Account: s.Account,
 		QOS: s.QOS, SbatchArgs: s.SbatchArgs,
 	}
+	d.CPUsPerTask, d.Mem = Resources(r.Spec)
+	d.CollectCPUsPerTask, d.CollectMem = CollectResources(r.Spec)
+	return d
 }
 
 // JobName is the Slurm job name of a campaign: "migrator-" and the directory's name, or

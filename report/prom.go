@@ -9,11 +9,26 @@ import (
 )
 
 // WriteProm writes the status in the Prometheus text exposition format (version 0.0.4),
-// for node_exporter's textfile collector. Every figure is a gauge: it is the campaign's
-// state when collect ran. Per-shard series are limited to the pending and failed files,
-// the ones worth an alert, to keep the file small for campaigns of thousands of shards.
+// for node_exporter's textfile collector: collect's status.prom, and the live textfile
+// (package metrics). The states are gauges: the campaign's state when it was collected;
+// the checkpoints' records are counters (_total), which only grow, for rates. Per-shard
+// series are limited to the pending and failed files, the ones worth an alert, to keep
+// the file small for campaigns of thousands of shards.
 func WriteProm(w io.Writer, st *Status) {
 	c := label("campaign", st.Campaign)
+	counter(w, "migrator_outcomes_total", "Outcome records of the checkpoints, by outcome; a file failed in one round and migrated in the next counts in both.")
+	outcomes := sortedKeys(st.Events.Outcomes)
+	for _, k := range outcomes {
+		fmt.Fprintf(w, "migrator_outcomes_total{%s,%s} %d\n", c, label("outcome", k), st.Events.Outcomes[k])
+	}
+	counter(w, "migrator_migrated_bytes_total", "Bytes of the files recorded as migrated, sizes when they were migrated.")
+	fmt.Fprintf(w, "migrator_migrated_bytes_total{%s} %d\n", c, st.Events.MigratedBytes)
+	counter(w, "migrator_migrate_attempts_total", "lfs migrate runs started (attempt records).")
+	fmt.Fprintf(w, "migrator_migrate_attempts_total{%s} %d\n", c, st.Events.Attempts)
+	counter(w, "migrator_task_runs_total", "Runs of migrator work (run-start records).")
+	fmt.Fprintf(w, "migrator_task_runs_total{%s} %d\n", c, st.Events.Runs)
+	family(w, "migrator_running_shards", "Shards a live task holds the lock of.")
+	fmt.Fprintf(w, "migrator_running_shards{%s} %d\n", c, st.RunningShards)
 	states := func(x Counts) [][2]string {
 		return [][2]string{{"planned", u(x.Planned)}, {"migrated", u(x.Migrated)}, {"skipped", u(x.Skipped)},
 			{"failed", u(x.Failed)}, {"pending", u(x.Pending)}, {"would_migrate", u(x.WouldMigrate)}}
@@ -58,12 +73,16 @@ func WriteProm(w io.Writer, st *Status) {
 	if st.Sweep != nil {
 		writeSweepProm(w, c, st.Sweep)
 	}
-	family(w, "migrator_report_timestamp_seconds", "When collect wrote this report.")
+	family(w, "migrator_report_timestamp_seconds", "When these figures were collected: the file's freshness.")
 	fmt.Fprintf(w, "migrator_report_timestamp_seconds{%s} %d\n", c, st.Generated.Unix())
 }
 
 func family(w io.Writer, name, help string) {
 	fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name)
+}
+
+func counter(w io.Writer, name, help string) {
+	fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n", name, help, name)
 }
 
 func u(v uint64) string { return strconv.FormatUint(v, 10) }

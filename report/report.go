@@ -98,6 +98,10 @@ type Status struct {
 	// SweepError says why reports/verify.json could not be read (run migrator verify again).
 	SweepError string `json:"sweep_error,omitempty"`
 
+	// Events counts what the checkpoints record, every record once: monotonic counts,
+	// for rates (Prometheus counters), unlike the states above.
+	Events Events `json:"events"`
+
 	// WouldMigrateByOST counts, per source OST, the files a dry run would migrate that
 	// have an object on it, and their bytes.
 	WouldMigrateByOST map[string]FilesBytes `json:"would_migrate_by_ost,omitempty"`
@@ -108,6 +112,32 @@ type FilesBytes struct {
 	Files uint64 `json:"files"`
 	Bytes uint64 `json:"bytes"`
 }
+
+// Events are counts of checkpoint records of every round and shard, late runs included:
+// they only grow while the campaign runs, since the logs are append-only.
+type Events struct {
+	// Outcomes counts outcome records by outcome ("migrated", "skipped", "failed",
+	// "would-migrate"). A file failed in one round and migrated in the next counts in both.
+	Outcomes map[string]uint64 `json:"outcomes"`
+	// MigratedBytes sums the sizes recorded with the migrated outcomes.
+	MigratedBytes uint64 `json:"migrated_bytes"`
+	// Attempts counts lfs migrate starts (attempt records).
+	Attempts uint64 `json:"attempts"`
+	// Runs counts work runs (run-start records).
+	Runs uint64 `json:"runs"`
+}
+
+func (e *Events) add(o Events) {
+	for k, v := range o.Outcomes {
+		e.Outcomes[k] += v
+	}
+	e.MigratedBytes += o.MigratedBytes
+	e.Attempts += o.Attempts
+	e.Runs += o.Runs
+}
+
+// eventOutcomes are the outcomes Events.Outcomes always lists, zero or not.
+var eventOutcomes = []checkpoint.Outcome{checkpoint.Migrated, checkpoint.Skipped, checkpoint.Failed, checkpoint.WouldMigrate}
 
 // RoundStatus is one round's counts (before superseding by later rounds).
 type RoundStatus struct {
@@ -210,7 +240,11 @@ func Collect(ctx context.Context, d campaign.Dir, spec *campaign.Spec, o Options
 		return nil, err
 	}
 	st := &Status{Campaign: spec.ID, Generated: time.Now().UTC().Truncate(time.Second), DryRun: spec.DryRun,
-		SkippedByReason: map[string]uint64{}, FailedByClass: map[string]uint64{}, SourceOSTsRemaining: map[string]uint64{}}
+		SkippedByReason: map[string]uint64{}, FailedByClass: map[string]uint64{}, SourceOSTsRemaining: map[string]uint64{},
+		Events: Events{Outcomes: map[string]uint64{}}}
+	for _, o := range eventOutcomes {
+		st.Events.Outcomes[o.String()] = 0
+	}
 	for _, r := range checkpoint.SkipReasons() {
 		st.SkippedByReason[r.String()] = 0
 	}
@@ -265,6 +299,7 @@ func Collect(ctx context.Context, d campaign.Dir, spec *campaign.Spec, o Options
 			mu.Lock()
 			st.Shards = append(st.Shards, ss.ShardStatus)
 			st.LateRuns += ss.LateRuns
+			st.Events.add(ss.events)
 			if ss.running {
 				st.RunningShards++
 			}
@@ -410,6 +445,7 @@ type shardResult struct {
 	supersededFiles              uint64
 	campaignFiles, campaignBytes Counts
 	movedOutOnSource             uint64
+	events                       Events
 }
 
 // readShard reads one shard's checkpoint into a byte per entry, then streams its manifest.
@@ -418,7 +454,7 @@ type shardResult struct {
 func readShard(rd campaign.Round, spec *campaign.Spec, idx manifest.Index, s manifest.ShardIndex,
 	superseded bool, cutoff time.Time, later []campaign.Takeover, latest bool, toppedUp map[uint64]struct{},
 	o Options, mu *sync.Mutex, st *Status) (*shardResult, error) {
-	res := &shardResult{ShardStatus: ShardStatus{Round: rd.N, Shard: s.Shard}}
+	res := &shardResult{ShardStatus: ShardStatus{Round: rd.N, Shard: s.Shard}, events: Events{Outcomes: map[string]uint64{}}}
 	states := make([]uint8, s.Files)
 	fails := map[uint64]checkpoint.Record{}
 	var times, durs []int64 // per entry, only for Options.Entry
@@ -438,6 +474,10 @@ func readShard(rd campaign.Round, spec *campaign.Spec, idx manifest.Index, s man
 	late := false // the run being read started after the round was superseded
 	info, err := checkpoint.Read(checkpoint.LogPath(rd.Checkpoints, s.Shard), hdr, checkpoint.Visitor{
 		Outcome: func(r *checkpoint.Record) error {
+			res.events.Outcomes[r.Outcome.String()]++
+			if r.Outcome == checkpoint.Migrated {
+				res.events.MigratedBytes += r.Bytes
+			}
 			if late {
 				return nil
 			}
@@ -465,12 +505,14 @@ func readShard(rd campaign.Round, spec *campaign.Spec, idx manifest.Index, s man
 			return nil
 		},
 		Attempt: func(a *checkpoint.Attempt) error {
+			res.events.Attempts++
 			if !late {
 				states[a.Index] |= attemptedBit
 			}
 			return nil
 		},
 		RunStart: func(r *checkpoint.RunStart) error {
+			res.events.Runs++
 			if late = superseded && !cutoff.IsZero() && r.Time.After(cutoff); late {
 				res.LateRuns++
 				return nil

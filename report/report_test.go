@@ -301,6 +301,37 @@ func TestWriteReports(t *testing.T) {
 	promtool(t, filepath.Join(f.d.Reports(), StatusProm))
 }
 
+// Events count every checkpoint record, each round and late runs included: a file that
+// failed in round 0 and migrated in round 1 is one failure and one migration.
+func TestEvents(t *testing.T) {
+	f := newFixture(t)
+	f.round(0, entries("a", 4, 10, 1))
+	m := migrated(0)
+	m.Bytes = 10
+	f.outcomes(0, 0, 4, m, failed(1, true), failed(2, false))
+	f.round(1, entries("a", 2, 10, 1)[1:2])
+	m1 := migrated(0)
+	m1.Bytes = 12
+	f.outcomes(1, 0, 1, m1)
+	st, err := Collect(context.Background(), f.d, f.spec, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Events{Outcomes: map[string]uint64{"migrated": 2, "failed": 2, "skipped": 0, "would-migrate": 0}, MigratedBytes: 22, Runs: 2}
+	if diff := cmp.Diff(want, st.Events); diff != "" {
+		t.Errorf("events (-want +got):\n%s", diff)
+	}
+	var b strings.Builder
+	WriteProm(&b, st)
+	for _, line := range []string{"# TYPE migrator_outcomes_total counter", `migrator_outcomes_total{campaign="c-test",outcome="failed"} 2`,
+		`migrator_migrated_bytes_total{campaign="c-test"} 22`, `migrator_task_runs_total{campaign="c-test"} 2`,
+		`migrator_running_shards{campaign="c-test"} 0`} {
+		if !strings.Contains(b.String(), line+"\n") {
+			t.Errorf("status.prom lacks %s:\n%s", line, b.String())
+		}
+	}
+}
+
 // promtool runs "promtool check metrics" on a file, as node_exporter's textfile collector
 // users would.
 // Collects that meet, or were killed, leave one complete retry set behind reports/retry.

@@ -33,6 +33,8 @@ func TestErrorSummary(t *testing.T) {
 			"squeue: Unable to contact slurm controller (connect failure) (is slurmctld running and reachable from here?)"},
 		{"sbatch", "sbatch: error: Batch job submission failed: Unable to contact slurm controller (connect failure)\n",
 			"sbatch: Batch job submission failed: Unable to contact slurm controller (connect failure) (is slurmctld running and reachable from here?)"},
+		{"sbatch", "sbatch: error: Memory specification can not be satisfied\nsbatch: error: Batch job submission failed: Requested node configuration is not available\n",
+			"sbatch: Memory specification can not be satisfied (no node offers what the job script asks: compare its --mem and --cpus-per-task with the nodes' RealMemory and CPUs in scontrol show node)"},
 		{"scontrol hold", "Invalid job id specified for job 999999\n", "scontrol hold: Invalid job id specified for job 999999"},
 		{"scontrol release", "190_0: Job has already finished\n190_[2-10]: Access/permission denied\n", "scontrol release: 190_0: Job has already finished"},
 		{"sbatch", "sbatch: unrecognized option '--bogus'\nTry \"sbatch --help\" for more information\n", "sbatch: unrecognized option '--bogus'"},

@@ -62,7 +62,7 @@ func (e *Error) Error() string {
 // Summary reduces what a Slurm client printed on stderr to one line: its "fatal:" line if
 // any, else its first line that says "error", else its first line; the client's name and
 // the "error:" marker are cut, runs of blanks become one space, and a hint is added where
-// the cause is known (no configuration, controller unreachable).
+// the cause is known (no configuration, controller unreachable, no node big enough).
 func Summary(stderr string) string {
 	var lines []string
 	for _, l := range strings.Split(stderr, "\n") {
@@ -93,6 +93,8 @@ func Summary(stderr string) string {
 			return pick + " (Slurm has no configuration here: set SLURM_CONF, or run where Slurm is set up)"
 		case strings.Contains(l, "Unable to contact slurm controller"):
 			return pick + " (is slurmctld running and reachable from here?)"
+		case strings.Contains(l, "Memory specification can not be satisfied"), strings.Contains(l, "Requested node configuration is not available"):
+			return pick + " (no node offers what the job script asks: compare its --mem and --cpus-per-task with the nodes' RealMemory and CPUs in scontrol show node)"
 		}
 	}
 	return pick

@@ -47,6 +47,12 @@ type Data struct {
 	Account         string
 	QOS             string
 	SbatchArgs      []string
+	// Resources of one array task and of the collect job (sbatch --cpus-per-task and
+	// --mem); 0 or "" leaves the line out.
+	CPUsPerTask        int
+	Mem                string // e.g. "1024M"
+	CollectCPUsPerTask int
+	CollectMem         string
 }
 
 // Render renders template name from dir (if not empty) or the built-in set.
@@ -130,7 +136,8 @@ func ShellQuote(s string) string {
 // check refuses values that cannot be put in an #SBATCH line as they are.
 func (d Data) check() error {
 	plain := map[string]string{"campaign directory": d.Campaign, "job name": d.JobName, "time": d.Time,
-		"partition": d.Partition, "account": d.Account, "qos": d.QOS, "array": d.Array}
+		"partition": d.Partition, "account": d.Account, "qos": d.QOS, "array": d.Array,
+		"memory": d.Mem, "collect memory": d.CollectMem}
 	for what, v := range plain {
 		if err := CheckToken(what, v); err != nil {
 			return err

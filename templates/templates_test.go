@@ -19,7 +19,8 @@ func sample() Data {
 		Version: "1.2.3", By: "plan", CampaignID: "c-20261122-063044-8909fa8c", Campaign: "/lustre/admin/drain-ost10",
 		Exe: "/opt/migrator/bin/migrator", Round: 0, Shards: 12, JobName: "migrator-drain-ost10", Array: "0-11%16",
 		SignalSeconds: 300, Time: "24:00:00", Partition: "service", Account: "storage", QOS: "long",
-		SbatchArgs: []string{"--mem=2G", "--nodes=1"},
+		SbatchArgs:  []string{"--constraint=lustre", "--nodes=1"},
+		CPUsPerTask: 8, Mem: "768M", CollectCPUsPerTask: 4, CollectMem: "256M",
 	}
 }
 

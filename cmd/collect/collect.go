@@ -16,6 +16,7 @@ import (
 	"migrator/cmd/cli"
 	"migrator/cmd/verify"
 	"migrator/manifest"
+	"migrator/metrics"
 	"migrator/progress"
 	"migrator/report"
 	"migrator/sweep"
@@ -64,6 +65,11 @@ func (c *Cmd) Run(env *cli.Env) error {
 		w.Status.Sweep = s
 		if err := report.WriteStatus(d, w.Status); err != nil {
 			return err
+		}
+	}
+	if dir := spec.Monitoring.TextfileDir; dir != "" {
+		if err := metrics.Write(dir, w.Status, spec); err != nil {
+			fmt.Fprintf(env.Stderr, "warning: live metrics: %v\n", cli.OneLine(err))
 		}
 	}
 	if c.JSON {

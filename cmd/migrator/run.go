@@ -13,6 +13,7 @@ import (
 	"migrator/cmd/report"
 	"migrator/cmd/retry"
 	"migrator/cmd/status"
+	"migrator/cmd/tail"
 	"migrator/cmd/verify"
 	"migrator/cmd/work"
 )
@@ -32,6 +33,7 @@ type CLI struct {
 	Retry    retry.Cmd           `cmd:"" help:"Start a new round over the files that failed with a retryable error."`
 	Verify   verify.Cmd          `cmd:"" help:"Sweep for every file still on a source OST and account for each one (exit 3 if any is unaccounted)."`
 	Report   report.Cmd          `cmd:"" help:"Write the campaign's report as one self-contained HTML page: progress, throughput, failures, slowest files."`
+	Tail     tail.Cmd            `cmd:"" help:"Print the per-file outcomes of all tasks as they land (-f to follow, --json)."`
 	Version_ VersionCmd          `cmd:"" name:"version" help:"Print the version, the commit it was built from and the Go version."`
 
 	Completion CompletionCmd `cmd:"" help:"Print a shell completion script: source <(migrator completion bash)."`

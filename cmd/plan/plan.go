@@ -24,6 +24,7 @@ import (
 	"migrator/launch"
 	"migrator/lfs"
 	"migrator/manifest"
+	"migrator/metrics"
 	"migrator/planner"
 	"migrator/progress"
 	"migrator/scan"
@@ -78,6 +79,9 @@ type Cmd struct {
 	Time          string   `default:"24:00:00" help:"Time limit of each array task (sbatch --time); tasks checkpoint and requeue before it ends."`
 	ArrayThrottle int      `name:"array-throttle" default:"16" help:"Most array tasks running at once (the %N of --array); change it live with migrator throttle."`
 	SbatchArg     []string `name:"sbatch-arg" sep:"none" placeholder:"ARG" help:"Extra sbatch option, as one argument (e.g. --sbatch-arg=--mem=2G); repeat for several."`
+	CPUsPerTask   int      `name:"cpus-per-task" placeholder:"N" help:"CPUs of each array task (sbatch --cpus-per-task). Default: one per --workers."`
+	Mem           cli.Size `name:"mem" placeholder:"SIZE" help:"Memory of each array task (sbatch --mem; 2G, 1500M). Default: 128 MiB plus 80 MiB per --workers (each lfs migrate holds a 64 MiB copy buffer)."`
+	TextfileDir   string   `name:"textfile-dir" type:"path" placeholder:"DIR" help:"node_exporter's textfile collector directory: running tasks rewrite DIR/migrator-<campaign>.prom (Prometheus metrics, mode 0644) every 30 s (spaced out on campaigns where a collect takes seconds). Kept in the campaign; a rerun of plan with it changes it."`
 	TemplateDir   string   `name:"template-dir" type:"existingdir" placeholder:"DIR" help:"Directory with job.sbatch.tmpl and collect.sbatch.tmpl to use instead of the built-in templates."`
 
 	Update bool   `name:"update" help:"Top up a planned campaign: sweep its scan paths and make a new round of every file still on a source OST that no round will handle (new files, missed files, earlier failures), with the campaign's own selection and settings. Takes only --scheduler, --no-submit, --emit-script and --scan-workers."`
@@ -133,6 +137,9 @@ func (c *Cmd) Validate() error {
 			return err
 		}
 	}
+	if c.CPUsPerTask < 0 {
+		return fmt.Errorf("--cpus-per-task %d: want a positive count (0: one per worker)", c.CPUsPerTask)
+	}
 	if c.StripeCount < -1 {
 		return fmt.Errorf("--stripe-count %d: want -1 (all) or a positive count", c.StripeCount)
 	}
@@ -157,13 +164,17 @@ func (c *Cmd) request() campaign.Request {
 			ShardFiles: uint64(c.ShardFiles), ShardBytes: uint64(c.ShardBytes), MaxErrorStreak: &c.ErrorStreak},
 		LFS: lfsPath, DryRun: c.DryRun,
 		Slurm: campaign.Slurm{Scheduler: c.Scheduler, Partition: c.Partition, Account: c.Account, QOS: c.QOS,
-			Time: c.Time, Throttle: c.ArrayThrottle, SbatchArgs: c.SbatchArg, TemplateDir: campaign.Path(c.TemplateDir)},
+			Time: c.Time, Throttle: c.ArrayThrottle, SbatchArgs: c.SbatchArg, TemplateDir: campaign.Path(c.TemplateDir),
+			CPUsPerTask: c.CPUsPerTask, MemMiB: (uint64(c.Mem) + 1<<20 - 1) >> 20},
 	}
 	if r.Selection.Excludes == nil {
 		r.Selection.Excludes = []campaign.Path{}
 	}
 	if len(c.TargetOSTs.OSTList) > 0 {
 		r.Target.OSTs = c.TargetOSTs.String()
+	}
+	if c.TextfileDir != "" {
+		r.Monitoring.TextfileDir = filepath.Clean(c.TextfileDir)
 	}
 	return r
 }
@@ -216,6 +227,11 @@ func (c *Cmd) Run(env *cli.Env) (err error) {
 	}
 	if _, err := launch.CollectScript(trial); err != nil {
 		return cli.BadInput(err)
+	}
+	if d := req.Monitoring.TextfileDir; d != "" {
+		if err := metrics.CheckDir(d); err != nil {
+			return cli.BadInput(err)
+		}
 	}
 	if err := planner.CheckPaths(req, dir.Root); err != nil {
 		return badInput(err)
@@ -289,6 +305,9 @@ func (c *Cmd) Run(env *cli.Env) (err error) {
 	if res.Resharded > 0 {
 		fmt.Fprintf(out, "warning: the scan made %d shards, more than Slurm's MaxArraySize (%d) allows in one array: cut again into %d shards of up to %d files (--shard-bytes not applied)\n",
 			res.Resharded, maxShards, len(idx.Shards), idx.Shards[0].Files)
+	}
+	if err := metrics.Keep(dir, res.Spec, req.Monitoring); err != nil {
+		return err
 	}
 	if w := pf.SpaceWarning(req, idx.Bytes); w != "" {
 		fmt.Fprintf(out, "warning: %s\n", w)

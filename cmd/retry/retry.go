@@ -21,6 +21,7 @@ import (
 	"migrator/launch"
 	"migrator/lfs"
 	"migrator/manifest"
+	"migrator/metrics"
 	"migrator/planner"
 	"migrator/progress"
 	"migrator/report"
@@ -34,8 +35,9 @@ type Cmd struct {
 	NoSubmit  bool   `name:"no-submit" help:"Write the round's manifests and job script, print the sbatch command, submit nothing."`
 	Emit      bool   `name:"emit-script" help:"Like --no-submit, but write the round's array job script to stdout, for: migrator retry CAMPAIGN --emit-script | sbatch"`
 
-	Failed   string        `default:"retryable" placeholder:"retryable|all|CLASS,..." help:"Which failed files to take, besides the pending ones: retryable, all, or failure classes (other, retry-later, vanished, no-space, permission, io), comma-separated; e.g. permission after fixing the permissions."`
-	Progress time.Duration `default:"30s" help:"With --scheduler local: interval of the progress lines when stderr is not a terminal (on one, a live bar)."`
+	Failed      string        `default:"retryable" placeholder:"retryable|all|CLASS,..." help:"Which failed files to take, besides the pending ones: retryable, all, or failure classes (other, retry-later, vanished, no-space, permission, io), comma-separated; e.g. permission after fixing the permissions."`
+	Progress    time.Duration `default:"30s" help:"With --scheduler local: interval of the progress lines when stderr is not a terminal (on one, a live bar)."`
+	TextfileDir string        `name:"textfile-dir" type:"path" placeholder:"DIR" help:"node_exporter's textfile collector directory for the campaign's live metrics (as plan's --textfile-dir); kept in the campaign."`
 }
 
 // Validate checks --failed.
@@ -57,6 +59,14 @@ func (c *Cmd) Run(env *cli.Env) (err error) {
 	spec, err := d.Load()
 	if err != nil {
 		return cli.BadInput(err)
+	}
+	if c.TextfileDir != "" {
+		if err := metrics.CheckDir(c.TextfileDir); err != nil {
+			return cli.BadInput(err)
+		}
+		if err := metrics.Keep(d, spec, campaign.Monitoring{TextfileDir: c.TextfileDir}); err != nil {
+			return err
+		}
 	}
 	if spec.DryRun {
 		return cli.BadInputf("campaign %s is a dry run: there is nothing to retry; to run it for real: migrator plan %s --go", spec.ID, d.Root)

@@ -20,6 +20,7 @@ import (
 	"migrator/cmd/cli"
 	"migrator/lfs"
 	"migrator/manifest"
+	"migrator/metrics"
 	"migrator/migrate"
 	"migrator/progress"
 	"migrator/slurm"
@@ -41,6 +42,8 @@ type Cmd struct {
 	// LockStale shortens the shard lock's stale age for tests of lock takeover; the
 	// default (3 minutes) suits every cluster.
 	LockStale time.Duration `name:"lock-stale-after" hidden:"" env:"MIGRATOR_LOCK_STALE_AFTER" help:"A shard lock untouched this long (then watched as long) is stale (default 3m)."`
+
+	MetricsEvery time.Duration `name:"metrics-every" default:"30s" env:"MIGRATOR_METRICS_EVERY" help:"With a textfile directory in the campaign: the age at which a task refreshes migrator-<campaign>.prom there."`
 }
 
 // Run migrates the shard.
@@ -86,6 +89,13 @@ func (c *Cmd) Run(env *cli.Env) error {
 	}
 
 	holder := checkpoint.CurrentHolder(env.Getenv)
+	if tf := spec.Monitoring.TextfileDir; tf != "" {
+		// Stopped after the shard's lock is released (deferred first, run last), so the
+		// last refresh does not count this task as running.
+		live := metrics.Start(dir, spec, metrics.Options{Dir: tf, Holder: holder, Log: env.Stderr,
+			Every: c.MetricsEvery, CheckEvery: min(metrics.CheckEvery, c.MetricsEvery/3)})
+		defer live.Stop(10 * time.Second)
+	}
 	lock, err := checkpoint.AcquireLock(checkpoint.LockPath(round.Checkpoints, c.Shard), holder, checkpoint.LockOptions{StaleAfter: c.LockStale})
 	if err != nil {
 		if errors.Is(err, checkpoint.ErrLocked) {
