@@ -167,7 +167,7 @@ func (t *Tail) Poll(ctx context.Context, emit func(*Event) error) (int, error) {
 			if err != nil || fi.Size() <= t.pos[key] {
 				continue // not started, or nothing new
 			}
-			logs = append(logs, logRef{key, checkpoint.Header{Campaign: t.spec.ID, Round: r, Shard: sh.Shard, Entries: sh.Files}, sh, rd})
+			logs = append(logs, logRef{key, checkpoint.Header{Campaign: t.spec.ID, Round: r, Shard: sh.Shard, Entries: sh.Files, ShardSHA256: sh.SHA256}, sh, rd})
 		}
 	}
 	if len(logs) == 0 {
@@ -306,7 +306,7 @@ func Check(d campaign.Dir, spec *campaign.Spec, c Cursor) error {
 		if off == 0 {
 			continue
 		}
-		hdr := checkpoint.Header{Campaign: spec.ID, Round: k.round, Shard: sh.Shard, Entries: sh.Files}
+		hdr := checkpoint.Header{Campaign: spec.ID, Round: k.round, Shard: sh.Shard, Entries: sh.Files, ShardSHA256: sh.SHA256}
 		var hit bool
 		_, err = checkpoint.Read(checkpoint.LogPath(rd.Checkpoints, sh.Shard), hdr, checkpoint.Visitor{
 			Position: func(_, end int64) { hit = hit || end == off },

@@ -52,7 +52,7 @@ func writeRound(t *testing.T, d campaign.Dir, spec *campaign.Spec, n, shards, pe
 	t0 := time.Unix(1_800_000_000, 0)
 	for _, s := range idx.Shards {
 		cw, _, err := checkpoint.OpenWriter(checkpoint.LogPath(r0.Checkpoints, s.Shard),
-			checkpoint.Header{Campaign: spec.ID, Round: n, Shard: s.Shard, Entries: s.Files}, checkpoint.WriterOptions{}, checkpoint.Visitor{})
+			checkpoint.Header{Campaign: spec.ID, Round: n, Shard: s.Shard, Entries: s.Files, ShardSHA256: s.SHA256}, checkpoint.WriterOptions{}, checkpoint.Visitor{})
 		if err != nil {
 			t.Fatal(err)
 		}

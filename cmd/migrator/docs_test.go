@@ -23,7 +23,7 @@ func TestManPages(t *testing.T) {
 		names = append(names, e.Name())
 	}
 	want := []string{"migrator-cancel.1", "migrator-collect.1", "migrator-completion.1", "migrator-pause.1", "migrator-plan.1",
-		"migrator-report.1", "migrator-resume.1", "migrator-retry.1", "migrator-status.1", "migrator-throttle.1", "migrator-verify.1",
+		"migrator-report.1", "migrator-resume.1", "migrator-retry.1", "migrator-status.1", "migrator-tail.1", "migrator-throttle.1", "migrator-verify.1",
 		"migrator-version.1", "migrator-work.1", "migrator.1"}
 	if diff := cmp.Diff(want, names); diff != "" {
 		t.Errorf("pages (-want +got):\n%s", diff)
