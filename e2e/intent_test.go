@@ -95,7 +95,7 @@ func attemptsOnDisk(camp string, args []string) (files, missing int, err error) 
 		index[e.Path] = i
 	}
 	attempted := map[uint64]bool{}
-	hdr := checkpoint.Header{Campaign: spec.ID, Round: 0, Shard: 0, Entries: sh.Files}
+	hdr := checkpoint.Header{Campaign: spec.ID, Round: 0, Shard: 0, Entries: sh.Files, ShardSHA256: sh.SHA256}
 	if _, err := checkpoint.Read(filepath.Join(camp, "checkpoints", checkpoint.LogName(0)), hdr, checkpoint.Visitor{
 		Attempt: func(a *checkpoint.Attempt) error { attempted[a.Index] = true; return nil },
 	}); err != nil {

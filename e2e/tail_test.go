@@ -200,4 +200,3 @@ func shardsOf(t *testing.T, e *env) [][3]uint64 {
 	}
 	return out
 }
-

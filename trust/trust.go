@@ -130,7 +130,11 @@ func check(what, path string, o owner, owned ...*int) error {
 	}
 	uid := fileUID(st)
 	if uid != o.uid && !(o.rootToo && uid == 0) && !o.anyUID {
-		return fail(path, "is owned by uid %d, not by us (uid %d)%s", uid, o.uid, map[bool]string{true: " or root"}[o.rootToo])
+		by := "us"
+		if o.uid != euid() {
+			by = "the campaign's owner"
+		}
+		return fail(path, "is owned by uid %d, not by %s (uid %d)%s", uid, by, o.uid, map[bool]string{true: " or root"}[o.rootToo])
 	}
 	for _, p := range owned {
 		if p != nil {
