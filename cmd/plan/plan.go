@@ -264,6 +264,18 @@ func (c *Cmd) Run(env *cli.Env) (err error) {
 			res.Spec.ID, progress.Plural(idx.Files, "file"), humanize.IBytes(idx.Bytes), progress.Plural(len(idx.Shards), "shard"), time.Since(start).Round(time.Second),
 			st.Found.Load(), st.HardLinks.Load(), st.Vanished.Load())
 	}
+	if res.Resumed {
+		// A later round (retry, plan --go) holds round 0's unfinished files: running or
+		// submitting round 0 again would only have each task refuse it as superseded.
+		rounds, err := dir.Rounds()
+		if err != nil {
+			return err
+		}
+		if n := slices.Max(append(rounds, 0)); n > 0 {
+			return cli.BadInputf("campaign %s in %s has moved on: round %d holds the files round 0 left, so this plan has nothing to run; continue with: %s (see migrator status %s)",
+				res.Spec.ID, dir.Root, n, launch.CommandLine(os.Args[0], "retry", dir.Root, "--scheduler", res.Spec.Slurm.Scheduler), dir.Root)
+		}
+	}
 	if res.Resharded > 0 {
 		fmt.Fprintf(out, "warning: the scan made %d shards, more than Slurm's MaxArraySize (%d) allows in one array: cut again into %d shards of up to %d files (--shard-bytes not applied)\n",
 			res.Resharded, maxShards, len(idx.Shards), idx.Shards[0].Files)

@@ -1,0 +1,57 @@
+package e2e
+
+import (
+	"strings"
+	"testing"
+
+	"migrator/lfssim"
+)
+
+// Rerunning a local plan's command (what its Ctrl-C line says to run) after a later round
+// took its files over ran every shard of round 0, each refused as superseded: a screen of
+// "exit 2, bad input" lines and exit 2 with nothing done. The plan now refuses at once,
+// naming the command that continues, and following it finishes the campaign. Likewise
+// after plan --go, whose campaign.json then matches the real plan's command line.
+func TestPlanRerunAfterALaterRound(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		setup func(e *env) []string // returns the plan command line an admin reruns
+	}{
+		{"retry", func(e *env) []string {
+			args := e.planArgs("--scheduler", "local", "--shard-files", "50")
+			e.mustRun(0, append(args, "--no-submit")...)
+			e.mustRun(0, "work", e.camp, "--shard", "0")
+			e.mustRun(0, "retry", e.camp, "--scheduler", "local", "--no-submit") // round 1, prepared
+			return args
+		}},
+		{"go", func(e *env) []string {
+			args := e.planArgs("--scheduler", "local", "--shard-files", "50")
+			e.mustRun(0, append(args, "--dry-run", "--no-submit")...)
+			e.mustRun(0, "plan", e.camp, "--go", "--no-submit") // round 1, prepared
+			return args
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.mktree(lfssim.TreeOptions{Files: 300, Seed: 151})
+			before := e.snapshot()
+			sel := e.selected(before)
+			args := tc.setup(e)
+			started := len(e.startedShards(0))
+
+			r := e.run(args...)
+			if r.code != 2 || !strings.Contains(r.stderr, "round 1") || !strings.Contains(r.stderr, "retry "+e.camp+" --scheduler local") ||
+				strings.Contains(r.stderr, "bad input: migrator work") {
+				t.Errorf("plan rerun after round 1 was made: exit %d\n%s", r.code, r.stderr)
+			}
+			if n := len(e.startedShards(0)); n != started {
+				t.Errorf("the plan rerun ran %d shards of round 0, superseded", n-started)
+			}
+			e.mustRun(0, "retry", e.camp, "--scheduler", "local") // the advice
+			e.checkMigrated(before, e.snapshot(), sel)
+			if st := e.status(); !st.Files.Balanced() || st.Files.Migrated != uint64(len(sel)) || st.Inconsistency != "" {
+				t.Errorf("final status %+v %q", st.Files, st.Inconsistency)
+			}
+		})
+	}
+}
