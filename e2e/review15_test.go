@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"migrator/lfssim"
@@ -53,5 +55,28 @@ func TestPlanRerunAfterALaterRound(t *testing.T) {
 				t.Errorf("final status %+v %q", st.Files, st.Inconsistency)
 			}
 		})
+	}
+}
+
+// retry while a local run still runs the latest round: it is refused (the files would be
+// in two rounds), and the advice must be one a local campaign takes. It said "or migrator
+// cancel first", which a local campaign refuses (exit 2: it has no Slurm job).
+func TestRetryWhileALocalRunRuns(t *testing.T) {
+	e := newEnv(t, "LFS_SIM_LATENCY=300ms")
+	e.mktree(lfssim.TreeOptions{Files: 40, Seed: 152, SourceShare: 1})
+	args := e.planArgs("--scheduler", "local", "--shard-files", "10", "--array-throttle", "1", "--workers", "1", "--batch", "1")
+	cmd, _ := e.started(args...)
+	waitForText(t, filepath.Join(e.camp, "logs", "local-0-0.out"), "shard 0 of campaign")
+	r := e.run("retry", e.camp, "--scheduler", "local")
+	if r.code == 0 || !strings.Contains(r.stderr, "still running") || strings.Contains(r.stderr, "migrator cancel") ||
+		!strings.Contains(r.stderr, "Ctrl-C") {
+		t.Errorf("retry during a local run: exit %d, %q", r.code, r.stderr)
+	}
+	if c := e.run("cancel", e.camp); c.code != 2 {
+		t.Errorf("cancel of a local campaign: exit %d %q", c.code, c.stderr)
+	}
+	syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
+	if code := exitCode(cmd.Wait()); code != 5 {
+		t.Errorf("the interrupted local run exited %d, want 5", code)
 	}
 }

@@ -20,8 +20,13 @@ func CheckRoundOver(ctx context.Context, warn io.Writer, d campaign.Dir, spec *c
 	locks, _ := filepath.Glob(filepath.Join(ckpt, "shard-*.lock"))
 	for _, l := range locks {
 		if info, age, err := checkpoint.ReadLock(l); err == nil && !checkpoint.HolderGone(info, age) {
-			return fmt.Errorf("round %d is still running (%s is held by pid %d on %s); wait for it, or migrator cancel first",
-				round, filepath.Base(l), info.PID, info.Host)
+			// A local campaign has no Slurm job for migrator cancel, which refuses it.
+			stop := "migrator cancel first"
+			if spec.Slurm.Scheduler == "local" {
+				stop = "stop the local run first (Ctrl-C where it runs, or kill -TERM its migrator plan or retry process)"
+			}
+			return fmt.Errorf("round %d is still running (%s is held by pid %d on %s); wait for it, or %s",
+				round, filepath.Base(l), info.PID, info.Host, stop)
 		}
 	}
 	subs, err := d.Submissions()
