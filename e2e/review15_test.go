@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -78,5 +79,29 @@ func TestRetryWhileALocalRunRuns(t *testing.T) {
 	syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
 	if code := exitCode(cmd.Wait()); code != 5 {
 		t.Errorf("the interrupted local run exited %d, want 5", code)
+	}
+}
+
+// MaxArraySize at its edges: 1 (one task per array) cuts the campaign into one shard, and
+// says so in English; 0 (arrays disabled) with --no-submit plans, but warns that the
+// printed sbatch command will be refused (it said nothing).
+func TestMaxArraySizeEdges(t *testing.T) {
+	e := newEnv(t)
+	e.mktree(lfssim.TreeOptions{Files: 100, Seed: 153, SourceShare: 1})
+	bin := t.TempDir()
+	e.simEnv = append(e.simEnv, "PATH="+bin+":"+os.Getenv("PATH"))
+	for _, tc := range []struct{ max, want string }{
+		{"1", "cut again into 1 shard of up to"},
+		{"0", "warning: Slurm has job arrays disabled (MaxArraySize = 0"},
+	} {
+		script := "#!/bin/sh\n[ \"$1 $2\" = \"show config\" ] || exit 1\nprintf 'MaxArraySize            = " + tc.max + "\\n'\n"
+		if err := os.WriteFile(filepath.Join(bin, "scontrol"), []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		e.camp = filepath.Join(e.root, "c"+tc.max)
+		r := e.mustRun(0, e.planArgs("--no-submit", "--shard-files", "10")...)
+		if !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("MaxArraySize %s: stderr lacks %q:\n%s", tc.max, tc.want, r.stderr)
+		}
 	}
 }

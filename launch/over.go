@@ -80,6 +80,8 @@ func SlurmPreflight(ctx context.Context, sc *slurm.Client, submit bool) (maxShar
 		return 0, fmt.Sprintf("cannot ask Slurm for MaxArraySize (%s): an array of more shards than it allows will be refused by sbatch", strings.ReplaceAll(err.Error(), "\n", " ")), nil
 	case n == 0 && submit:
 		return 0, "", fmt.Errorf("Slurm has job arrays disabled (MaxArraySize = 0 in scontrol show config): run the shards here with --scheduler local")
+	case n == 0:
+		return 0, "Slurm has job arrays disabled (MaxArraySize = 0 in scontrol show config): sbatch will refuse the array; run the shards here with --scheduler local", nil
 	}
 	return n, "", nil
 }

@@ -277,8 +277,8 @@ func (c *Cmd) Run(env *cli.Env) (err error) {
 		}
 	}
 	if res.Resharded > 0 {
-		fmt.Fprintf(out, "warning: the scan made %d shards, more than Slurm's MaxArraySize (%d) allows in one array: cut again into %d shards of up to %d files (--shard-bytes not applied)\n",
-			res.Resharded, maxShards, len(idx.Shards), idx.Shards[0].Files)
+		fmt.Fprintf(out, "warning: the scan made %d shards, more than Slurm's MaxArraySize (%d) allows in one array: cut again into %s of up to %d files (--shard-bytes not applied)\n",
+			res.Resharded, maxShards, progress.Plural(len(idx.Shards), "shard"), idx.Shards[0].Files)
 	}
 	if w := pf.SpaceWarning(req, idx.Bytes); w != "" {
 		fmt.Fprintf(out, "warning: %s\n", w)

@@ -112,8 +112,8 @@ func (c *Cmd) Run(env *cli.Env) (err error) {
 		if idx, err = planner.Reshard(d, d.Round(n), idx, maxShards); err != nil {
 			return err
 		}
-		fmt.Fprintf(out, "warning: round %d had %d shards, more than Slurm's MaxArraySize (%d) allows in one array: cut again into %d\n",
-			n, made, maxShards, len(idx.Shards))
+		fmt.Fprintf(out, "warning: round %d had %d shards, more than Slurm's MaxArraySize (%d) allows in one array: cut again into %s\n",
+			n, made, maxShards, progress.Plural(len(idx.Shards), "shard"))
 	}
 	spec.Slurm.Scheduler = c.Scheduler
 	round := launch.Round{Dir: d, Spec: spec, N: n, Shards: len(idx.Shards), Exe: env.Exe, Version: env.Version, By: "retry"}
