@@ -234,7 +234,7 @@ func TestRetryFitsMaxArraySize(t *testing.T) {
 		t.Fatalf("plan made %d shards, want more than 3", made)
 	}
 	e.simEnv = append(e.simEnv, "PATH="+bin+":"+os.Getenv("PATH"))
-	r := e.mustRun(0, "retry", e.camp, "--no-submit") // every file is pending
+	r := e.mustRun(0, "retry", e.camp, "--scheduler", "slurm", "--no-submit") // every file is pending
 	if !strings.Contains(r.stderr, "round 1 had "+strconv.Itoa(made)+" shards, more than Slurm's MaxArraySize (3) allows in one array: cut again into 3") {
 		t.Errorf("retry:\n%s", r.stderr)
 	}

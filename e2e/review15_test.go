@@ -105,3 +105,35 @@ func TestMaxArraySizeEdges(t *testing.T) {
 		}
 	}
 }
+
+// retry without --scheduler takes the campaign's scheduler: on a local campaign it
+// defaulted to slurm, so README's plain "migrator retry CAMPAIGN" submitted the round to
+// Slurm where there is one (a mode switch nobody asked for by name), and was refused where
+// there is none. --scheduler given by name still chooses.
+func TestRetryKeepsTheCampaignsScheduler(t *testing.T) {
+	e := newEnv(t)
+	e.mktree(lfssim.TreeOptions{Files: 100, Seed: 154})
+	before := e.snapshot()
+	sel := e.selected(before)
+	bin := t.TempDir() // a Slurm that would take any array: sbatch records that it was asked
+	asked := filepath.Join(e.root, "sbatch-asked")
+	for name, script := range map[string]string{
+		"sbatch":   "#!/bin/sh\ntouch " + asked + "\necho 999\n",
+		"squeue":   "#!/bin/sh\nexit 0\n",
+		"scontrol": "#!/bin/sh\nprintf 'MaxArraySize            = 1001\\n'\n",
+	} {
+		if err := os.WriteFile(filepath.Join(bin, name), []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.simEnv = append(e.simEnv, "PATH="+bin+":"+os.Getenv("PATH"))
+	e.mustRun(0, e.planArgs("--scheduler", "local", "--no-submit", "--shard-files", "20")...)
+	r := e.mustRun(0, "retry", e.camp)
+	if _, err := os.Stat(asked); err == nil {
+		t.Fatalf("retry of a local campaign asked sbatch:\n%s", r.stderr)
+	}
+	e.checkMigrated(before, e.snapshot(), sel)
+	if st := e.status(); !st.Files.Balanced() || st.Files.Migrated != uint64(len(sel)) {
+		t.Errorf("final status %+v", st.Files)
+	}
+}

@@ -28,7 +28,7 @@ import (
 // Cmd is "migrator retry CAMPAIGN [--scheduler slurm|local]".
 type Cmd struct {
 	Campaign  string `arg:"" help:"Campaign directory." type:"path"`
-	Scheduler string `enum:"slurm,local" default:"slurm" help:"slurm: submit a new job array over the retry manifests; local: run it here, in the foreground. One of: ${enum}."`
+	Scheduler string `placeholder:"slurm|local" help:"slurm: submit a new job array over the retry manifests; local: run it here, in the foreground. One of: slurm, local. Default: the campaign's (plan --scheduler)."`
 	NoSubmit  bool   `name:"no-submit" help:"Write the round's manifests and job script, print the sbatch command, submit nothing."`
 	Emit      bool   `name:"emit-script" help:"Like --no-submit, but write the round's array job script to stdout, for: migrator retry CAMPAIGN --emit-script | sbatch"`
 
@@ -36,8 +36,11 @@ type Cmd struct {
 	Progress time.Duration `default:"30s" help:"With --scheduler local: interval of the progress lines when stderr is not a terminal (on one, a live bar)."`
 }
 
-// Validate checks --failed.
+// Validate checks --scheduler and --failed.
 func (c *Cmd) Validate() error {
+	if c.Scheduler != "" && c.Scheduler != "slurm" && c.Scheduler != "local" {
+		return fmt.Errorf("--scheduler %q: want slurm or local", c.Scheduler)
+	}
 	_, err := campaign.ParseFailed(c.Failed)
 	return err
 }
@@ -67,6 +70,9 @@ func (c *Cmd) Run(env *cli.Env) (err error) {
 		return cli.BadInputf("campaign %s has no planned round", d.Root)
 	}
 	latest := rounds[len(rounds)-1]
+	if c.Scheduler == "" { // a scheduler other than the campaign's only when asked for by name
+		c.Scheduler = spec.Slurm.Scheduler
+	}
 	if err := launch.CheckRoundOver(ctx, env.Stderr, d, spec, latest, c.Scheduler == "local"); err != nil {
 		return err
 	}
