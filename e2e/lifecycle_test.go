@@ -35,8 +35,8 @@ func TestPlanModesAreExplicit(t *testing.T) {
 		}
 	}
 	// Every differing setting is named, old → new.
-	r = e.mustRun(2, e.planArgs("--dry-run", "--scheduler", "local", "--shard-files", "100", "--time", "12:00:00", "--array-throttle", "3")...)
-	for _, want := range []string{"--time 24:00:00 → 12:00:00", "--array-throttle 16 → 3"} {
+	r = e.mustRun(2, e.planArgs("--dry-run", "--scheduler", "local", "--shard-files", "100", "--time", "12:00:00", "--workers", "3")...)
+	for _, want := range []string{"--time 24:00:00 → 12:00:00", "--workers 8 → 3"} {
 		if !strings.Contains(r.stderr, want) {
 			t.Errorf("re-plan with other settings: stderr lacks %q:\n%s", want, r.stderr)
 		}

@@ -137,3 +137,28 @@ func TestRetryKeepsTheCampaignsScheduler(t *testing.T) {
 		t.Errorf("final status %+v", st.Files)
 	}
 }
+
+// throttle on a local campaign says: stop it and rerun the same plan command with another
+// --array-throttle. That rerun was refused ("planned with different settings:
+// --array-throttle 2 → 4"). For a local campaign the throttle is how many shards this run
+// runs at once, so a rerun may name another; every other setting must still match.
+func TestLocalRerunWithAnotherThrottle(t *testing.T) {
+	e := newEnv(t)
+	e.mktree(lfssim.TreeOptions{Files: 100, Seed: 155})
+	before := e.snapshot()
+	sel := e.selected(before)
+	e.mustRun(0, e.planArgs("--scheduler", "local", "--no-submit", "--shard-files", "20", "--array-throttle", "1")...)
+	if r := e.mustRun(2, "throttle", e.camp, "3"); !strings.Contains(r.stderr, "with another --array-throttle") {
+		t.Fatalf("throttle's advice changed: %s", r.stderr)
+	}
+	r := e.mustRun(0, e.planArgs("--scheduler", "local", "--shard-files", "20", "--array-throttle", "3")...)
+	if !strings.Contains(r.stderr, "3 at once") {
+		t.Errorf("the rerun does not run 3 at once:\n%s", r.stderr)
+	}
+	e.checkMigrated(before, e.snapshot(), sel)
+	// Anything else still differs by name.
+	r = e.mustRun(2, e.planArgs("--scheduler", "local", "--shard-files", "30", "--array-throttle", "3")...)
+	if !strings.Contains(r.stderr, "--shard-files 20 → 30") || strings.Contains(r.stderr, "array-throttle") {
+		t.Errorf("a rerun with another --shard-files: %s", r.stderr)
+	}
+}

@@ -187,6 +187,12 @@ func (c *Cmd) Run(env *cli.Env) (err error) {
 	}
 	// A campaign already there must be asked for with the same settings: say so first.
 	if spec, err := dir.Load(); err == nil {
+		if spec.Slurm.Scheduler == "local" && req.Slurm.Scheduler == "local" {
+			// A local run's --array-throttle is how many shards it runs at once, not a
+			// setting of the campaign: a rerun may name another (migrator throttle says
+			// so); campaign.json keeps the plan's.
+			req.Slurm.Throttle = spec.Slurm.Throttle
+		}
 		if ch := planner.Changes(spec.Request, req); len(ch) > 0 {
 			return badInput(planner.RefuseChanges(dir, spec, ch))
 		}
