@@ -162,3 +162,20 @@ func TestLocalRerunWithAnotherThrottle(t *testing.T) {
 		t.Errorf("a rerun with another --shard-files: %s", r.stderr)
 	}
 }
+
+// A local campaign never needs Slurm: retry and plan --go of one, on a machine without
+// Slurm's commands, printed "warning: could not ask Slurm whether an array of this
+// campaign submitted by hand is queued (slurm command not found: squeue ...)" every time.
+func TestLocalRoundsWithoutSlurmSayNothingOfIt(t *testing.T) {
+	e := newEnv(t)
+	e.mktree(lfssim.TreeOptions{Files: 100, Seed: 156})
+	e.simEnv = append(e.simEnv, "PATH="+t.TempDir()) // nothing on PATH: no Slurm
+	e.mustRun(0, e.planArgs("--scheduler", "local", "--dry-run", "--shard-files", "30")...)
+	r := e.mustRun(0, "plan", e.camp, "--go")
+	r2 := e.mustRun(0, "retry", e.camp)
+	for _, out := range []string{r.stderr, r2.stderr} {
+		if strings.Contains(out, "squeue") || strings.Contains(out, "warning") { // the test's own name says Slurm
+			t.Errorf("a local campaign's round speaks of Slurm:\n%s", out)
+		}
+	}
+}

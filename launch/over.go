@@ -2,6 +2,7 @@ package launch
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -37,6 +38,9 @@ func CheckRoundOver(ctx context.Context, warn io.Writer, d campaign.Dir, spec *c
 	switch {
 	case err != nil && !local:
 		return fmt.Errorf("asking Slurm whether an array of the campaign submitted by hand is queued: %w", err)
+	case errors.Is(err, slurm.ErrNoSlurm):
+		// Run here, by a local runner, where Slurm is not even installed: nobody queued
+		// an array from here, and a local campaign must not speak of Slurm.
 	case err != nil:
 		fmt.Fprintf(warn, "warning: could not ask Slurm whether an array of this campaign submitted by hand is queued (%v); make sure none is\n", strings.ReplaceAll(err.Error(), "\n", " "))
 	}
