@@ -24,7 +24,8 @@ func CheckRoundOver(ctx context.Context, warn io.Writer, d campaign.Dir, spec *c
 			// A local campaign has no Slurm job for migrator cancel, which refuses it.
 			stop := "migrator cancel first"
 			if spec.Slurm.Scheduler == "local" {
-				stop = "stop the local run first (Ctrl-C where it runs, or kill -TERM its migrator plan or retry process)"
+				stop = fmt.Sprintf("stop the local run first (Ctrl-C where it runs, or kill -TERM its migrator plan or retry process; "+
+					"if that is gone, kill -TERM %d on %s, the task itself, which checkpoints)", info.PID, info.Host)
 			}
 			return fmt.Errorf("round %d is still running (%s is held by pid %d on %s); wait for it, or %s",
 				round, filepath.Base(l), info.PID, info.Host, stop)
