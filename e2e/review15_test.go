@@ -68,10 +68,16 @@ func TestRetryWhileALocalRunRuns(t *testing.T) {
 	args := e.planArgs("--scheduler", "local", "--shard-files", "10", "--array-throttle", "1", "--workers", "1", "--batch", "1")
 	cmd, _ := e.started(args...)
 	waitForText(t, filepath.Join(e.camp, "logs", "local-0-0.out"), "shard 0 of campaign")
-	r := e.run("retry", e.camp, "--scheduler", "local")
+	r := e.run("retry", e.camp, "--scheduler", "slurm", "--no-submit")
 	if r.code == 0 || !strings.Contains(r.stderr, "still running") || strings.Contains(r.stderr, "migrator cancel") ||
 		!strings.Contains(r.stderr, "Ctrl-C") {
 		t.Errorf("retry during a local run: exit %d, %q", r.code, r.stderr)
+	}
+	// A second local run, as README says: exit 6, naming the holder of local-run.lock (it
+	// exited 1 with the shard lock's message).
+	r = e.run("retry", e.camp, "--scheduler", "local")
+	if r.code != 6 || !strings.Contains(r.stderr, "local-run.lock") {
+		t.Errorf("retry --scheduler local during a local run: exit %d, %q", r.code, r.stderr)
 	}
 	if c := e.run("cancel", e.camp); c.code != 2 {
 		t.Errorf("cancel of a local campaign: exit %d %q", c.code, c.stderr)

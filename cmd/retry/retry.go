@@ -73,6 +73,15 @@ func (c *Cmd) Run(env *cli.Env) (err error) {
 	if c.Scheduler == "" { // a scheduler other than the campaign's only when asked for by name
 		c.Scheduler = spec.Slurm.Scheduler
 	}
+	if c.Scheduler == "local" && !c.NoSubmit && !c.Emit {
+		// Another local run of the campaign says so first (exit 6), as a rerun of the plan
+		// does; the run below takes the lock for good.
+		unlock, err := launch.LockRun(d)
+		if err != nil {
+			return err
+		}
+		unlock()
+	}
 	if err := launch.CheckRoundOver(ctx, env.Stderr, d, spec, latest, c.Scheduler == "local"); err != nil {
 		return err
 	}
