@@ -37,11 +37,16 @@ func CheckPaths(req campaign.Request, campaignDir string) error {
 	if err != nil {
 		return badInput("campaign directory %s: %v", campaignDir, err)
 	}
-	for _, p := range []string{abs, realPath(abs)} {
-		if campaign.UnderAny(p, scan) && !campaign.UnderAny(p, campaign.Strings(req.Selection.Excludes)) &&
-			!campaign.UnderAny(p, realPaths(campaign.Strings(req.Selection.Excludes))) {
-			return badInput("campaign directory %s is inside a scan path (%s): put it elsewhere, or --exclude it", campaignDir, joinPaths(scan))
+	// Where the scan really goes: each scan path's real directory, walked without following
+	// links; the campaign's real directory is in it, or it is not (a link on the way to
+	// either side says nothing). Excludes are real directories (checkNoLink).
+	real := realPath(abs)
+	if campaign.UnderAny(real, realPaths(scan)) && !campaign.UnderAny(real, realPaths(campaign.Strings(req.Selection.Excludes))) {
+		where := ""
+		if real != abs {
+			where = " (it is " + real + ")"
 		}
+		return badInput("campaign directory %s%s is inside a scan path (%s): put it elsewhere, or --exclude it", campaignDir, where, joinPaths(scan))
 	}
 	return nil
 }
