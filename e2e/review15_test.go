@@ -185,3 +185,26 @@ func TestLocalRoundsWithoutSlurmSayNothingOfIt(t *testing.T) {
 		}
 	}
 }
+
+// plan CAMPAIGN --go takes every setting from campaign.json; a setting given with it
+// alone (not the plan's whole command line, which must match) was silently ignored:
+// "--go --scheduler slurm" ran the round locally. It is refused, named, with nothing done.
+func TestPlanGoRefusesSettingsItWouldIgnore(t *testing.T) {
+	e := newEnv(t)
+	e.mktree(lfssim.TreeOptions{Files: 60, Seed: 157})
+	e.mustRun(0, e.planArgs("--scheduler", "local", "--dry-run", "--no-submit", "--shard-files", "1000")...)
+	for _, extra := range [][]string{{"--scheduler", "slurm"}, {"--time=1:00:00"}, {"--workers", "2", "--no-submit"}} {
+		r := e.run(append([]string{"plan", e.camp, "--go"}, extra...)...)
+		name, _, _ := strings.Cut(extra[0], "=")
+		if r.code != 2 || !strings.Contains(r.stderr, name) || strings.Count(r.stderr, "\n") != 1 {
+			t.Errorf("plan --go %v: exit %d, %q", extra, r.code, r.stderr)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(e.camp, "rounds", "001")); err == nil {
+		t.Fatal("a refused --go made round 1")
+	}
+	r := e.mustRun(0, "plan", e.camp, "--go", "--no-submit")
+	if !strings.Contains(r.stderr, "in 1 shard\n") {
+		t.Errorf("plan --go: %s", r.stderr)
+	}
+}
