@@ -60,8 +60,11 @@ func TestEveryCommandTrustsNothing(t *testing.T) {
 			e.checkMigrated(before, e.snapshot(), nil)
 		})
 	}
-	// plan refuses an --lfs that others can write, before it runs it.
+	// plan refuses an --lfs that others can write, before it runs it. Into a new campaign
+	// directory: a re-plan of e.camp with another --lfs is refused first, as a change of
+	// settings (issue 15), which says nothing of trust.
 	os.Chmod(lfsCopy, 0o777)
+	e.camp = filepath.Join(e.root, "campaign-lfs")
 	r := e.run(append(e.planArgs("--no-submit"), "--lfs", lfsCopy)...)
 	if r.code != 2 || !strings.Contains(r.stderr, "lfs binary "+lfsCopy) {
 		t.Errorf("plan --lfs writable by others: exit %d, stderr %q", r.code, r.stderr)
