@@ -35,8 +35,8 @@ func TestPlanModesAreExplicit(t *testing.T) {
 		}
 	}
 	// Every differing setting is named, old → new.
-	r = e.mustRun(2, e.planArgs("--dry-run", "--scheduler", "local", "--shard-files", "100", "--time", "12:00:00", "--array-throttle", "3")...)
-	for _, want := range []string{"--time 24:00:00 → 12:00:00", "--array-throttle 16 → 3"} {
+	r = e.mustRun(2, e.planArgs("--dry-run", "--scheduler", "local", "--shard-files", "100", "--time", "12:00:00", "--workers", "3")...)
+	for _, want := range []string{"--time 24:00:00 → 12:00:00", "--workers 8 → 3"} {
 		if !strings.Contains(r.stderr, want) {
 			t.Errorf("re-plan with other settings: stderr lacks %q:\n%s", want, r.stderr)
 		}
@@ -234,7 +234,7 @@ func TestRetryFitsMaxArraySize(t *testing.T) {
 		t.Fatalf("plan made %d shards, want more than 3", made)
 	}
 	e.simEnv = append(e.simEnv, "PATH="+bin+":"+os.Getenv("PATH"))
-	r := e.mustRun(0, "retry", e.camp, "--no-submit") // every file is pending
+	r := e.mustRun(0, "retry", e.camp, "--scheduler", "slurm", "--no-submit") // every file is pending
 	if !strings.Contains(r.stderr, "round 1 had "+strconv.Itoa(made)+" shards, more than Slurm's MaxArraySize (3) allows in one array: cut again into 3") {
 		t.Errorf("retry:\n%s", r.stderr)
 	}

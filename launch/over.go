@@ -2,6 +2,7 @@ package launch
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -20,8 +21,14 @@ func CheckRoundOver(ctx context.Context, warn io.Writer, d campaign.Dir, spec *c
 	locks, _ := filepath.Glob(filepath.Join(ckpt, "shard-*.lock"))
 	for _, l := range locks {
 		if info, age, err := checkpoint.ReadLock(l); err == nil && !checkpoint.HolderGone(info, age) {
-			return fmt.Errorf("round %d is still running (%s is held by pid %d on %s); wait for it, or migrator cancel first",
-				round, filepath.Base(l), info.PID, info.Host)
+			// A local campaign has no Slurm job for migrator cancel, which refuses it.
+			stop := "migrator cancel first"
+			if spec.Slurm.Scheduler == "local" {
+				stop = fmt.Sprintf("stop the local run first (Ctrl-C where it runs, or kill -TERM its migrator plan or retry process; "+
+					"if that is gone, kill -TERM %d on %s, the task itself, which checkpoints)", info.PID, info.Host)
+			}
+			return fmt.Errorf("round %d is still running (%s is held by pid %d on %s); wait for it, or %s",
+				round, filepath.Base(l), info.PID, info.Host, stop)
 		}
 	}
 	subs, err := d.Submissions()
@@ -32,6 +39,9 @@ func CheckRoundOver(ctx context.Context, warn io.Writer, d campaign.Dir, spec *c
 	switch {
 	case err != nil && !local:
 		return fmt.Errorf("asking Slurm whether an array of the campaign submitted by hand is queued: %w", err)
+	case errors.Is(err, slurm.ErrNoSlurm):
+		// Run here, by a local runner, where Slurm is not even installed: nobody queued
+		// an array from here, and a local campaign must not speak of Slurm.
 	case err != nil:
 		fmt.Fprintf(warn, "warning: could not ask Slurm whether an array of this campaign submitted by hand is queued (%v); make sure none is\n", strings.ReplaceAll(err.Error(), "\n", " "))
 	}
@@ -75,6 +85,8 @@ func SlurmPreflight(ctx context.Context, sc *slurm.Client, submit bool) (maxShar
 		return 0, fmt.Sprintf("cannot ask Slurm for MaxArraySize (%s): an array of more shards than it allows will be refused by sbatch", strings.ReplaceAll(err.Error(), "\n", " ")), nil
 	case n == 0 && submit:
 		return 0, "", fmt.Errorf("Slurm has job arrays disabled (MaxArraySize = 0 in scontrol show config): run the shards here with --scheduler local")
+	case n == 0:
+		return 0, "Slurm has job arrays disabled (MaxArraySize = 0 in scontrol show config): sbatch will refuse the array; run the shards here with --scheduler local", nil
 	}
 	return n, "", nil
 }

@@ -31,16 +31,46 @@ func CheckPaths(req campaign.Request, campaignDir string) error {
 		if !campaign.UnderAny(x, scan) {
 			return badInput("exclude %s is under no --scan-path (%s): it would exclude nothing (if a scan path is a symlink, write the exclude under the symlink's name); fix it, or leave it out", x, joinPaths(scan))
 		}
+		if err := checkNoLink(x, scan); err != nil {
+			return err
+		}
 	}
 	abs, err := filepath.Abs(campaignDir)
 	if err != nil {
 		return badInput("campaign directory %s: %v", campaignDir, err)
 	}
-	for _, p := range []string{abs, realPath(abs)} {
-		if campaign.UnderAny(p, scan) && !campaign.UnderAny(p, campaign.Strings(req.Selection.Excludes)) &&
-			!campaign.UnderAny(p, realPaths(campaign.Strings(req.Selection.Excludes))) {
-			return badInput("campaign directory %s is inside a scan path (%s): put it elsewhere, or --exclude it", campaignDir, joinPaths(scan))
+	// Where the scan really goes: each scan path's real directory, walked without following
+	// links; the campaign's real directory is in it, or it is not (a link on the way to
+	// either side says nothing). Excludes are real directories (checkNoLink).
+	real := realPath(abs)
+	if campaign.UnderAny(real, realPaths(scan)) && !campaign.UnderAny(real, realPaths(campaign.Strings(req.Selection.Excludes))) {
+		where := ""
+		if real != abs {
+			where = " (it is " + real + ")"
 		}
+		return badInput("campaign directory %s%s is inside a scan path (%s): put it elsewhere, or --exclude it", campaignDir, where, joinPaths(scan))
+	}
+	return nil
+}
+
+// checkNoLink refuses an exclude reached from its scan path through a symbolic link: the
+// scan (lfs find) does not follow links, so it meets the directory under its real name,
+// never under the exclude's, and would migrate what the exclude was meant to protect.
+func checkNoLink(x string, scan []string) error {
+	for _, s := range scan {
+		rel, err := filepath.Rel(s, x)
+		if err != nil || !campaign.Under(x, s) {
+			continue
+		}
+		real, realScan := realPath(x), realPath(s)
+		if real == filepath.Join(realScan, rel) {
+			return nil
+		}
+		how := "it lies outside the scan paths"
+		if r, err := filepath.Rel(realScan, real); err == nil && campaign.Under(real, realScan) {
+			how = "exclude it as the scan reaches it: --exclude " + filepath.Join(s, r)
+		}
+		return badInput("exclude %s goes through a symbolic link (it is %s): the scan does not follow links, so it would exclude nothing; %s", x, real, how)
 	}
 	return nil
 }

@@ -222,12 +222,15 @@ func WriteHuman(w io.Writer, st *Status, top []TopFailure) {
 		dry = " (dry run)"
 	}
 	fmt.Fprintf(w, "campaign %s%s, %s\n", st.Campaign, dry, st.Generated.Local().Format(time.DateTime))
-	handled := f.Migrated + f.Skipped + f.Failed
+	handled, verb := f.Migrated+f.Skipped+f.Failed, "handled"
+	if st.DryRun { // a dry run is done with a file once it was checked: would migrate
+		handled, verb = handled+f.WouldMigrate, "checked"
+	}
 	pct := 100.0
 	if f.Planned > 0 {
 		pct = 100 * float64(handled) / float64(f.Planned)
 	}
-	fmt.Fprintf(w, "%s %5.1f%% of %s handled\n", bar(pct, 40), pct, progress.Plural(f.Planned, "file"))
+	fmt.Fprintf(w, "%s %5.1f%% of %s %s\n", bar(pct, 40), pct, progress.Plural(f.Planned, "file"), verb)
 	fmt.Fprintf(w, "files:   %d planned, %d migrated, %d skipped, %d failed, %d pending", f.Planned, f.Migrated, f.Skipped, f.Failed, f.Pending)
 	if f.WouldMigrate > 0 {
 		fmt.Fprintf(w, " (%d would migrate)", f.WouldMigrate)

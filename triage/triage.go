@@ -141,6 +141,9 @@ func Unfinished(st *report.Status, f Facts) []Shard {
 		case local:
 			u.State, u.Next = NeverRan, rerun
 			u.Detail = "never ran: the local run stopped before it"
+			if !ranLocally(f.Dir, s.Round) { // planned with --no-submit, say: no run yet
+				u.Detail = "never ran: no local run of its round has started"
+			}
 		case submitted[s.Round] != "":
 			u.State, u.Next = NotQueued, rerun
 			u.Detail = fmt.Sprintf("never ran, and its array job %s is no longer in the queue", submitted[s.Round])

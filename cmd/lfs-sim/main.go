@@ -50,7 +50,9 @@ Commands of the simulator's own:
   sim-mktree [flags] DIR   build a tree of files, some on the source OSTs:
                            --files N, --sources LIST (required), --source-share F,
                            --seed N, --max-size BYTES, --hostile-every N, --link-every N,
-                           --special-every N, --empty
+                           --special-every N, --dangling-every N, --kinds-every N
+                           (PFL, DoM, FLR), --released-every N (HSM), --wide-every N
+                           (300 stripes; LFS_SIM_OSTS above 300), --empty
   --help, -h, help         this text
 
 Configuration (environment):

@@ -16,7 +16,7 @@ func TestHelpListsEverything(t *testing.T) {
 		t.Fatalf("lfssim's source: %v", err)
 	}
 	knobs := map[string]bool{}
-	var cmds []string
+	var cmds, mktree []string
 	knob := regexp.MustCompile(`LFS_SIM_[A-Z0-9_]+`)
 	for _, f := range files {
 		if strings.HasSuffix(f, "_test.go") {
@@ -31,6 +31,12 @@ func TestHelpListsEverything(t *testing.T) {
 		}
 		// The commands: the cases of Run's switch on cmd.
 		src := string(data)
+		// sim-mktree's flags, from its flag set.
+		if strings.Contains(src, `flag.NewFlagSet("sim-mktree"`) {
+			for _, m := range regexp.MustCompile(`fs\.\w+\("([a-z-]+)"`).FindAllStringSubmatch(src, -1) {
+				mktree = append(mktree, m[1])
+			}
+		}
 		if i := strings.Index(src, "switch cmd {"); i >= 0 {
 			body := src[i:]
 			body = body[:strings.Index(body, "\n\t}\n")]
@@ -52,6 +58,14 @@ func TestHelpListsEverything(t *testing.T) {
 	for _, c := range cmds {
 		if !regexp.MustCompile(`\n  (\S+, )*` + regexp.QuoteMeta(c) + `[ ,]`).MatchString(helpText) {
 			t.Errorf("lfs-sim --help does not list the command %s", c)
+		}
+	}
+	if len(mktree) < 10 {
+		t.Fatalf("found only %d flags of sim-mktree: is the search still right?", len(mktree))
+	}
+	for _, f := range mktree {
+		if !strings.Contains(helpText, "--"+f+" ") && !strings.Contains(helpText, "--"+f+",") && !strings.Contains(helpText, "--"+f+"\n") {
+			t.Errorf("lfs-sim --help does not list sim-mktree --%s", f)
 		}
 	}
 	for _, a := range []string{"--help", "-h", "help"} {

@@ -215,6 +215,12 @@ func (c *Cmd) Run(env *cli.Env) (err error) {
 	}
 	// A campaign already there must be asked for with the same settings: say so first.
 	if spec, err := dir.Load(); err == nil {
+		if spec.Slurm.Scheduler == "local" && req.Slurm.Scheduler == "local" {
+			// A local run's --array-throttle is how many shards it runs at once, not a
+			// setting of the campaign: a rerun may name another (migrator throttle says
+			// so); campaign.json keeps the plan's.
+			req.Slurm.Throttle = spec.Slurm.Throttle
+		}
 		if ch := planner.Changes(spec.Request, req); len(ch) > 0 {
 			return badInput(planner.RefuseChanges(dir, spec, ch))
 		}
@@ -302,9 +308,21 @@ func (c *Cmd) Run(env *cli.Env) (err error) {
 			res.Spec.ID, progress.Plural(idx.Files, "file"), humanize.IBytes(idx.Bytes), progress.Plural(len(idx.Shards), "shard"), time.Since(start).Round(time.Second),
 			st.Found.Load(), st.HardLinks.Load(), st.Vanished.Load())
 	}
+	if res.Resumed {
+		// A later round (retry, plan --go) holds round 0's unfinished files: running or
+		// submitting round 0 again would only have each task refuse it as superseded.
+		rounds, err := dir.Rounds()
+		if err != nil {
+			return err
+		}
+		if n := slices.Max(append(rounds, 0)); n > 0 {
+			return cli.BadInputf("campaign %s in %s has moved on: round %d holds the files round 0 left, so this plan has nothing to run; continue with: %s (see migrator status %s)",
+				res.Spec.ID, dir.Root, n, launch.CommandLine(os.Args[0], "retry", dir.Root, "--scheduler", res.Spec.Slurm.Scheduler), dir.Root)
+		}
+	}
 	if res.Resharded > 0 {
-		fmt.Fprintf(out, "warning: the scan made %d shards, more than Slurm's MaxArraySize (%d) allows in one array: cut again into %d shards of up to %d files (--shard-bytes not applied)\n",
-			res.Resharded, maxShards, len(idx.Shards), idx.Shards[0].Files)
+		fmt.Fprintf(out, "warning: the scan made %d shards, more than Slurm's MaxArraySize (%d) allows in one array: cut again into %s of up to %d files (--shard-bytes not applied)\n",
+			res.Resharded, maxShards, progress.Plural(len(idx.Shards), "shard"), idx.Shards[0].Files)
 	}
 	if err := metrics.Keep(dir, res.Spec, req.Monitoring); err != nil {
 		return err
@@ -357,6 +375,14 @@ func (c *Cmd) goLive(ctx context.Context, env *cli.Env) error {
 	if err != nil {
 		return cli.BadInput(err)
 	}
+	if len(c.OSTs.OSTList) == 0 {
+		// Just the campaign directory with --go: every setting comes from campaign.json,
+		// so one given here would be ignored without a word. Refuse it instead.
+		if ignored := settingsGiven(os.Args[1:]); len(ignored) > 0 {
+			return cli.BadInputf("plan --go takes every setting from %s's campaign.json, so %s would be ignored: leave it out (or give the plan's whole command line with --go, which must match it)",
+				dir.Root, strings.Join(ignored, ", "))
+		}
+	}
 	if len(c.OSTs.OSTList) > 0 {
 		// The plan's own command line with --go: it must ask for the same campaign.
 		req := c.request()
@@ -386,12 +412,30 @@ func (c *Cmd) goLive(ctx context.Context, env *cli.Env) error {
 		fmt.Fprintf(out, "campaign %s is real now, but its dry run found nothing to migrate\n", spec.ID)
 		return nil
 	}
-	fmt.Fprintf(out, "campaign %s is real now: round %d takes what the dry run would migrate (and what it left pending or failed retryably), without a new scan: %d files, %s in %d shards\n",
-		spec.ID, n, idx.Files, humanize.IBytes(idx.Bytes), len(idx.Shards))
+	fmt.Fprintf(out, "campaign %s is real now: round %d takes what the dry run would migrate (and what it left pending or failed retryably), without a new scan: %s, %s in %s\n",
+		spec.ID, n, progress.Plural(idx.Files, "file"), humanize.IBytes(idx.Bytes), progress.Plural(len(idx.Shards), "shard"))
 	round := launch.Round{Dir: dir, Spec: spec, N: n, Shards: len(idx.Shards), Exe: env.Exe, Version: env.Version, By: "plan --go"}
 	retry := launch.CommandLine(os.Args[0], "retry", dir.Root, "--scheduler", spec.Slurm.Scheduler)
 	return launch.Start(ctx, round, launch.How{Emit: c.Emit, NoSubmit: c.NoSubmit, Local: spec.Slurm.Scheduler == "local",
 		Progress: c.Progress, Continue: retry, Resubmit: retry, Out: out, Stdout: env.Stdout})
+}
+
+// settingsGiven lists the flags in args (a plan --go command line) that set something
+// of the campaign: all but --go and how this run launches its round.
+func settingsGiven(args []string) []string {
+	var out []string
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		name, _, _ := strings.Cut(a, "=")
+		switch {
+		case !strings.HasPrefix(name, "--"), slices.Contains([]string{"--go", "--no-submit", "--emit-script", "--progress", "--help"}, name):
+		default:
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 // commandLine is this process's command line: what to run to continue.

@@ -31,7 +31,7 @@ import (
 // Cmd is "migrator retry CAMPAIGN [--scheduler slurm|local]".
 type Cmd struct {
 	Campaign  string `arg:"" help:"Campaign directory." type:"path"`
-	Scheduler string `enum:"slurm,local" default:"slurm" help:"slurm: submit a new job array over the retry manifests; local: run it here, in the foreground. One of: ${enum}."`
+	Scheduler string `placeholder:"slurm|local" help:"slurm: submit a new job array over the retry manifests; local: run it here, in the foreground. One of: slurm, local. Default: the campaign's (plan --scheduler)."`
 	NoSubmit  bool   `name:"no-submit" help:"Write the round's manifests and job script, print the sbatch command, submit nothing."`
 	Emit      bool   `name:"emit-script" help:"Like --no-submit, but write the round's array job script to stdout, for: migrator retry CAMPAIGN --emit-script | sbatch"`
 
@@ -40,8 +40,11 @@ type Cmd struct {
 	TextfileDir string        `name:"textfile-dir" type:"path" placeholder:"DIR" help:"node_exporter's textfile collector directory for the campaign's live metrics (as plan's --textfile-dir); kept in the campaign."`
 }
 
-// Validate checks --failed.
+// Validate checks --scheduler and --failed.
 func (c *Cmd) Validate() error {
+	if c.Scheduler != "" && c.Scheduler != "slurm" && c.Scheduler != "local" {
+		return fmt.Errorf("--scheduler %q: want slurm or local", c.Scheduler)
+	}
 	_, err := campaign.ParseFailed(c.Failed)
 	return err
 }
@@ -88,6 +91,18 @@ func (c *Cmd) Run(env *cli.Env) (err error) {
 		return cli.BadInputf("campaign %s has no planned round", d.Root)
 	}
 	latest := rounds[len(rounds)-1]
+	if c.Scheduler == "" { // a scheduler other than the campaign's only when asked for by name
+		c.Scheduler = spec.Slurm.Scheduler
+	}
+	if c.Scheduler == "local" && !c.NoSubmit && !c.Emit {
+		// Another local run of the campaign says so first (exit 6), as a rerun of the plan
+		// does; the run below takes the lock for good.
+		unlock, err := launch.LockRun(d)
+		if err != nil {
+			return err
+		}
+		unlock()
+	}
 	if err := launch.CheckRoundOver(ctx, env.Stderr, d, spec, latest, c.Scheduler == "local"); err != nil {
 		return err
 	}
@@ -133,8 +148,8 @@ func (c *Cmd) Run(env *cli.Env) (err error) {
 		if idx, err = planner.Reshard(d, d.Round(n), idx, maxShards); err != nil {
 			return err
 		}
-		fmt.Fprintf(out, "warning: round %d had %d shards, more than Slurm's MaxArraySize (%d) allows in one array: cut again into %d\n",
-			n, made, maxShards, len(idx.Shards))
+		fmt.Fprintf(out, "warning: round %d had %d shards, more than Slurm's MaxArraySize (%d) allows in one array: cut again into %s\n",
+			n, made, maxShards, progress.Plural(len(idx.Shards), "shard"))
 	}
 	spec.Slurm.Scheduler = c.Scheduler
 	round := launch.Round{Dir: d, Spec: spec, N: n, Shards: len(idx.Shards), Exe: env.Exe, Version: env.Version, By: "retry"}
