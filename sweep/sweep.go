@@ -531,3 +531,14 @@ func Setup(ctx context.Context, spec *campaign.Spec) (*lfs.Client, Options, erro
 	}
 	return c, Options{NoPrintf: !v.HasFindPrintf()}, nil
 }
+
+// Campaign sweeps the campaign with its own lfs (checked, and used as its version needs):
+// Run with o, for migrator verify and collect's sweep.
+func Campaign(ctx context.Context, d campaign.Dir, spec *campaign.Spec, o Options) (*report.Sweep, error) {
+	l, base, err := Setup(ctx, spec)
+	if err != nil {
+		return nil, err
+	}
+	o.NoPrintf = base.NoPrintf
+	return Run(ctx, l, d, spec, o)
+}

@@ -14,6 +14,7 @@ import (
 
 	"migrator/campaign"
 	"migrator/checkpoint"
+	"migrator/fidindex"
 	"migrator/lfs"
 	"migrator/manifest"
 	"migrator/trust"
@@ -95,7 +96,8 @@ func ExitCode(err error) int {
 	}
 	// A damaged record (campaign.json, submissions.jsonl, an index, a shard or a log) is
 	// bad input: nothing was changed, and the message names the file.
-	if errors.Is(err, campaign.ErrDamaged) || errors.Is(err, manifest.ErrCorrupt) || errors.Is(err, checkpoint.ErrCorrupt) {
+	if errors.Is(err, campaign.ErrDamaged) || errors.Is(err, manifest.ErrCorrupt) || errors.Is(err, checkpoint.ErrCorrupt) ||
+		errors.Is(err, fidindex.ErrCorrupt) {
 		return ExitUsage
 	}
 	if errors.Is(err, trust.ErrUntrusted) { // a path someone else could have written

@@ -14,7 +14,6 @@ import (
 	"migrator/campaign"
 	"migrator/checkpoint"
 	"migrator/cmd/cli"
-	"migrator/cmd/verify"
 	"migrator/manifest"
 	"migrator/metrics"
 	"migrator/progress"
@@ -58,7 +57,7 @@ func (c *Cmd) Run(env *cli.Env) error {
 	}
 	if c.Sweep == "always" || c.Sweep == "auto" && finished(w.Status) {
 		fmt.Fprintf(env.Stderr, "nothing pending or failed: sweeping the scan paths to verify (migrator verify)\n")
-		s, err := verify.Sweep(ctx, d, spec, sweep.Options{})
+		s, err := sweep.Campaign(ctx, d, spec, sweep.Options{})
 		if err != nil {
 			return fmt.Errorf("verify sweep: %w", err)
 		}

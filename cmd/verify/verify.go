@@ -5,7 +5,6 @@ package verify
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -14,10 +13,7 @@ import (
 	"time"
 
 	"migrator/campaign"
-	"migrator/checkpoint"
 	"migrator/cmd/cli"
-	"migrator/fidindex"
-	"migrator/manifest"
 	"migrator/progress"
 	"migrator/report"
 	"migrator/scan"
@@ -63,7 +59,7 @@ func (c *Cmd) Run(env *cli.Env) error {
 		return fmt.Sprintf("%d files on source OSTs found, %d dirs listed, subtrees %d/%d, %s",
 			st.Files.Load(), st.DirsListed.Load(), st.UnitsDone.Load(), st.Units.Load(), el.Round(time.Second))
 	})
-	s, err := Sweep(ctx, d, spec, sweep.Options{Paths: c.Paths, Workers: c.Workers, Stats: &st})
+	s, err := sweep.Campaign(ctx, d, spec, sweep.Options{Paths: c.Paths, Workers: c.Workers, Stats: &st})
 	rep.Stop()
 	if err != nil {
 		return err
@@ -85,18 +81,4 @@ func (c *Cmd) Run(env *cli.Env) error {
 		return cli.WithCode(cli.ExitIncomplete, fmt.Errorf("%d files on source OSTs are unaccounted for", s.Unaccounted))
 	}
 	return nil
-}
-
-// Sweep runs a sweep of the campaign with its own lfs, mapping errors to exit codes.
-func Sweep(ctx context.Context, d campaign.Dir, spec *campaign.Spec, o sweep.Options) (*report.Sweep, error) {
-	l, base, err := sweep.Setup(ctx, spec)
-	if err != nil {
-		return nil, cli.BadInput(err)
-	}
-	base.Paths, base.Workers, base.Take, base.NoReport, base.Stats = o.Paths, o.Workers, o.Take, o.NoReport, o.Stats
-	s, err := sweep.Run(ctx, l, d, spec, base)
-	if errors.Is(err, manifest.ErrCorrupt) || errors.Is(err, checkpoint.ErrCorrupt) || errors.Is(err, fidindex.ErrCorrupt) {
-		return nil, cli.BadInput(err)
-	}
-	return s, err
 }
