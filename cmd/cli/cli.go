@@ -40,7 +40,7 @@ const (
 	ExitIncomplete  = 3 // the run finished but some files failed or remain (see the report)
 	ExitStopped     = 4 // stopped early to protect the filesystem: no space, or a streak of identical errors
 	ExitInterrupted = 5 // stopped by a signal (scancel, time limit); the checkpoint is flushed, rerun to continue
-	ExitLocked      = 6 // another task holds this shard's checkpoint lock
+	ExitLocked      = 6 // another process holds a lock the command needs (a shard's, the campaign's)
 )
 
 type codeError struct {
@@ -90,6 +90,9 @@ func ExitCode(err error) int {
 	var ec interface{ ExitCode() int }
 	if errors.As(err, &ec) {
 		return ec.ExitCode()
+	}
+	if errors.Is(err, checkpoint.ErrLocked) { // a shard's, the campaign's: another process holds it
+		return ExitLocked
 	}
 	if errors.Is(err, lfs.ErrNoLFS) {
 		return ExitUsage

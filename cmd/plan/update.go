@@ -82,10 +82,7 @@ func (c *Cmd) runUpdate(ctx context.Context, env *cli.Env) error {
 	// One round at a time, with retry: held until the round is submitted, or has run here.
 	lock, err := launch.LockCampaign(d)
 	if err != nil {
-		if errors.Is(err, checkpoint.ErrLocked) {
-			return cli.WithCode(cli.ExitLocked, err)
-		}
-		return err
+		return err // another holder: exit 6 (cli.ExitCode)
 	}
 	defer lock.Release()
 	rounds, err := d.Rounds()

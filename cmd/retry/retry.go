@@ -4,7 +4,6 @@ package retry
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -16,7 +15,6 @@ import (
 	"github.com/dustin/go-humanize"
 
 	"migrator/campaign"
-	"migrator/checkpoint"
 	"migrator/cmd/cli"
 	"migrator/launch"
 	"migrator/lfs"
@@ -77,10 +75,7 @@ func (c *Cmd) Run(env *cli.Env) (err error) {
 	// One round at a time: held until the round is submitted, or has run here.
 	lock, err := launch.LockCampaign(d)
 	if err != nil {
-		if errors.Is(err, checkpoint.ErrLocked) {
-			return cli.WithCode(cli.ExitLocked, err)
-		}
-		return err
+		return err // another holder: exit 6 (cli.ExitCode)
 	}
 	defer lock.Release()
 	rounds, err := d.Rounds()

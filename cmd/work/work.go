@@ -98,10 +98,7 @@ func (c *Cmd) Run(env *cli.Env) error {
 	}
 	lock, err := checkpoint.AcquireLock(checkpoint.LockPath(round.Checkpoints, c.Shard), holder, checkpoint.LockOptions{StaleAfter: c.LockStale})
 	if err != nil {
-		if errors.Is(err, checkpoint.ErrLocked) {
-			return cli.WithCode(cli.ExitLocked, err)
-		}
-		return err
+		return err // another holder: exit 6 (cli.ExitCode)
 	}
 	defer lock.Release()
 	recordHandSubmitted(dir, c.Round, env.Getenv, len(idx.Shards))
