@@ -42,6 +42,7 @@ type LFS interface {
 	HSMStates(ctx context.Context, files []string) ([]lfs.HSMResult, error)
 	Migrate(ctx context.Context, opts lfs.MigrateOptions, files []string) ([]lfs.MigrateResult, error)
 	FIDToPath(ctx context.Context, root string, fids []lfs.FID, nul bool) ([]lfs.FIDPathResult, error)
+	PathToFID(ctx context.Context, files []string) ([]lfs.FIDResult, error)
 }
 
 // Source yields a shard's entries in order; Next returns io.EOF at the end.
@@ -88,6 +89,10 @@ type Options struct {
 	FIDPrint0 bool
 	// Owned, if set, says whether this task still owns the shard (its lock); see guard.go.
 	Owned func() error
+	// OnSwap, if set, is told of every file recorded as swapped (bind.go), with the
+	// manifest's path and what was found: an alarm for the task's log. Calls may be
+	// concurrent.
+	OnSwap func(path, msg string)
 }
 
 func (o *Options) defaults() {
@@ -120,6 +125,7 @@ type Stats struct {
 	InFlight   atomic.Int64 // lfs migrate calls running
 	LFSCalls   atomic.Int64
 	Interrupts atomic.Int64 // files whose migration was cut short by a signal (left pending)
+	Swapped    atomic.Int64 // files whose path was swapped after their check: alarms (bind.go)
 }
 
 // Errors that stop a task early. The entries they concern stay pending.
@@ -197,6 +203,7 @@ type item struct {
 	spent    time.Duration
 	due      time.Time // for retries
 	moves    int       // times it was found again by FID under another name in this run
+	op       string    // the path lfs migrate was given: e.Path as bind walked it
 }
 
 // maxMoves bounds how often one file is followed to a new name in a run: a file renamed
@@ -678,6 +685,9 @@ func (t *task) migrate(b []*item) []*item {
 		ctx, cancel = context.WithTimeout(ctx, t.o.FileTimeout*time.Duration(len(b)))
 		defer cancel()
 	}
+	if b = t.bind(b); len(b) == 0 {
+		return nil
+	}
 	for _, it := range b {
 		it.attempts++
 	}
@@ -688,7 +698,11 @@ func (t *task) migrate(b []*item) []*item {
 	start := time.Now()
 	t.st.InFlight.Add(1)
 	t.st.LFSCalls.Add(1)
-	res, err := t.l.Migrate(ctx, t.o.Target, paths(b))
+	ops := make([]string, len(b))
+	for i, it := range b {
+		ops[i] = it.op
+	}
+	res, err := t.l.Migrate(ctx, t.o.Target, ops)
 	t.st.InFlight.Add(-1)
 	spent := time.Since(start) / time.Duration(len(b))
 	for _, it := range b {
@@ -824,10 +838,18 @@ func (t *task) verify(b []*item) {
 	}
 	for i, it := range b {
 		s := states[i]
+		if msg := swappedAfter(it); msg != "" {
+			t.swapped(it, msg)
+			continue
+		}
 		switch {
+		case s.ok && s.fid != it.e.FID:
+			// lfs migrate was given a path that names another file now: swapped during the
+			// call (or replaced by a rename since, which cannot be told apart).
+			t.swapped(it, fmt.Sprintf("after lfs migrate: %q names %v, not the checked %v", it.e.Path, s.fid, it.e.FID))
 		case s.err != nil:
 			t.recordErr(it, "lfs find", s.err)
-		case !s.ok, s.fid != it.e.FID:
+		case !s.ok:
 			// Renamed (or removed) since lfs migrate ran: the check finds it by FID again
 			// and, off the sources, records it as migrated by this run.
 			t.requeue(it)

@@ -1,0 +1,212 @@
+package migrate
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"migrator/campaign"
+	"migrator/checkpoint"
+	"migrator/lfs"
+)
+
+// Binding the migration to the checked file (see "Trust model" in the README).
+//
+// lfs migrate opens its operand by name with open(name, O_RDWR | O_NOATIME | O_DIRECT),
+// following symbolic links, and creates its volatile file in dirname(name)
+// (migrate_open_files() in lfs.c). The check of a batch and the lfs migrate of one of its
+// files can be minutes apart, so right before each lfs migrate call the engine binds
+// every file of the call again:
+//
+//  1. walk its path from / one component at a time with O_PATH|O_NOFOLLOW (no symbolic
+//     link anywhere, every directory a directory, the last a regular file), the scan
+//     path's own symbolic links (the admin's) resolved once when the task starts;
+//  2. read its FID again (lfs path2fid, one call for the unit) and its HSM state (lfs
+//     hsm_state, one call): the checked FID, and not released;
+//  3. walk it again: the same inode (device and inode number) as the first walk.
+//
+// lfs migrate is then given the walked path, which has no symbolic link in it. A swap
+// found by any of these steps, or by the verification after the migration (the path names
+// another FID, or a component became a symbolic link), is recorded as failed with class
+// swapped: an alarm, never a skip. What remains is the time from the second walk to lfs's
+// own open(): one fork and exec.
+
+// walked is a path's identity as a walk found it.
+type walked struct {
+	dev, ino uint64
+}
+
+// errSwapped says a walk met a symbolic link, or something that is not a directory
+// where a directory was, or a last component that is not a regular file.
+var errSwapped = errors.New("swapped")
+
+// walkNoFollow opens every component of path (absolute) with O_PATH|O_NOFOLLOW and
+// returns the last one's identity. A component that is gone is an error IsGone accepts; a
+// symbolic link, a non-directory in the middle or a last component that is not a regular
+// file is errSwapped (wrapped with what was found where).
+func walkNoFollow(path string) (walked, error) {
+	if !strings.HasPrefix(path, "/") {
+		return walked{}, fmt.Errorf("%w: %q is not absolute", errSwapped, path)
+	}
+	dir, err := unix.Open("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return walked{}, err
+	}
+	defer func() { unix.Close(dir) }()
+	comps := strings.Split(strings.Trim(path, "/"), "/")
+	at := ""
+	for i, c := range comps {
+		if c == "" || c == "." {
+			continue
+		}
+		if c == ".." {
+			return walked{}, fmt.Errorf("%w: %q has a .. component", errSwapped, path)
+		}
+		at += "/" + c
+		fd, err := unix.Openat(dir, c, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return walked{}, &lfs.FileError{Path: at, Errno: errnoOf(err)}
+		}
+		unix.Close(dir)
+		dir = fd
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			return walked{}, err
+		}
+		last := i == len(comps)-1
+		switch t := st.Mode & unix.S_IFMT; {
+		case t == unix.S_IFLNK:
+			return walked{}, fmt.Errorf("%w: %q is a symbolic link", errSwapped, at)
+		case !last && t != unix.S_IFDIR:
+			return walked{}, fmt.Errorf("%w: %q is not a directory", errSwapped, at)
+		case last && t != unix.S_IFREG:
+			return walked{}, fmt.Errorf("%w: %q is not a regular file", errSwapped, at)
+		case last:
+			return walked{dev: st.Dev, ino: st.Ino}, nil
+		}
+	}
+	return walked{}, fmt.Errorf("%w: %q names no file", errSwapped, path)
+}
+
+func errnoOf(err error) syscall.Errno {
+	var e syscall.Errno
+	if errors.As(err, &e) {
+		return e
+	}
+	return syscall.EIO
+}
+
+// realPath is path with the scan path it is under replaced by that scan path with its
+// symbolic links resolved (as the task found it when it started): the path walked and
+// given to lfs migrate.
+func (t *task) realPath(path string) string {
+	for i, s := range t.o.Selection.ScanPaths {
+		if r := t.real.ScanPaths[i]; r != s && campaign.Under(path, string(s)) {
+			return string(r) + path[len(strings.TrimRight(string(s), "/")):]
+		}
+	}
+	return path
+}
+
+// swapped records an item as a swap: failed, class swapped, not retryable, and reported
+// through Options.OnSwap.
+func (t *task) swapped(it *item, msg string) {
+	t.st.Swapped.Add(1)
+	if t.o.OnSwap != nil {
+		t.o.OnSwap(it.e.Path, msg)
+	}
+	t.record(it, checkpoint.Record{Outcome: checkpoint.Failed, Class: lfs.ClassSwapped, Message: msg})
+}
+
+// bind checks the files of one lfs migrate call again, right before it (see above), and
+// returns those that may be migrated, with it.op set to the walked path. The others are
+// recorded (swapped, released, failed) or put back to be looked for by FID (gone).
+func (t *task) bind(b []*item) []*item {
+	type bound struct {
+		it *item
+		w  walked
+	}
+	var ok []bound
+	for _, it := range b {
+		op := t.realPath(it.e.Path)
+		if !t.inScope(op) {
+			t.swapped(it, fmt.Sprintf("right before lfs migrate: %q is not inside a scan path and outside the excludes", op))
+			continue
+		}
+		w, err := walkNoFollow(op)
+		switch {
+		case errors.Is(err, errSwapped):
+			t.swapped(it, "right before lfs migrate: "+err.Error())
+		case lfs.IsGone(err):
+			t.requeue(it) // renamed or removed: the check looks for it by FID
+		case err != nil:
+			t.recordErr(it, "walk", err)
+		default:
+			it.op = op
+			ok = append(ok, bound{it, w})
+		}
+	}
+	if len(ok) == 0 {
+		return nil
+	}
+	ps := make([]string, len(ok))
+	for i, x := range ok {
+		ps[i] = x.it.op
+	}
+	t.st.LFSCalls.Add(2)
+	fids, err := t.l.PathToFID(t.kill, ps)
+	var hs []lfs.HSMResult
+	if err == nil {
+		hs, err = t.l.HSMStates(t.kill, ps)
+	}
+	if err != nil {
+		t.lfsFailed(err)
+		for _, x := range ok {
+			t.drop(x.it)
+		}
+		return nil
+	}
+	var out []*item
+	for i, x := range ok {
+		it := x.it
+		w2, werr := walkNoFollow(it.op)
+		switch {
+		case errors.Is(werr, errSwapped):
+			t.swapped(it, "right before lfs migrate: "+werr.Error())
+		case werr == nil && w2 != x.w:
+			t.swapped(it, fmt.Sprintf("right before lfs migrate: %q named another inode between two walks", it.op))
+		case fids[i].Err == nil && fids[i].FID != it.e.FID:
+			t.swapped(it, fmt.Sprintf("right before lfs migrate: %q names %v, not the checked %v", it.op, fids[i].FID, it.e.FID))
+		case lfs.IsGone(werr) || lfs.IsGone(fids[i].Err):
+			t.requeue(it)
+		case werr != nil:
+			t.recordErr(it, "walk", werr)
+		case fids[i].Err != nil:
+			t.recordErr(it, "lfs path2fid", fids[i].Err)
+		case hs[i].Err != nil:
+			t.recordErr(it, "lfs hsm_state", hs[i].Err) // not known not to be released: never attempted
+		case hs[i].State.Released():
+			t.record(it, skip(checkpoint.SkipReleased)) // released since the check: never restored
+		default:
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
+// swappedAfter reports whether, after lfs migrate, the path of a file lfs was given no
+// longer leads to it without a symbolic link: a swap during the call. It is "" when the
+// walk finds no swap (the path may be gone: a rename, which the check follows by FID).
+func swappedAfter(it *item) string {
+	op := it.op
+	if op == "" {
+		op = it.e.Path
+	}
+	if _, err := walkNoFollow(op); errors.Is(err, errSwapped) {
+		return "after lfs migrate: " + err.Error()
+	}
+	return ""
+}
