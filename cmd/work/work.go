@@ -153,6 +153,7 @@ func (c *Cmd) Run(env *cli.Env) error {
 		FileTimeout: time.Duration(spec.Work.FileTimeout), RetryBase: c.RetryBase, NoPrintf: !v.HasFindPrintf(),
 		FIDPrint0:   v.HasFIDToPathPrint0(),
 		MaxAttempts: spec.Work.MaxAttempts, StreakLimit: spec.Work.ErrorStreak(), Owned: lock.Check,
+		OnSwap: func(path, msg string) { fmt.Fprintf(out, "ALARM swapped: %q: %s\n", path, msg) },
 	}
 	if c.ErrorStreak >= 0 {
 		opts.StreakLimit = c.ErrorStreak
@@ -198,6 +199,9 @@ func (c *Cmd) Run(env *cli.Env) error {
 	case why.Load() != "":
 		end.Status, code = checkpoint.RunInterrupted, cli.ExitInterrupted
 		result = fmt.Errorf("stopped by %s; the checkpoint is flushed and a rerun continues", why.Load())
+	case st.Swapped.Load() > 0:
+		code, result = cli.ExitIncomplete, fmt.Errorf("ALARM: %s swapped after their check (not migrated through the swap; see the trust model in the README), %s failed in all",
+			progress.Plural(st.Swapped.Load(), "path"), progress.Plural(st.Failed.Load(), "file"))
 	case st.Failed.Load() > 0:
 		code, result = cli.ExitIncomplete, fmt.Errorf("%s failed; see migrator collect %s", progress.Plural(st.Failed.Load(), "file"), dir.Root)
 	case st.Interrupts.Load() > 0:
