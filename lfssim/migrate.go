@@ -177,10 +177,18 @@ func runMigrate(cfg *Config, args []string, stdin io.Reader, stdout, stderr *buf
 	}
 	rc := 0
 	for _, f := range files {
+		name, want, err := resolveFID(f)
+		if err != nil {
+			fmt.Fprintf(stderr, "error: %s: %s: %s\n", prog, f, fail("cannot open source file", err))
+			if rc == 0 {
+				rc = int(errnoOf(err))
+			}
+			continue
+		}
 		if !o.ExplicitLayout() {
 			// layout_get_by_name_or_fid() (lfs.c) reads the operand's layout through
 			// symbolic links, as every open of lfs migrate does.
-			if _, _, err := statIDFollow(f); err != nil {
+			if _, _, err := statIDFollow(name); err != nil {
 				fmt.Fprintf(stderr, "%s: can't create composite layout from file %s: %s\n", prog, f, errText(err))
 				if rc == 0 {
 					rc = int(errnoOf(err))
@@ -188,7 +196,7 @@ func runMigrate(cfg *Config, args []string, stdin io.Reader, stdout, stderr *buf
 				return rc
 			}
 		}
-		if merr := migrateFile(cfg, o, f); merr != nil {
+		if merr := migrateFile(cfg, o, name, want); merr != nil {
 			fmt.Fprintf(stderr, "error: %s: %s: %s\n", prog, f, merr)
 			if rc == 0 {
 				rc = int(merr.errno)
@@ -241,7 +249,10 @@ func readFileList(o *migrateOpts, stdin io.Reader) ([]string, error) {
 // directory on the way; everything after the open reads and writes the opened inode (as
 // lfs_migrate() reads the layout with llapi_layout_get_by_fd()), so a symlink operand
 // migrates (and, released, restores) the file it points to.
-func migrateFile(cfg *Config, o *migrateOpts, path string) *migrateError {
+//
+// want, for a MOUNT/.lustre/fid/FID operand (dotlustre.go), is the FID the opened file must
+// have: a name that no longer leads to it fails as a vanished file would (ENOENT).
+func migrateFile(cfg *Config, o *migrateOpts, path string, want *lfs.FID) *migrateError {
 	// lfs opens the source O_RDWR (needed to swap layouts); we check write permission the
 	// same way but read through a read-only descriptor, because a writable descriptor of
 	// our own would make the kernel refuse our read lease.
@@ -267,6 +278,9 @@ func migrateFile(cfg *Config, o *migrateOpts, path string) *migrateError {
 	id, err := fstatID(src)
 	if err != nil {
 		return fail("cannot get existing layout", err)
+	}
+	if want != nil && id.FID() != *want {
+		return fail("cannot open source file", syscall.ENOENT)
 	}
 	if err := restoreIfReleased(cfg, src, id); err != nil {
 		return fail("cannot restore released file", err)

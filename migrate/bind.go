@@ -3,6 +3,8 @@ package migrate
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -153,14 +155,20 @@ func (t *task) bind(b []*item) []*item {
 		return nil
 	}
 	ps := make([]string, len(ok))
+	args := make([]string, len(ok))
 	for i, x := range ok {
 		ps[i] = x.it.op
+		x.it.arg = x.it.op
+		if t.o.FIDRoot != "" {
+			x.it.arg = FIDPath(t.o.FIDRoot, x.it.e.FID)
+		}
+		args[i] = x.it.arg
 	}
 	t.st.LFSCalls.Add(2)
 	fids, err := t.l.PathToFID(t.kill, ps)
 	var hs []lfs.HSMResult
 	if err == nil {
-		hs, err = t.l.HSMStates(t.kill, ps)
+		hs, err = t.l.HSMStates(t.kill, args) // of the very file lfs migrate will open
 	}
 	if err != nil {
 		t.lfsFailed(err)
@@ -195,6 +203,52 @@ func (t *task) bind(b []*item) []*item {
 		}
 	}
 	return out
+}
+
+// FIDPath is the name of the file fid under the filesystem mounted at root, by FID.
+func FIDPath(root string, fid lfs.FID) string {
+	return strings.TrimRight(root, "/") + "/.lustre/fid/" + fid.String()
+}
+
+// FIDRootOf finds the mount point whose .lustre/fid names files by FID: the nearest
+// ancestor of the first scan path (itself included, symbolic links resolved) that holds a
+// directory .lustre/fid. On Lustre that is the client's mount point (.lustre is looked up
+// at the root even though readdir hides it); a subdirectory mount (fileset) has none, and
+// then "" is returned and lfs migrate is given walked paths. lfs migrate works there from
+// Lustre 2.12.55 on the MDS (LU-12516: mdd_obf_create() lets the volatile file be created
+// in .lustre/fid); with a nodemap that denies by-FID operations (mdt_open.c checks
+// uc_rbac_byfid_ops for opens under .lustre/fid) every migration fails with EPERM.
+func FIDRootOf(sel campaign.Selection) string {
+	if len(sel.ScanPaths) == 0 {
+		return ""
+	}
+	p := string(sel.Resolved().ScanPaths[0])
+	for {
+		if st, err := os.Stat(p + "/.lustre/fid"); err == nil && st.IsDir() {
+			return p
+		}
+		if p == "/" || p == "." || p == "" {
+			return ""
+		}
+		p = filepath.Dir(p)
+	}
+}
+
+// swappedNow is swappedAfter, and also compares the FID the path names now (one lfs
+// path2fid) with the checked one: for a file lfs migrate could not find any more.
+func (t *task) swappedNow(it *item) string {
+	if msg := swappedAfter(it); msg != "" || it.op == "" {
+		return msg
+	}
+	if _, err := walkNoFollow(it.op); err != nil {
+		return "" // gone: renamed or removed
+	}
+	t.st.LFSCalls.Add(1)
+	fids, err := t.l.PathToFID(t.kill, []string{it.op})
+	if err != nil || fids[0].Err != nil || fids[0].FID == it.e.FID {
+		return ""
+	}
+	return fmt.Sprintf("during lfs migrate: %q names %v, not the checked %v", it.op, fids[0].FID, it.e.FID)
 }
 
 // swappedAfter reports whether, after lfs migrate, the path of a file lfs was given no

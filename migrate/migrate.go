@@ -93,6 +93,10 @@ type Options struct {
 	// manifest's path and what was found: an alarm for the task's log. Calls may be
 	// concurrent.
 	OnSwap func(path, msg string)
+	// FIDRoot, if set, is the mount point of the filesystem, whose .lustre/fid lfs migrate
+	// is given each file through (MOUNT/.lustre/fid/FID: the checked file, whatever its
+	// path names by then); see FIDRootOf and bind.go. Empty: the walked path.
+	FIDRoot string
 }
 
 func (o *Options) defaults() {
@@ -203,7 +207,8 @@ type item struct {
 	spent    time.Duration
 	due      time.Time // for retries
 	moves    int       // times it was found again by FID under another name in this run
-	op       string    // the path lfs migrate was given: e.Path as bind walked it
+	op       string    // e.Path as bind walked it (the scan path's own symlinks resolved)
+	arg      string    // what lfs migrate was given: op, or FIDRoot/.lustre/fid/FID
 }
 
 // maxMoves bounds how often one file is followed to a new name in a run: a file renamed
@@ -700,7 +705,7 @@ func (t *task) migrate(b []*item) []*item {
 	t.st.LFSCalls.Add(1)
 	ops := make([]string, len(b))
 	for i, it := range b {
-		ops[i] = it.op
+		ops[i] = it.arg
 	}
 	res, err := t.l.Migrate(ctx, t.o.Target, ops)
 	t.st.InFlight.Add(-1)
@@ -766,6 +771,12 @@ func (t *task) failed(it *item, r lfs.MigrateResult, class lfs.Class) {
 		}
 	case lfs.ClassVanished:
 		// Renamed or removed under lfs: the check finds it again by FID, or says it is gone.
+		// Unless its path now leads elsewhere: a swap during the call (a file renamed over
+		// the checked one, which the rename removed).
+		if msg := t.swappedNow(it); msg != "" {
+			t.swapped(it, msg)
+			return
+		}
 		if it.attempts < uint32(t.o.MaxAttempts) {
 			t.requeue(it)
 			return

@@ -30,7 +30,7 @@ type hookLFS struct {
 	*lfs.Client
 	mu     sync.Mutex
 	calls  int
-	before func(call int, files []string)
+	before func(call int)
 }
 
 func (h *hookLFS) Migrate(ctx context.Context, o lfs.MigrateOptions, files []string) ([]lfs.MigrateResult, error) {
@@ -39,56 +39,45 @@ func (h *hookLFS) Migrate(ctx context.Context, o lfs.MigrateOptions, files []str
 	n := h.calls
 	h.mu.Unlock()
 	if h.before != nil {
-		h.before(n, files)
+		h.before(n)
 	}
 	return h.Client.Migrate(ctx, o, files)
 }
 
-// Issue 18: during a running task, after its batch was checked (the swap is made while
-// lfs migrate runs on the first file, before the second's call), the second file's path
-// is swapped for another file. That file is never migrated (nor restored), the entry is
-// failed with class swapped (not retryable), and the task counts a failure (work exits
-// non-zero on it).
-func TestSwapAfterCheckNeverMigratesAnotherFile(t *testing.T) {
-	bin := testbin.Build(t, "cmd/lfs-sim")
-	env := []string{"LFS_SIM_OSTS=4", "LFS_SIM_NOCREATE=1"}
+var swapSimEnv = []string{"LFS_SIM_OSTS=4", "LFS_SIM_NOCREATE=1"}
+
+func swapSimConfig(t *testing.T) lfssim.Config {
 	cfg, err := lfssim.ConfigFromEnv(func(k string) string {
-		for _, kv := range env {
+		for _, kv := range swapSimEnv {
 			if v, ok := strings.CutPrefix(kv, k+"="); ok {
 				return v
 			}
 		}
 		return ""
 	})
-	if err != nil {
-		t.Fatal(err)
+	must(t, err)
+	return cfg
+}
+
+// tree is a swap test's files: f0 (scan/a/f0) and f1 (scan/d/f1) planned, on source OST 1;
+// scan/excl excluded; outside beside the scan path.
+type tree struct{ scan, d, f0, f1, outside, excl string }
+
+// swapCase is one swap of issue 18: prepare makes the file the swap brings in (the
+// victim), swap makes the swap.
+type swapCase struct {
+	name    string
+	prepare func(t *testing.T, tr tree) (victim string)
+	swap    func(t *testing.T, tr tree, victim string)
+	release bool
+}
+
+func swapCases(cfg lfssim.Config) []swapCase {
+	dirToOutside := func(t *testing.T, tr tree, victim string) {
+		must(t, os.Rename(tr.d, tr.d+".old"))
+		must(t, os.Symlink(filepath.Dir(victim), tr.d))
 	}
-	write := func(t *testing.T, p string) {
-		t.Helper()
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte("data of "+filepath.Base(p)), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if err := lfssim.SetLayout(p, lfssim.PlainLayout(1)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	must := func(t *testing.T, err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	type tree struct{ scan, d, f0, f1, outside, excl string }
-	cases := []struct {
-		name string
-		// prepare makes the file the swap brings in; swap makes it (after the check).
-		prepare func(t *testing.T, tr tree) (victim string)
-		swap    func(t *testing.T, tr tree, victim string)
-		release bool
-	}{
+	return []swapCase{
 		{"file replaced by a symlink to a file outside the scan paths",
 			func(t *testing.T, tr tree) string { p := filepath.Join(tr.outside, "o"); write(t, p); return p },
 			func(t *testing.T, tr tree, victim string) {
@@ -104,10 +93,7 @@ func TestSwapAfterCheckNeverMigratesAnotherFile(t *testing.T) {
 			}, false},
 		{"directory replaced by a symlink to a directory outside",
 			func(t *testing.T, tr tree) string { p := filepath.Join(tr.outside, "d", "f1"); write(t, p); return p },
-			func(t *testing.T, tr tree, victim string) {
-				must(t, os.Rename(tr.d, tr.d+".old"))
-				must(t, os.Symlink(filepath.Dir(victim), tr.d))
-			}, false},
+			dirToOutside, false},
 		{"directory replaced by a symlink to a directory outside with a released file",
 			func(t *testing.T, tr tree) string {
 				p := filepath.Join(tr.outside, "d", "f1")
@@ -115,79 +101,124 @@ func TestSwapAfterCheckNeverMigratesAnotherFile(t *testing.T) {
 				must(t, lfssim.Release(cfg, p, 1))
 				return p
 			},
-			func(t *testing.T, tr tree, victim string) {
-				must(t, os.Rename(tr.d, tr.d+".old"))
-				must(t, os.Symlink(filepath.Dir(victim), tr.d))
-			}, true},
+			dirToOutside, true},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			root := t.TempDir()
-			tr := tree{scan: filepath.Join(root, "scan"), outside: filepath.Join(root, "outside")}
-			tr.d = filepath.Join(tr.scan, "d")
-			tr.f0, tr.f1 = filepath.Join(tr.d, "f0"), filepath.Join(tr.d, "f1")
-			tr.excl = filepath.Join(tr.scan, "excl")
-			write(t, tr.f0)
-			write(t, tr.f1)
-			victim := tc.prepare(t, tr)
-			victimLayout, err := lfssim.Layout(cfg, victim)
-			must(t, err)
-			var es []manifest.Entry
-			for _, p := range []string{tr.f0, tr.f1} {
-				fid, err := lfssim.FIDOf(p)
-				must(t, err)
-				es = append(es, manifest.Entry{Path: p, FID: fid, Size: 10, OSTs: []uint32{1}})
-			}
-			sel := campaign.Selection{OSTs: "1", ScanPaths: []campaign.Path{campaign.Path(tr.scan)},
-				Excludes: []campaign.Path{campaign.Path(tr.excl)}}
-			h := &hookLFS{Client: lfs.New(bin).WithEnv(env...)}
-			h.before = func(call int, files []string) {
-				if call == 1 { // the batch is checked; f1's turn comes next
-					tc.swap(t, tr, victim)
-				}
-			}
-			var alarms []string
-			var mu sync.Mutex
-			rec := &memRecorder{recs: map[uint64]checkpoint.Record{}, attempts: map[uint64]int{}}
-			var st Stats
-			o := Options{Selection: sel, Workers: 1, OnSwap: func(p, msg string) {
-				mu.Lock()
-				alarms = append(alarms, p)
-				mu.Unlock()
-			}}
-			if err := Run(context.Background(), context.Background(), h, &memSource{es: es},
-				State{Done: checkpoint.NewDone(2)}, rec, o, &st); err != nil {
-				t.Fatal(err)
-			}
+}
 
-			got, err := lfssim.Layout(cfg, victim)
-			must(t, err)
-			if diff := cmp.Diff(victimLayout, got); diff != "" {
-				t.Errorf("the swapped-in file %s was migrated (-before +after):\n%s", victim, diff)
-			}
-			if restored, err := lfssim.Restored(victim); err != nil || restored {
-				t.Errorf("the swapped-in file was restored from the archive (%v, %v)", restored, err)
-			}
-			if tc.release {
-				hs, err := h.HSMStates(context.Background(), []string{victim})
-				if err != nil || hs[0].Err != nil || !hs[0].State.Released() {
-					t.Errorf("the swapped-in file is no longer released: %+v %v", hs, err)
-				}
-			}
-			r1 := rec.recs[1]
-			want := checkpoint.Record{Outcome: checkpoint.Failed, Class: lfs.ClassSwapped}
-			if diff := cmp.Diff(want, checkpoint.Record{Outcome: r1.Outcome, Class: r1.Class, Retryable: r1.Retryable}); diff != "" {
-				t.Errorf("entry 1 (-want +got):\n%s\n%s", diff, r1.Message)
-			}
-			if r0 := rec.recs[0]; r0.Outcome != checkpoint.Migrated {
-				t.Errorf("entry 0, not swapped: %v %s", r0.Outcome, r0.Message)
-			}
-			if st.Swapped.Load() != 1 || st.Failed.Load() != 1 {
-				t.Errorf("swapped %d, failed %d; want 1 and 1 (work exits non-zero on failures)", st.Swapped.Load(), st.Failed.Load())
-			}
-			if diff := cmp.Diff([]string{tr.f1}, alarms); diff != "" {
-				t.Errorf("alarms (-want +got):\n%s", diff)
-			}
-		})
+// Issue 18: during a running task, after its batch was checked, f1's path is swapped for
+// another file. That file is never migrated (nor restored), f1's entry is failed with class
+// swapped (not retryable), and the task counts a failure (work exits non-zero on it).
+//
+// The swap is made between the check and f1's lfs migrate call (bind sees it), or inside
+// that call before lfs opens the file (only the verification can see it): the window bind
+// leaves. Inside the call, lfs is given f1 by FID (MOUNT/.lustre/fid/FID; FIDRootOf finds
+// the simulator's .lustre/fid), so it opens f1 whatever the path names; given the walked
+// path, lfs would follow the swap (the window the README's trust model states), so that
+// combination is not run.
+func TestSwapAfterCheckNeverMigratesAnotherFile(t *testing.T) {
+	cfg := swapSimConfig(t)
+	modes := []struct {
+		name   string
+		byFID  bool
+		atCall int // the swap is made at the start of this lfs migrate call (f1's is 2)
+	}{
+		{"by path, swap before the call", false, 1},
+		{"by FID, swap before the call", true, 1},
+		{"by FID, swap inside the call", true, 2},
+	}
+	for _, m := range modes {
+		for _, tc := range swapCases(cfg) {
+			t.Run(m.name+"/"+tc.name, func(t *testing.T) { runSwap(t, cfg, m.byFID, m.atCall, tc) })
+		}
+	}
+}
+
+func runSwap(t *testing.T, cfg lfssim.Config, byFID bool, atCall int, tc swapCase) {
+	bin := testbin.Build(t, "cmd/lfs-sim")
+	root := t.TempDir()
+	if byFID {
+		must(t, os.MkdirAll(filepath.Join(root, ".lustre", "fid"), 0o755))
+	}
+	tr := tree{scan: filepath.Join(root, "scan"), outside: filepath.Join(root, "outside")}
+	tr.d = filepath.Join(tr.scan, "d")
+	tr.f0, tr.f1 = filepath.Join(tr.scan, "a", "f0"), filepath.Join(tr.d, "f1")
+	tr.excl = filepath.Join(tr.scan, "excl")
+	write(t, tr.f0)
+	write(t, tr.f1)
+	victim := tc.prepare(t, tr)
+	victimLayout, err := lfssim.Layout(cfg, victim)
+	must(t, err)
+	var es []manifest.Entry
+	for _, p := range []string{tr.f0, tr.f1} {
+		fid, err := lfssim.FIDOf(p)
+		must(t, err)
+		es = append(es, manifest.Entry{Path: p, FID: fid, Size: 10, OSTs: []uint32{1}})
+	}
+	sel := campaign.Selection{OSTs: "1", ScanPaths: []campaign.Path{campaign.Path(tr.scan)},
+		Excludes: []campaign.Path{campaign.Path(tr.excl)}}
+	h := &hookLFS{Client: lfs.New(bin).WithEnv(swapSimEnv...)}
+	h.before = func(call int) {
+		if call == atCall {
+			tc.swap(t, tr, victim)
+		}
+	}
+	var alarms []string
+	var mu sync.Mutex
+	rec := &memRecorder{recs: map[uint64]checkpoint.Record{}, attempts: map[uint64]int{}}
+	var st Stats
+	o := Options{Selection: sel, Workers: 1, FIDRoot: FIDRootOf(sel), RetryBase: 1, OnSwap: func(p, msg string) {
+		mu.Lock()
+		alarms = append(alarms, p)
+		mu.Unlock()
+	}}
+	if (o.FIDRoot != "") != byFID {
+		t.Fatalf("FIDRootOf = %q", o.FIDRoot)
+	}
+	if err := Run(context.Background(), context.Background(), h, &memSource{es: es},
+		State{Done: checkpoint.NewDone(2)}, rec, o, &st); err != nil {
+		t.Fatal(err)
+	}
+
+	got, err := lfssim.Layout(cfg, victim)
+	must(t, err)
+	if diff := cmp.Diff(victimLayout, got); diff != "" {
+		t.Errorf("the swapped-in file %s was migrated (-before +after):\n%s", victim, diff)
+	}
+	if restored, err := lfssim.Restored(victim); err != nil || restored {
+		t.Errorf("the swapped-in file was restored from the archive (%v, %v)", restored, err)
+	}
+	if tc.release {
+		hs, err := h.HSMStates(context.Background(), []string{victim})
+		if err != nil || hs[0].Err != nil || !hs[0].State.Released() {
+			t.Errorf("the swapped-in file is no longer released: %+v %v", hs, err)
+		}
+	}
+	r1 := rec.recs[1]
+	want := checkpoint.Record{Outcome: checkpoint.Failed, Class: lfs.ClassSwapped}
+	if diff := cmp.Diff(want, checkpoint.Record{Outcome: r1.Outcome, Class: r1.Class, Retryable: r1.Retryable}); diff != "" {
+		t.Errorf("entry 1 (-want +got):\n%s\n%s", diff, r1.Message)
+	}
+	if r0 := rec.recs[0]; r0.Outcome != checkpoint.Migrated {
+		t.Errorf("entry 0, not swapped: %v %s", r0.Outcome, r0.Message)
+	}
+	if st.Swapped.Load() != 1 || st.Failed.Load() != 1 {
+		t.Errorf("swapped %d, failed %d; want 1 and 1 (work exits non-zero on failures)", st.Swapped.Load(), st.Failed.Load())
+	}
+	if diff := cmp.Diff([]string{tr.f1}, alarms); diff != "" {
+		t.Errorf("alarms (-want +got):\n%s", diff)
+	}
+}
+
+func write(t *testing.T, p string) {
+	t.Helper()
+	must(t, os.MkdirAll(filepath.Dir(p), 0o755))
+	must(t, os.WriteFile(p, []byte("data of "+filepath.Base(p)), 0o644))
+	must(t, lfssim.SetLayout(p, lfssim.PlainLayout(1)))
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
 	}
 }

@@ -164,6 +164,13 @@ func (c *Cmd) Run(env *cli.Env) error {
 	if opts.Batch == 0 {
 		opts.Batch = defaultBatch(sh)
 	}
+	if !spec.DryRun {
+		if opts.FIDRoot = migrate.FIDRootOf(spec.Selection); opts.FIDRoot != "" {
+			fmt.Fprintf(out, "lfs migrate is given each file by FID, under %q\n", opts.FIDRoot+"/.lustre/fid")
+		} else {
+			fmt.Fprintln(out, "lfs migrate is given each file by its walked path: no .lustre/fid above the scan path (a subdirectory mount?); see the trust model in the README")
+		}
+	}
 
 	var lockLost atomic.Bool
 	go func() { // the lock was broken by another task: stop writing at once
