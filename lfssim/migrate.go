@@ -175,6 +175,12 @@ func runMigrate(cfg *Config, args []string, stdin io.Reader, stdout, stderr *buf
 		fmt.Fprintf(stderr, "%s: FILE must be specified\n", prog)
 		return int(syscall.EINVAL)
 	}
+	if cfg.Swap != nil {
+		if err := cfg.Swap.before(); err != nil {
+			fmt.Fprintf(stderr, "%s: %s: %v\n", prog, EnvSwap, err)
+			return int(errnoOf(err))
+		}
+	}
 	rc := 0
 	for _, f := range files {
 		name, want, err := resolveFID(f)
