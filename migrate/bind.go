@@ -26,8 +26,10 @@ import (
 //  1. walk its path from / one component at a time with O_PATH|O_NOFOLLOW (no symbolic
 //     link anywhere, every directory a directory, the last a regular file), the scan
 //     path's own symbolic links (the admin's) resolved once when the task starts;
-//  2. read its FID again (lfs path2fid, one call for the unit) and its HSM state (lfs
-//     hsm_state, one call): the checked FID, and not released;
+//  2. read its FID again and its HSM state (lfs hsm_state, one call for the unit): the
+//     checked FID, and not released. On a Lustre client the FID comes from the walked
+//     descriptor's file handle (lfs.FIDOfFD, no exec); elsewhere (the simulator) from lfs
+//     path2fid, one call for the unit;
 //  3. walk it again: the same inode (device and inode number) as the first walk.
 //
 // lfs migrate is then given the walked path, which has no symbolic link in it. A swap
@@ -39,6 +41,8 @@ import (
 // walked is a path's identity as a walk found it.
 type walked struct {
 	dev, ino uint64
+	fid      lfs.FID // from the file handle of the last component (lfs.FIDOfFD), if hasFID
+	hasFID   bool
 }
 
 // errSwapped says a walk met a symbolic link, or something that is not a directory
@@ -87,7 +91,9 @@ func walkNoFollow(path string) (walked, error) {
 		case last && t != unix.S_IFREG:
 			return walked{}, fmt.Errorf("%w: %q is not a regular file", errSwapped, at)
 		case last:
-			return walked{dev: st.Dev, ino: st.Ino}, nil
+			w := walked{dev: st.Dev, ino: st.Ino}
+			w.fid, w.hasFID = lfs.FIDOfFD(fd)
+			return w, nil
 		}
 	}
 	return walked{}, fmt.Errorf("%w: %q names no file", errSwapped, path)
@@ -126,11 +132,41 @@ func (t *task) swapped(it *item, msg string) {
 // bind checks the files of one lfs migrate call again, right before it (see above), and
 // returns those that may be migrated, with it.op set to the walked path. The others are
 // recorded (swapped, released, failed) or put back to be looked for by FID (gone).
-func (t *task) bind(b []*item) []*item {
-	type bound struct {
-		it *item
-		w  walked
+// bound is a file bind walked once.
+type bound struct {
+	it *item
+	w  walked
+}
+
+// fidsOf is the FID each walked path names: from the walk's file handle where it had a
+// Lustre one, from one lfs path2fid for the others.
+func (t *task) fidsOf(ps []string, ws []bound) ([]lfs.FIDResult, error) {
+	out := make([]lfs.FIDResult, len(ps))
+	var ask []string
+	var at []int
+	for i, x := range ws {
+		if x.w.hasFID {
+			out[i].FID = x.w.fid
+			continue
+		}
+		ask = append(ask, ps[i])
+		at = append(at, i)
 	}
+	if len(ask) == 0 {
+		return out, nil
+	}
+	t.st.LFSCalls.Add(1)
+	res, err := t.l.PathToFID(t.kill, ask)
+	if err != nil {
+		return nil, err
+	}
+	for k, i := range at {
+		out[i] = res[k]
+	}
+	return out, nil
+}
+
+func (t *task) bind(b []*item) []*item {
 	var ok []bound
 	for _, it := range b {
 		op := t.realPath(it.e.Path)
@@ -164,10 +200,10 @@ func (t *task) bind(b []*item) []*item {
 		}
 		args[i] = x.it.arg
 	}
-	t.st.LFSCalls.Add(2)
-	fids, err := t.l.PathToFID(t.kill, ps)
+	fids, err := t.fidsOf(ps, ok)
 	var hs []lfs.HSMResult
 	if err == nil {
+		t.st.LFSCalls.Add(1)
 		hs, err = t.l.HSMStates(t.kill, args) // of the very file lfs migrate will open
 	}
 	if err != nil {
@@ -184,7 +220,7 @@ func (t *task) bind(b []*item) []*item {
 		switch {
 		case errors.Is(werr, errSwapped):
 			t.swapped(it, "right before lfs migrate: "+werr.Error())
-		case werr == nil && w2 != x.w:
+		case werr == nil && (w2.dev != x.w.dev || w2.ino != x.w.ino || w2.hasFID && w2.fid != x.w.fid):
 			t.swapped(it, fmt.Sprintf("right before lfs migrate: %q named another inode between two walks", it.op))
 		case fids[i].Err == nil && fids[i].FID != it.e.FID:
 			t.swapped(it, fmt.Sprintf("right before lfs migrate: %q names %v, not the checked %v", it.op, fids[i].FID, it.e.FID))
@@ -240,11 +276,11 @@ func (t *task) swappedNow(it *item) string {
 	if msg := swappedAfter(it); msg != "" || it.op == "" {
 		return msg
 	}
-	if _, err := walkNoFollow(it.op); err != nil {
+	w, err := walkNoFollow(it.op)
+	if err != nil {
 		return "" // gone: renamed or removed
 	}
-	t.st.LFSCalls.Add(1)
-	fids, err := t.l.PathToFID(t.kill, []string{it.op})
+	fids, err := t.fidsOf([]string{it.op}, []bound{{it, w}})
 	if err != nil || fids[0].Err != nil || fids[0].FID == it.e.FID {
 		return ""
 	}
