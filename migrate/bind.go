@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -250,24 +251,40 @@ func FIDPath(root string, fid lfs.FID) string {
 // ancestor of the first scan path (itself included, symbolic links resolved) that holds a
 // directory .lustre/fid. On Lustre that is the client's mount point (.lustre is looked up
 // at the root even though readdir hides it); a subdirectory mount (fileset) has none, and
-// then "" is returned and lfs migrate is given walked paths. lfs migrate works there from
-// Lustre 2.12.55 on the MDS (LU-12516: mdd_obf_create() lets the volatile file be created
-// in .lustre/fid); with a nodemap that denies by-FID operations (mdt_open.c checks
-// uc_rbac_byfid_ops for opens under .lustre/fid) every migration fails with EPERM.
-func FIDRootOf(sel campaign.Selection) string {
+// then "" is returned, with why, and lfs migrate is given walked paths. lfs migrate works
+// there from Lustre 2.12.55 on the MDS (LU-12516: mdd_obf_create() lets the volatile file
+// be created in .lustre/fid). A nodemap without the byfid_ops role makes every open under
+// .lustre/fid fail with EPERM (mdt_open.c checks uc_rbac_byfid_ops): on a Lustre client the
+// scan path is opened there once, by its FID, and a failure also means "".
+func FIDRootOf(sel campaign.Selection) (root, why string) {
 	if len(sel.ScanPaths) == 0 {
-		return ""
+		return "", "no scan path"
 	}
-	p := string(sel.Resolved().ScanPaths[0])
+	scan := string(sel.Resolved().ScanPaths[0])
+	p := scan
 	for {
 		if st, err := os.Stat(p + "/.lustre/fid"); err == nil && st.IsDir() {
-			return p
+			break
 		}
 		if p == "/" || p == "." || p == "" {
-			return ""
+			return "", "no .lustre/fid above " + strconv.Quote(scan) + " (a subdirectory mount?)"
 		}
 		p = filepath.Dir(p)
 	}
+	fd, err := unix.Open(scan, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return "", fmt.Sprintf("open %q: %v", scan, err)
+	}
+	fid, lustre := lfs.FIDOfFD(fd)
+	unix.Close(fd)
+	if lustre { // the simulator's handles are not Lustre's: nothing to probe there
+		f, err := os.Open(FIDPath(p, fid))
+		if err != nil {
+			return "", fmt.Sprintf("%s cannot be opened by FID: %v (a nodemap without byfid_ops?)", strconv.Quote(scan), err)
+		}
+		f.Close()
+	}
+	return p, ""
 }
 
 // swappedNow is swappedAfter, and also compares the FID the path names now (one lfs

@@ -166,7 +166,8 @@ func runSwap(t *testing.T, cfg lfssim.Config, byFID bool, atCall int, tc swapCas
 	var mu sync.Mutex
 	rec := &memRecorder{recs: map[uint64]checkpoint.Record{}, attempts: map[uint64]int{}}
 	var st Stats
-	o := Options{Selection: sel, Workers: 1, FIDRoot: FIDRootOf(sel), RetryBase: 1, OnSwap: func(p, msg string) {
+	fidRoot, _ := FIDRootOf(sel)
+	o := Options{Selection: sel, Workers: 1, FIDRoot: fidRoot, RetryBase: 1, OnSwap: func(p, msg string) {
 		mu.Lock()
 		alarms = append(alarms, p)
 		mu.Unlock()
@@ -220,5 +221,27 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// FIDRootOf finds the nearest ancestor of the scan path with .lustre/fid (a scan path
+// given through a symbolic link too), or says why there is none.
+func TestFIDRootOf(t *testing.T) {
+	root := t.TempDir()
+	scan := filepath.Join(root, "proj", "scan")
+	must(t, os.MkdirAll(scan, 0o755))
+	link := filepath.Join(t.TempDir(), "link")
+	must(t, os.Symlink(scan, link))
+	sel := func(p string) campaign.Selection {
+		return campaign.Selection{OSTs: "1", ScanPaths: []campaign.Path{campaign.Path(p)}}
+	}
+	if got, why := FIDRootOf(sel(scan)); got != "" || !strings.Contains(why, "no .lustre/fid above") {
+		t.Errorf("without .lustre/fid: %q, %q", got, why)
+	}
+	must(t, os.MkdirAll(filepath.Join(root, ".lustre", "fid"), 0o755))
+	for _, p := range []string{scan, link} {
+		if got, why := FIDRootOf(sel(p)); got != root {
+			t.Errorf("FIDRootOf(%s) = %q (%s), want %q", p, got, why, root)
+		}
 	}
 }

@@ -165,10 +165,11 @@ func (c *Cmd) Run(env *cli.Env) error {
 		opts.Batch = defaultBatch(sh)
 	}
 	if !spec.DryRun {
-		if opts.FIDRoot = migrate.FIDRootOf(spec.Selection); opts.FIDRoot != "" {
+		var why string
+		if opts.FIDRoot, why = migrate.FIDRootOf(spec.Selection); opts.FIDRoot != "" {
 			fmt.Fprintf(out, "lfs migrate is given each file by FID, under %q\n", opts.FIDRoot+"/.lustre/fid")
 		} else {
-			fmt.Fprintln(out, "lfs migrate is given each file by its walked path: no .lustre/fid above the scan path (a subdirectory mount?); see the trust model in the README")
+			fmt.Fprintf(out, "lfs migrate is given each file by its walked path: %s; see the trust model in the README\n", why)
 		}
 	}
 
