@@ -180,7 +180,7 @@ func (t *task) bind(b []*item) []*item {
 		case errors.Is(err, errSwapped):
 			t.swapped(it, "right before lfs migrate: "+err.Error())
 		case lfs.IsGone(err):
-			t.requeue(it) // renamed or removed: the check looks for it by FID
+			t.goneAtBind(it)
 		case err != nil:
 			t.recordErr(it, "walk", err)
 		default:
@@ -226,7 +226,7 @@ func (t *task) bind(b []*item) []*item {
 		case fids[i].Err == nil && fids[i].FID != it.e.FID:
 			t.swapped(it, fmt.Sprintf("right before lfs migrate: %q names %v, not the checked %v", it.op, fids[i].FID, it.e.FID))
 		case lfs.IsGone(werr) || lfs.IsGone(fids[i].Err):
-			t.requeue(it)
+			t.goneAtBind(it)
 		case werr != nil:
 			t.recordErr(it, "walk", werr)
 		case fids[i].Err != nil:
@@ -240,6 +240,18 @@ func (t *task) bind(b []*item) []*item {
 		}
 	}
 	return out
+}
+
+// goneAtBind puts back a file whose path was gone right before its lfs migrate call
+// (renamed or removed): the check looks for it by FID. A path that is there at every check
+// and gone at every bind is failed (retryable) after maxMoves, not chased forever.
+func (t *task) goneAtBind(it *item) {
+	if it.moves++; it.moves > maxMoves {
+		t.record(it, checkpoint.Record{Outcome: checkpoint.Failed, Class: lfs.ClassRetryLater, Retryable: true,
+			Message: fmt.Sprintf("its path was gone right before lfs migrate %d times", it.moves)})
+		return
+	}
+	t.requeue(it)
 }
 
 // FIDPath is the name of the file fid under the filesystem mounted at root, by FID.
