@@ -684,14 +684,14 @@ func (t *task) migrateUnit(u []*item, verify chan<- *item) {
 
 // migrate runs one lfs migrate call; failures are handled here.
 func (t *task) migrate(b []*item) []*item {
+	if b = t.bind(b); len(b) == 0 {
+		return nil
+	}
 	ctx := t.kill
 	if t.o.FileTimeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, t.o.FileTimeout*time.Duration(len(b)))
 		defer cancel()
-	}
-	if b = t.bind(b); len(b) == 0 {
-		return nil
 	}
 	for _, it := range b {
 		it.attempts++
