@@ -168,6 +168,10 @@ func (t *task) fidsOf(ps []string, ws []bound) ([]lfs.FIDResult, error) {
 }
 
 func (t *task) bind(b []*item) []*item {
+	if !t.owns() { // bind records outcomes: only the shard's owner may (guard.go)
+		t.drop(b...)
+		return nil
+	}
 	var ok []bound
 	for _, it := range b {
 		op := t.realPath(it.e.Path)
