@@ -77,6 +77,9 @@ func TestWorkSwapIsAnAlarm(t *testing.T) {
 				t.Errorf("%s was migrated (-before +after):\n%s", victim, diff)
 			}
 			e.mustRun(0, "collect", e.camp, "--sweep", "never")
+			if r := e.run("status", e.camp); !strings.Contains(r.stdout, "ALARM:   1 planned path(s) swapped") {
+				t.Errorf("status (exit %d) shows no alarm:\n%s%s", r.code, r.stdout, r.stderr)
+			}
 			st := e.status()
 			if st.FailedByClass["swapped"] != 1 || st.Files.Migrated != 1 {
 				t.Errorf("status: %+v, failed by class %v", st.Files, st.FailedByClass)
