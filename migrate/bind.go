@@ -229,7 +229,7 @@ func (t *task) bind(b []*item) []*item {
 			t.swapped(it, fmt.Sprintf("right before lfs migrate: %q named another inode between two walks", it.op))
 		case fids[i].Err == nil && fids[i].FID != it.e.FID:
 			t.swapped(it, fmt.Sprintf("right before lfs migrate: %q names %v, not the checked %v", it.op, fids[i].FID, it.e.FID))
-		case lfs.IsGone(werr) || lfs.IsGone(fids[i].Err):
+		case lfs.IsGone(werr) || lfs.IsGone(fids[i].Err) || lfs.IsGone(hs[i].Err):
 			t.goneAtBind(it)
 		case werr != nil:
 			t.recordErr(it, "walk", werr)
@@ -268,8 +268,8 @@ func FIDPath(root string, fid lfs.FID) string {
 // directory .lustre/fid. On Lustre that is the client's mount point (.lustre is looked up
 // at the root even though readdir hides it); a subdirectory mount (fileset) has none, and
 // then "" is returned, with why, and lfs migrate is given walked paths. lfs migrate works
-// there from Lustre 2.12.55 on the MDS (LU-12516: mdd_obf_create() lets the volatile file
-// be created in .lustre/fid). A nodemap without the byfid_ops role makes every open under
+// there from MDS 2.12.3 and 2.13 (LU-12516: mdd_obf_create() lets the volatile file be
+// created in .lustre/fid). A nodemap without the byfid_ops role makes every open under
 // .lustre/fid fail with EPERM (mdt_open.c checks uc_rbac_byfid_ops): on a Lustre client the
 // scan path is opened there once, by its FID, and a failure also means "".
 func FIDRootOf(sel campaign.Selection) (root, why string) {
