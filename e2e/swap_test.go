@@ -37,6 +37,13 @@ func TestWorkSwapIsAnAlarm(t *testing.T) {
 			v := e.sourceFile(filepath.Join(e.root, "outside", "d", "f1"))
 			return filepath.Join(e.tree, "d"), filepath.Dir(v)
 		}, 0, map[string]uint64{"swapped": 1}},
+		{"directory to a symlink outside, to a released file", "symlink", func(e *env) (string, string) {
+			v := e.sourceFile(filepath.Join(e.root, "outside", "d", "f1"))
+			if err := lfssim.Release(e.cfg, v, 1); err != nil {
+				e.t.Fatal(err)
+			}
+			return filepath.Join(e.tree, "d"), filepath.Dir(v)
+		}, 0, map[string]uint64{"swapped": 1}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -75,6 +82,9 @@ func TestWorkSwapIsAnAlarm(t *testing.T) {
 			}
 			if diff := cmp.Diff(before, after); diff != "" {
 				t.Errorf("%s was migrated (-before +after):\n%s", victim, diff)
+			}
+			if restored, err := lfssim.Restored(victim); err != nil || restored {
+				t.Errorf("%s was restored from the archive (%v, %v)", victim, restored, err)
 			}
 			e.mustRun(0, "collect", e.camp, "--sweep", "never")
 			if r := e.run("status", e.camp); !strings.Contains(r.stdout, "ALARM:   1 planned path(s) swapped") {

@@ -10,9 +10,9 @@ import (
 
 // Lustre names every file of a filesystem by FID under MOUNT/.lustre/fid/ (obf_lookup()
 // in mdd_device.c takes "[SEQ:OID:VER]" or "SEQ:OID:VER"); an open there opens that file
-// whatever its names are (MDS_OPEN_BY_FID, ll_lookup_it() in namei.c), and since 2.12.55
-// (LU-12516, mdd_obf_create()) a volatile file may be created there, so lfs migrate works
-// on such a path. The simulator has no such directory: a tree whose root holds a real
+// whatever its names are (MDS_OPEN_BY_FID, ll_lookup_it() in namei.c), and since MDS
+// 2.12.3 and 2.13 (LU-12516, mdd_obf_create()) a volatile file may be created there, so
+// lfs migrate works on such a path. The simulator has no such directory: a tree whose root holds a real
 // directory .lustre/fid (empty, made by a test or an admin rehearsing) is one where these
 // paths are understood by migrate and hsm_state, found by walking the tree (namesOf).
 const dotLustreFID = "/.lustre/fid/"
