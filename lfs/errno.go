@@ -88,12 +88,16 @@ const (
 	// ClassIO is EIO: a failing disk, OST or network path rather than the file itself.
 	// Retryable, and kept apart so that reports and retry --failed can tell it from the rest.
 	ClassIO
+	// ClassSwapped is not an errno but an alarm: the path of a file that was checked named
+	// another file (or went through a symbolic link) right before or after its lfs migrate,
+	// so someone swapped it. Not retryable: only a fresh check (a new round) may touch it.
+	ClassSwapped
 )
 
 // LastClass is the highest Class; classes are numbered from ClassOther up to it.
-const LastClass = ClassIO
+const LastClass = ClassSwapped
 
-var classNames = [...]string{"other", "retry-later", "vanished", "no-space", "permission", "io"}
+var classNames = [...]string{"other", "retry-later", "vanished", "no-space", "permission", "io", "swapped"}
 
 // String returns the class name used in reports and checkpoint records.
 func (c Class) String() string {

@@ -196,10 +196,16 @@ func runHSMState(cfg *Config, files []string, out, stderr *bufio.Writer, prog st
 	stops := cfg.lacks(func(v lfs.Version) bool { return v.AtLeast(2, 16) })
 	rc := 0
 	for _, f := range files {
-		_, _, err := statID(f)
+		name, want, err := resolveFID(f)
 		var h lfs.HSMState
 		if err == nil {
-			h, err = readHSM(f)
+			var id fileID
+			if id, _, err = statID(name); err == nil && want != nil && id.FID() != *want {
+				err = syscall.ENOENT
+			}
+		}
+		if err == nil {
+			h, err = readHSM(name)
 		}
 		if err != nil && stops {
 			fmt.Fprintf(stderr, "can't get hsm state for %s: %s\n", f, errText(err))

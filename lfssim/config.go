@@ -34,6 +34,8 @@ type Config struct {
 	// Mount is the directory fid2path takes for the filesystem's mount point (LFS_SIM_MOUNT);
 	// without it, the tree under fid2path's ROOT argument.
 	Mount string
+	// Swap, if set, swaps a path before the N-th lfs migrate process (swap.go).
+	Swap *Swap
 }
 
 // Environment variables read by ConfigFromEnv.
@@ -114,6 +116,9 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	c.FindFail = getenv(EnvFindFail)
 	c.Mount = getenv(EnvMount)
 	c.Lease = getenv(EnvNoLease) != "1"
+	if err == nil {
+		c.Swap, err = swapFromEnv(getenv)
+	}
 	if err == nil && (c.OSTCount < 1 || c.OSTCount > lfs.MaxOSTIndex+1) {
 		err = fmt.Errorf("%s=%d: want 1 to %d OSTs", EnvOSTs, c.OSTCount, lfs.MaxOSTIndex+1)
 	}

@@ -53,6 +53,9 @@
 //	LFS_SIM_NOSPACE=1         every migrate fails "cannot create volatile file: ENOSPC"
 //	LFS_SIM_NO_LEASE=1        do not use kernel leases to detect writers
 //	LFS_SIM_FIND_FAIL=text    find cannot read directories, or check files, whose path contains text (EIO)
+//	LFS_SIM_SWAP=symlink:N    before the N-th migrate process, LFS_SIM_SWAP_PATH is replaced by a
+//	                          symlink to LFS_SIM_SWAP_TARGET (link:N: a hard link of it renamed
+//	                          over it); processes are counted in the file LFS_SIM_SWAP_COUNT
 //
 // MarkBusy makes a file look open for write without keeping it open.
 package lfssim

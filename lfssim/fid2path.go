@@ -151,8 +151,8 @@ func namesOf(mount string, fids []lfs.FID) map[lfs.FID][]string {
 			return
 		}
 		for _, de := range ents {
-			if strings.HasPrefix(de.Name(), VolatilePrefix) {
-				continue
+			if strings.HasPrefix(de.Name(), VolatilePrefix) || rel == "" && de.Name() == ".lustre" {
+				continue // Lustre hides .lustre from readdir of the root
 			}
 			p, r := dir+"/"+de.Name(), de.Name()
 			if rel != "" {

@@ -175,10 +175,26 @@ func runMigrate(cfg *Config, args []string, stdin io.Reader, stdout, stderr *buf
 		fmt.Fprintf(stderr, "%s: FILE must be specified\n", prog)
 		return int(syscall.EINVAL)
 	}
+	if cfg.Swap != nil {
+		if err := cfg.Swap.before(); err != nil {
+			fmt.Fprintf(stderr, "%s: %s: %v\n", prog, EnvSwap, err)
+			return int(errnoOf(err))
+		}
+	}
 	rc := 0
 	for _, f := range files {
+		name, want, err := resolveFID(f)
+		if err != nil {
+			fmt.Fprintf(stderr, "error: %s: %s: %s\n", prog, f, fail("cannot open source file", err))
+			if rc == 0 {
+				rc = int(errnoOf(err))
+			}
+			continue
+		}
 		if !o.ExplicitLayout() {
-			if _, _, err := statID(f); err != nil {
+			// layout_get_by_name_or_fid() (lfs.c) reads the operand's layout through
+			// symbolic links, as every open of lfs migrate does.
+			if _, _, err := statIDFollow(name); err != nil {
 				fmt.Fprintf(stderr, "%s: can't create composite layout from file %s: %s\n", prog, f, errText(err))
 				if rc == 0 {
 					rc = int(errnoOf(err))
@@ -186,7 +202,7 @@ func runMigrate(cfg *Config, args []string, stdin io.Reader, stdout, stderr *buf
 				return rc
 			}
 		}
-		if merr := migrateFile(cfg, o, f); merr != nil {
+		if merr := migrateFile(cfg, o, name, want); merr != nil {
 			fmt.Fprintf(stderr, "error: %s: %s: %s\n", prog, f, merr)
 			if rc == 0 {
 				rc = int(merr.errno)
@@ -233,7 +249,16 @@ func readFileList(o *migrateOpts, stdin io.Reader) ([]string, error) {
 // a volatile file, check the data version, then swap the layout. The original file's bytes
 // are never written, so a crash at any point leaves it intact; only its layout xattr
 // changes, in one setxattr on the open inode.
-func migrateFile(cfg *Config, o *migrateOpts, path string) *migrateError {
+//
+// Like migrate_open_files() (lfs.c), which opens the operand with open(name, O_RDWR |
+// O_NOATIME | O_DIRECT), it follows symbolic links, in the last component as in any
+// directory on the way; everything after the open reads and writes the opened inode (as
+// lfs_migrate() reads the layout with llapi_layout_get_by_fd()), so a symlink operand
+// migrates (and, released, restores) the file it points to.
+//
+// want, for a MOUNT/.lustre/fid/FID operand (dotlustre.go), is the FID the opened file must
+// have: a name that no longer leads to it fails as a vanished file would (ENOENT).
+func migrateFile(cfg *Config, o *migrateOpts, path string, want *lfs.FID) *migrateError {
 	// lfs opens the source O_RDWR (needed to swap layouts); we check write permission the
 	// same way but read through a read-only descriptor, because a writable descriptor of
 	// our own would make the kernel refuse our read lease.
@@ -256,23 +281,26 @@ func migrateFile(cfg *Config, o *migrateOpts, path string) *migrateError {
 	if cfg.Latency > 0 {
 		time.Sleep(cfg.Latency)
 	}
-	id, _, err := statID(path)
+	id, err := fstatID(src)
 	if err != nil {
 		return fail("cannot get existing layout", err)
 	}
-	if err := restoreIfReleased(cfg, src, path, id); err != nil {
+	if want != nil && id.FID() != *want {
+		return fail("cannot open source file", syscall.ENOENT)
+	}
+	if err := restoreIfReleased(cfg, src, id); err != nil {
 		return fail("cannot restore released file", err)
 	}
 	if err := unix.Fstat(int(src.Fd()), &st); err != nil { // the restore changed ctime
 		return fail("cannot stat source file", err)
 	}
-	old, err := cfg.readLayout(path, id)
+	old, err := cfg.readLayoutOf(src, id)
 	if err != nil {
 		return fail("cannot get existing layout", err)
 	}
 
 	if !o.Block {
-		if isBusy(path) {
+		if busy, _ := fgetxattr(src, xattrBusy); busy != nil {
 			return fail("cannot get lease", syscall.EBUSY)
 		}
 		if cfg.Lease {
@@ -414,8 +442,12 @@ func swapLayout(f *os.File, l lfs.Layout) error {
 // restoreIfReleased does what lfs migrate does to a released file: restore it from the
 // archive first. The simulator records that it happened, so tests can prove a drain never
 // does this.
-func restoreIfReleased(cfg *Config, f *os.File, path string, id fileID) error {
-	h, err := readHSM(path)
+func restoreIfReleased(cfg *Config, f *os.File, id fileID) error {
+	data, err := fgetxattr(f, xattrHSM)
+	if err != nil || data == nil {
+		return err
+	}
+	h, err := hsmFrom(f.Name(), data)
 	if err != nil || !h.Released() {
 		return err
 	}
@@ -423,14 +455,23 @@ func restoreIfReleased(cfg *Config, f *os.File, path string, id fileID) error {
 		return err
 	}
 	h.Flags &^= lfs.HSReleased
-	if err := writeHSM(path, h); err != nil {
+	if err := unix.Fsetxattr(int(f.Fd()), xattrHSM, []byte(fmt.Sprintf("%d:%d", h.Flags, h.ArchiveID)), 0); err != nil {
 		return err
 	}
 	restored := cfg.defaultLayout(id)
-	if l, err := cfg.readLayout(path, id); err == nil {
+	if l, err := cfg.readLayoutOf(f, id); err == nil {
 		restored.Gen = l.Gen + 1
 	}
 	return swapLayout(f, restored)
+}
+
+// readLayoutOf is readLayout of an open file.
+func (c Config) readLayoutOf(f *os.File, id fileID) (lfs.Layout, error) {
+	data, err := fgetxattr(f, xattrLayout)
+	if err != nil {
+		return lfs.Layout{}, err
+	}
+	return c.layoutFrom(f.Name(), data, id)
 }
 
 // chooseLayout is the MDS's part: the layout of the volatile file. With options, a plain

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"os"
 	"strconv"
 	"strings"
 	"syscall"
@@ -46,6 +47,19 @@ func statID(path string) (fileID, *unix.Statx_t, error) {
 		id.btime = st.Btime.Sec*1e9 + int64(st.Btime.Nsec)
 	}
 	return id, &st, nil
+}
+
+// fstatID is statID of an open file.
+func fstatID(f *os.File) (fileID, error) {
+	var st unix.Statx_t
+	if err := unix.Statx(int(f.Fd()), "", unix.AT_EMPTY_PATH, unix.STATX_BASIC_STATS|unix.STATX_BTIME, &st); err != nil {
+		return fileID{}, err
+	}
+	id := fileID{dev: uint64(st.Dev_major)<<32 | uint64(st.Dev_minor), ino: st.Ino}
+	if st.Mask&unix.STATX_BTIME != 0 {
+		id.btime = st.Btime.Sec*1e9 + int64(st.Btime.Nsec)
+	}
+	return id, nil
 }
 
 // statIDFollow is statID through a final symlink.
@@ -107,6 +121,11 @@ func (c Config) readLayout(path string, id fileID) (lfs.Layout, error) {
 	if err != nil {
 		return lfs.Layout{}, err
 	}
+	return c.layoutFrom(path, data, id)
+}
+
+// layoutFrom decodes a stored layout xattr (nil: the default layout).
+func (c Config) layoutFrom(path string, data []byte, id fileID) (lfs.Layout, error) {
 	if data == nil {
 		return c.defaultLayout(id), nil
 	}
@@ -244,6 +263,11 @@ func readHSM(path string) (lfs.HSMState, error) {
 	if err != nil || data == nil {
 		return lfs.HSMState{}, err
 	}
+	return hsmFrom(path, data)
+}
+
+// hsmFrom decodes a stored HSM state xattr.
+func hsmFrom(path string, data []byte) (lfs.HSMState, error) {
 	flags, id, _ := strings.Cut(string(data), ":")
 	f, err1 := strconv.ParseUint(flags, 10, 32)
 	a, err2 := strconv.ParseUint(id, 10, 32)
@@ -318,9 +342,18 @@ func isBusy(path string) bool {
 
 // getxattr returns nil, nil when the attribute is absent.
 func getxattr(path, name string) ([]byte, error) {
+	return readXattr(func(buf []byte) (int, error) { return unix.Lgetxattr(path, name, buf) })
+}
+
+// fgetxattr is getxattr on an open file: the inode it names, whatever its path is now.
+func fgetxattr(f *os.File, name string) ([]byte, error) {
+	return readXattr(func(buf []byte) (int, error) { return unix.Fgetxattr(int(f.Fd()), name, buf) })
+}
+
+func readXattr(get func(buf []byte) (int, error)) ([]byte, error) {
 	buf := make([]byte, 4096)
 	for {
-		n, err := unix.Lgetxattr(path, name, buf)
+		n, err := get(buf)
 		switch {
 		case errors.Is(err, unix.ENODATA) || errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.EPERM):
 			return nil, nil

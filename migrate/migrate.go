@@ -42,6 +42,7 @@ type LFS interface {
 	HSMStates(ctx context.Context, files []string) ([]lfs.HSMResult, error)
 	Migrate(ctx context.Context, opts lfs.MigrateOptions, files []string) ([]lfs.MigrateResult, error)
 	FIDToPath(ctx context.Context, root string, fids []lfs.FID, nul bool) ([]lfs.FIDPathResult, error)
+	PathToFID(ctx context.Context, files []string) ([]lfs.FIDResult, error)
 }
 
 // Source yields a shard's entries in order; Next returns io.EOF at the end.
@@ -88,6 +89,14 @@ type Options struct {
 	FIDPrint0 bool
 	// Owned, if set, says whether this task still owns the shard (its lock); see guard.go.
 	Owned func() error
+	// OnSwap, if set, is told of every file recorded as swapped (bind.go), with the
+	// manifest's path and what was found: an alarm for the task's log. Calls may be
+	// concurrent.
+	OnSwap func(path, msg string)
+	// FIDRoot, if set, is the mount point of the filesystem, whose .lustre/fid lfs migrate
+	// is given each file through (MOUNT/.lustre/fid/FID: the checked file, whatever its
+	// path names by then); see FIDRootOf and bind.go. Empty: the walked path.
+	FIDRoot string
 }
 
 func (o *Options) defaults() {
@@ -120,6 +129,7 @@ type Stats struct {
 	InFlight   atomic.Int64 // lfs migrate calls running
 	LFSCalls   atomic.Int64
 	Interrupts atomic.Int64 // files whose migration was cut short by a signal (left pending)
+	Swapped    atomic.Int64 // files whose path was swapped after their check: alarms (bind.go)
 }
 
 // Errors that stop a task early. The entries they concern stay pending.
@@ -197,6 +207,8 @@ type item struct {
 	spent    time.Duration
 	due      time.Time // for retries
 	moves    int       // times it was found again by FID under another name in this run
+	op       string    // e.Path as bind walked it (the scan path's own symlinks resolved)
+	arg      string    // what lfs migrate was given: op, or FIDRoot/.lustre/fid/FID
 }
 
 // maxMoves bounds how often one file is followed to a new name in a run: a file renamed
@@ -672,6 +684,9 @@ func (t *task) migrateUnit(u []*item, verify chan<- *item) {
 
 // migrate runs one lfs migrate call; failures are handled here.
 func (t *task) migrate(b []*item) []*item {
+	if b = t.bind(b); len(b) == 0 {
+		return nil
+	}
 	ctx := t.kill
 	if t.o.FileTimeout > 0 {
 		var cancel context.CancelFunc
@@ -688,7 +703,11 @@ func (t *task) migrate(b []*item) []*item {
 	start := time.Now()
 	t.st.InFlight.Add(1)
 	t.st.LFSCalls.Add(1)
-	res, err := t.l.Migrate(ctx, t.o.Target, paths(b))
+	ops := make([]string, len(b))
+	for i, it := range b {
+		ops[i] = it.arg
+	}
+	res, err := t.l.Migrate(ctx, t.o.Target, ops)
 	t.st.InFlight.Add(-1)
 	spent := time.Since(start) / time.Duration(len(b))
 	for _, it := range b {
@@ -752,6 +771,12 @@ func (t *task) failed(it *item, r lfs.MigrateResult, class lfs.Class) {
 		}
 	case lfs.ClassVanished:
 		// Renamed or removed under lfs: the check finds it again by FID, or says it is gone.
+		// Unless its path now leads elsewhere: a swap during the call (a file renamed over
+		// the checked one, which the rename removed).
+		if msg := t.swappedNow(it); msg != "" {
+			t.swapped(it, msg)
+			return
+		}
 		if it.attempts < uint32(t.o.MaxAttempts) {
 			t.requeue(it)
 			return
@@ -824,10 +849,18 @@ func (t *task) verify(b []*item) {
 	}
 	for i, it := range b {
 		s := states[i]
+		if msg := swappedAfter(it); msg != "" {
+			t.swapped(it, msg)
+			continue
+		}
 		switch {
+		case s.ok && s.fid != it.e.FID:
+			// lfs migrate was given a path that names another file now: swapped during the
+			// call (or replaced by a rename since, which cannot be told apart).
+			t.swapped(it, fmt.Sprintf("after lfs migrate: %q names %v, not the checked %v", it.e.Path, s.fid, it.e.FID))
 		case s.err != nil:
 			t.recordErr(it, "lfs find", s.err)
-		case !s.ok, s.fid != it.e.FID:
+		case !s.ok:
 			// Renamed (or removed) since lfs migrate ran: the check finds it by FID again
 			// and, off the sources, records it as migrated by this run.
 			t.requeue(it)

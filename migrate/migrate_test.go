@@ -385,3 +385,18 @@ func TestUnknownHSMStateIsNeverAttempted(t *testing.T) {
 		t.Errorf("entry with unknown HSM state: %+v, %d attempts; want failed, retryable, EIO, never attempted", r, rec.attempts[1])
 	}
 }
+
+// PathToFID answers from the fake's names, like lfs path2fid.
+func (f *fakeLFS) PathToFID(_ context.Context, files []string) ([]lfs.FIDResult, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]lfs.FIDResult, len(files))
+	for i, p := range files {
+		if ff, ok := f.files[p]; ok {
+			out[i].FID = ff.fid
+		} else {
+			out[i].Err = &lfs.FileError{Path: p, Errno: syscall.ENOENT}
+		}
+	}
+	return out, nil
+}

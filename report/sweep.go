@@ -27,6 +27,7 @@ const (
 // Sweep classes: why a file the sweep found on a source OST is still there.
 const (
 	ClassFailed        = "failed"          // its latest outcome is a failure
+	ClassSwapped       = "swapped"         // its latest outcome is a failure of class swapped: an alarm
 	ClassPending       = "pending"         // no outcome yet in the latest round that holds it
 	ClassExcluded      = "excluded"        // under an exclude, or outside the campaign's filters
 	ClassOutside       = "outside"         // outside the scan paths (found with --path)
@@ -36,7 +37,7 @@ const (
 
 // SweepClasses lists the classes in the order they are shown.
 func SweepClasses() []string {
-	return []string{ClassFailed, ClassPending, ClassExcluded, ClassOutside, ClassNotInCampaign, ClassRecordedDone}
+	return []string{ClassFailed, ClassSwapped, ClassPending, ClassExcluded, ClassOutside, ClassNotInCampaign, ClassRecordedDone}
 }
 
 // OSTSweep is one source OST's figures in a sweep.
@@ -109,7 +110,7 @@ func WriteSweepHuman(w io.Writer, s *Sweep) {
 	fmt.Fprintf(w, "sweep of %s (%s, %.0f s): %d files on source OSTs, %d unaccounted\n",
 		s.Time.Local().Format(time.DateTime), pathList(s.Paths), s.Seconds, s.OnSource, s.Unaccounted)
 	for _, c := range SweepClasses() {
-		if n := s.Classes[c]; n > 0 || c == ClassNotInCampaign || c == ClassRecordedDone {
+		if n := s.Classes[c]; n > 0 || c == ClassNotInCampaign || c == ClassRecordedDone || c == ClassSwapped {
 			fmt.Fprintf(w, "  %-16s %d\n", c, n)
 		}
 	}

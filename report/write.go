@@ -254,6 +254,9 @@ func WriteHuman(w io.Writer, st *Status, top []TopFailure) {
 	}
 	if f.Failed > 0 {
 		fmt.Fprintf(w, "failed:  %s\n", nonzero(st.FailedByClass))
+		if n := st.FailedByClass["swapped"]; n > 0 {
+			fmt.Fprintf(w, "ALARM:   %d planned path(s) swapped for another file during work (class swapped in %s; see the trust model)\n", n, FailuresFile)
+		}
 		for _, t := range top {
 			fmt.Fprintf(w, "  %6d  %-11s %s\n", t.Files, t.Class, t.Message)
 		}

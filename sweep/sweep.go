@@ -346,6 +346,9 @@ func (s *sweeper) resolveHits(d campaign.Dir) error {
 				inRetrySet = curRound == latest
 			case checkpoint.Failed:
 				c = report.ClassFailed
+				if rec.Class == lfs.ClassSwapped {
+					c = report.ClassSwapped
+				}
 				inRetrySet = curRound == latest && rec.Retryable
 			default:
 				c = report.ClassRecordedDone

@@ -73,6 +73,14 @@ Fault injection (environment):
   LFS_SIM_NOSPACE=1         every migrate fails "cannot create volatile file: ENOSPC"
   LFS_SIM_NO_LEASE=1        do not use kernel leases to detect writers
   LFS_SIM_FIND_FAIL=text    find cannot read directories, or check files, whose path contains text (EIO)
+  LFS_SIM_SWAP=symlink:N    before the N-th migrate process, the path below is replaced by a
+                            symlink to the target (link:N: a hard link of it renamed over it)
+  LFS_SIM_SWAP_PATH=/p      the path swapped (a file or a directory)
+  LFS_SIM_SWAP_TARGET=/t    what it is swapped for
+  LFS_SIM_SWAP_COUNT=/f     the file counting migrate processes (one byte each)
+
+A tree whose root holds a directory .lustre/fid takes ROOT/.lustre/fid/FID for a file in
+migrate and hsm_state, as Lustre does.
 `
 
 func help(w io.Writer) { fmt.Fprint(w, helpText) }

@@ -150,6 +150,7 @@ func (c *Cmd) Run(env *cli.Env) error {
 		FileTimeout: time.Duration(spec.Work.FileTimeout), RetryBase: c.RetryBase, NoPrintf: !v.HasFindPrintf(),
 		FIDPrint0:   v.HasFIDToPathPrint0(),
 		MaxAttempts: spec.Work.MaxAttempts, StreakLimit: spec.Work.ErrorStreak(), Owned: lock.Check,
+		OnSwap: func(path, msg string) { fmt.Fprintf(out, "ALARM swapped: %q: %s\n", path, msg) },
 	}
 	if c.ErrorStreak >= 0 {
 		opts.StreakLimit = c.ErrorStreak
@@ -159,6 +160,14 @@ func (c *Cmd) Run(env *cli.Env) error {
 	}
 	if opts.Batch == 0 {
 		opts.Batch = defaultBatch(sh)
+	}
+	if !spec.DryRun {
+		var why string
+		if opts.FIDRoot, why = migrate.FIDRootOf(spec.Selection); opts.FIDRoot != "" {
+			fmt.Fprintf(out, "lfs migrate is given each file by FID, under %q\n", opts.FIDRoot+"/.lustre/fid")
+		} else {
+			fmt.Fprintf(out, "lfs migrate is given each file by its walked path: %s; see the trust model in the README\n", why)
+		}
 	}
 
 	var lockLost atomic.Bool
@@ -195,6 +204,9 @@ func (c *Cmd) Run(env *cli.Env) error {
 	case why.Load() != "":
 		end.Status, code = checkpoint.RunInterrupted, cli.ExitInterrupted
 		result = fmt.Errorf("stopped by %s; the checkpoint is flushed and a rerun continues", why.Load())
+	case st.Swapped.Load() > 0:
+		code, result = cli.ExitIncomplete, fmt.Errorf("ALARM: %s swapped after their check (not migrated through the swap; see the trust model in the README), %s failed in all",
+			progress.Plural(st.Swapped.Load(), "path"), progress.Plural(st.Failed.Load(), "file"))
 	case st.Failed.Load() > 0:
 		code, result = cli.ExitIncomplete, fmt.Errorf("%s failed; see migrator collect %s", progress.Plural(st.Failed.Load(), "file"), dir.Root)
 	case st.Interrupts.Load() > 0:
