@@ -50,10 +50,12 @@ func (r Round) data() templates.Data {
 }
 
 // JobName is the Slurm job name of a campaign: "migrator-" and the directory's name, or
-// the campaign id when the name would not be a plain token.
+// the campaign id when the name would not be a plain token, or holds a "," (squeue -n
+// splits its list of names on commas, so the job would never be found) or a "|" (the
+// separator of the squeue format Named parses).
 func JobName(d campaign.Dir, s *campaign.Spec) string {
 	name := "migrator-" + filepath.Base(d.Root)
-	if templates.CheckToken("job name", name) != nil || len(name) > 64 {
+	if templates.CheckToken("job name", name) != nil || len(name) > 64 || strings.ContainsAny(name, ",|") {
 		return "migrator-" + s.ID
 	}
 	return name
