@@ -11,12 +11,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -423,9 +425,34 @@ func (d Dir) Prepare() error {
 
 // CheckSafe refuses a campaign directory that another user could write to, or swap for
 // another by writing a directory above it: whoever can write it can change what every
-// array task migrates (see package trust for the rules).
+// array task migrates (see package trust for the rules). The directories inside it
+// (rounds/, and every round's manifests/ and checkpoints/, logs/, reports/) must be real
+// directories, ours, that nobody else can write either (trust.Within).
 func (d Dir) CheckSafe() error {
-	return trust.Dir("campaign directory", d.Root)
+	if err := trust.Dir("campaign directory", d.Root); err != nil {
+		return err
+	}
+	inside := []string{filepath.Join(d.Root, "rounds")}
+	ents, err := os.ReadDir(filepath.Join(d.Root, "rounds"))
+	if err != nil && !errors.Is(err, os.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
+		return err
+	}
+	for _, e := range ents {
+		if e.IsDir() || e.Type()&fs.ModeSymlink != 0 {
+			inside = append(inside, filepath.Join(d.Root, "rounds", e.Name()))
+		}
+	}
+	for _, n := range append([]string{d.Root}, inside[1:]...) {
+		r := Round{Manifests: filepath.Join(n, "manifests"), Checkpoints: filepath.Join(n, "checkpoints")}
+		inside = append(inside, r.Manifests, r.Checkpoints)
+	}
+	inside = append(inside, d.Logs(), d.Reports())
+	for _, p := range inside {
+		if err := trust.Within("campaign directory", p); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // LayoutDirs are the directories a campaign needs for round r.

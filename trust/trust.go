@@ -163,3 +163,33 @@ func unwrap(err error) error {
 	}
 	return err
 }
+
+// Within checks a directory inside one already checked with Dir (a campaign's
+// checkpoints/, logs/ ...): a real directory, not a symbolic link, owned by us and
+// writable by nobody else. A path that does not exist passes (it is created later, 0700).
+// Whoever could write such a directory could swap the files in it, or put a symbolic link
+// where a log will be appended.
+func Within(what, path string) error {
+	st, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	fail := func(format string, args ...any) error {
+		return &Error{What: what, Path: path, Why: fmt.Sprintf(format, args...)}
+	}
+	switch {
+	case err != nil:
+		return fail("%v", unwrap(err))
+	case st.Mode()&fs.ModeSymlink != 0:
+		return fail("is a symbolic link, not a directory migrator created")
+	case !st.IsDir():
+		return fail("not a directory")
+	}
+	if uid := fileUID(st); uid != euid() {
+		return fail("is owned by uid %d, not by us (uid %d)", uid, euid())
+	}
+	if st.Mode().Perm()&0o022 != 0 {
+		return fail("is writable by group or others (mode %04o); chmod go-w it", st.Mode().Perm())
+	}
+	return nil
+}

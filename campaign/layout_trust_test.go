@@ -1,0 +1,63 @@
+package campaign
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"migrator/trust"
+)
+
+// A directory inside the campaign that another user can write (or a symbolic link in its
+// place) lets that user swap manifests, checkpoints or logs, or point a log at a file of
+// ours: CheckSafe refuses it like a writable campaign directory.
+func TestCheckSafeLayout(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		break_ func(t *testing.T, d Dir)
+	}{
+		{"checkpoints 0777", func(t *testing.T, d Dir) { chmod(t, d.Round(0).Checkpoints, 0o777) }},
+		{"manifests 0770", func(t *testing.T, d Dir) { chmod(t, d.Round(0).Manifests, 0o770) }},
+		{"logs 0757", func(t *testing.T, d Dir) { chmod(t, d.Logs(), 0o757) }},
+		{"reports 0777", func(t *testing.T, d Dir) { chmod(t, d.Reports(), 0o777) }},
+		{"rounds 0777", func(t *testing.T, d Dir) { chmod(t, filepath.Join(d.Root, "rounds"), 0o777) }},
+		{"round 1 checkpoints 0777", func(t *testing.T, d Dir) { chmod(t, d.Round(1).Checkpoints, 0o777) }},
+		{"checkpoints a symlink", func(t *testing.T, d Dir) {
+			elsewhere := t.TempDir()
+			if err := os.RemoveAll(d.Round(0).Checkpoints); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(elsewhere, d.Round(0).Checkpoints); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := Dir{Root: filepath.Join(t.TempDir(), "c")}
+			if err := d.Prepare(); err != nil {
+				t.Fatal(err)
+			}
+			for _, n := range []int{0, 1} {
+				if err := d.MkdirAll(d.Round(n)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := d.CheckSafe(); err != nil {
+				t.Fatalf("intact campaign refused: %v", err)
+			}
+			tc.break_(t, d)
+			err := d.CheckSafe()
+			if !errors.Is(err, trust.ErrUntrusted) {
+				t.Fatalf("CheckSafe = %v, want a refusal", err)
+			}
+		})
+	}
+}
+
+func chmod(t *testing.T, p string, m os.FileMode) {
+	t.Helper()
+	if err := os.Chmod(p, m); err != nil {
+		t.Fatal(err)
+	}
+}
