@@ -400,8 +400,12 @@ func DecodeSpec(data []byte) (*Spec, error) {
 	return &s, nil
 }
 
-// Save writes campaign.json durably, with its checksum.
+// Save writes campaign.json durably, with its checksum. A string it cannot keep byte for
+// byte is refused (CheckStrings).
 func (d Dir) Save(s *Spec) error {
+	if err := s.Request.CheckStrings(); err != nil {
+		return err
+	}
 	sum, err := s.Checksum()
 	if err != nil {
 		return err
@@ -667,4 +671,60 @@ func Jobs(subs []Submission) (arrays, collects []Submission) {
 		}
 	}
 	return arrays, collects
+}
+
+// CheckStrings refuses a string of r that campaign.json could not keep byte for byte: a
+// JSON string carries UTF-8 only (encoding/json writes other bytes as U+FFFD), so such a
+// value (a --pool, --mtime, --uid ...) would be recorded as something else and the
+// checksum would never match again. Paths (Path, and LFS, kept as a Path) hold any byte
+// and are not checked. The error names the field by its place in campaign.json.
+func (r Request) CheckStrings() error { return checkStrings(reflect.ValueOf(r), "") }
+
+var pathType = reflect.TypeOf(Path(""))
+
+func checkStrings(v reflect.Value, at string) error {
+	switch v.Kind() {
+	case reflect.String:
+		if v.Type() != pathType && !utf8.ValidString(v.String()) {
+			return fmt.Errorf("%s %q: not UTF-8, which campaign.json cannot keep", at, v.String())
+		}
+	case reflect.Struct:
+		for i := 0; i < v.NumField(); i++ {
+			f := v.Type().Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if !f.IsExported() || name == "-" {
+				continue
+			}
+			where := name
+			if f.Anonymous || name == "" {
+				where = at
+			} else if at != "" {
+				where = at + "." + name
+			}
+			if err := checkStrings(v.Field(i), where); err != nil {
+				return err
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		for i := 0; i < v.Len(); i++ {
+			if err := checkStrings(v.Index(i), at); err != nil {
+				return err
+			}
+		}
+	case reflect.Map:
+		it := v.MapRange()
+		for it.Next() {
+			if err := checkStrings(it.Key(), at); err != nil {
+				return err
+			}
+			if err := checkStrings(it.Value(), at); err != nil {
+				return err
+			}
+		}
+	case reflect.Pointer:
+		if !v.IsNil() {
+			return checkStrings(v.Elem(), at)
+		}
+	}
+	return nil
 }
