@@ -436,6 +436,13 @@ func (d Dir) CheckSafe() error {
 	if err := trust.Dir("campaign directory", d.Root); err != nil {
 		return err
 	}
+	// The files are reached through filepath.Join, which cleans "link/.." lexically
+	// where the kernel would not: that directory must pass too.
+	if clean := filepath.Clean(d.Root); clean != d.Root {
+		if err := trust.Dir("campaign directory", clean); err != nil {
+			return err
+		}
+	}
 	inside := []string{filepath.Join(d.Root, "rounds")}
 	ents, err := os.ReadDir(filepath.Join(d.Root, "rounds"))
 	if err != nil && !errors.Is(err, os.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {

@@ -61,3 +61,26 @@ func chmod(t *testing.T, p string, m os.FileMode) {
 		t.Fatal(err)
 	}
 }
+
+// "link/.." in a campaign path: the kernel goes to the link target's parent, but the
+// campaign's files are reached through filepath.Join, which cleans it away lexically. Both
+// directories must pass.
+func TestCheckSafeDotDot(t *testing.T) {
+	b := t.TempDir()
+	for _, p := range []string{b + "/priv", b + "/priv/sub", b + "/priv/c", b + "/c"} {
+		if err := os.Mkdir(p, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(b+"/priv/sub", b+"/link"); err != nil {
+		t.Fatal(err)
+	}
+	d := Dir{Root: b + "/link/../c"}
+	if err := d.CheckSafe(); err != nil {
+		t.Fatalf("both directories private, yet refused: %v", err)
+	}
+	chmod(t, b+"/c", 0o777) // the lexical one, which Join reaches
+	if err := d.CheckSafe(); !errors.Is(err, trust.ErrUntrusted) {
+		t.Fatalf("CheckSafe = %v, want a refusal of %s/c", err, b)
+	}
+}
