@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -310,7 +311,9 @@ func requeue(out io.Writer, getenv func(string) string) {
 // tasks start at once; AppendSubmissionOnce lets exactly one of them write the record.
 func recordHandSubmitted(dir campaign.Dir, round int, getenv func(string) string, shards int) {
 	job := getenv("SLURM_ARRAY_JOB_ID")
-	if job == "" {
+	if job == "" || strings.Trim(job, "0123456789") != "" {
+		// not a Slurm job id: it would name a marker file outside the campaign and reach
+		// scancel and scontrol as an argument
 		return
 	}
 	subs, err := dir.Submissions()
