@@ -329,11 +329,26 @@ func (d Dir) Load() (*Spec, error) {
 // could have written or swapped. A binary that cannot be found is left to the caller,
 // which reports it when it needs lfs (status and collect do not).
 func CheckLFS(name string) error {
+	_, err := ResolveLFS(name)
+	return err
+}
+
+// ResolveLFS returns the path of the lfs binary name names (name itself when it cannot be
+// found), after CheckLFS's check of that very path. Commands run lfs by the path it returns,
+// never by name: a name is looked up in PATH again at every exec, and an lfs put later into
+// an earlier PATH directory that others can write would be run without any check.
+func ResolveLFS(name string) (string, error) {
 	path, err := exec.LookPath(name)
 	if err != nil {
-		return nil
+		return name, nil
 	}
-	return trust.Executable("lfs binary", path)
+	if err := trust.Executable("lfs binary", path); err != nil {
+		return "", err
+	}
+	if !filepath.IsAbs(path) {
+		return filepath.Abs(path)
+	}
+	return path, nil
 }
 
 // SnapshotTemplates reads the job templates of a --template-dir once, at plan time, for

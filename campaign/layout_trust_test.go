@@ -84,3 +84,35 @@ func TestCheckSafeDotDot(t *testing.T) {
 		t.Fatalf("CheckSafe = %v, want a refusal of %s/c", err, b)
 	}
 }
+
+// lfs given by name is resolved once, to the path that was checked: PATH is not searched
+// again at each exec, where an lfs dropped later into an earlier directory that others
+// can write would run unchecked.
+func TestResolveLFS(t *testing.T) {
+	b := t.TempDir()
+	open, sys := filepath.Join(b, "open"), filepath.Join(b, "sys")
+	for _, p := range []string{open, sys} {
+		if err := os.Mkdir(p, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	chmod(t, open, 0o777)
+	if err := os.WriteFile(filepath.Join(sys, "lfs"), []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", open+":"+sys)
+	got, err := ResolveLFS("lfs")
+	if err != nil || got != filepath.Join(sys, "lfs") {
+		t.Fatalf("ResolveLFS(lfs) = %q, %v; want %s", got, err, filepath.Join(sys, "lfs"))
+	}
+	// Someone drops an lfs into the open directory now: the name would find it.
+	if err := os.WriteFile(filepath.Join(open, "lfs"), []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ResolveLFS("lfs"); !errors.Is(err, trust.ErrUntrusted) {
+		t.Fatalf("ResolveLFS with an lfs in a directory others can write: %v, want a refusal", err)
+	}
+	if got, err := ResolveLFS("no-such-lfs"); err != nil || got != "no-such-lfs" {
+		t.Fatalf("ResolveLFS(missing) = %q, %v; want the name back for the caller to report", got, err)
+	}
+}

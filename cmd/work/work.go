@@ -74,7 +74,11 @@ func (c *Cmd) Run(env *cli.Env) error {
 	if err := manifest.Verify(shardPath, sh.SHA256); err != nil {
 		return cli.BadInput(err)
 	}
-	client := lfs.New(spec.LFS)
+	lfsPath, err := campaign.ResolveLFS(spec.LFS) // run by the path checked, not looked up again
+	if err != nil {
+		return cli.BadInput(err)
+	}
+	client := lfs.New(lfsPath)
 	if err := client.Check(); err != nil {
 		return cli.BadInput(err)
 	}
