@@ -41,6 +41,8 @@ func TestEveryCommandTrustsNothing(t *testing.T) {
 			"owned by uid 12345", false},
 		{"campaign.json of another user", func() { os.Chown(filepath.Join(e.camp, campaign.SpecFile), 12345, 0) },
 			func() { os.Chown(filepath.Join(e.camp, campaign.SpecFile), 0, 0) }, "campaign file " + filepath.Join(e.camp, campaign.SpecFile), false},
+		{"checkpoints/ open to the group", func() { os.Chmod(filepath.Join(e.camp, "checkpoints"), 0o770) },
+			func() { os.Chmod(filepath.Join(e.camp, "checkpoints"), 0o700) }, filepath.Join(e.camp, "checkpoints") + ": is writable by group or others", false},
 		// plan is run with its own --lfs, so this case is about the recorded one.
 		{"lfs writable by others", func() { editSpec(t, e.camp, e.sim, lfsCopy); os.Chmod(lfsCopy, 0o777) },
 			func() { editSpec(t, e.camp, lfsCopy, e.sim) }, "lfs binary " + lfsCopy, true},
@@ -60,9 +62,12 @@ func TestEveryCommandTrustsNothing(t *testing.T) {
 			e.checkMigrated(before, e.snapshot(), nil)
 		})
 	}
-	// plan refuses an --lfs that others can write, before it runs it.
+	// plan refuses an --lfs that others can write, before it runs it (a new campaign: the
+	// planned one would refuse the other --lfs as a changed setting first).
 	os.Chmod(lfsCopy, 0o777)
-	r := e.run(append(e.planArgs("--no-submit"), "--lfs", lfsCopy)...)
+	args := append(e.planArgs("--no-submit"), "--lfs", lfsCopy)
+	args[1] = filepath.Join(e.root, "campaign2")
+	r := e.run(args...)
 	if r.code != 2 || !strings.Contains(r.stderr, "lfs binary "+lfsCopy) {
 		t.Errorf("plan --lfs writable by others: exit %d, stderr %q", r.code, r.stderr)
 	}
