@@ -17,12 +17,12 @@ func TestCheckSafeLayout(t *testing.T) {
 		name   string
 		break_ func(t *testing.T, d Dir)
 	}{
-		{"checkpoints 0777", func(t *testing.T, d Dir) { chmod(t, d.Round(0).Checkpoints, 0o777) }},
-		{"manifests 0770", func(t *testing.T, d Dir) { chmod(t, d.Round(0).Manifests, 0o770) }},
-		{"logs 0757", func(t *testing.T, d Dir) { chmod(t, d.Logs(), 0o757) }},
-		{"reports 0777", func(t *testing.T, d Dir) { chmod(t, d.Reports(), 0o777) }},
-		{"rounds 0777", func(t *testing.T, d Dir) { chmod(t, filepath.Join(d.Root, "rounds"), 0o777) }},
-		{"round 1 checkpoints 0777", func(t *testing.T, d Dir) { chmod(t, d.Round(1).Checkpoints, 0o777) }},
+		{"checkpoints 0777", func(t *testing.T, d Dir) { chmodOrFail(t, d.Round(0).Checkpoints, 0o777) }},
+		{"manifests 0770", func(t *testing.T, d Dir) { chmodOrFail(t, d.Round(0).Manifests, 0o770) }},
+		{"logs 0757", func(t *testing.T, d Dir) { chmodOrFail(t, d.Logs(), 0o757) }},
+		{"reports 0777", func(t *testing.T, d Dir) { chmodOrFail(t, d.Reports(), 0o777) }},
+		{"rounds 0777", func(t *testing.T, d Dir) { chmodOrFail(t, filepath.Join(d.Root, "rounds"), 0o777) }},
+		{"round 1 checkpoints 0777", func(t *testing.T, d Dir) { chmodOrFail(t, d.Round(1).Checkpoints, 0o777) }},
 		{"checkpoints a symlink", func(t *testing.T, d Dir) {
 			elsewhere := t.TempDir()
 			if err := os.RemoveAll(d.Round(0).Checkpoints); err != nil {
@@ -55,7 +55,7 @@ func TestCheckSafeLayout(t *testing.T) {
 	}
 }
 
-func chmod(t *testing.T, p string, m os.FileMode) {
+func chmodOrFail(t *testing.T, p string, m os.FileMode) {
 	t.Helper()
 	if err := os.Chmod(p, m); err != nil {
 		t.Fatal(err)
@@ -79,7 +79,7 @@ func TestCheckSafeDotDot(t *testing.T) {
 	if err := d.CheckSafe(); err != nil {
 		t.Fatalf("both directories private, yet refused: %v", err)
 	}
-	chmod(t, b+"/c", 0o777) // the lexical one, which Join reaches
+	chmodOrFail(t, b+"/c", 0o777) // the lexical one, which Join reaches
 	if err := d.CheckSafe(); !errors.Is(err, trust.ErrUntrusted) {
 		t.Fatalf("CheckSafe = %v, want a refusal of %s/c", err, b)
 	}
@@ -96,7 +96,7 @@ func TestResolveLFS(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	chmod(t, open, 0o777)
+	chmodOrFail(t, open, 0o777)
 	if err := os.WriteFile(filepath.Join(sys, "lfs"), []byte("#!/bin/sh\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
