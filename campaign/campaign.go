@@ -11,12 +11,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -346,6 +348,14 @@ func (d Dir) LoadToRead() (*Spec, error) {
 	if err != nil {
 		return nil, err
 	}
+	if clean := filepath.Clean(d.Root); clean != d.Root { // see CheckSafe
+		if _, err := trust.Readable("campaign directory", clean); err != nil {
+			return nil, err
+		}
+	}
+	if err := d.checkLayout(uid); err != nil {
+		return nil, err
+	}
 	if _, err := os.Lstat(d.SpecPath()); errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("%s: %w (no %s; run migrator plan first)", d.Root, ErrNotCampaign, SpecFile)
 	}
@@ -367,11 +377,26 @@ func (d Dir) LoadToRead() (*Spec, error) {
 // could have written or swapped. A binary that cannot be found is left to the caller,
 // which reports it when it needs lfs (status and collect do not).
 func CheckLFS(name string) error {
+	_, err := ResolveLFS(name)
+	return err
+}
+
+// ResolveLFS returns the path of the lfs binary name names (name itself when it cannot be
+// found), after CheckLFS's check of that very path. Commands run lfs by the path it returns,
+// never by name: a name is looked up in PATH again at every exec, and an lfs put later into
+// an earlier PATH directory that others can write would be run without any check.
+func ResolveLFS(name string) (string, error) {
 	path, err := exec.LookPath(name)
 	if err != nil {
-		return nil
+		return name, nil
 	}
-	return trust.Executable("lfs binary", path)
+	if err := trust.Executable("lfs binary", path); err != nil {
+		return "", err
+	}
+	if !filepath.IsAbs(path) {
+		return filepath.Abs(path)
+	}
+	return path, nil
 }
 
 // SnapshotTemplates reads the job templates of a --template-dir once, at plan time, for
@@ -438,8 +463,12 @@ func DecodeSpec(data []byte) (*Spec, error) {
 	return &s, nil
 }
 
-// Save writes campaign.json durably, with its checksum.
+// Save writes campaign.json durably, with its checksum. A string it cannot keep byte for
+// byte is refused (CheckStrings).
 func (d Dir) Save(s *Spec) error {
+	if err := s.Request.CheckStrings(); err != nil {
+		return err
+	}
 	sum, err := s.Checksum()
 	if err != nil {
 		return err
@@ -463,9 +492,47 @@ func (d Dir) Prepare() error {
 
 // CheckSafe refuses a campaign directory that another user could write to, or swap for
 // another by writing a directory above it: whoever can write it can change what every
-// array task migrates (see package trust for the rules).
+// array task migrates (see package trust for the rules). The directories inside it
+// (rounds/, and every round's manifests/ and checkpoints/, logs/, reports/) must be real
+// directories, ours, that nobody else can write either (trust.Within).
 func (d Dir) CheckSafe() error {
-	return trust.Dir("campaign directory", d.Root)
+	if err := trust.Dir("campaign directory", d.Root); err != nil {
+		return err
+	}
+	// The files are reached through filepath.Join, which cleans "link/.." lexically
+	// where the kernel would not: that directory must pass too.
+	if clean := filepath.Clean(d.Root); clean != d.Root {
+		if err := trust.Dir("campaign directory", clean); err != nil {
+			return err
+		}
+	}
+	return d.checkLayout(os.Geteuid())
+}
+
+// checkLayout checks the directories inside the campaign: real directories of the
+// campaign's owner (uid), writable by nobody else.
+func (d Dir) checkLayout(uid int) error {
+	inside := []string{filepath.Join(d.Root, "rounds")}
+	ents, err := os.ReadDir(filepath.Join(d.Root, "rounds"))
+	if err != nil && !errors.Is(err, os.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
+		return err
+	}
+	for _, e := range ents {
+		if e.IsDir() || e.Type()&fs.ModeSymlink != 0 {
+			inside = append(inside, filepath.Join(d.Root, "rounds", e.Name()))
+		}
+	}
+	for _, n := range append([]string{d.Root}, inside[1:]...) {
+		r := Round{Manifests: filepath.Join(n, "manifests"), Checkpoints: filepath.Join(n, "checkpoints")}
+		inside = append(inside, r.Manifests, r.Checkpoints)
+	}
+	inside = append(inside, d.Logs(), d.Reports())
+	for _, p := range inside {
+		if err := trust.WithinOwnedBy("campaign directory", p, uid); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // LayoutDirs are the directories a campaign needs for round r.
@@ -680,4 +747,60 @@ func Jobs(subs []Submission) (arrays, collects []Submission) {
 		}
 	}
 	return arrays, collects
+}
+
+// CheckStrings refuses a string of r that campaign.json could not keep byte for byte: a
+// JSON string carries UTF-8 only (encoding/json writes other bytes as U+FFFD), so such a
+// value (a --pool, --mtime, --uid ...) would be recorded as something else and the
+// checksum would never match again. Paths (Path, and LFS, kept as a Path) hold any byte
+// and are not checked. The error names the field by its place in campaign.json.
+func (r Request) CheckStrings() error { return checkStrings(reflect.ValueOf(r), "") }
+
+var pathType = reflect.TypeOf(Path(""))
+
+func checkStrings(v reflect.Value, at string) error {
+	switch v.Kind() {
+	case reflect.String:
+		if v.Type() != pathType && !utf8.ValidString(v.String()) {
+			return fmt.Errorf("%s %q: not UTF-8, which campaign.json cannot keep", at, v.String())
+		}
+	case reflect.Struct:
+		for i := 0; i < v.NumField(); i++ {
+			f := v.Type().Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if !f.IsExported() || name == "-" {
+				continue
+			}
+			where := name
+			if f.Anonymous || name == "" {
+				where = at
+			} else if at != "" {
+				where = at + "." + name
+			}
+			if err := checkStrings(v.Field(i), where); err != nil {
+				return err
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		for i := 0; i < v.Len(); i++ {
+			if err := checkStrings(v.Index(i), at); err != nil {
+				return err
+			}
+		}
+	case reflect.Map:
+		it := v.MapRange()
+		for it.Next() {
+			if err := checkStrings(it.Key(), at); err != nil {
+				return err
+			}
+			if err := checkStrings(it.Value(), at); err != nil {
+				return err
+			}
+		}
+	case reflect.Pointer:
+		if !v.IsNil() {
+			return checkStrings(v.Elem(), at)
+		}
+	}
+	return nil
 }

@@ -175,3 +175,49 @@ func FuzzDecodeSpec(f *testing.F) {
 		}
 	})
 }
+
+// A string campaign.json cannot keep byte for byte (not UTF-8: encoding/json writes
+// U+FFFD) is refused by Save, naming it, instead of a campaign.json whose checksum never
+// matches again; paths (Path) keep every byte and are accepted.
+func TestSaveRefusesStringsJSONCannotKeep(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		mutate func(*Spec)
+		want   string // "" for accepted
+	}{
+		{"pool", func(s *Spec) { s.Selection.Pool = "p\xff" }, "selection.pool"},
+		{"mtime", func(s *Spec) { s.Selection.MTime = []string{"+1\xfe"} }, "selection.mtime"},
+		{"uid", func(s *Spec) { s.Selection.UID = "\xc3" }, "selection.uid"},
+		{"target pool", func(s *Spec) { s.Target.Pool = "t\xff" }, "target.pool"},
+		{"sbatch arg", func(s *Spec) { s.Slurm.SbatchArgs = []string{"--comment=\xff"} }, "slurm.sbatch_args"},
+		{"template", func(s *Spec) { s.Slurm.Templates = map[string]string{"job.sbatch.tmpl": "\xff"} }, "slurm.templates"},
+		{"scan path", func(s *Spec) { s.Selection.ScanPaths = []Path{"/mnt/\xff"} }, ""},
+		{"lfs", func(s *Spec) { s.LFS = "/opt/\xff/lfs" }, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := Dir{Root: t.TempDir()}
+			s := testSpec()
+			tc.mutate(s)
+			err := d.Save(s)
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("Save: %v", err)
+				}
+				got, err := d.Load()
+				if err != nil {
+					t.Fatalf("Load: %v", err)
+				}
+				if diff := cmp.Diff(s, got); diff != "" {
+					t.Fatalf("loaded spec differs (-saved +loaded):\n%s", diff)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Save = %v, want a refusal naming %s", err, tc.want)
+			}
+			if _, err := os.Stat(d.SpecPath()); !errors.Is(err, os.ErrNotExist) {
+				t.Fatalf("campaign.json written anyway: %v", err)
+			}
+		})
+	}
+}

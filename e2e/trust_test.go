@@ -44,6 +44,8 @@ func TestEveryCommandTrustsNothing(t *testing.T) {
 			"uid 12345", false, false},
 		{"campaign.json of another user", func() { os.Chown(filepath.Join(e.camp, campaign.SpecFile), 12345, 0) },
 			func() { os.Chown(filepath.Join(e.camp, campaign.SpecFile), 0, 0) }, "campaign file " + filepath.Join(e.camp, campaign.SpecFile), false, false},
+		{"checkpoints/ open to the group", func() { os.Chmod(filepath.Join(e.camp, "checkpoints"), 0o770) },
+			func() { os.Chmod(filepath.Join(e.camp, "checkpoints"), 0o700) }, filepath.Join(e.camp, "checkpoints") + ": is writable by group or others", false, false},
 		// plan is run with its own --lfs, so this case is about the recorded one.
 		{"lfs writable by others", func() { editSpec(t, e.camp, e.sim, lfsCopy); os.Chmod(lfsCopy, 0o777) },
 			func() { editSpec(t, e.camp, lfsCopy, e.sim) }, "lfs binary " + lfsCopy, true, true},

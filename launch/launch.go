@@ -26,6 +26,7 @@ import (
 	"migrator/progress"
 	"migrator/slurm"
 	"migrator/templates"
+	"migrator/trust"
 )
 
 // Round is a round ready to launch.
@@ -54,10 +55,12 @@ func (r Round) data() templates.Data {
 }
 
 // JobName is the Slurm job name of a campaign: "migrator-" and the directory's name, or
-// the campaign id when the name would not be a plain token.
+// the campaign id when the name would not be a plain token, or holds a "," (squeue -n
+// splits its list of names on commas, so the job would never be found) or a "|" (the
+// separator of the squeue format Named parses).
 func JobName(d campaign.Dir, s *campaign.Spec) string {
 	name := "migrator-" + filepath.Base(d.Root)
-	if templates.CheckToken("job name", name) != nil || len(name) > 64 {
+	if templates.CheckToken("job name", name) != nil || len(name) > 64 || strings.ContainsAny(name, ",|") {
 		return "migrator-" + s.ID
 	}
 	return name
@@ -180,8 +183,12 @@ func CollectScript(r Round) ([]byte, error) {
 }
 
 // WriteScripts renders both scripts and writes them into the campaign durably. It returns
-// the job script's content.
+// the job script's content. The migrator binary they exec must be one nobody else could
+// replace before the jobs run (CheckExe).
 func WriteScripts(r Round) ([]byte, error) {
+	if err := CheckExe(r.Exe); err != nil {
+		return nil, err
+	}
 	job, err := JobScript(r)
 	if err != nil {
 		return nil, err
@@ -268,6 +275,9 @@ type LocalOptions struct {
 // scancel) and starts no new task; collect is then left out. It returns the tasks' exit
 // codes, in the order they ended.
 func Local(ctx context.Context, r Round, o LocalOptions, stderr io.Writer) ([]LocalResult, error) {
+	if err := CheckExe(r.Exe); err != nil {
+		return nil, err
+	}
 	throttle := max(o.Throttle, 1)
 	results := make([]LocalResult, 0, r.Shards)
 	var mu sync.Mutex
@@ -324,6 +334,12 @@ func Local(ctx context.Context, r Round, o LocalOptions, stderr io.Writer) ([]Lo
 	}
 	return results, nil
 }
+
+// CheckExe refuses a migrator binary that someone else could have written or swapped
+// (package trust's rules for executables, as for lfs): the job scripts exec it by its
+// path, maybe days later and as whoever submitted them, and the local runner execs it
+// for every shard.
+func CheckExe(exe string) error { return trust.Executable("migrator binary", exe) }
 
 // runLogged runs the migrator binary with args in a process group of its own, appending its
 // output to logs/name: one SIGTERM when ctx is cancelled, SIGKILL to the group on kill.

@@ -153,3 +153,16 @@ func FuzzDecodeIndex(f *testing.F) {
 		}
 	})
 }
+
+// An index.json that is a directory is a damaged index (ErrCorrupt, naming it), like one
+// cut to 0 bytes: every command then says exit 2 alike.
+func TestIndexNotAFile(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, IndexFile), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	_, err := ReadIndex(dir)
+	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), filepath.Join(dir, IndexFile)) {
+		t.Fatalf("ReadIndex = %v, want ErrCorrupt naming the file", err)
+	}
+}

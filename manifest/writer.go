@@ -257,6 +257,10 @@ func ReadIndex(dir string) (Index, error) {
 	if err != nil {
 		return Index{}, fmt.Errorf("manifest index: %w", err)
 	}
+	if st, err := f.Stat(); err == nil && !st.Mode().IsRegular() {
+		f.Close()
+		return Index{}, fmt.Errorf("manifest index %s: %w: not a regular file", path, ErrCorrupt)
+	}
 	data, err := io.ReadAll(io.LimitReader(f, maxIndexSize+1))
 	f.Close()
 	if err != nil {

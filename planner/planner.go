@@ -218,6 +218,9 @@ type Result struct {
 // Plan makes (or finds) the campaign in o.Dir.
 func Plan(ctx context.Context, l LFS, o Options) (*Result, error) {
 	d := o.Dir
+	if err := o.Request.CheckStrings(); err != nil { // before anything is created
+		return nil, badInput("%v", err)
+	}
 	if err := d.Prepare(); err != nil {
 		return nil, badInput("%v", err)
 	}

@@ -143,6 +143,11 @@ func (d Data) check() error {
 			return err
 		}
 	}
+	for what, v := range map[string]string{"time": d.Time, "partition": d.Partition, "account": d.Account, "qos": d.QOS} {
+		if !utf8.ValidString(v) { // campaign.json keeps them as JSON strings
+			return fmt.Errorf("%s %q: not UTF-8", what, v)
+		}
+	}
 	for _, a := range d.SbatchArgs {
 		if !strings.HasPrefix(a, "--") {
 			return fmt.Errorf("sbatch option %q: give it in its long form, --name=value", a)

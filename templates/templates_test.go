@@ -77,6 +77,11 @@ func TestUnsafeValuesAreRefused(t *testing.T) {
 		func(d *Data) { d.SbatchArgs = []string{"--no-requeue"} },
 		func(d *Data) { d.SbatchArgs = []string{"--time=10"} },
 		func(d *Data) { d.QOS = "$(reboot)" },
+		// campaign.json keeps these as JSON strings, which turn bytes that are not UTF-8
+		// into U+FFFD: the checksum would then never match again.
+		func(d *Data) { d.Account = "a\xff" },
+		func(d *Data) { d.Partition = "p\xfe" },
+		func(d *Data) { d.QOS = "\xc3" },
 	} {
 		d := sample()
 		mutate(&d)

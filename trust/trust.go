@@ -11,7 +11,8 @@
 //   - every directory above it, and every symbolic link on the way, is owned by root or U,
 //     and a directory writable by group or others must have the sticky bit (like /tmp),
 //     which keeps others from renaming or removing what they do not own;
-//   - both the path as given and the path with its symbolic links resolved are checked.
+//   - the path is followed as the kernel resolves it: the directories of the path as
+//     given, of every symbolic link's target on the way, and of the resolved path.
 package trust
 
 import (
@@ -107,9 +108,15 @@ func check(what, path string, o owner, owned ...*int) error {
 	fail := func(at, format string, args ...any) error {
 		return &Error{What: what, Path: path, At: at, Why: fmt.Sprintf(format, args...)}
 	}
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return fail(path, "%v", err)
+	// Not filepath.Abs: it cleans "link/.." away lexically, where the kernel goes to the
+	// link target's parent.
+	abs := path
+	if !filepath.IsAbs(path) {
+		wd, err := os.Getwd()
+		if err != nil {
+			return fail(path, "%v", err)
+		}
+		abs = wd + "/" + path
 	}
 	real, err := filepath.EvalSymlinks(abs)
 	if err != nil {
@@ -145,40 +152,83 @@ func check(what, path string, o owner, owned ...*int) error {
 	if st.Mode().Perm()&0o022 != 0 {
 		return fail(path, "is writable by group or others (mode %04o); chmod go-w it", st.Mode().Perm())
 	}
-	for _, p := range []string{abs, real} {
-		if err := ancestors(p, o.uid, also, fail); err != nil {
-			return err
-		}
-		if real == abs {
-			break
-		}
+	if err := ancestors(abs, o.uid, also, fail); err != nil {
+		return err
 	}
 	return nil
 }
 
-// ancestors checks every directory above p, and every symbolic link on the way from "/".
-// Directories may be owned by root, uid or also.
+// maxLinks is how many symbolic links a path may go through (the kernel's MAXSYMLINKS).
+const maxLinks = 40
+
+// ancestors checks every directory and symbolic link the kernel goes through to reach p
+// from "/", following each link the way path resolution does: the directories of the path
+// as given, those of every link's target (a link inside a directory others can write could
+// be pointed elsewhere after this check, even when both ends are fine), and those of the
+// path with its links resolved. p is absolute; ".." is taken as the kernel takes it.
+// Directories and links may be owned by root, uid or also.
 func ancestors(p string, uid, also int, fail func(at, format string, args ...any) error) error {
-	parts := strings.Split(strings.TrimPrefix(filepath.Clean(p), "/"), "/")
-	cur := "/"
-	for i := 0; i <= len(parts); i++ {
-		if i > 0 {
-			cur = filepath.Join(cur, parts[i-1])
+	st, err := os.Lstat("/")
+	if err != nil {
+		return fail("/", "%v", unwrap(err))
+	}
+	if err := ancestor("/", st, false, uid, also, fail); err != nil {
+		return err
+	}
+	todo := strings.Split(strings.TrimPrefix(p, "/"), "/")
+	cur, links := "/", 0
+	for len(todo) > 0 {
+		c := todo[0]
+		todo = todo[1:]
+		switch c {
+		case "", ".":
+			continue
+		case "..":
+			cur = filepath.Dir(cur) // cur holds no links: this is the kernel's ".."
+			continue
 		}
-		st, err := os.Lstat(cur)
+		next := filepath.Join(cur, c)
+		st, err := os.Lstat(next)
 		if err != nil {
-			return fail(cur, "%v", unwrap(err))
+			return fail(next, "%v", unwrap(err))
 		}
-		if u := fileUID(st); u != uid && u != also && u != 0 {
-			return fail(cur, "is owned by uid %d, who could replace what is below it", u)
+		if st.Mode()&fs.ModeSymlink == 0 && len(todo) == 0 {
+			// the path itself: the caller checks it by its own rule
+			return ancestor(next, st, true, uid, also, fail)
 		}
-		last := i == len(parts)
-		if last || st.Mode()&fs.ModeSymlink != 0 {
-			continue // the path itself is checked by the caller; a link has no mode of its own
+		if err := ancestor(next, st, false, uid, also, fail); err != nil {
+			return err
 		}
-		if st.Mode().Perm()&0o022 != 0 && st.Mode()&fs.ModeSticky == 0 {
-			return fail(cur, "is writable by group or others without the sticky bit (mode %04o), so they could swap what is below it", st.Mode().Perm())
+		if st.Mode()&fs.ModeSymlink == 0 {
+			cur = next
+			continue
 		}
+		if links++; links > maxLinks {
+			return fail(next, "too many levels of symbolic links")
+		}
+		target, err := os.Readlink(next)
+		if err != nil {
+			return fail(next, "%v", unwrap(err))
+		}
+		if strings.HasPrefix(target, "/") {
+			cur = "/"
+		}
+		todo = append(strings.Split(target, "/"), todo...)
+	}
+	return nil
+}
+
+// ancestor checks one directory or link on the way: owned by root, uid or also, and, for a
+// directory above the path, not writable by others without the sticky bit.
+func ancestor(at string, st fs.FileInfo, last bool, uid, also int, fail func(at, format string, args ...any) error) error {
+	if u := fileUID(st); u != uid && u != also && u != 0 {
+		return fail(at, "is owned by uid %d, who could replace what is below it", u)
+	}
+	if last || st.Mode()&fs.ModeSymlink != 0 {
+		return nil // the path itself is checked by the caller; a link has no mode of its own
+	}
+	if st.Mode().Perm()&0o022 != 0 && st.Mode()&fs.ModeSticky == 0 {
+		return fail(at, "is writable by group or others without the sticky bit (mode %04o), so they could swap what is below it", st.Mode().Perm())
 	}
 	return nil
 }
@@ -196,4 +246,37 @@ func unwrap(err error) error {
 		return pe.Err
 	}
 	return err
+}
+
+// Within checks a directory inside one already checked with Dir (a campaign's
+// checkpoints/, logs/ ...): a real directory, not a symbolic link, owned by us and
+// writable by nobody else. A path that does not exist passes (it is created later, 0700).
+// Whoever could write such a directory could swap the files in it, or put a symbolic link
+// where a log will be appended.
+func Within(what, path string) error { return WithinOwnedBy(what, path, euid()) }
+
+// WithinOwnedBy is Within for a campaign of the user uid, checked with Readable.
+func WithinOwnedBy(what, path string, uid int) error {
+	st, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	fail := func(format string, args ...any) error {
+		return &Error{What: what, Path: path, Why: fmt.Sprintf(format, args...)}
+	}
+	switch {
+	case err != nil:
+		return fail("%v", unwrap(err))
+	case st.Mode()&fs.ModeSymlink != 0:
+		return fail("is a symbolic link, not a directory migrator created")
+	case !st.IsDir():
+		return fail("not a directory")
+	}
+	if u := fileUID(st); u != uid {
+		return fail("is owned by uid %d, not by the campaign's owner (uid %d)", u, uid)
+	}
+	if st.Mode().Perm()&0o022 != 0 {
+		return fail("is writable by group or others (mode %04o); chmod go-w it", st.Mode().Perm())
+	}
+	return nil
 }

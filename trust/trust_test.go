@@ -70,6 +70,38 @@ func TestRules(t *testing.T) {
 			os.Symlink(b+"/open/c", b+"/link")
 			return b + "/link"
 		}, "/open is writable by group or others without the sticky bit"},
+		{"link through a link that sits below an open parent", Dir, func(t *testing.T, b string) string {
+			// link -> open/hop -> c: both ends are fine, but whoever can write open/ can
+			// point hop elsewhere after the check.
+			mkdir(t, b+"/open", 0o777)
+			mkdir(t, b+"/c", 0o700)
+			os.Symlink(b+"/c", b+"/open/hop")
+			os.Symlink(b+"/open/hop", b+"/link")
+			return b + "/link"
+		}, "/open is writable by group or others without the sticky bit"},
+		{"relative link through an open parent", Dir, func(t *testing.T, b string) string {
+			mkdir(t, b+"/open", 0o777)
+			mkdir(t, b+"/c", 0o700)
+			os.Symlink("../c", b+"/open/hop")
+			os.Symlink("open/hop", b+"/link")
+			return b + "/link"
+		}, "/open is writable by group or others without the sticky bit"},
+		{"link to a private dir through a relative link", Dir, func(t *testing.T, b string) string {
+			mkdir(t, b+"/priv", 0o700)
+			mkdir(t, b+"/c", 0o700)
+			os.Symlink("../c", b+"/priv/hop")
+			os.Symlink("priv/hop", b+"/link")
+			return b + "/link"
+		}, ""},
+		{"dot-dot after a link", Dir, func(t *testing.T, b string) string {
+			// The kernel resolves link/.. to open/, not to b: b/c is not what is used.
+			mkdir(t, b+"/open", 0o777)
+			mkdir(t, b+"/open/sub", 0o700)
+			mkdir(t, b+"/open/c", 0o700)
+			mkdir(t, b+"/c", 0o700)
+			os.Symlink(b+"/open/sub", b+"/link")
+			return b + "/link/../c"
+		}, "/open is writable by group or others without the sticky bit"},
 		{"campaign.json", File, func(t *testing.T, b string) string { return file(t, b+"/campaign.json", 0o600) }, ""},
 		{"campaign.json writable by others", File, func(t *testing.T, b string) string { return file(t, b+"/campaign.json", 0o606) }, "writable by group or others"},
 		{"campaign.json of another user", File, func(t *testing.T, b string) string {

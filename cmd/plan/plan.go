@@ -255,11 +255,12 @@ func (c *Cmd) Run(env *cli.Env) (err error) {
 		}
 		maxShards = n
 	}
-	client := lfs.New(req.LFS)
-	if err := client.Check(); err != nil {
+	lfsPath, err := campaign.ResolveLFS(req.LFS) // run by the path checked, not looked up again
+	if err != nil {
 		return cli.BadInput(err)
 	}
-	if err := campaign.CheckLFS(req.LFS); err != nil {
+	client := lfs.New(lfsPath)
+	if err := client.Check(); err != nil {
 		return cli.BadInput(err)
 	}
 	pf, err := planner.Check(ctx, client, req)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -79,7 +80,11 @@ func (c *Cmd) Run(env *cli.Env) error {
 	if err := manifest.Verify(shardPath, sh.SHA256); err != nil {
 		return cli.BadInput(err)
 	}
-	client := lfs.New(spec.LFS)
+	lfsPath, err := campaign.ResolveLFS(spec.LFS) // run by the path checked, not looked up again
+	if err != nil {
+		return cli.BadInput(err)
+	}
+	client := lfs.New(lfsPath)
 	if err := client.Check(); err != nil {
 		return cli.BadInput(err)
 	}
@@ -340,7 +345,9 @@ func requeue(out io.Writer, getenv func(string) string) {
 // tasks start at once; AppendSubmissionOnce lets exactly one of them write the record.
 func recordHandSubmitted(dir campaign.Dir, round int, getenv func(string) string, shards int) {
 	job := getenv("SLURM_ARRAY_JOB_ID")
-	if job == "" {
+	if job == "" || strings.Trim(job, "0123456789") != "" {
+		// not a Slurm job id: it would name a marker file outside the campaign and reach
+		// scancel and scontrol as an argument
 		return
 	}
 	subs, err := dir.Submissions()
