@@ -313,3 +313,40 @@ func TestTopUpTakesOverFailures(t *testing.T) {
 		t.Errorf("sweep after plan --update: %+v", s)
 	}
 }
+
+// A hard-linked file with one name under an exclude (or outside the scan paths) and one
+// inside is the campaign's, whichever name lfs find prints first: plan takes it by its
+// inside name, so verify must count it by that name too, never as excluded or outside.
+func TestVerifyHardLinkPrefersInsideName(t *testing.T) {
+	e := newEnv(t)
+	e.sourceFile(filepath.Join(e.tree, "a", "planned"))
+	excl := filepath.Join(e.tree, "excl")
+	os.MkdirAll(excl, 0o755)
+	e.plan("--exclude", excl)
+	e.mustRun(0, "work", e.camp, "--shard", "0")
+	// New since the plan: names under the exclude (listed first) and outside, one inside.
+	first := e.sourceFile(filepath.Join(excl, "h"))
+	inside := filepath.Join(e.tree, "z", "h")
+	os.MkdirAll(filepath.Dir(inside), 0o755)
+	if err := os.Link(first, inside); err != nil {
+		t.Fatal(err)
+	}
+	other := filepath.Join(e.root, "other")
+	os.MkdirAll(other, 0o755)
+	if err := os.Link(first, filepath.Join(other, "h")); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{nil, {"--path", other, "--path", e.tree}} {
+		s := e.verify(3, args...)
+		if d := cmp.Diff(map[string]uint64{"not-in-campaign": 1}, nonzeroClasses(s)); d != "" {
+			t.Errorf("verify %v: classes -want +got:\n%s", args, d)
+		}
+		if d := cmp.Diff([]string{inside}, e.unaccountedPaths()); d != "" {
+			t.Errorf("verify %v: unaccounted -want +got:\n%s", args, d)
+		}
+	}
+	e.mustRun(0, "plan", e.camp, "--update", "--scheduler", "local")
+	if s := e.verify(0); s.OnSource != 0 {
+		t.Errorf("after plan --update: %+v", s.Classes)
+	}
+}

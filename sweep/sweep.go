@@ -106,12 +106,13 @@ func Run(ctx context.Context, l LFS, d campaign.Dir, spec *campaign.Spec, o Opti
 	defer s.hits.Close()
 
 	err = scan.Run(ctx, l, scan.Options{Roots: o.Paths, Find: lfs.FindOptions{OSTs: sources, Threads: o.Threads},
-		Workers: o.Workers, SpoolDir: o.SpoolDir, NoPrintf: o.NoPrintf}, o.Stats, func(b []manifest.Entry) error {
+		Workers: o.Workers, SpoolDir: o.SpoolDir, NoPrintf: o.NoPrintf, AllNames: true}, o.Stats, func(b []manifest.Entry) error {
 		return s.found(ctx, b)
 	})
 	if err != nil {
 		return nil, err
 	}
+	s.countLinksOut()
 	if err := s.resolveHits(d); err != nil {
 		return nil, err
 	}
@@ -179,6 +180,48 @@ type sweeper struct {
 	un      *unaccounted
 	hits    *extsort.Sorter
 	filter  *lfs.FindOptions
+	// links holds the hard-linked files found so far (the scan hands out every name):
+	// nil once one of its names was taken as a candidate, else the best name outside or
+	// excluded, counted only if no name inside turns up.
+	links map[lfs.FID]*linkOut
+}
+
+// linkOut is a hard-linked file's name outside the scan paths or excluded, and its class.
+type linkOut struct {
+	e     manifest.Entry
+	class string
+}
+
+// pickName says whether a found name of a file of class c (outside, excluded, or ""
+// for a candidate) is the one to go on with: the first candidate name of a hard-linked
+// file is; names outside or excluded wait in s.links until the scan has ended.
+func (s *sweeper) pickName(e *manifest.Entry, c string) bool {
+	if e.Nlink <= 1 {
+		return true
+	}
+	if s.links == nil {
+		s.links = map[lfs.FID]*linkOut{}
+	}
+	l, seen := s.links[e.FID]
+	switch {
+	case seen && l == nil: // a name inside was taken
+		return false
+	case c == "":
+		s.links[e.FID] = nil
+		return true
+	case !seen || (l.class == report.ClassOutside && c == report.ClassExcluded):
+		s.links[e.FID] = &linkOut{e: *e, class: c}
+	}
+	return false
+}
+
+// countLinksOut counts the hard-linked files found with no name inside.
+func (s *sweeper) countLinksOut() {
+	for _, l := range s.links {
+		if l != nil {
+			s.count(&l.e, l.class)
+		}
+	}
 }
 
 // count adds a file of class c to the figures.
@@ -206,11 +249,17 @@ func (s *sweeper) found(ctx context.Context, b []manifest.Entry) error {
 	var cand []*manifest.Entry
 	for i := range b {
 		e := &b[i]
+		c := ""
 		switch {
 		case !s.sel.InScope(e.Path) && !s.real.InScope(e.Path):
-			s.count(e, report.ClassOutside)
+			c = report.ClassOutside
 		case s.sel.Excluded(e.Path) || s.real.Excluded(e.Path):
-			s.count(e, report.ClassExcluded)
+			c = report.ClassExcluded
+		}
+		switch {
+		case !s.pickName(e, c):
+		case c != "":
+			s.count(e, c)
 		default:
 			cand = append(cand, e)
 		}
