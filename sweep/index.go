@@ -12,6 +12,7 @@ import (
 	"migrator/durable"
 	"migrator/extsort"
 	"migrator/fidindex"
+	"migrator/lfs"
 	"migrator/manifest"
 )
 
@@ -28,6 +29,33 @@ type round struct {
 	n   int
 	idx manifest.Index
 	fid *fidindex.Reader
+	// To rebuild the FID index when a block of it turns out damaged.
+	rd          campaign.Round
+	want        fidindex.Header
+	path, spool string
+	mem         int
+	rebuilt     bool
+}
+
+// lookup finds fid in the round's FID index. The index is derived data, so a block that
+// fails its CRC (found only when read) has the whole index rebuilt from the round's
+// manifests, once, and the lookup asked again: a damaged index neither decides an
+// outcome nor stops every later sweep (collect's among them) until someone removes it.
+func (r *round) lookup(fid lfs.FID) ([]fidindex.Loc, bool, error) {
+	ls, err := r.fid.Lookup(fid)
+	if err == nil || !errors.Is(err, fidindex.ErrCorrupt) || r.rebuilt {
+		return ls, false, err
+	}
+	r.rebuilt = true
+	r.fid.Close()
+	if err := buildIndex(r.rd, r.idx, r.want, r.path, r.spool, r.mem); err != nil {
+		return nil, true, err
+	}
+	if r.fid, err = fidindex.Open(r.path); err != nil {
+		return nil, true, err
+	}
+	ls, err = r.fid.Lookup(fid)
+	return ls, true, err
 }
 
 // openRounds opens the FID index of every round, building the ones that are missing or
@@ -73,7 +101,7 @@ func openRounds(d campaign.Dir, spec *campaign.Spec, spool string, memBytes int)
 				return rs, built, err
 			}
 		}
-		rs = append(rs, &round{n: n, idx: idx, fid: r})
+		rs = append(rs, &round{n: n, idx: idx, fid: r, rd: rd, want: want, path: path, spool: spool, mem: memBytes})
 	}
 	return rs, built, nil
 }

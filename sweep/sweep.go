@@ -308,7 +308,10 @@ func (s *sweeper) found(ctx context.Context, b []manifest.Entry) error {
 // lookup finds fid in the latest round that holds it.
 func (s *sweeper) lookup(fid lfs.FID) (*round, locT, error) {
 	for i := len(s.rounds) - 1; i >= 0; i-- {
-		ls, err := s.rounds[i].fid.Lookup(fid)
+		ls, rebuilt, err := s.rounds[i].lookup(fid)
+		if rebuilt {
+			s.res.Warnings = append(s.res.Warnings, fmt.Sprintf("rebuilt the FID index of round %d (a damaged block)", s.rounds[i].n))
+		}
 		if err != nil {
 			return nil, locT{}, err
 		}
