@@ -350,3 +350,34 @@ func TestVerifyHardLinkPrefersInsideName(t *testing.T) {
 		t.Errorf("after plan --update: %+v", s.Classes)
 	}
 }
+
+// A sweep of part of the scan paths (verify --path SUBDIR) measures that part only: the
+// reports must not show it as what is left on the source OSTs.
+func TestPartialSweepIsNotTheMeasure(t *testing.T) {
+	e := newEnv(t)
+	e.sourceFile(filepath.Join(e.tree, "a", "f"))
+	sub := filepath.Dir(e.sourceFile(filepath.Join(e.tree, "z", "f")))
+	e.plan()
+	e.mustRun(0, "work", e.camp, "--shard", "0")
+	e.sourceFile(filepath.Join(e.tree, "a", "new")) // left, and not in sub
+	if s := e.verify(0, "--path", sub); s.OnSource != 0 {
+		t.Fatalf("sweep of %s: %+v", sub, s)
+	}
+	for _, cmd := range []string{"status"} { // collect sweeps again by itself: nothing is pending
+		out := e.run(cmd, e.camp).stdout
+		var line string
+		for _, l := range strings.Split(out, "\n") {
+			if strings.HasPrefix(l, "left on source OSTs") {
+				line = l
+			}
+		}
+		if !strings.Contains(line, "estimate") || !strings.Contains(line, "covered only") {
+			t.Errorf("%s after a sweep of part of the scan paths: %q", cmd, line)
+		}
+	}
+	// A sweep of everything is the measure again.
+	e.verify(3)
+	if out := e.run("status", e.camp).stdout; !strings.Contains(out, "left on source OSTs (sweep of") {
+		t.Errorf("status after a full sweep:\n%s", out)
+	}
+}

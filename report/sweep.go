@@ -51,10 +51,13 @@ type OSTSweep struct {
 // Sweep is what verify found: reports/verify.json. Unaccounted is not-in-campaign plus
 // recorded-done; verify exits 0 only when it is 0.
 type Sweep struct {
-	Campaign    string              `json:"campaign"`
-	Time        time.Time           `json:"time"`
-	Seconds     float64             `json:"seconds"`
-	Paths       []campaign.Path     `json:"paths"`
+	Campaign string          `json:"campaign"`
+	Time     time.Time       `json:"time"`
+	Seconds  float64         `json:"seconds"`
+	Paths    []campaign.Path `json:"paths"`
+	// Uncovered are the scan paths under none of Paths (verify --path of a part): such a
+	// sweep is not a measure of what is left, and the reports say so.
+	Uncovered   []campaign.Path     `json:"uncovered_scan_paths,omitempty"`
 	OnSource    uint64              `json:"on_source"`
 	Unaccounted uint64              `json:"unaccounted"`
 	Classes     map[string]uint64   `json:"classes"`
@@ -114,6 +117,9 @@ func WriteSweepHuman(w io.Writer, s *Sweep) {
 		}
 	}
 	fmt.Fprintf(w, "  per source OST:  %s\n", sweepByOST(s))
+	if len(s.Uncovered) > 0 {
+		fmt.Fprintf(w, "  not swept:       %s (scan paths under none of the paths swept; the reports keep their estimate)\n", pathList(s.Uncovered))
+	}
 	if len(s.Examples) > 0 {
 		fmt.Fprintf(w, "  unaccounted files (the first %d):\n", len(s.Examples))
 	}
@@ -156,6 +162,10 @@ func sweepByOST(s *Sweep) string {
 // leftLine is the summary's "left on source OSTs" line: measured by the last sweep when
 // there is one, else the estimate from the records.
 func leftLine(st *Status) string {
+	if s := st.Sweep; s != nil && len(s.Uncovered) > 0 {
+		return fmt.Sprintf("left on source OSTs (estimate: the last sweep, of %s, covered only %s, not %s; failed or pending): %s",
+			s.Time.Local().Format(time.DateTime), pathList(s.Paths), pathList(s.Uncovered), byOST(st.SourceOSTsRemaining))
+	}
 	if s := st.Sweep; s != nil {
 		stale := ""
 		if st.LastActivity != nil && st.LastActivity.After(s.Time.Add(time.Duration(s.Seconds*float64(time.Second)))) {

@@ -78,6 +78,7 @@ func Run(ctx context.Context, l LFS, d campaign.Dir, spec *campaign.Spec, o Opti
 	for _, p := range o.Paths {
 		res.Paths = append(res.Paths, campaign.Path(p))
 	}
+	res.Uncovered = uncovered(sel, o.Paths)
 	for _, c := range report.SweepClasses() {
 		res.Classes[c] = 0
 	}
@@ -140,6 +141,26 @@ func Run(ctx context.Context, l LFS, d campaign.Dir, spec *campaign.Spec, o Opti
 		return nil, err
 	}
 	return res, nil
+}
+
+// uncovered returns the scan paths that are under none of paths, as given or with
+// symbolic links resolved.
+func uncovered(sel campaign.Selection, paths []string) []campaign.Path {
+	real := make([]string, len(paths))
+	for i, p := range paths {
+		real[i] = p
+		if r, err := filepath.EvalSymlinks(p); err == nil {
+			real[i] = r
+		}
+	}
+	res := sel.Resolved().ScanPaths
+	var out []campaign.Path
+	for i, sp := range sel.ScanPaths {
+		if !campaign.UnderAny(string(sp), paths) && !campaign.UnderAny(string(res[i]), real) {
+			out = append(out, sp)
+		}
+	}
+	return out
 }
 
 // oneLine is an error message cut at its first line break.
