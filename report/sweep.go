@@ -1,6 +1,8 @@
 package report
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -67,6 +69,20 @@ type Sweep struct {
 	// Examples are the first unaccounted files found (at most MaxSweepExamples).
 	Examples []SweepExample `json:"unaccounted_examples,omitempty"`
 	Warnings []string       `json:"warnings,omitempty"`
+	// SHA256 is the hex SHA-256 of the sweep's compact JSON encoding with this field
+	// empty: the figures the reports show as measured cannot change silently.
+	SHA256 string `json:"sha256,omitempty"`
+}
+
+// checksum returns the SHA-256 (hex) of the sweep's canonical form.
+func (s Sweep) checksum() (string, error) {
+	s.SHA256 = ""
+	data, err := json.Marshal(s)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:]), nil
 }
 
 // MaxSweepExamples bounds Sweep.Examples.
@@ -80,6 +96,11 @@ type SweepExample struct {
 
 // WriteSweep writes reports/verify.json durably.
 func WriteSweep(d campaign.Dir, s *Sweep) error {
+	sum, err := s.checksum()
+	if err != nil {
+		return err
+	}
+	s.SHA256 = sum
 	data, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
 		return err
@@ -103,6 +124,13 @@ func ReadSweep(d campaign.Dir) (*Sweep, error) {
 	var s Sweep
 	if err := json.Unmarshal(data, &s); err != nil {
 		return nil, fmt.Errorf("%s: %v", path, err)
+	}
+	sum, err := s.checksum()
+	if err != nil {
+		return nil, err
+	}
+	if s.SHA256 != sum {
+		return nil, fmt.Errorf("%s: checksum mismatch (damaged, or written by hand): run migrator verify again", path)
 	}
 	return &s, nil
 }
@@ -178,6 +206,9 @@ func leftLine(st *Status) string {
 				st.MovedOutOnSource)
 		}
 		return line
+	}
+	if st.SweepError != "" {
+		return fmt.Sprintf("left on source OSTs (estimate: the last sweep is unreadable, run migrator verify again; failed or pending): %s", byOST(st.SourceOSTsRemaining))
 	}
 	return fmt.Sprintf("left on source OSTs (estimate: no sweep yet; failed or pending): %s", byOST(st.SourceOSTsRemaining))
 }
