@@ -381,3 +381,18 @@ func TestPartialSweepIsNotTheMeasure(t *testing.T) {
 		t.Errorf("status after a full sweep:\n%s", out)
 	}
 }
+
+// The sweep collect runs after a round is measured after that round's last activity, and
+// says so: it was labelled "before the last activity" whenever both fell in one second
+// (the sweep's start was kept truncated to the second).
+func TestAutoSweepIsNotStale(t *testing.T) {
+	e := newEnv(t)
+	for _, n := range []string{"a", "b"} {
+		e.sourceFile(filepath.Join(e.tree, n))
+	}
+	e.mustRun(0, e.planArgs("--scheduler", "local")...)
+	out := e.mustRun(0, "status", e.camp).stdout
+	if !strings.Contains(out, "left on source OSTs (sweep of") || strings.Contains(out, "before the last activity") {
+		t.Errorf("status after a round and collect's sweep:\n%s", out)
+	}
+}

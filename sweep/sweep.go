@@ -73,7 +73,7 @@ func Run(ctx context.Context, l LFS, d campaign.Dir, spec *campaign.Spec, o Opti
 	}
 	sel := spec.Selection
 	sources := sel.SourceOSTs()
-	res := &report.Sweep{Campaign: spec.ID, Time: start.UTC().Truncate(time.Second), Classes: map[string]uint64{},
+	res := &report.Sweep{Campaign: spec.ID, Time: start.UTC(), Classes: map[string]uint64{},
 		PerOST: map[string]report.OSTSweep{}}
 	for _, p := range o.Paths {
 		res.Paths = append(res.Paths, campaign.Path(p))
