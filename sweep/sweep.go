@@ -114,7 +114,7 @@ func Run(ctx context.Context, l LFS, d campaign.Dir, spec *campaign.Spec, o Opti
 		return nil, err
 	}
 	s.countLinksOut()
-	if err := s.resolveHits(d); err != nil {
+	if err := s.resolveHits(ctx, d); err != nil {
 		return nil, err
 	}
 	if ts, err := l.DFInodes(ctx, o.Paths[0]); err != nil {
@@ -371,7 +371,7 @@ func (s *sweeper) take(e *manifest.Entry, from *manifest.Origin) error {
 }
 
 // resolveHits reads, shard by shard, the outcome of every file found in the campaign.
-func (s *sweeper) resolveHits(d campaign.Dir) error {
+func (s *sweeper) resolveHits(ctx context.Context, d campaign.Dir) error {
 	latest := -1
 	if len(s.rounds) > 0 {
 		latest = s.rounds[len(s.rounds)-1].n
@@ -408,9 +408,33 @@ func (s *sweeper) resolveHits(d campaign.Dir) error {
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
 		}
+		// A file whose outcome says done was found before that outcome was written, when
+		// a task still runs (a sweep of a whole campaign takes a while): asked again, in
+		// one batched lfs find, it has left the sources by now unless it is a true alarm.
+		var done []string
+		for _, h := range group {
+			if o := want[h.idx].Outcome; o != 0 && o != checkpoint.WouldMigrate && o != checkpoint.Failed {
+				done = append(done, h.e.Path)
+			}
+		}
+		left := map[string]bool{}
+		if len(done) > 0 {
+			on, err := s.l.FindAmong(ctx, done, lfs.FindOptions{OSTs: s.sources, Type: "f"})
+			if err != nil {
+				return err
+			}
+			for i, p := range done {
+				if !on[i] {
+					left[p] = true
+				}
+			}
+		}
 		for i := range group {
 			h := &group[i]
 			rec := want[h.idx]
+			if left[h.e.Path] {
+				continue
+			}
 			var c string
 			inRetrySet := false
 			switch rec.Outcome {
