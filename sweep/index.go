@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	"migrator/campaign"
 	"migrator/durable"
@@ -112,11 +113,31 @@ func closeRounds(rs []*round) {
 	}
 }
 
+// tempStaleAfter is how long a temporary FID index must have gone unwritten before a
+// build removes it: its builder was killed (a build writes without pause once it has
+// created the file), and it may be 28 bytes per entry (28 GB for 10^9 files).
+const tempStaleAfter = 10 * time.Minute
+
+// removeStaleTemps removes the temporary files of index path left by killed builds.
+func removeStaleTemps(path string) {
+	dir, base := filepath.Split(path)
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if !durable.IsTempOf(e.Name(), base) {
+			continue
+		}
+		if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > tempStaleAfter {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
+}
+
 // buildIndex reads every entry of the round's shards and writes their FIDs, sorted.
 func buildIndex(rd campaign.Round, idx manifest.Index, h fidindex.Header, path, spool string, memBytes int) error {
 	if err := durable.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
+	removeStaleTemps(path)
 	s := extsort.New(spool, memBytes)
 	defer s.Close()
 	var e manifest.Entry

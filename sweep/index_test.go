@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -75,6 +76,14 @@ func TestRoundIndexes(t *testing.T) {
 		}
 	}
 	closeRounds(rs)
+	// A build killed long ago left its temporary file (it may be gigabytes): the next
+	// build removes it, not one being written now by another sweep.
+	old := filepath.Join(d.Root, IndexDir, ".tmp-round-000.idx.0123456789ab")
+	fresh := filepath.Join(d.Root, IndexDir, ".tmp-round-000.idx.ba9876543210")
+	os.WriteFile(old, []byte("partial"), 0o600)
+	os.WriteFile(fresh, []byte("partial"), 0o600)
+	long := time.Now().Add(-time.Hour)
+	os.Chtimes(old, long, long)
 	// The manifest index changed (rewritten): the FID index is stale and rebuilt.
 	idx := filepath.Join(rd.Manifests, manifest.IndexFile)
 	data, _ := os.ReadFile(idx)
@@ -83,4 +92,10 @@ func TestRoundIndexes(t *testing.T) {
 		t.Fatalf("after the manifest index changed: built %d, %v", built, err)
 	}
 	closeRounds(rs)
+	if _, err := os.Stat(old); !os.IsNotExist(err) {
+		t.Errorf("a killed build's temporary index is still there: %v", err)
+	}
+	if _, err := os.Stat(fresh); err != nil {
+		t.Errorf("a temporary index being written was removed: %v", err)
+	}
 }
