@@ -396,3 +396,22 @@ func TestAutoSweepIsNotStale(t *testing.T) {
 		t.Errorf("status after a round and collect's sweep:\n%s", out)
 	}
 }
+
+// A sweep that fails in collect (lfs find cannot read a directory) fails the collect job,
+// but after its work is done: the summary printed and the reports written, saying the
+// figure left is not measured.
+func TestCollectSweepFailure(t *testing.T) {
+	e := newEnv(t)
+	e.sourceFile(filepath.Join(e.tree, "unreadable", "a"))
+	e.plan()
+	e.mustRun(0, "work", e.camp, "--shard", "0")
+	e.simEnv = append(e.simEnv, "LFS_SIM_FIND_FAIL=unreadable")
+	r := e.run("collect", e.camp)
+	if r.code == 0 || !strings.Contains(r.stderr, "sweep") {
+		t.Errorf("collect with a failing sweep: exit %d\n%s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "files:   1 planned, 1 migrated") ||
+		!strings.Contains(r.stdout, "left on source OSTs (estimate: no sweep yet") {
+		t.Errorf("collect's summary with a failing sweep:\n%s", r.stdout)
+	}
+}
