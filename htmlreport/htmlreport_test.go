@@ -344,6 +344,22 @@ func TestPageSweep(t *testing.T) {
 	if got["sweep.on_source"] != "2" || got["sweep.unaccounted"] != "0" || strings.Contains(b.String(), "no-sweep") {
 		t.Errorf("sweep not shown: %v", got)
 	}
+	if strings.Contains(b.String(), "sweep-partial") {
+		t.Error("a sweep of every scan path is said to be partial")
+	}
+	// A sweep of part of the scan paths (verify --path SUBDIR) is not what is left.
+	sw.Uncovered = []campaign.Path{"/fs/other"}
+	if err := report.WriteSweep(d, &sw); err != nil {
+		t.Fatal(err)
+	}
+	if r, err = Build(context.Background(), d, spec, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	b.Reset()
+	Render(&b, r)
+	if !strings.Contains(b.String(), `id="sweep-partial"`) || !strings.Contains(b.String(), "/fs/other") {
+		t.Error("a sweep of part of the scan paths is shown as the measure")
+	}
 	os.WriteFile(filepath.Join(d.Reports(), report.SweepJSON), []byte("{"), 0o600)
 	if r, err = Build(context.Background(), d, spec, Options{}); err != nil {
 		t.Fatal(err)
