@@ -415,3 +415,28 @@ func TestCollectSweepFailure(t *testing.T) {
 		t.Errorf("collect's summary with a failing sweep:\n%s", r.stdout)
 	}
 }
+
+// A top-up round's supersedes file is bound to its manifest index: lost, the earlier
+// rounds' entries it took over would count twice; it is refused, naming the file.
+func TestSupersedesFileLost(t *testing.T) {
+	e := newEnv(t)
+	for _, n := range []string{"a", "b"} {
+		e.sourceFile(filepath.Join(e.tree, n))
+	}
+	e.plan()
+	plain := e.simEnv
+	e.simEnv = append(append([]string{}, plain...), "LFS_SIM_FAIL_EVERY=1", "LFS_SIM_FAIL_ERRNO=EACCES")
+	e.mustRun(3, "work", e.camp, "--shard", "0")
+	e.simEnv = plain
+	e.mustRun(0, "plan", e.camp, "--update", "--no-submit", "--scheduler", "local")
+	sup := filepath.Join(e.camp, "rounds", "001", "manifests", manifest.SupersedesFile)
+	if _, err := os.Stat(sup); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(sup)
+	for _, cmd := range []string{"status", "collect"} {
+		if r := e.run(cmd, e.camp); r.code != 2 || !strings.Contains(r.stderr, sup) {
+			t.Errorf("%s without the supersedes file: exit %d\n%s%s", cmd, r.code, r.stdout, r.stderr)
+		}
+	}
+}

@@ -464,6 +464,7 @@ func nextRound(ctx context.Context, d campaign.Dir, spec *campaign.Spec, take ca
 	}
 	if err == nil && len(taken) > 0 && w.Count() > 0 {
 		err = manifest.WriteSupersedes(rd.Manifests, taken) // before the index publishes the round
+		w.SetSupersedes(uint64(len(taken)))
 	}
 	if err != nil {
 		w.Abort()
