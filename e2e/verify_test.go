@@ -440,3 +440,20 @@ func TestSupersedesFileLost(t *testing.T) {
 		}
 	}
 }
+
+// --path is taken as the directory it names, however it is spelled: "/a//fs" or "/a/fs/"
+// for the scan path /a/fs made every file "outside" (exit 0, nothing unaccounted).
+func TestVerifyPathSpelling(t *testing.T) {
+	e := newEnv(t)
+	e.sourceFile(filepath.Join(e.tree, "a"))
+	e.plan()
+	e.mustRun(0, "work", e.camp, "--shard", "0")
+	e.sourceFile(filepath.Join(e.tree, "new"))
+	dir, base := filepath.Split(e.tree)
+	for _, p := range []string{dir + "/" + base, e.tree + "/", e.tree + "/.", dir + "./" + base} {
+		s := e.verify(3, "--path", p)
+		if d := cmp.Diff(map[string]uint64{"not-in-campaign": 1}, nonzeroClasses(s)); d != "" {
+			t.Errorf("verify --path %s: classes -want +got:\n%s", p, d)
+		}
+	}
+}

@@ -71,6 +71,13 @@ func Run(ctx context.Context, l LFS, d campaign.Dir, spec *campaign.Spec, o Opti
 	if len(o.Paths) == 0 {
 		o.Paths = campaign.Strings(spec.Selection.ScanPaths)
 	}
+	// As the scan paths are kept: clean. lfs find prints ROOT/REL as given, and "/a//fs"
+	// or "/a/fs/." is under no scan path by name: every file would be outside.
+	paths := make([]string, len(o.Paths))
+	for i, p := range o.Paths {
+		paths[i] = filepath.Clean(p)
+	}
+	o.Paths = paths
 	sel := spec.Selection
 	sources := sel.SourceOSTs()
 	res := &report.Sweep{Campaign: spec.ID, Time: start.UTC(), Classes: map[string]uint64{},
