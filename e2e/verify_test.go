@@ -441,8 +441,9 @@ func TestSupersedesFileLost(t *testing.T) {
 	}
 }
 
-// --path is taken as the directory it names, however it is spelled: "/a//fs" or "/a/fs/"
-// for the scan path /a/fs made every file "outside" (exit 0, nothing unaccounted).
+// --path is taken as the directory it names, however it is spelled: "/a//fs", "/a/fs/."
+// or a symbolic link to it, for the scan path /a/fs, made every file "outside" (exit 0,
+// nothing unaccounted).
 func TestVerifyPathSpelling(t *testing.T) {
 	e := newEnv(t)
 	e.sourceFile(filepath.Join(e.tree, "a"))
@@ -450,7 +451,11 @@ func TestVerifyPathSpelling(t *testing.T) {
 	e.mustRun(0, "work", e.camp, "--shard", "0")
 	e.sourceFile(filepath.Join(e.tree, "new"))
 	dir, base := filepath.Split(e.tree)
-	for _, p := range []string{dir + "/" + base, e.tree + "/", e.tree + "/.", dir + "./" + base} {
+	link := filepath.Join(e.root, "link")
+	if err := os.Symlink(e.tree, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{dir + "/" + base, e.tree + "/", e.tree + "/.", dir + "./" + base, link} {
 		s := e.verify(3, "--path", p)
 		if d := cmp.Diff(map[string]uint64{"not-in-campaign": 1}, nonzeroClasses(s)); d != "" {
 			t.Errorf("verify --path %s: classes -want +got:\n%s", p, d)

@@ -68,16 +68,21 @@ func Run(ctx context.Context, l LFS, d campaign.Dir, spec *campaign.Spec, o Opti
 	if o.Stats == nil {
 		o.Stats = &scan.Stats{}
 	}
-	if len(o.Paths) == 0 {
+	given := len(o.Paths) > 0
+	if !given {
 		o.Paths = campaign.Strings(spec.Selection.ScanPaths)
 	}
 	// As the scan paths are kept: clean. lfs find prints ROOT/REL as given, and "/a//fs"
-	// or "/a/fs/." is under no scan path by name: every file would be outside.
+	// or "/a/fs/." is under no scan path by name: every file would be outside. A --path
+	// that is (or passes through) a symbolic link is swept under its target's name, which
+	// the scan paths are also matched against with their links resolved.
 	paths := make([]string, len(o.Paths))
 	for i, p := range o.Paths {
 		paths[i] = filepath.Clean(p)
+		if r, err := filepath.EvalSymlinks(p); given && err == nil {
+			paths[i] = r
+		}
 	}
-	o.Paths = paths
 	sel := spec.Selection
 	sources := sel.SourceOSTs()
 	res := &report.Sweep{Campaign: spec.ID, Time: start.UTC(), Classes: map[string]uint64{},
@@ -85,7 +90,8 @@ func Run(ctx context.Context, l LFS, d campaign.Dir, spec *campaign.Spec, o Opti
 	for _, p := range o.Paths {
 		res.Paths = append(res.Paths, campaign.Path(p))
 	}
-	res.Uncovered = uncovered(sel, o.Paths)
+	res.Uncovered = uncovered(sel, paths)
+	o.Paths = paths
 	for _, c := range report.SweepClasses() {
 		res.Classes[c] = 0
 	}
