@@ -114,9 +114,10 @@ func closeRounds(rs []*round) {
 }
 
 // tempStaleAfter is how long a temporary FID index must have gone unwritten before a
-// build removes it: its builder was killed (a build writes without pause once it has
-// created the file), and it may be 28 bytes per entry (28 GB for 10^9 files).
-const tempStaleAfter = 10 * time.Minute
+// build removes it: its builder was killed, and it may be 28 bytes per entry (28 GB for
+// 10^9 files). A live build may leave it unwritten while the sort merges runs before its
+// first record (more than 128 runs: over 4 GB of FIDs), so the wait is long.
+const tempStaleAfter = 6 * time.Hour
 
 // removeStaleTemps removes the temporary files of index path left by killed builds.
 func removeStaleTemps(path string) {

@@ -82,7 +82,7 @@ func TestRoundIndexes(t *testing.T) {
 	fresh := filepath.Join(d.Root, IndexDir, ".tmp-round-000.idx.ba9876543210")
 	os.WriteFile(old, []byte("partial"), 0o600)
 	os.WriteFile(fresh, []byte("partial"), 0o600)
-	long := time.Now().Add(-time.Hour)
+	long := time.Now().Add(-7 * time.Hour)
 	os.Chtimes(old, long, long)
 	// The manifest index changed (rewritten): the FID index is stale and rebuilt.
 	idx := filepath.Join(rd.Manifests, manifest.IndexFile)
