@@ -30,8 +30,13 @@ func TestPlanRerunAfterIndexLost(t *testing.T) {
 	// Without the index, and a log of shard 0 with outcomes: refused.
 	os.Rename(filepath.Join(man, manifest.IndexFile), filepath.Join(e.root, "index.json"))
 	r := e.run(e.planArgs("--no-submit", "--shard-files", "100")...)
-	if last := lastLine(r.stderr); r.code != 2 || !strings.Contains(last, "plan --update") || !strings.Contains(last, "200 outcomes and attempts") {
-		t.Fatalf("plan rerun without index.json: exit %d, stderr %q; want 2 and one line naming plan --update", r.code, r.stderr)
+	// Its advice must lead somewhere: plan --update cannot top up a campaign whose only
+	// round is lost (it says to run plan), so it is not offered; a backup or a new campaign is.
+	if last := lastLine(r.stderr); r.code != 2 || strings.Contains(last, "plan --update") || !strings.Contains(last, "backup") || !strings.Contains(last, "200 outcomes and attempts") {
+		t.Fatalf("plan rerun without index.json: exit %d, stderr %q; want 2 and one line naming a backup, not plan --update", r.code, r.stderr)
+	}
+	if r := e.run("plan", e.camp, "--update", "--no-submit", "--scheduler", "local"); r.code != 2 {
+		t.Fatalf("plan --update without round 0's index: exit %d, stderr %q", r.code, r.stderr)
 	}
 	if _, err := os.Stat(filepath.Join(man, manifest.IndexFile)); err == nil {
 		t.Errorf("the refused plan wrote an index")

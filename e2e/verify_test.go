@@ -313,3 +313,152 @@ func TestTopUpTakesOverFailures(t *testing.T) {
 		t.Errorf("sweep after plan --update: %+v", s)
 	}
 }
+
+// A hard-linked file with one name under an exclude (or outside the scan paths) and one
+// inside is the campaign's, whichever name lfs find prints first: plan takes it by its
+// inside name, so verify must count it by that name too, never as excluded or outside.
+func TestVerifyHardLinkPrefersInsideName(t *testing.T) {
+	e := newEnv(t)
+	e.sourceFile(filepath.Join(e.tree, "a", "planned"))
+	excl := filepath.Join(e.tree, "excl")
+	os.MkdirAll(excl, 0o755)
+	e.plan("--exclude", excl)
+	e.mustRun(0, "work", e.camp, "--shard", "0")
+	// New since the plan: names under the exclude (listed first) and outside, one inside.
+	first := e.sourceFile(filepath.Join(excl, "h"))
+	inside := filepath.Join(e.tree, "z", "h")
+	os.MkdirAll(filepath.Dir(inside), 0o755)
+	if err := os.Link(first, inside); err != nil {
+		t.Fatal(err)
+	}
+	other := filepath.Join(e.root, "other")
+	os.MkdirAll(other, 0o755)
+	if err := os.Link(first, filepath.Join(other, "h")); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{nil, {"--path", other, "--path", e.tree}} {
+		s := e.verify(3, args...)
+		if d := cmp.Diff(map[string]uint64{"not-in-campaign": 1}, nonzeroClasses(s)); d != "" {
+			t.Errorf("verify %v: classes -want +got:\n%s", args, d)
+		}
+		if d := cmp.Diff([]string{inside}, e.unaccountedPaths()); d != "" {
+			t.Errorf("verify %v: unaccounted -want +got:\n%s", args, d)
+		}
+	}
+	e.mustRun(0, "plan", e.camp, "--update", "--scheduler", "local")
+	if s := e.verify(0); s.OnSource != 0 {
+		t.Errorf("after plan --update: %+v", s.Classes)
+	}
+}
+
+// A sweep of part of the scan paths (verify --path SUBDIR) measures that part only: the
+// reports must not show it as what is left on the source OSTs.
+func TestPartialSweepIsNotTheMeasure(t *testing.T) {
+	e := newEnv(t)
+	e.sourceFile(filepath.Join(e.tree, "a", "f"))
+	sub := filepath.Dir(e.sourceFile(filepath.Join(e.tree, "z", "f")))
+	e.plan()
+	e.mustRun(0, "work", e.camp, "--shard", "0")
+	e.sourceFile(filepath.Join(e.tree, "a", "new")) // left, and not in sub
+	if s := e.verify(0, "--path", sub); s.OnSource != 0 {
+		t.Fatalf("sweep of %s: %+v", sub, s)
+	}
+	for _, cmd := range []string{"status"} { // collect sweeps again by itself: nothing is pending
+		out := e.run(cmd, e.camp).stdout
+		var line string
+		for _, l := range strings.Split(out, "\n") {
+			if strings.HasPrefix(l, "left on source OSTs") {
+				line = l
+			}
+		}
+		if !strings.Contains(line, "estimate") || !strings.Contains(line, "covered only") {
+			t.Errorf("%s after a sweep of part of the scan paths: %q", cmd, line)
+		}
+	}
+	// A sweep of everything is the measure again.
+	e.verify(3)
+	if out := e.run("status", e.camp).stdout; !strings.Contains(out, "left on source OSTs (sweep of") {
+		t.Errorf("status after a full sweep:\n%s", out)
+	}
+}
+
+// The sweep collect runs after a round is measured after that round's last activity, and
+// says so: it was labelled "before the last activity" whenever both fell in one second
+// (the sweep's start was kept truncated to the second).
+func TestAutoSweepIsNotStale(t *testing.T) {
+	e := newEnv(t)
+	for _, n := range []string{"a", "b"} {
+		e.sourceFile(filepath.Join(e.tree, n))
+	}
+	e.mustRun(0, e.planArgs("--scheduler", "local")...)
+	out := e.mustRun(0, "status", e.camp).stdout
+	if !strings.Contains(out, "left on source OSTs (sweep of") || strings.Contains(out, "before the last activity") {
+		t.Errorf("status after a round and collect's sweep:\n%s", out)
+	}
+}
+
+// A sweep that fails in collect (lfs find cannot read a directory) fails the collect job,
+// but after its work is done: the summary printed and the reports written, saying the
+// figure left is not measured.
+func TestCollectSweepFailure(t *testing.T) {
+	e := newEnv(t)
+	e.sourceFile(filepath.Join(e.tree, "unreadable", "a"))
+	e.plan()
+	e.mustRun(0, "work", e.camp, "--shard", "0")
+	e.simEnv = append(e.simEnv, "LFS_SIM_FIND_FAIL=unreadable")
+	r := e.run("collect", e.camp)
+	if r.code == 0 || !strings.Contains(r.stderr, "sweep") {
+		t.Errorf("collect with a failing sweep: exit %d\n%s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "files:   1 planned, 1 migrated") ||
+		!strings.Contains(r.stdout, "left on source OSTs (estimate: no sweep yet") {
+		t.Errorf("collect's summary with a failing sweep:\n%s", r.stdout)
+	}
+}
+
+// A top-up round's supersedes file is bound to its manifest index: lost, the earlier
+// rounds' entries it took over would count twice; it is refused, naming the file.
+func TestSupersedesFileLost(t *testing.T) {
+	e := newEnv(t)
+	for _, n := range []string{"a", "b"} {
+		e.sourceFile(filepath.Join(e.tree, n))
+	}
+	e.plan()
+	plain := e.simEnv
+	e.simEnv = append(append([]string{}, plain...), "LFS_SIM_FAIL_EVERY=1", "LFS_SIM_FAIL_ERRNO=EACCES")
+	e.mustRun(3, "work", e.camp, "--shard", "0")
+	e.simEnv = plain
+	e.mustRun(0, "plan", e.camp, "--update", "--no-submit", "--scheduler", "local")
+	sup := filepath.Join(e.camp, "rounds", "001", "manifests", manifest.SupersedesFile)
+	if _, err := os.Stat(sup); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(sup)
+	for _, cmd := range []string{"status", "collect"} {
+		if r := e.run(cmd, e.camp); r.code != 2 || !strings.Contains(r.stderr, sup) {
+			t.Errorf("%s without the supersedes file: exit %d\n%s%s", cmd, r.code, r.stdout, r.stderr)
+		}
+	}
+}
+
+// --path is taken as the directory it names, however it is spelled: "/a//fs", "/a/fs/."
+// or a symbolic link to it, for the scan path /a/fs, made every file "outside" (exit 0,
+// nothing unaccounted).
+func TestVerifyPathSpelling(t *testing.T) {
+	e := newEnv(t)
+	e.sourceFile(filepath.Join(e.tree, "a"))
+	e.plan()
+	e.mustRun(0, "work", e.camp, "--shard", "0")
+	e.sourceFile(filepath.Join(e.tree, "new"))
+	dir, base := filepath.Split(e.tree)
+	link := filepath.Join(e.root, "link")
+	if err := os.Symlink(e.tree, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{dir + "/" + base, e.tree + "/", e.tree + "/.", dir + "./" + base, link} {
+		s := e.verify(3, "--path", p)
+		if d := cmp.Diff(map[string]uint64{"not-in-campaign": 1}, nonzeroClasses(s)); d != "" {
+			t.Errorf("verify --path %s: classes -want +got:\n%s", p, d)
+		}
+	}
+}

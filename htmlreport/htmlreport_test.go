@@ -325,7 +325,11 @@ func TestPageSweep(t *testing.T) {
 	os.MkdirAll(d.Reports(), 0o700)
 	sweep := `{"campaign":"c-html","time":"2026-01-02T03:04:05Z","seconds":12,"on_source":2,"unaccounted":0,
 	  "classes":{"failed":1,"pending":1},"per_ost":{"1":{"on_source":1,"unaccounted":0},"2":{"on_source":1,"unaccounted":0}}}`
-	if err := os.WriteFile(filepath.Join(d.Reports(), report.SweepJSON), []byte(sweep), 0o600); err != nil {
+	var sw report.Sweep // written as verify writes it: with its checksum
+	if err := json.Unmarshal([]byte(sweep), &sw); err != nil {
+		t.Fatal(err)
+	}
+	if err := report.WriteSweep(d, &sw); err != nil {
 		t.Fatal(err)
 	}
 	r, err := Build(context.Background(), d, spec, Options{})
@@ -339,6 +343,22 @@ func TestPageSweep(t *testing.T) {
 	got := figures(t, b.String())
 	if got["sweep.on_source"] != "2" || got["sweep.unaccounted"] != "0" || strings.Contains(b.String(), "no-sweep") {
 		t.Errorf("sweep not shown: %v", got)
+	}
+	if strings.Contains(b.String(), "sweep-partial") {
+		t.Error("a sweep of every scan path is said to be partial")
+	}
+	// A sweep of part of the scan paths (verify --path SUBDIR) is not what is left.
+	sw.Uncovered = []campaign.Path{"/fs/other"}
+	if err := report.WriteSweep(d, &sw); err != nil {
+		t.Fatal(err)
+	}
+	if r, err = Build(context.Background(), d, spec, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	b.Reset()
+	Render(&b, r)
+	if !strings.Contains(b.String(), `id="sweep-partial"`) || !strings.Contains(b.String(), "/fs/other") {
+		t.Error("a sweep of part of the scan paths is shown as the measure")
 	}
 	os.WriteFile(filepath.Join(d.Reports(), report.SweepJSON), []byte("{"), 0o600)
 	if r, err = Build(context.Background(), d, spec, Options{}); err != nil {

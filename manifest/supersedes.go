@@ -40,12 +40,18 @@ func WriteSupersedes(dir string, origins []Origin) error {
 	return durable.WriteFile(filepath.Join(dir, SupersedesFile), b, 0o600)
 }
 
-// ReadSupersedes reads the supersedes file of a manifest directory; none, nil when the
-// round has none (every round but a top-up round that took over earlier entries).
-func ReadSupersedes(dir string) ([]Origin, error) {
+// ReadSupersedes reads the supersedes file of a manifest directory whose index is idx;
+// none, nil when the round has none (every round but a top-up round that took over
+// earlier entries). The index says how many entries the file lists (Index.Supersedes):
+// a file that is missing, or lists another number, is an error. An index written before
+// it said (0) takes the file as it is.
+func ReadSupersedes(dir string, idx Index) ([]Origin, error) {
 	path := filepath.Join(dir, SupersedesFile)
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
+		if idx.Supersedes > 0 {
+			return nil, &FormatError{File: path, Msg: fmt.Sprintf("missing: %s says it lists %d entries of earlier rounds this round took over", IndexFile, idx.Supersedes)}
+		}
 		return nil, nil
 	}
 	if err != nil {
@@ -61,6 +67,9 @@ func ReadSupersedes(dir string) ([]Origin, error) {
 	}
 	if crc32.Checksum(b[:len(b)-4], crc32.MakeTable(crc32.Castagnoli)) != binary.LittleEndian.Uint32(b[len(b)-4:]) {
 		return nil, bad("checksum mismatch")
+	}
+	if idx.Supersedes > 0 && n != idx.Supersedes {
+		return nil, bad(fmt.Sprintf("%d entries, %s says %d", n, IndexFile, idx.Supersedes))
 	}
 	out := make([]Origin, n)
 	for i := range out {

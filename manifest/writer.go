@@ -33,6 +33,10 @@ type Index struct {
 	Files    uint64       `json:"files"`
 	Bytes    uint64       `json:"bytes"`
 	Shards   []ShardIndex `json:"shards"`
+	// Supersedes is how many entries of earlier rounds the round's supersedes file lists
+	// (a top-up round's; 0 for others): the file is bound to the checksummed index, so a
+	// lost one is an error, not files counted twice.
+	Supersedes uint64 `json:"supersedes,omitempty"`
 	// SHA256 is the hex SHA-256 of the index's compact JSON encoding with this field
 	// empty: a changed shard count, size or hash is an error, not another campaign.
 	SHA256 string `json:"sha256"`
@@ -86,6 +90,8 @@ type Writer struct {
 	cur    *shardFile
 	shards []ShardIndex
 	err    error
+	// supersedes is the count SetSupersedes recorded.
+	supersedes uint64
 }
 
 // shardFile is a shard being written: durable temp file, SHA-256 of its bytes, encoder.
@@ -199,6 +205,10 @@ func (w *Writer) Abort() {
 	w.err = errors.New("manifest: writer aborted")
 }
 
+// SetSupersedes records in the index Close writes how many entries the directory's
+// supersedes file (WriteSupersedes, written first) lists.
+func (w *Writer) SetSupersedes(n uint64) { w.supersedes = n }
+
 // Close finishes the last shard and writes the index. An empty campaign has no shards.
 func (w *Writer) Close() (Index, error) {
 	if w.err == nil && w.cur != nil {
@@ -209,7 +219,7 @@ func (w *Writer) Close() (Index, error) {
 		w.Abort()
 		return Index{}, err
 	}
-	idx := Index{Format: IndexFormat, Campaign: w.opts.Campaign, Round: w.opts.Round, Shards: w.shards}
+	idx := Index{Format: IndexFormat, Campaign: w.opts.Campaign, Round: w.opts.Round, Shards: w.shards, Supersedes: w.supersedes}
 	if idx.Shards == nil {
 		idx.Shards = []ShardIndex{}
 	}

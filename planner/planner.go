@@ -352,8 +352,9 @@ func checkNoOutcomes(d campaign.Dir) error {
 		files += n
 	}
 	if files > 0 {
-		return badInput("%s has lost %s, but its checkpoints record %d outcomes and attempts: a new scan would not match them. Top the campaign up with migrator plan --update %s, or plan a new campaign in another directory",
-			d.Root, filepath.Join("manifests", manifest.IndexFile), files, d.Root)
+		// Not plan --update: with no round left it has nothing to top up, and says to plan.
+		return badInput("%s has lost %s, but its checkpoints record %d outcomes and attempts: a new scan would not match them. Restore %s from a backup, or plan a new campaign in another directory",
+			d.Root, filepath.Join("manifests", manifest.IndexFile), files, filepath.Join(d.Root, "manifests", manifest.IndexFile))
 	}
 	for _, l := range empty {
 		if err := os.Remove(l); err != nil {
@@ -467,6 +468,7 @@ func nextRound(ctx context.Context, d campaign.Dir, spec *campaign.Spec, take ca
 	}
 	if err == nil && len(taken) > 0 && w.Count() > 0 {
 		err = manifest.WriteSupersedes(rd.Manifests, taken) // before the index publishes the round
+		w.SetSupersedes(uint64(len(taken)))
 	}
 	if err != nil {
 		w.Abort()

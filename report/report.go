@@ -696,7 +696,11 @@ func readShard(rd campaign.Round, spec *campaign.Spec, idx manifest.Index, s man
 func readSupersedes(d campaign.Dir, rounds []int) (map[[2]int]map[uint64]struct{}, error) {
 	out := map[[2]int]map[uint64]struct{}{}
 	for _, r := range rounds {
-		origins, err := manifest.ReadSupersedes(d.Round(r).Manifests)
+		idx, err := manifest.ReadIndex(d.Round(r).Manifests)
+		if err != nil {
+			return nil, err
+		}
+		origins, err := manifest.ReadSupersedes(d.Round(r).Manifests, idx)
 		if err != nil {
 			return nil, err
 		}

@@ -1,6 +1,8 @@
 package report
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -52,10 +54,13 @@ type OSTSweep struct {
 // Sweep is what verify found: reports/verify.json. Unaccounted is not-in-campaign plus
 // recorded-done; verify exits 0 only when it is 0.
 type Sweep struct {
-	Campaign    string              `json:"campaign"`
-	Time        time.Time           `json:"time"`
-	Seconds     float64             `json:"seconds"`
-	Paths       []campaign.Path     `json:"paths"`
+	Campaign string          `json:"campaign"`
+	Time     time.Time       `json:"time"`
+	Seconds  float64         `json:"seconds"`
+	Paths    []campaign.Path `json:"paths"`
+	// Uncovered are the scan paths under none of Paths (verify --path of a part): such a
+	// sweep is not a measure of what is left, and the reports say so.
+	Uncovered   []campaign.Path     `json:"uncovered_scan_paths,omitempty"`
 	OnSource    uint64              `json:"on_source"`
 	Unaccounted uint64              `json:"unaccounted"`
 	Classes     map[string]uint64   `json:"classes"`
@@ -65,6 +70,20 @@ type Sweep struct {
 	// Examples are the first unaccounted files found (at most MaxSweepExamples).
 	Examples []SweepExample `json:"unaccounted_examples,omitempty"`
 	Warnings []string       `json:"warnings,omitempty"`
+	// SHA256 is the hex SHA-256 of the sweep's compact JSON encoding with this field
+	// empty: the figures the reports show as measured cannot change silently.
+	SHA256 string `json:"sha256,omitempty"`
+}
+
+// checksum returns the SHA-256 (hex) of the sweep's canonical form.
+func (s Sweep) checksum() (string, error) {
+	s.SHA256 = ""
+	data, err := json.Marshal(s)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:]), nil
 }
 
 // MaxSweepExamples bounds Sweep.Examples.
@@ -78,6 +97,11 @@ type SweepExample struct {
 
 // WriteSweep writes reports/verify.json durably.
 func WriteSweep(d campaign.Dir, s *Sweep) error {
+	sum, err := s.checksum()
+	if err != nil {
+		return err
+	}
+	s.SHA256 = sum
 	data, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
 		return err
@@ -102,6 +126,13 @@ func ReadSweep(d campaign.Dir) (*Sweep, error) {
 	if err := json.Unmarshal(data, &s); err != nil {
 		return nil, fmt.Errorf("%s: %v", path, err)
 	}
+	sum, err := s.checksum()
+	if err != nil {
+		return nil, err
+	}
+	if s.SHA256 != sum {
+		return nil, fmt.Errorf("%s: checksum mismatch (damaged, or written by hand): run migrator verify again", path)
+	}
 	return &s, nil
 }
 
@@ -115,6 +146,9 @@ func WriteSweepHuman(w io.Writer, s *Sweep) {
 		}
 	}
 	fmt.Fprintf(w, "  per source OST:  %s\n", sweepByOST(s))
+	if len(s.Uncovered) > 0 {
+		fmt.Fprintf(w, "  not swept:       %s (scan paths under none of the paths swept; the reports keep their estimate)\n", pathList(s.Uncovered))
+	}
 	if len(s.Examples) > 0 {
 		fmt.Fprintf(w, "  unaccounted files (the first %d):\n", len(s.Examples))
 	}
@@ -157,6 +191,10 @@ func sweepByOST(s *Sweep) string {
 // leftLine is the summary's "left on source OSTs" line: measured by the last sweep when
 // there is one, else the estimate from the records.
 func leftLine(st *Status) string {
+	if s := st.Sweep; s != nil && len(s.Uncovered) > 0 {
+		return fmt.Sprintf("left on source OSTs (estimate: the last sweep, of %s, covered only %s, not %s; failed or pending): %s",
+			s.Time.Local().Format(time.DateTime), pathList(s.Paths), pathList(s.Uncovered), byOST(st.SourceOSTsRemaining))
+	}
 	if s := st.Sweep; s != nil {
 		stale := ""
 		if st.LastActivity != nil && st.LastActivity.After(s.Time.Add(time.Duration(s.Seconds*float64(time.Second)))) {
@@ -169,6 +207,9 @@ func leftLine(st *Status) string {
 				st.MovedOutOnSource)
 		}
 		return line
+	}
+	if st.SweepError != "" {
+		return fmt.Sprintf("left on source OSTs (estimate: the last sweep is unreadable, run migrator verify again; failed or pending): %s", byOST(st.SourceOSTsRemaining))
 	}
 	return fmt.Sprintf("left on source OSTs (estimate: no sweep yet; failed or pending): %s", byOST(st.SourceOSTsRemaining))
 }

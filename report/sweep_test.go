@@ -2,12 +2,15 @@ package report
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"migrator/campaign"
 	"migrator/checkpoint"
 	"migrator/manifest"
 )
@@ -119,5 +122,35 @@ func TestCollectSupersedes(t *testing.T) {
 	}
 	if st.Rounds[0].SupersededFiles != 2 {
 		t.Errorf("round 0: %+v", st.Rounds[0])
+	}
+}
+
+// verify.json carries a checksum: a flipped digit in it (0 left where there were 2) is
+// refused, never shown as measured; the summary then keeps the labelled estimate.
+func TestSweepChecksum(t *testing.T) {
+	d := campaign.Dir{Root: t.TempDir()}
+	n := uint64(5)
+	s := &Sweep{Campaign: "c", Time: time.Unix(1700000000, 0).UTC(), Seconds: 1.25, OnSource: 2, Unaccounted: 2,
+		Classes: map[string]uint64{ClassNotInCampaign: 2}, PerOST: map[string]OSTSweep{"1": {OnSource: 2, Unaccounted: 2, ObjectsInUse: &n}}}
+	if err := WriteSweep(d, s); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadSweep(d)
+	if err != nil || got.OnSource != 2 {
+		t.Fatalf("read back: %+v, %v", got, err)
+	}
+	path := filepath.Join(d.Reports(), SweepJSON)
+	raw, _ := os.ReadFile(path)
+	damaged := strings.Replace(string(raw), `"on_source": 2`, `"on_source": 0`, 1)
+	if damaged == string(raw) {
+		t.Fatal("test did not damage the file")
+	}
+	os.WriteFile(path, []byte(damaged), 0o600)
+	if got, err := ReadSweep(d); err == nil || !strings.Contains(err.Error(), path) {
+		t.Fatalf("damaged verify.json read as %+v, %v", got, err)
+	}
+	st := &Status{SourceOSTsRemaining: map[string]uint64{"1": 3}, SweepError: "damaged"}
+	if got := leftLine(st); !strings.Contains(got, "estimate") || !strings.Contains(got, "unreadable") {
+		t.Errorf("left line with a damaged sweep: %q", got)
 	}
 }

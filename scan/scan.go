@@ -51,6 +51,9 @@ type Options struct {
 	BatchSize int
 	// NoPrintf describes files without lfs find --printf, for clients before 2.15.
 	NoPrintf bool
+	// AllNames hands out every name of a hard-linked file, for a caller that must choose
+	// among them (a sweep prefers a name inside the scan paths to an excluded one).
+	AllNames bool
 }
 
 // Stats are the scan's counters, safe to read while it runs.
@@ -565,7 +568,7 @@ func (s *scanner) describe(ctx context.Context, paths []string) error {
 	defer s.mu.Unlock()
 	out := entries[:0]
 	for _, e := range entries {
-		if e.Nlink > 1 {
+		if e.Nlink > 1 && !s.o.AllNames {
 			if _, dup := s.seen[e.FID]; dup {
 				s.st.HardLinks.Add(1)
 				continue

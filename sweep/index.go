@@ -7,11 +7,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	"migrator/campaign"
 	"migrator/durable"
 	"migrator/extsort"
 	"migrator/fidindex"
+	"migrator/lfs"
 	"migrator/manifest"
 )
 
@@ -28,6 +30,33 @@ type round struct {
 	n   int
 	idx manifest.Index
 	fid *fidindex.Reader
+	// To rebuild the FID index when a block of it turns out damaged.
+	rd          campaign.Round
+	want        fidindex.Header
+	path, spool string
+	mem         int
+	rebuilt     bool
+}
+
+// lookup finds fid in the round's FID index. The index is derived data, so a block that
+// fails its CRC (found only when read) has the whole index rebuilt from the round's
+// manifests, once, and the lookup asked again: a damaged index neither decides an
+// outcome nor stops every later sweep (collect's among them) until someone removes it.
+func (r *round) lookup(fid lfs.FID) ([]fidindex.Loc, bool, error) {
+	ls, err := r.fid.Lookup(fid)
+	if err == nil || !errors.Is(err, fidindex.ErrCorrupt) || r.rebuilt {
+		return ls, false, err
+	}
+	r.rebuilt = true
+	r.fid.Close()
+	if err := buildIndex(r.rd, r.idx, r.want, r.path, r.spool, r.mem); err != nil {
+		return nil, true, err
+	}
+	if r.fid, err = fidindex.Open(r.path); err != nil {
+		return nil, true, err
+	}
+	ls, err = r.fid.Lookup(fid)
+	return ls, true, err
 }
 
 // openRounds opens the FID index of every round, building the ones that are missing or
@@ -73,7 +102,7 @@ func openRounds(d campaign.Dir, spec *campaign.Spec, spool string, memBytes int)
 				return rs, built, err
 			}
 		}
-		rs = append(rs, &round{n: n, idx: idx, fid: r})
+		rs = append(rs, &round{n: n, idx: idx, fid: r, rd: rd, want: want, path: path, spool: spool, mem: memBytes})
 	}
 	return rs, built, nil
 }
@@ -84,11 +113,32 @@ func closeRounds(rs []*round) {
 	}
 }
 
+// tempStaleAfter is how long a temporary FID index must have gone unwritten before a
+// build removes it: its builder was killed, and it may be 28 bytes per entry (28 GB for
+// 10^9 files). A live build may leave it unwritten while the sort merges runs before its
+// first record (more than 128 runs: over 4 GB of FIDs), so the wait is long.
+const tempStaleAfter = 6 * time.Hour
+
+// removeStaleTemps removes the temporary files of index path left by killed builds.
+func removeStaleTemps(path string) {
+	dir, base := filepath.Split(path)
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if !durable.IsTempOf(e.Name(), base) {
+			continue
+		}
+		if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > tempStaleAfter {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
+}
+
 // buildIndex reads every entry of the round's shards and writes their FIDs, sorted.
 func buildIndex(rd campaign.Round, idx manifest.Index, h fidindex.Header, path, spool string, memBytes int) error {
 	if err := durable.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
+	removeStaleTemps(path)
 	s := extsort.New(spool, memBytes)
 	defer s.Close()
 	var e manifest.Entry

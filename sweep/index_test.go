@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -53,6 +54,36 @@ func TestRoundIndexes(t *testing.T) {
 		t.Fatalf("second open built %d, %v", built, err)
 	}
 	closeRounds(rs)
+	// A damaged block (its CRC fails only when a lookup reads it): the index is rebuilt
+	// from the manifests, once, and the lookup answered.
+	raw, err := os.ReadFile(IndexPath(d, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw[len(raw)-10] ^= 0xff
+	if err := os.WriteFile(IndexPath(d, 0), raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if rs, built, err = openRounds(d, spec, t.TempDir(), 0); err != nil || built != 0 {
+		t.Fatalf("open of a damaged index: built %d, %v", built, err)
+	}
+	for i := 0; i < n; i++ {
+		fid := lfs.FID{Seq: 0x200000400 + uint64(i*7919%n), Oid: 1}
+		ls, _, err := rs[0].lookup(fid)
+		want := []fidindex.Loc{{Shard: uint32(i / 700), Index: uint64(i % 700)}}
+		if err != nil || !cmp.Equal(ls, want) {
+			t.Fatalf("entry %d in a damaged index: %v %v, want %v", i, ls, err, want)
+		}
+	}
+	closeRounds(rs)
+	// A build killed long ago left its temporary file (it may be gigabytes): the next
+	// build removes it, not one being written now by another sweep.
+	old := filepath.Join(d.Root, IndexDir, ".tmp-round-000.idx.0123456789ab")
+	fresh := filepath.Join(d.Root, IndexDir, ".tmp-round-000.idx.ba9876543210")
+	os.WriteFile(old, []byte("partial"), 0o600)
+	os.WriteFile(fresh, []byte("partial"), 0o600)
+	long := time.Now().Add(-7 * time.Hour)
+	os.Chtimes(old, long, long)
 	// The manifest index changed (rewritten): the FID index is stale and rebuilt.
 	idx := filepath.Join(rd.Manifests, manifest.IndexFile)
 	data, _ := os.ReadFile(idx)
@@ -61,4 +92,10 @@ func TestRoundIndexes(t *testing.T) {
 		t.Fatalf("after the manifest index changed: built %d, %v", built, err)
 	}
 	closeRounds(rs)
+	if _, err := os.Stat(old); !os.IsNotExist(err) {
+		t.Errorf("a killed build's temporary index is still there: %v", err)
+	}
+	if _, err := os.Stat(fresh); err != nil {
+		t.Errorf("a temporary index being written was removed: %v", err)
+	}
 }

@@ -68,16 +68,30 @@ func Run(ctx context.Context, l LFS, d campaign.Dir, spec *campaign.Spec, o Opti
 	if o.Stats == nil {
 		o.Stats = &scan.Stats{}
 	}
-	if len(o.Paths) == 0 {
+	given := len(o.Paths) > 0
+	if !given {
 		o.Paths = campaign.Strings(spec.Selection.ScanPaths)
+	}
+	// As the scan paths are kept: clean. lfs find prints ROOT/REL as given, and "/a//fs"
+	// or "/a/fs/." is under no scan path by name: every file would be outside. A --path
+	// that is (or passes through) a symbolic link is swept under its target's name, which
+	// the scan paths are also matched against with their links resolved.
+	paths := make([]string, len(o.Paths))
+	for i, p := range o.Paths {
+		paths[i] = filepath.Clean(p)
+		if r, err := filepath.EvalSymlinks(p); given && err == nil {
+			paths[i] = r
+		}
 	}
 	sel := spec.Selection
 	sources := sel.SourceOSTs()
-	res := &report.Sweep{Campaign: spec.ID, Time: start.UTC().Truncate(time.Second), Classes: map[string]uint64{},
+	res := &report.Sweep{Campaign: spec.ID, Time: start.UTC(), Classes: map[string]uint64{},
 		PerOST: map[string]report.OSTSweep{}}
 	for _, p := range o.Paths {
 		res.Paths = append(res.Paths, campaign.Path(p))
 	}
+	res.Uncovered = uncovered(sel, paths)
+	o.Paths = paths
 	for _, c := range report.SweepClasses() {
 		res.Classes[c] = 0
 	}
@@ -106,13 +120,14 @@ func Run(ctx context.Context, l LFS, d campaign.Dir, spec *campaign.Spec, o Opti
 	defer s.hits.Close()
 
 	err = scan.Run(ctx, l, scan.Options{Roots: o.Paths, Find: lfs.FindOptions{OSTs: sources, Threads: o.Threads},
-		Workers: o.Workers, SpoolDir: o.SpoolDir, NoPrintf: o.NoPrintf}, o.Stats, func(b []manifest.Entry) error {
+		Workers: o.Workers, SpoolDir: o.SpoolDir, NoPrintf: o.NoPrintf, AllNames: true}, o.Stats, func(b []manifest.Entry) error {
 		return s.found(ctx, b)
 	})
 	if err != nil {
 		return nil, err
 	}
-	if err := s.resolveHits(d); err != nil {
+	s.countLinksOut()
+	if err := s.resolveHits(ctx, d); err != nil {
 		return nil, err
 	}
 	if ts, err := l.DFInodes(ctx, o.Paths[0]); err != nil {
@@ -139,6 +154,26 @@ func Run(ctx context.Context, l LFS, d campaign.Dir, spec *campaign.Spec, o Opti
 		return nil, err
 	}
 	return res, nil
+}
+
+// uncovered returns the scan paths that are under none of paths, as given or with
+// symbolic links resolved.
+func uncovered(sel campaign.Selection, paths []string) []campaign.Path {
+	real := make([]string, len(paths))
+	for i, p := range paths {
+		real[i] = p
+		if r, err := filepath.EvalSymlinks(p); err == nil {
+			real[i] = r
+		}
+	}
+	res := sel.Resolved().ScanPaths
+	var out []campaign.Path
+	for i, sp := range sel.ScanPaths {
+		if !campaign.UnderAny(string(sp), paths) && !campaign.UnderAny(string(res[i]), real) {
+			out = append(out, sp)
+		}
+	}
+	return out
 }
 
 // oneLine is an error message cut at its first line break.
@@ -179,6 +214,48 @@ type sweeper struct {
 	un      *unaccounted
 	hits    *extsort.Sorter
 	filter  *lfs.FindOptions
+	// links holds the hard-linked files found so far (the scan hands out every name):
+	// nil once one of its names was taken as a candidate, else the best name outside or
+	// excluded, counted only if no name inside turns up.
+	links map[lfs.FID]*linkOut
+}
+
+// linkOut is a hard-linked file's name outside the scan paths or excluded, and its class.
+type linkOut struct {
+	e     manifest.Entry
+	class string
+}
+
+// pickName says whether a found name of a file of class c (outside, excluded, or ""
+// for a candidate) is the one to go on with: the first candidate name of a hard-linked
+// file is; names outside or excluded wait in s.links until the scan has ended.
+func (s *sweeper) pickName(e *manifest.Entry, c string) bool {
+	if e.Nlink <= 1 {
+		return true
+	}
+	if s.links == nil {
+		s.links = map[lfs.FID]*linkOut{}
+	}
+	l, seen := s.links[e.FID]
+	switch {
+	case seen && l == nil: // a name inside was taken
+		return false
+	case c == "":
+		s.links[e.FID] = nil
+		return true
+	case !seen || (l.class == report.ClassOutside && c == report.ClassExcluded):
+		s.links[e.FID] = &linkOut{e: *e, class: c}
+	}
+	return false
+}
+
+// countLinksOut counts the hard-linked files found with no name inside.
+func (s *sweeper) countLinksOut() {
+	for _, l := range s.links {
+		if l != nil {
+			s.count(&l.e, l.class)
+		}
+	}
 }
 
 // count adds a file of class c to the figures.
@@ -206,11 +283,17 @@ func (s *sweeper) found(ctx context.Context, b []manifest.Entry) error {
 	var cand []*manifest.Entry
 	for i := range b {
 		e := &b[i]
+		c := ""
 		switch {
 		case !s.sel.InScope(e.Path) && !s.real.InScope(e.Path):
-			s.count(e, report.ClassOutside)
+			c = report.ClassOutside
 		case s.sel.Excluded(e.Path) || s.real.Excluded(e.Path):
-			s.count(e, report.ClassExcluded)
+			c = report.ClassExcluded
+		}
+		switch {
+		case !s.pickName(e, c):
+		case c != "":
+			s.count(e, c)
 		default:
 			cand = append(cand, e)
 		}
@@ -259,7 +342,10 @@ func (s *sweeper) found(ctx context.Context, b []manifest.Entry) error {
 // lookup finds fid in the latest round that holds it.
 func (s *sweeper) lookup(fid lfs.FID) (*round, locT, error) {
 	for i := len(s.rounds) - 1; i >= 0; i-- {
-		ls, err := s.rounds[i].fid.Lookup(fid)
+		ls, rebuilt, err := s.rounds[i].lookup(fid)
+		if rebuilt {
+			s.res.Warnings = append(s.res.Warnings, fmt.Sprintf("rebuilt the FID index of round %d (a damaged block)", s.rounds[i].n))
+		}
 		if err != nil {
 			return nil, locT{}, err
 		}
@@ -298,7 +384,7 @@ func (s *sweeper) take(e *manifest.Entry, from *manifest.Origin) error {
 }
 
 // resolveHits reads, shard by shard, the outcome of every file found in the campaign.
-func (s *sweeper) resolveHits(d campaign.Dir) error {
+func (s *sweeper) resolveHits(ctx context.Context, d campaign.Dir) error {
 	latest := -1
 	if len(s.rounds) > 0 {
 		latest = s.rounds[len(s.rounds)-1].n
@@ -335,9 +421,33 @@ func (s *sweeper) resolveHits(d campaign.Dir) error {
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
 		}
+		// A file whose outcome says done was found before that outcome was written, when
+		// a task still runs (a sweep of a whole campaign takes a while): asked again, in
+		// one batched lfs find, it has left the sources by now unless it is a true alarm.
+		var done []string
+		for _, h := range group {
+			if o := want[h.idx].Outcome; o != 0 && o != checkpoint.WouldMigrate && o != checkpoint.Failed {
+				done = append(done, h.e.Path)
+			}
+		}
+		left := map[string]bool{}
+		if len(done) > 0 {
+			on, err := s.l.FindAmong(ctx, done, lfs.FindOptions{OSTs: s.sources, Type: "f"})
+			if err != nil {
+				return err
+			}
+			for i, p := range done {
+				if !on[i] {
+					left[p] = true
+				}
+			}
+		}
 		for i := range group {
 			h := &group[i]
 			rec := want[h.idx]
+			if left[h.e.Path] {
+				continue
+			}
 			var c string
 			inRetrySet := false
 			switch rec.Outcome {

@@ -55,15 +55,20 @@ func (c *Cmd) Run(env *cli.Env) error {
 		}
 		return err
 	}
+	// A failed sweep fails the job, but only once the collect is done and its summary
+	// printed: the reports then keep the last sweep, or the labelled estimate.
+	var sweepErr error
 	if c.Sweep == "always" || c.Sweep == "auto" && finished(w.Status) {
 		fmt.Fprintf(env.Stderr, "nothing pending or failed: sweeping the scan paths to verify (migrator verify)\n")
 		s, err := sweep.Campaign(ctx, d, spec, sweep.Options{})
 		if err != nil {
-			return fmt.Errorf("verify sweep: %w", err)
-		}
-		w.Status.Sweep = s
-		if err := report.WriteStatus(d, w.Status); err != nil {
-			return err
+			sweepErr = fmt.Errorf("verify sweep: %w (run migrator verify %s once the cause is fixed)", err, d.Root)
+			fmt.Fprintf(env.Stderr, "warning: %v\n", cli.OneLine(sweepErr))
+		} else {
+			w.Status.Sweep = s
+			if err := report.WriteStatus(d, w.Status); err != nil {
+				return err
+			}
 		}
 	}
 	if dir := spec.Monitoring.TextfileDir; dir != "" {
@@ -81,6 +86,9 @@ func (c *Cmd) Run(env *cli.Env) error {
 		report.WriteHuman(env.Stdout, w.Status, w.TopFailures)
 		fmt.Fprintf(env.Stdout, "reports: %s (status.json, status.prom, failures.jsonl; retry manifests of %s in retry/)\n",
 			d.Reports(), progress.Plural(w.Retry.Files, "file"))
+	}
+	if sweepErr != nil {
+		return sweepErr
 	}
 	if w.Status.Inconsistency != "" {
 		// Reported in full, and written to reports/; the exit code still tells a script.
