@@ -67,8 +67,9 @@ write_conf() {
 	local n node_lines=""
 	for n in "${nodes[@]}"; do
 		# CPUs and memory are declared (SlurmdParameters=config_overrides), not the
-		# machine's: two one-CPU tasks per node; --mem of migrate tasks fits.
-		node_lines+="NodeName=$n NodeAddr=$(addr_of "$n") NodeHostname=$n CPUs=2 RealMemory=4096 State=UNKNOWN"$'\n'
+		# machine's: four CPUs (migrator's collect job asks for four), so two tasks of two
+		# workers each per node; the --mem of migrate and collect jobs fits.
+		node_lines+="NodeName=$n NodeAddr=$(addr_of "$n") NodeHostname=$n CPUs=4 RealMemory=4096 State=UNKNOWN"$'\n'
 	done
 	cat >"$conf.tmp" <<CONF
 # Written by ci/cluster.sh: three nodes, each in its own network namespace on this machine.
@@ -254,7 +255,8 @@ cmd_down() {
 		stop_pidfile "$dir/run/slurmd-$n.pid"
 		kill_ns "$n" # what its slurmd left: job steps and their children
 		if [ -e "/run/netns/$(ns_of "$n")" ]; then ip netns del "$(ns_of "$n")"; fi
-		if ip link show "migcl-$n" >/dev/null 2>&1; then ip link del "migcl-$n"; fi
+		# (deleting the namespace deletes its veth pair, though not always at once)
+		ip link del "migcl-$n" 2>/dev/null || true
 	done
 	if ip link show "$bridge" >/dev/null 2>&1; then ip link del "$bridge"; fi
 	stop_pidfile "$dir/run/slurmctld.pid"
