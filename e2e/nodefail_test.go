@@ -129,10 +129,10 @@ func TestNodeFailureOnCluster(t *testing.T) {
 		return true
 	})
 	script := filepath.Join(testbin.ModuleRoot(t), "ci", "cluster.sh")
-	killed := time.Now()
 	if out, err := exec.Command(script, "kill", "node2").CombinedOutput(); err != nil {
 		t.Fatalf("ci/cluster.sh kill node2: %v\n%s", err, out)
 	}
+	killed := time.Now() // kill returns once no process is left in node2's namespace
 	t.Logf("node2 killed %v after the start, under tasks %v", killed.Sub(start).Round(time.Second), victims)
 
 	// Slurm notices: node2 goes down.
@@ -160,10 +160,10 @@ func TestNodeFailureOnCluster(t *testing.T) {
 	}
 	e.drained()
 
-	// The checkpoints: each log reads cleanly (two writers at once would interleave
-	// records, which reads as damage) and records each entry's outcome once. The killed
-	// node's shards were killed mid-run and ran again elsewhere, as a later restart, which
-	// started only after node2 died and after the last record of node2's run.
+	// The checkpoints: each log reads cleanly and records each entry's outcome once. The
+	// killed node's shards were killed mid-run and ran again elsewhere, as a later restart,
+	// which started only after every process of node2 was dead and after the last record
+	// of node2's run: no shard had two live writers.
 	for k := 0; k < 6; k++ {
 		runs, err := e.nodeRuns(k)
 		if err != nil {
