@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -135,6 +136,30 @@ func TestNodeFailureOnCluster(t *testing.T) {
 	killed := time.Now() // kill returns once no process is left in node2's namespace
 	t.Logf("node2 killed %v after the start, under tasks %v", killed.Sub(start).Round(time.Second), victims)
 
+	// An admin does not wait for Slurm: once the lock of node2's last task is 11 s old
+	// (its holder missed its heartbeats), they run that shard by hand here, a different
+	// host and no Slurm task. It must judge the lock stale (10 s untouched, then 10 s
+	// watched, MIGRATOR_LOCK_STALE_AFTER) and finish the shard; the requeued Slurm task of
+	// that shard then finds it held (exit 6) or done.
+	byHand := victims[len(victims)-1]
+	handDone := make(chan result, 1)
+	go func() {
+		lock := checkpoint.LockPath(filepath.Join(e.camp, "checkpoints"), byHand)
+		for {
+			info, age, err := checkpoint.ReadLock(lock)
+			if err != nil || info.Host != "node2" || age >= 11*time.Second {
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		cmd := exec.Command(e.migrator, "work", e.camp, "--shard", strconv.Itoa(byHand))
+		cmd.Env = append(os.Environ(), e.simEnv...)
+		var out strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &out
+		err := cmd.Run()
+		handDone <- result{code: exitCode(err), stderr: out.String()}
+	}()
+
 	// Slurm notices: node2 goes down.
 	deadline := time.Now().Add(90 * time.Second)
 	for {
@@ -151,6 +176,9 @@ func TestNodeFailureOnCluster(t *testing.T) {
 		time.Sleep(time.Second)
 	}
 	waitCollect(t, c, e, job)
+	if r := <-handDone; r.code != 0 {
+		t.Errorf("work --shard %d by hand: exit %d\n%s", byHand, r.code, r.stderr)
+	}
 	t.Logf("campaign done %v after the start", time.Since(start).Round(time.Second))
 
 	// Every selected file migrated exactly once, nothing else touched; exact reports.
@@ -187,6 +215,25 @@ func TestNodeFailureOnCluster(t *testing.T) {
 		}
 		if len(runs) < 2 || runs[0].Host != "node2" || runs[0].outcomes == 0 || runs[0].outcomes >= 120 {
 			t.Errorf("shard %d (killed on node2) ran on %v, want node2 (mid-run) then a survivor", k, hosts)
+			continue
+		}
+		here, _ := os.Hostname()
+		if k == byHand {
+			// The run by hand took the lock from node2's dead task only after it was
+			// stale: at least 10 s untouched (less the last heartbeat's 1.7 s before the
+			// kill) and 10 s watched; any later run (the requeued task) found nothing to do.
+			hand := runs[1]
+			if hand.Host != here || hand.Task != -1 || hand.Time.Before(killed.Add(18*time.Second)) || hand.outcomes+runs[0].outcomes != 120 {
+				t.Errorf("shard %d: run by hand on %s, task %d, at %v (node2 killed at %v), %d outcomes",
+					k, hand.Host, hand.Task, hand.Time, killed, hand.outcomes)
+			}
+			for _, r := range runs[2:] {
+				if r.outcomes != 0 || r.Restart < 1 {
+					t.Errorf("shard %d: a run after the one by hand, on %s, restart %d, %d outcomes", k, r.Host, r.Restart, r.outcomes)
+				}
+			}
+			t.Logf("shard %d: %d outcomes on node2, then %d by hand %v after the kill (runs on %v)",
+				k, runs[0].outcomes, hand.outcomes, hand.Time.Sub(killed).Round(time.Second), hosts)
 			continue
 		}
 		for i, r := range runs[1:] {
