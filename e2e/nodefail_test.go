@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -140,7 +141,7 @@ func TestNodeFailureOnCluster(t *testing.T) {
 	// (its holder missed its heartbeats), they run that shard by hand here, a different
 	// host and no Slurm task. It must judge the lock stale (10 s untouched, then 10 s
 	// watched, MIGRATOR_LOCK_STALE_AFTER) and finish the shard; the requeued Slurm task of
-	// that shard then finds it held (exit 6) or done.
+	// that shard, held meanwhile, then finds it done.
 	byHand := victims[len(victims)-1]
 	handDone := make(chan result, 1)
 	go func() {
@@ -175,10 +176,20 @@ func TestNodeFailureOnCluster(t *testing.T) {
 		}
 		time.Sleep(time.Second)
 	}
-	waitCollect(t, c, e, job)
+	// The requeued task of the shard run by hand waits (held) until that run is over, so
+	// that the run by hand, not Slurm's restart, is what takes the dead task's lock.
+	ctx := context.Background()
+	handTask := job + "_" + strconv.Itoa(byHand)
+	if err := c.Hold(ctx, handTask); err != nil {
+		t.Errorf("holding %s: %v", handTask, err)
+	}
 	if r := <-handDone; r.code != 0 {
 		t.Errorf("work --shard %d by hand: exit %d\n%s", byHand, r.code, r.stderr)
 	}
+	if err := c.Release(ctx, handTask); err != nil {
+		t.Errorf("releasing %s: %v", handTask, err)
+	}
+	waitCollect(t, c, e, job)
 	t.Logf("campaign done %v after the start", time.Since(start).Round(time.Second))
 
 	// Every selected file migrated exactly once, nothing else touched; exact reports.
