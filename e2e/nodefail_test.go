@@ -37,7 +37,7 @@ func requireCluster(t *testing.T) string {
 	}
 	for _, name := range append([]string{"ip", "nsenter", "unshare", "sinfo"}, slurmtest.Commands...) {
 		if _, err := exec.LookPath(name); err != nil {
-			unavailable("the three-node cluster needs " + name + ": " + err.Error())
+			unavailable("the three-node cluster needs " + name + " (ci/slurm.sh install): " + err.Error())
 		}
 	}
 	for _, d := range []string{"/usr/sbin/slurmctld", "/usr/sbin/slurmd", "/usr/sbin/munged"} {
