@@ -805,3 +805,19 @@ func FuzzRebuild(f *testing.F) {
 		}
 	})
 }
+
+// A short StaleAfter shortens the heartbeat with it: a live holder touches its lock six
+// times per StaleAfter, so it never looks stale to a task on another host.
+func TestLockHeartbeatFollowsStaleAfter(t *testing.T) {
+	for _, tt := range []struct{ stale, want time.Duration }{
+		{0, 30 * time.Second},
+		{10 * time.Minute, 30 * time.Second},
+		{12 * time.Second, 2 * time.Second},
+	} {
+		o := LockOptions{StaleAfter: tt.stale}
+		o.defaults()
+		if o.Heartbeat != tt.want {
+			t.Errorf("StaleAfter %v: heartbeat %v, want %v", tt.stale, o.Heartbeat, tt.want)
+		}
+	}
+}

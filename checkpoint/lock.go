@@ -50,11 +50,13 @@ type LockOptions struct {
 }
 
 func (o *LockOptions) defaults() {
-	if o.Heartbeat <= 0 {
-		o.Heartbeat = 30 * time.Second
-	}
 	if o.StaleAfter <= 0 {
 		o.StaleAfter = DefaultStaleAfter
+	}
+	if o.Heartbeat <= 0 {
+		// Six heartbeats per StaleAfter (30 s of the default 3 min): a shorter StaleAfter
+		// (work --lock-stale-after) must not make a live holder look stale.
+		o.Heartbeat = min(30*time.Second, o.StaleAfter/6)
 	}
 	if o.Poll <= 0 {
 		o.Poll = min(time.Second, o.StaleAfter/10)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Single-node Slurm on 127.0.0.1 for migrator's integration tests.
 #
-#   ci/slurm.sh install   install Debian's slurmctld, slurmd, slurm-client and munge if missing
+#   ci/slurm.sh install   install Debian's slurmctld, slurmd, slurm-client, munge (and iproute2,
+#                         for ci/cluster.sh) if missing
 #   ci/slurm.sh up        start munged, slurmctld and slurmd (only those not already ours and
 #                         running) and wait until the node is idle; prints the SLURM_CONF to use
 #   ci/slurm.sh down      stop only the daemons this script started, by their pid files
@@ -29,7 +30,8 @@ installed() { # true when every named package is installed (not merely "removed,
 }
 
 cmd_install() {
-	local pkgs=(slurmctld slurmd slurm-client munge)
+	# iproute2 (ip netns) for ci/cluster.sh's three-node cluster.
+	local pkgs=(slurmctld slurmd slurm-client munge iproute2)
 	if installed "${pkgs[@]}"; then return 0; fi
 	[ "$(id -u)" = 0 ] || die "installing ${pkgs[*]} needs root"
 	log "installing ${pkgs[*]}"
