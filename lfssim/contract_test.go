@@ -550,6 +550,14 @@ func TestContractFaults(t *testing.T) {
 		if !cmp.Equal(l.OSTs(), []uint32{1}) {
 			t.Errorf("layout changed by a crashed migrate: %v", l.OSTs())
 		}
+		// Lustre's volatile file has no name (llapi_create_volatile_idx): a crash leaves
+		// nothing a directory listing, or a sweep that checks each entry, could find.
+		ents, _ := os.ReadDir(filepath.Dir(p))
+		for _, de := range ents {
+			if de.Name() != filepath.Base(p) {
+				t.Errorf("a crashed migrate left %q beside the file", de.Name())
+			}
+		}
 	})
 	t.Run("every Nth file fails", func(t *testing.T) {
 		e := newEnv(t, "LFS_SIM_FAIL_EVERY=1", "LFS_SIM_FAIL_ERRNO=EIO")

@@ -328,7 +328,9 @@ func migrateFile(cfg *Config, o *migrateOpts, path string, want *lfs.FID) *migra
 	}
 	defer func() {
 		vol.Close()
-		os.Remove(vol.Name())
+		if vol.Name() != "" {
+			os.Remove(vol.Name())
+		}
 	}()
 	if cfg.FailEvery > 0 && id.hash()%uint64(cfg.FailEvery) == 0 {
 		return fail("data copy failed", cfg.FailErrno)
@@ -381,9 +383,20 @@ func leaseBroken(f *os.File) bool {
 }
 
 // createVolatile makes the migration's temporary copy in the file's directory, as lfs
-// does: on the same filesystem, so a full target fails here with ENOSPC or EDQUOT.
+// does: on the same filesystem, so a full target fails here with ENOSPC or EDQUOT. Like
+// Lustre's volatile file (llapi_create_volatile_idx: an open, unlinked MDT object), it has
+// no name in the directory where the filesystem allows (O_TMPFILE): no readdir sees it, and
+// a migrate killed mid-copy leaves nothing behind. Elsewhere it is a file whose name starts
+// with VolatilePrefix, which the simulator's own walks skip.
 func createVolatile(path string) (*os.File, error) {
 	dir := filepath.Dir(path)
+	fd, err := unix.Open(dir, unix.O_TMPFILE|unix.O_WRONLY|unix.O_CLOEXEC, 0o600)
+	if err == nil {
+		return os.NewFile(uintptr(fd), ""), nil // no name: nothing to remove
+	}
+	if !errors.Is(err, unix.EOPNOTSUPP) && !errors.Is(err, unix.EISDIR) && !errors.Is(err, unix.EINVAL) {
+		return nil, err
+	}
 	for {
 		name := filepath.Join(dir, fmt.Sprintf("%s%04X:fd=%d", VolatilePrefix, rand.IntN(1<<16), os.Getpid()))
 		f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
