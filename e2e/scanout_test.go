@@ -9,12 +9,14 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"migrator/campaign"
 	"migrator/checkpoint"
 	"migrator/distscan"
+	"migrator/internal/slurmtest"
 	"migrator/lfssim"
 	"migrator/manifest"
 )
@@ -152,4 +154,46 @@ func TestDistributedScanMatchesSingle(t *testing.T) {
 			t.Errorf("seal over a damaged part wrote an index")
 		}
 	}
+}
+
+// On Slurm: plan --scan-tasks 4 submits the scan array and its seal job; the seal merges
+// the parts and submits the migrate array and its collect job; the campaign drains with
+// exactly the selected files, each migrated once, and verify exits 0.
+func TestDistributedScanOnSlurm(t *testing.T) {
+	c := requireSlurm(t)
+	e := newEnv(t)
+	e.mktree(lfssim.TreeOptions{Files: 600, Seed: 23, HostileEvery: 13, LinkEvery: 20})
+	before := e.snapshot()
+	sel := e.selected(before)
+	r := e.mustRun(0, e.planArgs("--scan-tasks", "4", "--scan-workers", "2", "--shard-files", "100", "--time", "10")...)
+	scanID := strings.TrimSpace(r.stdout)
+	var sealID string
+	if _, after, ok := strings.Cut(r.stderr, "seal job "); ok {
+		sealID, _, _ = strings.Cut(after, " ")
+	}
+	if scanID == "" || sealID == "" {
+		t.Fatalf("plan --scan-tasks: no scan array or seal job:\n%s", r.stderr)
+	}
+	slurmtest.Wait(t, c, 3*time.Minute, scanID, sealID)
+	subs, err := campaign.Dir{Root: e.camp}.Submissions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	arr, ok := campaign.LatestArray(subs, 0)
+	if !ok {
+		logs, _ := filepath.Glob(filepath.Join(e.camp, "logs", "seal-*.out"))
+		var text []byte
+		for _, l := range logs {
+			b, _ := os.ReadFile(l)
+			text = append(text, b...)
+		}
+		t.Fatalf("the seal job submitted no migrate array; its log:\n%s", text)
+	}
+	e.checkSelection(e.manifests(0), sel, before)
+	waitCollect(t, c, e, arr.JobID)
+	e.checkMigrated(before, e.snapshot(), sel)
+	if st := e.status(); st.Files.Migrated != uint64(len(sel)) || !st.Files.Balanced() {
+		t.Errorf("after a distributed plan on Slurm: %+v", st.Files)
+	}
+	e.mustRun(0, "verify", e.camp)
 }
