@@ -34,6 +34,9 @@ type Config struct {
 	// Mount is the directory fid2path takes for the filesystem's mount point (LFS_SIM_MOUNT);
 	// without it, the tree under fid2path's ROOT argument.
 	Mount string
+	// Synthetic turns on the synthetic namespaces of benchmarks (LFS_SIM_SYNTHETIC=1, see
+	// synthetic.go).
+	Synthetic bool
 }
 
 // Environment variables read by ConfigFromEnv.
@@ -112,6 +115,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	}
 	c.NoSpace = getenv(EnvNoSpace) == "1"
 	c.FindFail = getenv(EnvFindFail)
+	c.Synthetic = getenv(EnvSynthetic) == "1"
 	c.Mount = getenv(EnvMount)
 	c.Lease = getenv(EnvNoLease) != "1"
 	if err == nil && (c.OSTCount < 1 || c.OSTCount > lfs.MaxOSTIndex+1) {
