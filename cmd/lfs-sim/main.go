@@ -71,6 +71,10 @@ Fault injection (environment):
   LFS_SIM_NOSPACE=1         every migrate fails "cannot create volatile file: ENOSPC"
   LFS_SIM_NO_LEASE=1        do not use kernel leases to detect writers
   LFS_SIM_FIND_FAIL=text    find cannot read directories, or check files, whose path contains text (EIO)
+
+Benchmark mode (environment):
+  LFS_SIM_SYNTHETIC=1       directories marked by lfssim.MakeSynthetic hold generated files that
+                            exist as no inode: find streams and describes them (see README)
 `
 
 func help(w io.Writer) { fmt.Fprint(w, helpText) }
