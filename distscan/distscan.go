@@ -54,7 +54,9 @@ type Plan struct {
 	NoPrintf  bool   `json:"no_printf,omitempty"`
 	Then      string `json:"then"`
 	MaxShards int    `json:"max_shards,omitempty"` // Slurm's MaxArraySize, for the seal
-	Units     []Unit `json:"units"`
+	// Target is how many units to aim for (default 16 per lfs find process of all tasks).
+	Target int    `json:"target,omitempty"`
+	Units  []Unit `json:"units"`
 	// SHA256 is the hex SHA-256 of the compact JSON encoding with this field empty.
 	SHA256 string `json:"sha256"`
 }
@@ -121,7 +123,10 @@ func Prepare(d campaign.Dir, spec *campaign.Spec, p Plan) (Plan, error) {
 		return Plan{}, err
 	}
 	sel := spec.Selection
-	units, err := scan.Split(campaign.Strings(sel.ScanPaths), campaign.Strings(sel.Excludes), 16*p.Tasks*max(p.Workers, 1), 512)
+	if p.Target < 1 {
+		p.Target = 16 * p.Tasks * max(p.Workers, 1)
+	}
+	units, err := scan.Split(campaign.Strings(sel.ScanPaths), campaign.Strings(sel.Excludes), p.Target, 512)
 	if err != nil {
 		return Plan{}, err
 	}
