@@ -11,12 +11,16 @@
 // under a temporary name and renamed into scan/parts/unit-N when its index is written: it
 // is either complete or absent, so a task killed or requeued, or run twice, never yields a
 // unit twice or half. The seal scans whatever unit is still missing, then merges the parts
-// in unit order, leaving out second names of hard-linked files across all parts.
+// in unit order, leaving out second names of hard-linked files across all parts (found with
+// an external sort, in bounded memory).
 package distscan
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -29,6 +33,7 @@ import (
 	"migrator/campaign"
 	"migrator/checkpoint"
 	"migrator/durable"
+	"migrator/extsort"
 	"migrator/lfs"
 	"migrator/manifest"
 	"migrator/scan"
@@ -321,8 +326,11 @@ type MergeStats struct {
 
 // Merge reads every unit's part, in unit order, checking each part's index and shards
 // (SHA-256), and writes each entry once: of the names of a hard-linked file (one FID) found
-// in several parts, the first in unit order. Only the FIDs of hard-linked files are held
-// in memory, as in a single-node scan. Temporary parts left by killed tasks are removed.
+// in several parts, the first in unit order. Memory is bounded whatever the number of
+// hard-linked files: a first pass sorts their (FID, unit, position) with an external sort
+// (package extsort, spilling into scan/), which yields the positions of the second names,
+// sorted, into a temporary file; the second pass reads the parts again and skips those.
+// Temporary parts left by killed tasks are removed first.
 func Merge(d campaign.Dir, spec *campaign.Spec, write func(*manifest.Entry) error) (MergeStats, error) {
 	var ms MergeStats
 	p, err := ReadPlan(d)
@@ -332,49 +340,111 @@ func Merge(d campaign.Dir, spec *campaign.Spec, write func(*manifest.Entry) erro
 	if err := removeTemps(partsDir(d)); err != nil {
 		return ms, err
 	}
-	seen := map[lfs.FID]struct{}{}
+	// Pass 1: every hard-linked entry's FID and position, sorted by FID then position.
+	links := extsort.New(Root(d), 0)
+	defer links.Close()
+	var rec [28]byte
+	err = eachEntry(d, spec, p, func(k int, i uint64, e *manifest.Entry) error {
+		if e.Nlink <= 1 {
+			return nil
+		}
+		binary.BigEndian.PutUint64(rec[0:], e.FID.Seq)
+		binary.BigEndian.PutUint32(rec[8:], e.FID.Oid)
+		binary.BigEndian.PutUint32(rec[12:], e.FID.Ver)
+		binary.BigEndian.PutUint32(rec[16:], uint32(k))
+		binary.BigEndian.PutUint64(rec[20:], i)
+		return links.Add(rec[:])
+	})
+	if err != nil {
+		return ms, err
+	}
+	// The second and later names of each FID, sorted by position.
+	dups := extsort.New(Root(d), 0)
+	defer dups.Close()
+	var last [16]byte
+	first := true
+	err = links.Sort(func(r []byte) error {
+		if !first && bytes.Equal(r[:16], last[:]) {
+			return dups.Add(r[16:28])
+		}
+		first = false
+		copy(last[:], r[:16])
+		return nil
+	})
+	if err != nil {
+		return ms, err
+	}
+	f, err := os.CreateTemp(Root(d), durable.TempPrefix+"dups-")
+	if err != nil {
+		return ms, err
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	bw := bufio.NewWriter(f)
+	if err := dups.Sort(func(r []byte) error { _, err := bw.Write(r); return err }); err != nil {
+		return ms, err
+	}
+	if err := bw.Flush(); err != nil {
+		return ms, err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return ms, err
+	}
+	br := bufio.NewReader(f)
+	var next [12]byte
+	more := func() bool { _, err := io.ReadFull(br, next[:]); return err == nil }
+	have := more()
+	// Pass 2: everything but the second names.
+	err = eachEntry(d, spec, p, func(k int, i uint64, e *manifest.Entry) error {
+		if have && binary.BigEndian.Uint32(next[0:]) == uint32(k) && binary.BigEndian.Uint64(next[4:]) == i {
+			ms.HardLinks++
+			have = more()
+			return nil
+		}
+		ms.Entries++
+		return write(e)
+	})
+	return ms, err
+}
+
+// eachEntry calls fn with every entry of every part, in unit order, with its unit and its
+// position in the part.
+func eachEntry(d campaign.Dir, spec *campaign.Spec, p Plan, fn func(k int, i uint64, e *manifest.Entry) error) error {
 	for k := range p.Units {
 		dir := PartDir(d, k)
 		idx, err := manifest.ReadIndex(dir)
 		if errors.Is(err, os.ErrNotExist) {
-			return ms, fmt.Errorf("%w: unit %d (%s) has no part yet", ErrIncomplete, k, p.Units[k].describe())
+			return fmt.Errorf("%w: unit %d (%s) has no part yet", ErrIncomplete, k, p.Units[k].describe())
 		}
 		if err != nil {
-			return ms, err
+			return err
 		}
 		if idx.Campaign != spec.ID {
-			return ms, fmt.Errorf("%s belongs to campaign %s, not %s", dir, idx.Campaign, spec.ID)
+			return fmt.Errorf("%s belongs to campaign %s, not %s", dir, idx.Campaign, spec.ID)
 		}
+		var i uint64
 		for _, s := range idx.Shards {
 			r, err := manifest.OpenIndexed(dir, s)
 			if err != nil {
-				return ms, err
+				return err
 			}
 			var e manifest.Entry
 			for {
-				err = r.Next(&e)
-				if err != nil {
+				if err = r.Next(&e); err != nil {
 					break
 				}
-				if e.Nlink > 1 {
-					if _, dup := seen[e.FID]; dup {
-						ms.HardLinks++
-						continue
-					}
-					seen[e.FID] = struct{}{}
-				}
-				if err = write(&e); err != nil {
+				if err = fn(k, i, &e); err != nil {
 					break
 				}
-				ms.Entries++
+				i++
 			}
 			r.Close()
 			if err != io.EOF {
-				return ms, err
+				return err
 			}
 		}
 	}
-	return ms, nil
+	return nil
 }
 
 func removeTemps(dir string) error {
