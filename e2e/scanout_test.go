@@ -53,6 +53,15 @@ func TestDistributedScanMatchesSingle(t *testing.T) {
 	snap := e.snapshot()
 	want := e.selected(snap)
 
+	// Refused before anything is written.
+	for _, bad := range [][]string{e.planArgs("--scan-tasks", "-1"), {"plan", e.camp, "--update", "--scan-tasks", "2"}} {
+		if r := e.run(bad...); r.code != 2 || !strings.Contains(r.stderr, "--scan-tasks") {
+			t.Errorf("migrator %v: exit %d, want 2 naming --scan-tasks:\n%s", bad, r.code, r.stderr)
+		}
+	}
+	if _, err := os.Stat(e.camp); err == nil {
+		t.Fatalf("a refused plan created %s", e.camp)
+	}
 	single := e.camp
 	e.mustRun(0, e.planArgs("--scheduler", "local", "--no-submit")...)
 	ref := e.manifests(0)

@@ -95,6 +95,9 @@ type Cmd struct {
 
 // Validate checks what can be checked without touching the filesystem.
 func (c *Cmd) Validate() error {
+	if c.ScanTasks < 0 || (c.ScanTasks > 0 && (c.Go || c.Update)) {
+		return fmt.Errorf("--scan-tasks %d: want a positive count of scan tasks, for a new plan only", c.ScanTasks)
+	}
 	if c.Go && c.Update {
 		return fmt.Errorf("--go and --update are separate steps: make the dry run real with --go first, then top it up with --update")
 	}
@@ -124,9 +127,6 @@ func (c *Cmd) Validate() error {
 	}
 	if c.ShardFiles > manifest.MaxShardFiles {
 		return fmt.Errorf("--shard-files %d: at most %d", c.ShardFiles, manifest.MaxShardFiles)
-	}
-	if c.ScanTasks < 0 || (c.ScanTasks > 0 && (c.Go || c.Update)) {
-		return fmt.Errorf("--scan-tasks %d: want a positive count of scan tasks, for a new plan only", c.ScanTasks)
 	}
 	if c.FindThreads < 0 {
 		return fmt.Errorf("--find-threads %d: want 0 (lfs decides) or a positive count", c.FindThreads)
@@ -256,6 +256,9 @@ func (c *Cmd) Run(env *cli.Env) (err error) {
 			fmt.Fprintf(env.Stderr, "warning: %s\n", warn)
 		}
 		maxShards = n
+		if n > 0 && c.ScanTasks > n {
+			return cli.BadInputf("--scan-tasks %d: Slurm's MaxArraySize allows arrays of %d tasks", c.ScanTasks, n)
+		}
 	}
 	client := lfs.New(req.LFS)
 	if err := client.Check(); err != nil {
@@ -323,6 +326,9 @@ func (c *Cmd) Run(env *cli.Env) (err error) {
 	idx := res.Index
 	if res.Resumed {
 		fmt.Fprintf(out, "campaign %s was already planned: %s, %s in %s\n", res.Spec.ID, progress.Plural(idx.Files, "file"), humanize.IBytes(idx.Bytes), progress.Plural(len(idx.Shards), "shard"))
+	} else if dist != nil {
+		fmt.Fprintf(out, "planned campaign %s: %s, %s in %s (distributed scan and seal %s)\n",
+			res.Spec.ID, progress.Plural(idx.Files, "file"), humanize.IBytes(idx.Bytes), progress.Plural(len(idx.Shards), "shard"), time.Since(start).Round(time.Second))
 	} else {
 		fmt.Fprintf(out, "planned campaign %s: %s, %s in %s (scan %s: %d paths found, %d hard-link duplicates left out, %d gone meanwhile)\n",
 			res.Spec.ID, progress.Plural(idx.Files, "file"), humanize.IBytes(idx.Bytes), progress.Plural(len(idx.Shards), "shard"), time.Since(start).Round(time.Second),

@@ -117,7 +117,19 @@ func (c *SealCmd) Run(env *cli.Env) error {
 		fmt.Fprintf(out, "already submitted as job %s; see migrator status %s\n", prev.JobID, d.Root)
 		return nil
 	}
-	arrayID, collectID, err := launch.Slurm(ctx, slurm.New(), round)
+	sc := slurm.New()
+	// Killed between sbatch and recording the array: it is queued under the campaign's name.
+	queued, err := launch.Unrecorded(ctx, sc, d, res.Spec, subs)
+	if err != nil {
+		return fmt.Errorf("asking Slurm whether this campaign is already queued: %w", err)
+	}
+	for _, q := range queued {
+		if q.Kind == "array" {
+			fmt.Fprintf(out, "already submitted as job %s (queued, not recorded yet: its first task records it); see migrator status %s\n", q.JobID, d.Root)
+			return nil
+		}
+	}
+	arrayID, collectID, err := launch.Slurm(ctx, sc, round)
 	if err != nil {
 		return err
 	}
