@@ -148,6 +148,27 @@ func TestDistributedScanMatchesSingle(t *testing.T) {
 	if idx2, _ := manifest.ReadIndex(d.Round(0).Manifests); idx2.SHA256 != idx.SHA256 {
 		t.Errorf("second seal rewrote the index")
 	}
+	// A real kill: every part and the index gone, a scan task SIGKILLed mid-scan (its
+	// claim and temporary part left behind), then the seal scans everything left.
+	os.Remove(filepath.Join(d.Round(0).Manifests, manifest.IndexFile))
+	for k := range p.Units {
+		os.RemoveAll(distscan.PartDir(d, k))
+	}
+	kill := exec.Command(e.migrator, "scan-task", e.camp, "--task", "2")
+	kill.Env = append(os.Environ(), e.simEnv...)
+	if err := kill.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(150 * time.Millisecond)
+	kill.Process.Kill()
+	kill.Wait()
+	r = e.mustRun(0, "seal", e.camp)
+	if got = e.manifests(0); cmp.Diff(scanKeys(ref), scanKeys(got)) != "" {
+		t.Fatalf("distributed scan after a killed task differs from the single-node one:\n%s", cmp.Diff(scanKeys(ref), scanKeys(got)))
+	}
+	if tmps, _ := filepath.Glob(filepath.Join(e.camp, "scan", "parts", ".tmp-*")); len(tmps) > 0 {
+		t.Errorf("the seal left temporary parts: %v", tmps)
+	}
 	// A seal with a unit missing that it cannot scan (the scan path's subtree unreadable
 	// is not simulated here): a damaged part is refused, never merged.
 	os.Remove(filepath.Join(d.Round(0).Manifests, manifest.IndexFile))
