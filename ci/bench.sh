@@ -5,6 +5,8 @@
 #     simulator trees, plan against a serial lfs find, resume, collect, memory at 10x scale.
 # Results go to stdout and to bench-results.md; BENCHMARKS.md holds a committed run.
 # BENCH_ARGS passes options to benchrun (e.g. BENCH_ARGS=-quick for a smoke run).
+# BENCH_SCALE=1e7 (or 1e8) adds internal/scalebench: plan, seal, work, collect and verify over
+# a synthetic namespace of that many entries (1e7: about 20 minutes on 2 cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v parallel >/dev/null && [ "$(id -u)" = 0 ]; then
@@ -12,3 +14,6 @@ if ! command -v parallel >/dev/null && [ "$(id -u)" = 0 ]; then
 fi
 go test -run '^$' -bench . -benchmem -cpu 1 ./manifest ./checkpoint
 go run ./internal/benchrun -o bench-results.md ${BENCH_ARGS:-}
+if [ -n "${BENCH_SCALE:-}" ]; then
+	go run ./internal/scalebench -n "$BENCH_SCALE" -o bench-results.md
+fi

@@ -36,6 +36,9 @@ type Config struct {
 	Mount string
 	// Swap, if set, swaps a path before the N-th lfs migrate process (swap.go).
 	Swap *Swap
+	// Synthetic turns on the synthetic namespaces of benchmarks (LFS_SIM_SYNTHETIC=1, see
+	// synthetic.go).
+	Synthetic bool
 }
 
 // Environment variables read by ConfigFromEnv.
@@ -114,6 +117,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	}
 	c.NoSpace = getenv(EnvNoSpace) == "1"
 	c.FindFail = getenv(EnvFindFail)
+	c.Synthetic = getenv(EnvSynthetic) == "1"
 	c.Mount = getenv(EnvMount)
 	c.Lease = getenv(EnvNoLease) != "1"
 	if err == nil {

@@ -454,6 +454,14 @@ func runFind(cfg *Config, args []string, stdout, stderr *bufio.Writer, prog stri
 		}
 	}
 	for _, root := range q.roots {
+		if cfg.Synthetic { // benchmark mode (synthetic.go)
+			if done, err := q.findSynthetic(cfg, root, stdout, report); done {
+				if err != nil {
+					return int(errnoOf(err))
+				}
+				continue
+			}
+		}
 		// llapi_semantic_traverse() (liblustreapi_pfind.c) opens an operand with
 		// O_DIRECTORY, which follows a symlink: a symlink to a directory is walked as that
 		// directory, under the operand's name. A symlink to anything else is looked up by
@@ -506,6 +514,11 @@ func (q *findQuery) walk(cfg *Config, path string, depth int, follow bool, out *
 	}
 	if !isDir || (q.maxDepth >= 0 && depth >= q.maxDepth) {
 		return nil
+	}
+	if cfg.Synthetic { // benchmark mode (synthetic.go)
+		if done, err := q.walkSynthetic(cfg, path, depth, out, report); done {
+			return err
+		}
 	}
 	ents, err := os.ReadDir(path)
 	if cfg.FindFail != "" && strings.Contains(path, cfg.FindFail) {

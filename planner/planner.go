@@ -22,6 +22,7 @@ import (
 
 	"migrator/campaign"
 	"migrator/checkpoint"
+	"migrator/distscan"
 	"migrator/durable"
 	"migrator/lfs"
 	"migrator/manifest"
@@ -203,6 +204,10 @@ type Options struct {
 	// MaxShards, if set, bounds the shards of the plan (Slurm's MaxArraySize): more are cut
 	// again, by file count, to fit.
 	MaxShards int
+	// Distributed, if set, makes the plan stop before the scan: it writes scan/plan.json
+	// (the units for Distributed.Tasks scan tasks, see package distscan) and returns with
+	// Result.Distributed set. Seal finishes the plan once the tasks have run.
+	Distributed *distscan.Plan
 }
 
 // Result is a planned campaign.
@@ -213,6 +218,8 @@ type Result struct {
 	// Resharded is the number of shards the scan made when they were cut again to fit
 	// MaxShards (0: they were not).
 	Resharded int
+	// Distributed is the distributed scan prepared (Options.Distributed); Index is empty.
+	Distributed *distscan.Plan
 }
 
 // Plan makes (or finds) the campaign in o.Dir.
@@ -276,6 +283,13 @@ func Plan(ctx context.Context, l LFS, o Options) (*Result, error) {
 	}
 	if err := os.RemoveAll(r0.Manifests + ".unsized"); err != nil { // left by a Reshard cut short
 		return nil, err
+	}
+	if o.Distributed != nil {
+		p, err := distscan.Prepare(d, spec, *o.Distributed)
+		if err != nil {
+			return nil, err
+		}
+		return &Result{Spec: spec, Distributed: &p}, nil
 	}
 	w, err := manifest.NewWriter(manifest.WriterOptions{Dir: r0.Manifests, Campaign: spec.ID, Round: 0,
 		MaxFiles: spec.Work.ShardFiles, MaxBytes: spec.Work.ShardBytes})

@@ -54,6 +54,33 @@ type Options struct {
 	// AllNames hands out every name of a hard-linked file, for a caller that must choose
 	// among them (a sweep prefers a name inside the scan paths to an excluded one).
 	AllNames bool
+	// Given, if not nil, are the subtrees and loose files to scan, split before (see
+	// Split): Roots is then not split again. A distributed scan hands each task its share.
+	Given []Unit
+}
+
+// Unit is a subtree to scan with lfs find (Dir), or a batch of loose files to test (Files).
+type Unit struct {
+	Dir   string
+	Files []string
+}
+
+// Split splits the scan paths as Run does (see split): into about target subtrees, plus
+// the regular files met on the way in batches of at most batch. No subtree holds an exclude.
+func Split(roots, excludes []string, target, batch int) ([]Unit, error) {
+	var st Stats
+	units, loose, err := split(roots, excludes, max(target, 1), &st)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Unit, 0, len(units)+len(loose)/max(batch, 1)+1)
+	for _, u := range units {
+		out = append(out, Unit{Dir: u.dir})
+	}
+	for i := 0; i < len(loose); i += max(batch, 1) {
+		out = append(out, Unit{Files: loose[i:min(i+max(batch, 1), len(loose))]})
+	}
+	return out, nil
 }
 
 // Stats are the scan's counters, safe to read while it runs.
@@ -100,12 +127,20 @@ func Run(ctx context.Context, l LFS, o Options, st *Stats, emit func([]manifest.
 	}
 	defer os.RemoveAll(spool)
 
-	units, loose, err := split(o.Roots, o.Excludes, o.Units, st)
-	if err != nil {
-		return err
-	}
-	for i := 0; i < len(loose); i += o.BatchSize {
-		units = append(units, unit{files: loose[i:min(i+o.BatchSize, len(loose))]})
+	var units []unit
+	if o.Given != nil {
+		for _, u := range o.Given {
+			units = append(units, unit{dir: u.Dir, files: u.Files})
+		}
+	} else {
+		var loose []string
+		units, loose, err = split(o.Roots, o.Excludes, o.Units, st)
+		if err != nil {
+			return err
+		}
+		for i := 0; i < len(loose); i += o.BatchSize {
+			units = append(units, unit{files: loose[i:min(i+o.BatchSize, len(loose))]})
+		}
 	}
 	st.Units.Store(int64(len(units)))
 

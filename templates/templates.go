@@ -24,6 +24,10 @@ var builtin embed.FS
 const (
 	Job     = "job.sbatch.tmpl"
 	Collect = "collect.sbatch.tmpl"
+	// Scan and Seal are the distributed scan's array and its seal job (plan --scan-tasks);
+	// always the built-in ones.
+	Scan = "scan.sbatch.tmpl"
+	Seal = "seal.sbatch.tmpl"
 )
 
 // Data is what the templates can use.

@@ -81,6 +81,10 @@ Fault injection (environment):
 
 A tree whose root holds a directory .lustre/fid takes ROOT/.lustre/fid/FID for a file in
 migrate and hsm_state, as Lustre does.
+
+Benchmark mode (environment):
+  LFS_SIM_SYNTHETIC=1       directories marked by lfssim.MakeSynthetic hold generated files that
+                            exist as no inode: find streams and describes them (see README)
 `
 
 func help(w io.Writer) { fmt.Fprint(w, helpText) }

@@ -12,6 +12,7 @@ import (
 	"migrator/cmd/plan"
 	"migrator/cmd/report"
 	"migrator/cmd/retry"
+	"migrator/cmd/scanout"
 	"migrator/cmd/status"
 	"migrator/cmd/tail"
 	"migrator/cmd/verify"
@@ -38,6 +39,9 @@ type CLI struct {
 
 	Completion CompletionCmd `cmd:"" help:"Print a shell completion script: source <(migrator completion bash)."`
 	Man        ManCmd        `cmd:"" hidden:"" help:"Write the man pages into a directory (for packages)."`
+
+	ScanTask scanout.ScanTaskCmd `cmd:"" name:"scan-task" hidden:"" help:"Scan a share of a distributed scan (one task of plan --scan-tasks's scan array)."`
+	Seal     scanout.SealCmd     `cmd:"" hidden:"" help:"Merge a distributed scan's parts into the campaign's shards, then submit the round."`
 }
 
 const description = `Drain Lustre OSTs: find every file with objects on a set of OSTs and move it

@@ -8,11 +8,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 	"unicode/utf8"
@@ -20,7 +22,9 @@ import (
 	"github.com/dustin/go-humanize"
 
 	"migrator/campaign"
+	"migrator/checkpoint"
 	"migrator/cmd/cli"
+	"migrator/distscan"
 	"migrator/launch"
 	"migrator/lfs"
 	"migrator/manifest"
@@ -60,6 +64,7 @@ type Cmd struct {
 
 	ShardFiles  int      `name:"shard-files" default:"100000" help:"Most files per shard (one array task per shard)."`
 	ShardBytes  cli.Size `name:"shard-bytes" default:"1T" help:"Most bytes of data per shard; a larger file gets a shard of its own."`
+	ScanTasks   int      `name:"scan-tasks" placeholder:"N" help:"Scan as N tasks: a Slurm array of N scan tasks and a seal job after it that merges their parts and submits the round (with --scheduler local, N scan processes here). 0: plan scans itself."`
 	ScanWorkers int      `name:"scan-workers" default:"8" help:"lfs find processes to run at once over subtrees of the scan paths."`
 	FindThreads int      `name:"find-threads" default:"0" help:"Threads of each lfs find (lfs find --threads, Lustre 2.17+); 0 leaves it to lfs, which on 2.17+ runs min(4 x MDTs, CPUs/2), at least 4. Ignored with a warning on older clients."`
 	Workers     int      `default:"8" help:"Concurrent lfs migrate processes in each array task."`
@@ -90,6 +95,9 @@ type Cmd struct {
 
 // Validate checks what can be checked without touching the filesystem.
 func (c *Cmd) Validate() error {
+	if c.ScanTasks < 0 || (c.ScanTasks > 0 && (c.Go || c.Update)) {
+		return fmt.Errorf("--scan-tasks %d: want a positive count of scan tasks, for a new plan only", c.ScanTasks)
+	}
 	if c.Go && c.Update {
 		return fmt.Errorf("--go and --update are separate steps: make the dry run real with --go first, then top it up with --update")
 	}
@@ -254,6 +262,9 @@ func (c *Cmd) Run(env *cli.Env) (err error) {
 			fmt.Fprintf(env.Stderr, "warning: %s\n", warn)
 		}
 		maxShards = n
+		if n > 0 && c.ScanTasks > n {
+			return cli.BadInputf("--scan-tasks %d: Slurm's MaxArraySize allows arrays of %d tasks", c.ScanTasks, n)
+		}
 	}
 	lfsPath, err := campaign.ResolveLFS(req.LFS) // run by the path checked, not looked up again
 	if err != nil {
@@ -292,9 +303,27 @@ func (c *Cmd) Run(env *cli.Env) (err error) {
 			st.Files.Load(), humanize.IBytes(uint64(st.Bytes.Load())), st.DirsListed.Load(),
 			st.UnitsDone.Load(), st.Units.Load(), progress.Rate(st.Found.Load(), el), el.Round(time.Second))
 	})
+	var dist *distscan.Plan
+	if c.ScanTasks > 0 {
+		then := distscan.ThenSubmit
+		if c.Scheduler == "local" {
+			then = distscan.ThenLocal
+		} else if c.NoSubmit || c.Emit {
+			then = distscan.ThenNoSubmit
+		}
+		dist = &distscan.Plan{Tasks: c.ScanTasks, Workers: c.ScanWorkers, Threads: threads,
+			NoPrintf: !pf.Version.HasFindPrintf(), Then: then, MaxShards: maxShards}
+	}
 	res, err := planner.Plan(ctx, client, planner.Options{Dir: dir, Request: req, Tool: env.Version,
-		Workers: c.ScanWorkers, Threads: threads, NoPrintf: !pf.Version.HasFindPrintf(), Stats: &st, MaxShards: maxShards})
+		Workers: c.ScanWorkers, Threads: threads, NoPrintf: !pf.Version.HasFindPrintf(), Stats: &st, MaxShards: maxShards,
+		Distributed: dist})
 	rep.Stop()
+	if err == nil && res.Distributed != nil {
+		if c.Scheduler != "local" {
+			return c.submitScan(ctx, env, dir, res)
+		}
+		res, err = c.localScan(ctx, env, dir, res)
+	}
 	if err != nil && ctx.Err() != nil {
 		return cli.WithCode(cli.ExitInterrupted, fmt.Errorf("interrupted during the scan; nothing was submitted; to start it over: %s", commandLine()))
 	}
@@ -304,6 +333,9 @@ func (c *Cmd) Run(env *cli.Env) (err error) {
 	idx := res.Index
 	if res.Resumed {
 		fmt.Fprintf(out, "campaign %s was already planned: %s, %s in %s\n", res.Spec.ID, progress.Plural(idx.Files, "file"), humanize.IBytes(idx.Bytes), progress.Plural(len(idx.Shards), "shard"))
+	} else if dist != nil {
+		fmt.Fprintf(out, "planned campaign %s: %s, %s in %s (distributed scan and seal %s)\n",
+			res.Spec.ID, progress.Plural(idx.Files, "file"), humanize.IBytes(idx.Bytes), progress.Plural(len(idx.Shards), "shard"), time.Since(start).Round(time.Second))
 	} else {
 		fmt.Fprintf(out, "planned campaign %s: %s, %s in %s (scan %s: %d paths found, %d hard-link duplicates left out, %d gone meanwhile)\n",
 			res.Spec.ID, progress.Plural(idx.Files, "file"), humanize.IBytes(idx.Bytes), progress.Plural(len(idx.Shards), "shard"), time.Since(start).Round(time.Second),
@@ -562,4 +594,73 @@ func printable(p string) string {
 		}
 	}
 	return p
+}
+
+// submitScan submits the scan array of a distributed plan and its seal job, which goes on
+// where plan stops. Run again before the seal has written the index, plan submits them
+// again: the claims make a second array's tasks skip what the first one scanned.
+func (c *Cmd) submitScan(ctx context.Context, env *cli.Env, dir campaign.Dir, res *planner.Result) error {
+	round := launch.Round{Dir: dir, Spec: res.Spec, Exe: env.Exe, Version: env.Version, By: "plan --scan-tasks"}
+	scripts, err := launch.WriteScanScripts(round, res.Distributed.Tasks, distscan.Root(dir))
+	if err != nil {
+		return err
+	}
+	p := res.Distributed
+	if c.Emit || c.NoSubmit {
+		// The scan itself must run before there is anything to submit: it is submitted,
+		// and the seal writes the round's scripts and stops.
+		fmt.Fprintf(env.Stderr, "the seal job will write the round's job scripts and not submit them\n")
+	}
+	scanID, sealID, err := launch.SubmitScan(ctx, slurm.New(), scripts)
+	if err != nil {
+		return fmt.Errorf("%w (rerun migrator plan with the same options to submit the scan)", err)
+	}
+	fmt.Fprintf(env.Stderr, "distributed scan of campaign %s: %d units; submitted scan array %s (%d tasks) and seal job %s (afterany:%s), which merges the parts and %s\n",
+		res.Spec.ID, len(p.Units), scanID, p.Tasks, sealID, scanID, map[bool]string{true: "submits the round", false: "writes the round's scripts"}[p.Then == distscan.ThenSubmit])
+	fmt.Fprintln(env.Stdout, scanID)
+	return nil
+}
+
+// localScan runs the N scan tasks of a distributed plan here, as processes of their own
+// ("migrator scan-task", logs in logs/scan-local-K.out), then seals the scan.
+func (c *Cmd) localScan(ctx context.Context, env *cli.Env, dir campaign.Dir, res *planner.Result) (*planner.Result, error) {
+	p := res.Distributed
+	start := time.Now()
+	if err := os.MkdirAll(dir.Logs(), 0o700); err != nil {
+		return nil, err
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, p.Tasks)
+	for k := 0; k < p.Tasks; k++ {
+		log, err := os.OpenFile(filepath.Join(dir.Logs(), fmt.Sprintf("scan-local-%d.out", k)), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+		if err != nil {
+			return nil, err
+		}
+		cmd := exec.CommandContext(ctx, env.Exe, "scan-task", dir.Root, "--task", strconv.Itoa(k))
+		cmd.Stdout, cmd.Stderr = log, log
+		wg.Add(1)
+		go func(k int) {
+			defer wg.Done()
+			defer log.Close()
+			if err := cmd.Run(); err != nil {
+				errs[k] = err
+			}
+		}(k)
+	}
+	wg.Wait()
+	for k, err := range errs {
+		if err != nil { // the seal scans what it left
+			fmt.Fprintf(env.Stderr, "warning: scan task %d: %v (see %s)\n", k, err, filepath.Join(dir.Logs(), fmt.Sprintf("scan-local-%d.out", k)))
+		}
+	}
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	sres, err := planner.Seal(ctx, lfs.New(res.Spec.LFS), dir, checkpoint.CurrentHolder(env.Getenv))
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(env.Stderr, "distributed scan: %d tasks over %d units in %s; the seal scanned %d units itself and left out %d hard-link duplicates across parts\n",
+		p.Tasks, len(p.Units), time.Since(start).Round(time.Millisecond), sres.Task.Scanned, sres.Merge.HardLinks)
+	return &sres.Result, nil
 }
