@@ -232,6 +232,11 @@ func (c *Cmd) Run(env *cli.Env) (err error) {
 		if ch := planner.Changes(spec.Request, req); len(ch) > 0 {
 			return badInput(planner.RefuseChanges(dir, spec, ch))
 		}
+		// Its records before anything else is asked (Slurm, the filesystem): a damaged
+		// submissions.jsonl is the first thing to say, with or without Slurm.
+		if _, err := dir.Submissions(); err != nil {
+			return cli.BadInput(err)
+		}
 	}
 	// Render the job scripts from the request first: an option a script cannot carry, or
 	// a broken --template-dir, is bad input to refuse before anything is written.
