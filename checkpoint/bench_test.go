@@ -132,7 +132,7 @@ func BenchmarkLockCheck(b *testing.B) {
 // files: 100 attempt records and one fsync. Run it on the filesystem that holds campaigns
 // (-test.benchdir is not a flag: set TMPDIR).
 func BenchmarkAttemptBatchSync(b *testing.B) {
-	w, _, err := OpenWriter(filepath.Join(b.TempDir(), "log"), Header{Campaign: "bench", Entries: 1 << 40}, WriterOptions{}, Visitor{})
+	w, _, err := OpenWriter(filepath.Join(b.TempDir(), "log"), Header{Campaign: "bench", Entries: 1 << 40, ShardSHA256: shaA}, WriterOptions{}, Visitor{})
 	if err != nil {
 		b.Fatal(err)
 	}
