@@ -44,6 +44,11 @@ go vet ./...
 # Everything, with the race detector on (the packages with goroutines are most of them).
 MIGRATOR_REQUIRE_CLUSTER=$cluster_req go test -race -count=1 -timeout 20m ./...
 
+# Every Go benchmark once (one iteration each): make bench must not be the first to find
+# that one no longer runs.
+go test -run '^$' -bench . -benchtime 1x ./... >/dev/null
+echo "test: every Go benchmark runs"
+
 # Everything again as on a newcomer's machine, without Slurm: its commands hidden in a
 # private mount namespace (ci/noslurm.sh), SLURM_CONF unset. The Slurm tests must skip
 # (internal/slurmtest's TestRequireSkipsWithoutSlurm checks that they do) and the rest
