@@ -46,7 +46,10 @@ MIGRATOR_REQUIRE_CLUSTER=$cluster_req go test -race -count=1 -timeout 20m ./...
 
 # Every Go benchmark once (one iteration each): make bench must not be the first to find
 # that one no longer runs.
-go test -run '^$' -bench . -benchtime 1x ./... >/dev/null
+if ! out=$(go test -run '^$' -bench . -benchtime 1x ./... 2>&1); then
+	printf '%s\n' "$out" >&2
+	exit 1
+fi
 echo "test: every Go benchmark runs"
 
 # Everything again as on a newcomer's machine, without Slurm: its commands hidden in a
