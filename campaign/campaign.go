@@ -6,7 +6,6 @@ package campaign
 import (
 	"bytes"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -68,12 +67,7 @@ func (s *Spec) UnmarshalJSON(data []byte) error {
 // encoding with the SHA256 field empty).
 func (s Spec) Checksum() (string, error) {
 	s.SHA256 = ""
-	data, err := json.Marshal(s)
-	if err != nil {
-		return "", err
-	}
-	sum := sha256.Sum256(data)
-	return hex.EncodeToString(sum[:]), nil
+	return durable.JSONSum(s)
 }
 
 // Request is everything plan was told. Selection, Target, Work and LFS define the campaign:
@@ -573,12 +567,7 @@ type Submission struct {
 // checksum returns the SHA-256 (hex) of the record's canonical form.
 func (s Submission) checksum() (string, error) {
 	s.SHA256 = ""
-	data, err := json.Marshal(s)
-	if err != nil {
-		return "", err
-	}
-	sum := sha256.Sum256(data)
-	return hex.EncodeToString(sum[:]), nil
+	return durable.JSONSum(s)
 }
 
 // RoundUnrecorded is the Round of a job that squeue shows but no submission records yet:

@@ -19,9 +19,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -75,12 +73,7 @@ type Unit struct {
 
 func (p Plan) checksum() (string, error) {
 	p.SHA256 = ""
-	data, err := json.Marshal(p)
-	if err != nil {
-		return "", err
-	}
-	sum := sha256.Sum256(data)
-	return hex.EncodeToString(sum[:]), nil
+	return durable.JSONSum(p)
 }
 
 // Layout of a distributed scan in the campaign directory.

@@ -45,12 +45,7 @@ type Index struct {
 // checksum returns the SHA-256 (hex) of the index's canonical form.
 func (idx Index) checksum() (string, error) {
 	idx.SHA256 = ""
-	data, err := json.Marshal(idx)
-	if err != nil {
-		return "", err
-	}
-	sum := sha256.Sum256(data)
-	return hex.EncodeToString(sum[:]), nil
+	return durable.JSONSum(idx)
 }
 
 // Limits of what an index may claim, checked before anything is allocated from it: a

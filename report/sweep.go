@@ -1,8 +1,6 @@
 package report
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -78,12 +76,7 @@ type Sweep struct {
 // checksum returns the SHA-256 (hex) of the sweep's canonical form.
 func (s Sweep) checksum() (string, error) {
 	s.SHA256 = ""
-	data, err := json.Marshal(s)
-	if err != nil {
-		return "", err
-	}
-	sum := sha256.Sum256(data)
-	return hex.EncodeToString(sum[:]), nil
+	return durable.JSONSum(s)
 }
 
 // MaxSweepExamples bounds Sweep.Examples.
