@@ -9,6 +9,7 @@
 package fidindex
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/binary"
 	"errors"
@@ -16,6 +17,8 @@ import (
 	"hash/crc32"
 	"io"
 	"os"
+	"path/filepath"
+	"sort"
 
 	"migrator/durable"
 	"migrator/lfs"
@@ -24,12 +27,17 @@ import (
 // Magic starts every index file; Version is the format this package writes and reads.
 const (
 	Magic   = "MGRFIDX1"
-	Version = 1
+	Version = 2
 	// RecordSize is the bytes of one record: FID (sequence, object id, version), shard,
 	// entry index, all big-endian so that byte order is FID order.
 	RecordSize = 28
 	// BlockRecords is the records of one block (the last may hold fewer).
 	BlockRecords = 256
+	// KeySize is the bytes of a record's key (its FID), and of a fence: the key of a
+	// block's last record.
+	KeySize = 16
+	// FenceKeys is the fences of one fence block (the last may hold fewer).
+	FenceKeys = 256
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -83,19 +91,34 @@ func encodeHeader(h Header) []byte {
 
 // Write writes an index at path (durably: temporary name, fsync, rename). next yields the
 // records in ascending byte order (io.EOF at the end); h.Count must be their number.
+//
+// The fences (each block's last key) are spooled to an unnamed file beside path while
+// the blocks are written, then appended: memory stays one block and one fence block
+// whatever the count.
 func Write(path string, h Header, next func() ([]byte, error)) error {
 	f, err := durable.Create(path, 0o600)
 	if err != nil {
 		return err
 	}
+	spool, err := os.CreateTemp(filepath.Dir(path), ".fences-")
+	if err != nil {
+		f.Abort()
+		return err
+	}
+	os.Remove(spool.Name())
+	defer spool.Close()
 	if _, err := f.Write(encodeHeader(h)); err != nil {
 		f.Abort()
 		return err
 	}
 	block := make([]byte, 0, BlockRecords*RecordSize+4)
+	fences := newBlockWriter(spool, FenceKeys*KeySize)
 	flush := func() error {
 		if len(block) == 0 {
 			return nil
+		}
+		if err := fences.add(block[len(block)-RecordSize : len(block)-RecordSize+KeySize]); err != nil {
+			return err
 		}
 		block = binary.LittleEndian.AppendUint32(block, crc32.Checksum(block, castagnoli))
 		_, err := f.Write(block)
@@ -135,10 +158,55 @@ func Write(path string, h Header, next func() ([]byte, error)) error {
 		f.Abort()
 		return err
 	}
+	if err := fences.flush(); err != nil {
+		f.Abort()
+		return err
+	}
+	if _, err := spool.Seek(0, io.SeekStart); err != nil {
+		f.Abort()
+		return err
+	}
+	if _, err := io.Copy(f, spool); err != nil {
+		f.Abort()
+		return err
+	}
 	return f.Commit()
 }
 
-// Reader looks FIDs up in an index file.
+// blockWriter cuts what it is given into blocks of size bytes, each followed by its CRC.
+type blockWriter struct {
+	w   io.Writer
+	buf []byte
+}
+
+func newBlockWriter(w io.Writer, size int) *blockWriter {
+	return &blockWriter{w: w, buf: make([]byte, 0, size+4)}
+}
+
+func (b *blockWriter) add(p []byte) error {
+	b.buf = append(b.buf, p...)
+	if len(b.buf) == cap(b.buf)-4 {
+		return b.flush()
+	}
+	return nil
+}
+
+func (b *blockWriter) flush() error {
+	if len(b.buf) == 0 {
+		return nil
+	}
+	b.buf = binary.LittleEndian.AppendUint32(b.buf, crc32.Checksum(b.buf, castagnoli))
+	_, err := b.w.Write(b.buf)
+	b.buf = b.buf[:0]
+	if err != nil {
+		return fmt.Errorf("fidindex: fence spool: %w", err)
+	}
+	return nil
+}
+
+// Reader looks FIDs up in an index file: the fences of the fence blocks (the root, 16
+// bytes per 65,536 records) in memory, a bounded cache of fence blocks, and one data block
+// read per lookup.
 type Reader struct {
 	f       *os.File
 	path    string
@@ -148,7 +216,16 @@ type Reader struct {
 	buf     []byte
 	cached  int64 // block in buf, -1 if none
 	records []byte
+	// The fence section: fenceBlocks blocks of up to FenceKeys keys from fenceStart.
+	fenceStart, fenceBlocks int64
+	root                    []byte           // the last key of each fence block
+	fences                  map[int64][]byte // fence blocks read (checked), at most maxFences
+	maxFences               int
 }
+
+// fenceCache is how many fence blocks a Reader keeps (4 MiB: the fences of 2.7×10^8
+// records).
+const fenceCache = 1024
 
 // Open opens an index and checks its header and size. It does not read the blocks: each
 // is checked by its CRC when a lookup reads it.
@@ -157,7 +234,7 @@ func Open(path string) (*Reader, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Reader{f: f, path: path, cached: -1}
+	r := &Reader{f: f, path: path, cached: -1, maxFences: fenceCache}
 	if err := r.readHeader(); err != nil {
 		f.Close()
 		return nil, err
@@ -209,6 +286,10 @@ func (r *Reader) readHeader() error {
 		return r.corrupt(16, "header body is short")
 	}
 	r.start = int64(16 + hlen + 4)
+	// Sizes in uint64 with bounds: a damaged count must be refused, not overflow.
+	if r.h.Count > 1<<50 {
+		return r.corrupt(16, "%d records", r.h.Count)
+	}
 	full := int64(r.h.Count / BlockRecords)
 	tail := int64(r.h.Count % BlockRecords)
 	size := r.start + full*(BlockRecords*RecordSize+4)
@@ -217,6 +298,9 @@ func (r *Reader) readHeader() error {
 		size += tail*RecordSize + 4
 		r.blocks++
 	}
+	r.fenceStart = size
+	r.fenceBlocks = (r.blocks + FenceKeys - 1) / FenceKeys
+	size += r.blocks*KeySize + r.fenceBlocks*4
 	st, err := r.f.Stat()
 	if err != nil {
 		return err
@@ -224,7 +308,83 @@ func (r *Reader) readHeader() error {
 	if st.Size() != size {
 		return r.corrupt(st.Size(), "%d bytes, %d records need %d", st.Size(), r.h.Count, size)
 	}
+	return r.readRoot()
+}
+
+// fenceBlockSize is the bytes of fence block j, its CRC included.
+func (r *Reader) fenceBlockSize(j int64) int64 {
+	n := int64(FenceKeys)
+	if j == r.fenceBlocks-1 && r.blocks%FenceKeys != 0 {
+		n = r.blocks % FenceKeys
+	}
+	return n*KeySize + 4
+}
+
+// readRoot reads the fence section once, checking each fence block and that the fences
+// ascend, and keeps the last fence of each block.
+func (r *Reader) readRoot() error {
+	br := bufio.NewReaderSize(io.NewSectionReader(r.f, r.fenceStart, 1<<62), 1<<16)
+	r.root = make([]byte, 0, r.fenceBlocks*KeySize)
+	buf := make([]byte, FenceKeys*KeySize+4)
+	off := r.fenceStart
+	var prev []byte
+	for j := int64(0); j < r.fenceBlocks; j++ {
+		b := buf[:r.fenceBlockSize(j)]
+		if _, err := io.ReadFull(br, b); err != nil {
+			return r.corrupt(off, "fence block %d: %v", j, err)
+		}
+		keys, err := r.checkFenceBlock(j, b, off)
+		if err != nil {
+			return err
+		}
+		if prev != nil && bytes.Compare(prev, keys[:KeySize]) > 0 {
+			return r.corrupt(off, "fence block %d is out of order", j)
+		}
+		prev = keys[len(keys)-KeySize:]
+		r.root = append(r.root, prev...)
+		prev = r.root[len(r.root)-KeySize:]
+		off += int64(len(b))
+	}
+	r.fences = map[int64][]byte{}
 	return nil
+}
+
+// checkFenceBlock checks fence block j (read at off, CRC included) and returns its keys.
+func (r *Reader) checkFenceBlock(j int64, b []byte, off int64) ([]byte, error) {
+	keys := b[:len(b)-4]
+	if crc32.Checksum(keys, castagnoli) != binary.LittleEndian.Uint32(b[len(keys):]) {
+		return nil, r.corrupt(off, "fence block %d checksum mismatch", j)
+	}
+	for i := KeySize; i < len(keys); i += KeySize {
+		if bytes.Compare(keys[i-KeySize:i], keys[i:i+KeySize]) > 0 {
+			return nil, r.corrupt(off, "fence block %d is out of order", j)
+		}
+	}
+	return keys, nil
+}
+
+// fenceBlock returns the keys of fence block j, from the cache or read and checked.
+func (r *Reader) fenceBlock(j int64) ([]byte, error) {
+	if keys, ok := r.fences[j]; ok {
+		return keys, nil
+	}
+	off := r.fenceStart + j*(FenceKeys*KeySize+4)
+	b := make([]byte, r.fenceBlockSize(j))
+	if _, err := r.f.ReadAt(b, off); err != nil {
+		return nil, r.corrupt(off, "fence block %d: %v", j, err)
+	}
+	keys, err := r.checkFenceBlock(j, b, off)
+	if err != nil {
+		return nil, err
+	}
+	if len(r.fences) >= r.maxFences {
+		for k := range r.fences { // any one: map order is as good as any here
+			delete(r.fences, k)
+			break
+		}
+	}
+	r.fences[j] = keys
+	return keys, nil
 }
 
 // Header returns what the index covers.
@@ -260,32 +420,43 @@ func (r *Reader) block(k int64) ([]byte, error) {
 	return recs, nil
 }
 
-// Lookup returns where fid is in the round (nothing if it is not): a binary search over
-// the blocks, reading about log2(blocks) of them. Not safe for concurrent use.
+// Lookup returns where fid is in the round (nothing if it is not): the root (in memory)
+// names the fence block, the fence block names the data block, and the records are read
+// from there on while they hold fid. Not safe for concurrent use.
 func (r *Reader) Lookup(fid lfs.FID) ([]Loc, error) {
-	key := Record(fid, Loc{})[:16]
-	// The first block whose last record's FID is >= fid.
-	lo, hi := int64(0), r.blocks
-	for lo < hi {
-		mid := (lo + hi) / 2
-		recs, err := r.block(mid)
-		if err != nil {
-			return nil, err
-		}
-		if bytes.Compare(recs[len(recs)-RecordSize:len(recs)-RecordSize+16], key) < 0 {
-			lo = mid + 1
-		} else {
-			hi = mid
-		}
+	key := Record(fid, Loc{})[:KeySize]
+	// The first fence block, then the first block, whose last key is >= key.
+	j := int64(sort.Search(int(r.fenceBlocks), func(i int) bool {
+		return bytes.Compare(r.root[i*KeySize:(i+1)*KeySize], key) >= 0
+	}))
+	if j == r.fenceBlocks {
+		return nil, nil
 	}
+	keys, err := r.fenceBlock(j)
+	if err != nil {
+		return nil, err
+	}
+	i := sort.Search(len(keys)/KeySize, func(i int) bool {
+		return bytes.Compare(keys[i*KeySize:(i+1)*KeySize], key) >= 0
+	})
+	first := j*FenceKeys + int64(i)
 	var out []Loc
-	for k := lo; k < r.blocks; k++ {
+	for k := first; k < r.blocks; k++ {
 		recs, err := r.block(k)
 		if err != nil {
 			return nil, err
 		}
-		for off := 0; off < len(recs); off += RecordSize {
-			switch c := bytes.Compare(recs[off:off+16], key); {
+		if k == first && !bytes.Equal(recs[len(recs)-RecordSize:len(recs)-RecordSize+KeySize], keys[i*KeySize:(i+1)*KeySize]) {
+			return nil, r.corrupt(r.start+k*(BlockRecords*RecordSize+4), "block %d does not end with its fence", k)
+		}
+		from := 0
+		if k == first { // the first record >= key: the block holds one, its last
+			from = sort.Search(len(recs)/RecordSize, func(i int) bool {
+				return bytes.Compare(recs[i*RecordSize:i*RecordSize+KeySize], key) >= 0
+			}) * RecordSize
+		}
+		for off := from; off < len(recs); off += RecordSize {
+			switch c := bytes.Compare(recs[off:off+KeySize], key); {
 			case c < 0:
 				continue
 			case c > 0:

@@ -63,6 +63,49 @@ func TestLookup(t *testing.T) {
 	}
 }
 
+// Lookups across fence blocks, with a FID's records spanning block and fence-block
+// boundaries, and with a fence cache smaller than the fence blocks.
+func TestLookupAcrossFences(t *testing.T) {
+	const dup = 3 // 256 is no multiple of 3: runs of a FID cross block boundaries
+	n := BlockRecords*FenceKeys*2 + 5*BlockRecords + 1
+	path := filepath.Join(t.TempDir(), "x.idx")
+	i := 0
+	err := Write(path, Header{Count: uint64(n)}, func() ([]byte, error) {
+		if i == n {
+			return nil, io.EOF
+		}
+		rec := Record(lfs.FID{Seq: 0x200000400 + uint64(i/dup)/1000, Oid: uint32(i / dup * 2)}, Loc{Index: uint64(i)})
+		i++
+		return rec, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	r.maxFences = 2
+	for f := 0; f*dup < n; f++ {
+		seq := 0x200000400 + uint64(f)/1000
+		got, err := r.Lookup(lfs.FID{Seq: seq, Oid: uint32(f * 2)})
+		var want []Loc
+		for j := f * dup; j < min(n, f*dup+dup); j++ {
+			want = append(want, Loc{Index: uint64(j)})
+		}
+		if err != nil || !cmp.Equal(got, want) {
+			t.Fatalf("FID %d: %v %v, want %v", f, got, err, want)
+		}
+		if got, err := r.Lookup(lfs.FID{Seq: seq, Oid: uint32(f*2 + 1)}); err != nil || len(got) != 0 {
+			t.Fatalf("absent FID after %d: %v %v", f, got, err)
+		}
+		if len(r.fences) > 2 {
+			t.Fatalf("%d fence blocks cached, at most 2", len(r.fences))
+		}
+	}
+}
+
 // Every damage is an error naming the file, never a wrong answer.
 func TestDamage(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "x.idx")

@@ -60,7 +60,8 @@ func TestRoundIndexes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw[len(raw)-10] ^= 0xff
+	good := append([]byte(nil), raw...)
+	raw[len(raw)/2] ^= 0xff // in a data block (the fences are the last 0.2%)
 	if err := os.WriteFile(IndexPath(d, 0), raw, 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -74,6 +75,18 @@ func TestRoundIndexes(t *testing.T) {
 		if err != nil || !cmp.Equal(ls, want) {
 			t.Fatalf("entry %d in a damaged index: %v %v, want %v", i, ls, err, want)
 		}
+	}
+	closeRounds(rs)
+	// A damaged fence is found when the index is opened: rebuilt there.
+	good[len(good)-10] ^= 0xff
+	if err := os.WriteFile(IndexPath(d, 0), good, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if rs, built, err = openRounds(d, spec, t.TempDir(), 0); err != nil || built != 1 {
+		t.Fatalf("open of an index with a damaged fence: built %d, %v", built, err)
+	}
+	if ls, _, err := rs[0].lookup(lfs.FID{Seq: 0x200000400, Oid: 1}); err != nil || len(ls) != 1 {
+		t.Fatalf("lookup after the rebuild: %v %v", ls, err)
 	}
 	closeRounds(rs)
 	// A build killed long ago left its temporary file (it may be gigabytes): the next
