@@ -440,6 +440,25 @@ func (r *Reader) Lookup(fid lfs.FID) ([]Loc, error) {
 		return bytes.Compare(keys[i*KeySize:(i+1)*KeySize], key) >= 0
 	})
 	first := j*FenceKeys + int64(i)
+	// The fence below (block first-1's) is the other bound of the answer: a fence lower
+	// than its block's last key would send a lookup of that key past its records. Its
+	// block must end with it (16 bytes, read just before block first).
+	if first > 0 {
+		var below []byte
+		if i > 0 {
+			below = keys[(i-1)*KeySize : i*KeySize]
+		} else {
+			below = r.root[(j-1)*KeySize : j*KeySize]
+		}
+		last := make([]byte, KeySize)
+		off := r.start + first*(BlockRecords*RecordSize+4) - 4 - RecordSize
+		if _, err := r.f.ReadAt(last, off); err != nil {
+			return nil, r.corrupt(off, "block %d: %v", first-1, err)
+		}
+		if !bytes.Equal(last, below) {
+			return nil, r.corrupt(off, "block %d does not end with its fence", first-1)
+		}
+	}
 	var out []Loc
 	for k := first; k < r.blocks; k++ {
 		recs, err := r.block(k)
