@@ -130,3 +130,20 @@ func TestReviewLoweredFence(t *testing.T) {
 		t.Fatalf("lookup of block 1's last record: %v %v, want it or ErrCorrupt", got, err)
 	}
 }
+
+// A header with a valid CRC whose campaign length is 2^64-1: ErrCorrupt, not a panic.
+func TestReviewHugeCampaignLength(t *testing.T) {
+	var body []byte
+	body = binary.AppendUvarint(body, ^uint64(0))
+	body = append(body, make([]byte, 64)...)
+	b := []byte(Magic)
+	b = binary.LittleEndian.AppendUint32(b, Version)
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(body)))
+	b = append(b, body...)
+	b = binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+	path := filepath.Join(t.TempDir(), "x.idx")
+	os.WriteFile(path, b, 0o600)
+	if _, err := Open(path); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("Open: %v, want ErrCorrupt", err)
+	}
+}
