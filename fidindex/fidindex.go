@@ -271,7 +271,7 @@ func (r *Reader) readHeader() error {
 	}
 	body := rest[:hlen]
 	n, k := binary.Uvarint(body)
-	if k <= 0 || uint64(len(body)-k) < n+32 {
+	if k <= 0 || n > uint64(len(body)-k) || uint64(len(body)-k)-n < 32 { // no n+32: it may wrap
 		return r.corrupt(16, "header body is short")
 	}
 	r.h.Campaign = string(body[k : k+int(n)])
