@@ -147,3 +147,32 @@ func TestReviewHugeCampaignLength(t *testing.T) {
 		t.Fatalf("Open: %v, want ErrCorrupt", err)
 	}
 }
+
+// A crafted block, CRC valid and ending with its fence, whose records are out of order:
+// no lookup of its records may answer "absent".
+func TestReviewUnsortedBlock(t *testing.T) {
+	n := BlockRecords * 4
+	fid := func(i int) lfs.FID { return lfs.FID{Seq: 0x200000400, Oid: uint32(i * 2)} }
+	path := filepath.Join(t.TempDir(), "x.idx")
+	h := writeN(t, path, n, fid)
+	l := layoutOf(h)
+	b, _ := os.ReadFile(path)
+	blk := b[l.blockOff(1):]
+	a, c := blk[10*RecordSize:11*RecordSize], blk[200*RecordSize:201*RecordSize]
+	tmp := append([]byte(nil), a...)
+	copy(a, c)
+	copy(c, tmp)
+	recrc(b, l.blockOff(1), BlockRecords*RecordSize)
+	os.WriteFile(path, b, 0o600)
+	r, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for i := BlockRecords; i < 2*BlockRecords; i++ {
+		got, err := r.Lookup(fid(i))
+		if !errors.Is(err, ErrCorrupt) && !cmp.Equal(got, []Loc{{Index: uint64(i)}}) {
+			t.Fatalf("lookup of record %d: %v %v, want it or ErrCorrupt", i, got, err)
+		}
+	}
+}
