@@ -416,6 +416,13 @@ func (r *Reader) block(k int64) ([]byte, error) {
 		r.cached = -1
 		return nil, r.corrupt(off, "block %d checksum mismatch", k)
 	}
+	// A lookup searches the block: its records must ascend (a CRC does not say so).
+	for i := RecordSize; i < len(recs); i += RecordSize {
+		if bytes.Compare(recs[i-RecordSize:i], recs[i:i+RecordSize]) > 0 {
+			r.cached = -1
+			return nil, r.corrupt(off, "block %d is out of order", k)
+		}
+	}
 	r.cached, r.records = k, recs
 	return recs, nil
 }
