@@ -176,3 +176,33 @@ func TestReviewUnsortedBlock(t *testing.T) {
 		}
 	}
 }
+
+// A fence block rewritten in place after Open (CRC valid, in order, but its last fence no
+// longer the one Open kept): ErrCorrupt, not a panic.
+func TestReviewFenceBlockChangedAfterOpen(t *testing.T) {
+	n := BlockRecords * 4
+	fid := func(i int) lfs.FID { return lfs.FID{Seq: 0x200000400, Oid: uint32(i * 2)} }
+	path := filepath.Join(t.TempDir(), "x.idx")
+	h := writeN(t, path, n, fid)
+	l := layoutOf(h)
+	r, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	b, _ := os.ReadFile(path)
+	for k := int64(1); k < l.blocks; k++ {
+		copy(b[l.fenceOff(k):], b[l.fenceOff(0):l.fenceOff(0)+KeySize])
+	}
+	recrc(b, l.fenceStart, l.blocks*KeySize)
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteAt(b[l.fenceStart:], l.fenceStart)
+	f.Close()
+	got, err := r.Lookup(fid(n - 1))
+	if !errors.Is(err, ErrCorrupt) && !cmp.Equal(got, []Loc{{Index: uint64(n - 1)}}) {
+		t.Fatalf("lookup: %v %v, want it or ErrCorrupt", got, err)
+	}
+}
