@@ -1,6 +1,8 @@
 package sweep
 
 import (
+	"encoding/binary"
+	"hash/crc32"
 	"os"
 	"path/filepath"
 	"testing"
@@ -110,5 +112,22 @@ func TestRoundIndexes(t *testing.T) {
 	}
 	if _, err := os.Stat(fresh); err != nil {
 		t.Errorf("a temporary index being written was removed: %v", err)
+	}
+	// A version-1 index left by the previous release (header CRC valid): rebuilt, and the
+	// rebuilt one is version 2 and answers.
+	v1, _ := os.ReadFile(IndexPath(d, 0))
+	binary.LittleEndian.PutUint32(v1[8:], 1)
+	hend := 16 + int(binary.LittleEndian.Uint32(v1[12:]))
+	binary.LittleEndian.PutUint32(v1[hend:], crc32.Checksum(v1[:hend], crc32.MakeTable(crc32.Castagnoli)))
+	os.WriteFile(IndexPath(d, 0), v1, 0o600)
+	if rs, built, err = openRounds(d, spec, t.TempDir(), 0); err != nil || built != 1 {
+		t.Fatalf("a version-1 index: built %d, %v", built, err)
+	}
+	if ls, _, err := rs[0].lookup(lfs.FID{Seq: 0x200000400, Oid: 1}); err != nil || len(ls) != 1 {
+		t.Fatalf("lookup after rebuilding a version-1 index: %v %v", ls, err)
+	}
+	closeRounds(rs)
+	if raw, _ := os.ReadFile(IndexPath(d, 0)); binary.LittleEndian.Uint32(raw[8:]) != fidindex.Version {
+		t.Errorf("the rebuilt index is version %d", binary.LittleEndian.Uint32(raw[8:]))
 	}
 }
