@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -8,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -226,4 +228,191 @@ func TestDistributedScanOnSlurm(t *testing.T) {
 		t.Errorf("after a distributed plan on Slurm: %+v", st.Files)
 	}
 	e.mustRun(0, "verify", e.camp)
+}
+
+// partInodes are the inode numbers of the published parts: a unit scanned again gets a
+// new part directory, so a changed or new number for a unit that was done means it was.
+func partInodes(t *testing.T, d campaign.Dir, units int) map[int]uint64 {
+	out := map[int]uint64{}
+	for k := 0; k < units; k++ {
+		if st, err := os.Stat(distscan.PartDir(d, k)); err == nil && distscan.Done(d, k) {
+			out[k] = st.Sys().(*syscall.Stat_t).Ino
+		}
+	}
+	return out
+}
+
+// On Slurm, a distributed scan is a part of the campaign like any round: plan --scan-tasks
+// records its scan array and seal job, status shows how far the scan is, pause holds it
+// (--now stops its running tasks), throttle and resume act on it, cancel stops it and says
+// how to go on, and that advice (migrator retry) continues the scan without scanning a
+// finished unit again; the campaign then drains with the entries of a single-node plan.
+func TestDistributedScanControlOnSlurm(t *testing.T) {
+	c := requireSlurm(t)
+	e := newEnv(t)
+	e.mktree(lfssim.TreeOptions{Files: 2000, Seed: 29, HostileEvery: 9, LinkEvery: 17})
+	before := e.snapshot()
+	sel := e.selected(before)
+	single := e.camp
+	e.mustRun(0, e.planArgs("--scheduler", "local", "--no-submit")...)
+	ref := e.manifests(0)
+
+	// Every lfs find takes 4 s: a scan slow enough to steer.
+	e.simEnv = append(e.simEnv, "LFS_SIM_FIND_LATENCY=4s")
+	e.camp = filepath.Join(e.root, "distributed")
+	d := campaign.Dir{Root: e.camp}
+	r := e.mustRun(0, e.planArgs("--scan-tasks", "2", "--scan-workers", "1", "--shard-files", "250", "--time", "10")...)
+	scanID := strings.TrimSpace(r.stdout)
+	if !strings.Contains(r.stderr, "migrator status") {
+		t.Errorf("plan --scan-tasks does not say how to watch the scan:\n%s", r.stderr)
+	}
+	subs, err := d.Submissions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	var sealID string
+	for _, s := range subs {
+		kinds = append(kinds, s.Kind)
+		if s.Kind == campaign.KindSeal {
+			sealID = s.JobID
+			if s.Depend != "afterany:"+scanID {
+				t.Errorf("seal job recorded with dependency %q, want afterany:%s", s.Depend, scanID)
+			}
+		}
+	}
+	if diff := cmp.Diff([]string{"scan", "seal"}, kinds); diff != "" || subs[0].JobID != scanID || subs[0].Shards != 2 {
+		t.Fatalf("submissions.jsonl after plan --scan-tasks (-want +got kinds):\n%s%+v", diff, subs)
+	}
+	p, err := distscan.ReadPlan(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	units := len(p.Units)
+	if units < 4 {
+		t.Fatalf("%d units: too few to stop the scan halfway: %+v", units, p.Units)
+	}
+	t.Logf("%d units, scan array %s, seal job %s", units, scanID, sealID)
+
+	// status sees the scan and its jobs.
+	waitFor(t, "no unit being scanned", func() bool {
+		pr, _ := distscan.ReadProgress(d)
+		return pr.Scanning > 0
+	})
+	r = e.mustRun(0, "status", e.camp)
+	for _, want := range []string{"scanning: ", " of " + fmt.Sprint(units) + " units done", "seal job " + sealID + " waiting for the scan",
+		"scan job " + scanID + " (round 0): 2 running"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("status during the scan lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	var v struct {
+		Scan *distscan.Progress `json:"scan"`
+		Jobs []struct {
+			JobID, Kind string
+		} `json:"jobs"`
+	}
+	if err := json.Unmarshal([]byte(e.mustRun(0, "status", e.camp, "--json").stdout), &v); err != nil {
+		t.Fatal(err)
+	}
+	if v.Scan == nil || v.Scan.Units != units || v.Scan.Sealed || len(v.Jobs) != 2 {
+		t.Errorf("status --json during the scan: scan %+v, jobs %+v", v.Scan, v.Jobs)
+	}
+
+	// throttle acts on the scan array.
+	r = e.mustRun(0, "throttle", e.camp, "1")
+	if !strings.Contains(r.stdout, "JobId="+scanID+" ArrayTaskThrottle=1") {
+		t.Errorf("throttle during the scan:\n%s", r.stdout)
+	}
+	// pause --now: the running scan tasks are requeued held, the seal held; nothing scans.
+	r = e.mustRun(0, "pause", e.camp, "--now")
+	for _, want := range []string{"scontrol hold " + scanID, "scontrol requeuehold " + scanID, "scontrol hold " + sealID} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("pause --now during the scan lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	waitFor(t, "scan tasks still running after pause --now", func() bool {
+		tasks, _ := c.Tasks(context.Background(), scanID)
+		return running(tasks) == 0
+	})
+	waitFor(t, "units still claimed after pause --now", func() bool {
+		pr, _ := distscan.ReadProgress(d)
+		return pr.Scanning == 0
+	})
+	paused, _ := distscan.ReadProgress(d)
+	time.Sleep(3 * time.Second)
+	if pr, _ := distscan.ReadProgress(d); pr.Done != paused.Done {
+		t.Errorf("units were scanned while paused: %d done, then %d", paused.Done, pr.Done)
+	}
+	r = e.mustRun(0, "status", e.camp)
+	if !strings.Contains(r.stdout, "seal job "+sealID+" held") || !strings.Contains(r.stdout, "held") {
+		t.Errorf("status while paused:\n%s", r.stdout)
+	}
+	// resume, let a unit or two finish, then cancel halfway.
+	r = e.mustRun(0, "resume", e.camp)
+	if !strings.Contains(r.stdout, "scontrol release "+scanID) || !strings.Contains(r.stdout, "scontrol release "+sealID) {
+		t.Errorf("resume during the scan:\n%s", r.stdout)
+	}
+	waitFor(t, "no unit scanned after resume", func() bool {
+		pr, _ := distscan.ReadProgress(d)
+		return pr.Done > paused.Done
+	})
+	r = e.mustRun(0, "cancel", e.camp)
+	advice := "migrator retry " + e.camp
+	if !strings.Contains(r.stdout, "scancel "+scanID+" "+sealID) || !strings.Contains(r.stdout, advice) {
+		t.Errorf("cancel during the scan:\n%s", r.stdout)
+	}
+	slurmtest.Wait(t, c, time.Minute, scanID, sealID)
+	waitFor(t, "units still claimed after cancel", func() bool {
+		pr, _ := distscan.ReadProgress(d)
+		return pr.Scanning == 0
+	})
+	stopped, _ := distscan.ReadProgress(d)
+	if stopped.Done == 0 || stopped.Done == units || stopped.Sealed {
+		t.Fatalf("after cancel: %+v; want the scan stopped halfway", stopped)
+	}
+	r = e.mustRun(0, "status", e.camp)
+	if !strings.Contains(r.stdout, "the scan is stopped") || !strings.Contains(r.stdout, "continue it with: "+advice) {
+		t.Errorf("status after cancel does not say how to continue:\n%s", r.stdout)
+	}
+	// The advice continues the scan: a new scan array and seal, no finished unit scanned again.
+	done := partInodes(t, d, units)
+	r = e.mustRun(0, "retry", e.camp)
+	scan2 := strings.TrimSpace(r.stdout)
+	if scan2 == "" || scan2 == scanID || !strings.Contains(r.stderr, fmt.Sprintf("%d of %d units done", stopped.Done, units)) {
+		t.Fatalf("retry after a cancelled scan:\n%s\n%s", r.stdout, r.stderr)
+	}
+	// Run again while it is queued: nothing more is submitted.
+	r = e.mustRun(0, "retry", e.camp)
+	if !strings.Contains(r.stderr, "already submitted") || strings.TrimSpace(r.stdout) != "" {
+		t.Errorf("a second retry while the scan is queued:\n%s\n%s", r.stdout, r.stderr)
+	}
+	var arr campaign.Submission
+	waitFor(t, "the seal submitted no migrate array", func() bool {
+		subs, _ := d.Submissions()
+		a, ok := campaign.LatestArray(subs, 0)
+		arr = a
+		return ok
+	})
+	after := partInodes(t, d, units)
+	for k, ino := range done {
+		if after[k] != ino {
+			t.Errorf("unit %d, done before the cancel, was scanned again", k)
+		}
+	}
+	got := e.manifests(0)
+	if diff := cmp.Diff(scanKeys(ref), scanKeys(got)); diff != "" {
+		t.Fatalf("distributed scan, cancelled and continued, differs from the single-node one (-single +distributed):\n%s", diff)
+	}
+	waitCollect(t, c, e, arr.JobID)
+	e.checkMigrated(before, e.snapshot(), sel)
+	if st := e.status(); st.Files.Migrated != uint64(len(sel)) || !st.Files.Balanced() {
+		t.Errorf("after a cancelled and continued distributed scan: %+v", st.Files)
+	}
+	e.mustRun(0, "verify", e.camp)
+	r = e.mustRun(0, "status", e.camp)
+	if !strings.Contains(r.stdout, "distributed scan: sealed") {
+		t.Errorf("status after the seal:\n%s", r.stdout)
+	}
+	_ = single
 }
