@@ -249,6 +249,8 @@ func partInodes(t *testing.T, d campaign.Dir, units int) map[int]uint64 {
 // finished unit again; the campaign then drains with the entries of a single-node plan.
 func TestDistributedScanControlOnSlurm(t *testing.T) {
 	c := requireSlurm(t)
+	t0 := time.Now()
+	step := func(what string) { t.Logf("%s at %s", what, time.Since(t0).Round(100*time.Millisecond)) }
 	e := newEnv(t)
 	e.mktree(lfssim.TreeOptions{Files: 2000, Seed: 29, HostileEvery: 9, LinkEvery: 17})
 	before := e.snapshot()
@@ -257,8 +259,10 @@ func TestDistributedScanControlOnSlurm(t *testing.T) {
 	e.mustRun(0, e.planArgs("--scheduler", "local", "--no-submit")...)
 	ref := e.manifests(0)
 
-	// Every lfs find takes 4 s: a scan slow enough to steer.
-	e.simEnv = append(e.simEnv, "LFS_SIM_FIND_LATENCY=4s")
+	// Every lfs find takes 4 s: a scan slow enough to steer. (sbatch passes the
+	// environment on: the jobs plan submits have it; those retry submits, not.)
+	fast := e.simEnv
+	e.simEnv = append(slices.Clone(e.simEnv), "LFS_SIM_FIND_LATENCY=4s")
 	e.camp = filepath.Join(e.root, "distributed")
 	d := campaign.Dir{Root: e.camp}
 	r := e.mustRun(0, e.planArgs("--scan-tasks", "2", "--scan-workers", "1", "--shard-files", "250", "--time", "10")...)
@@ -294,6 +298,7 @@ func TestDistributedScanControlOnSlurm(t *testing.T) {
 	}
 	t.Logf("%d units, scan array %s, seal job %s", units, scanID, sealID)
 
+	step("// status sees the s")
 	// status sees the scan and its jobs.
 	waitFor(t, "no unit being scanned", func() bool {
 		pr, _ := distscan.ReadProgress(d)
@@ -319,11 +324,13 @@ func TestDistributedScanControlOnSlurm(t *testing.T) {
 		t.Errorf("status --json during the scan: scan %+v, jobs %+v", v.Scan, v.Jobs)
 	}
 
+	step("// throttle acts")
 	// throttle acts on the scan array.
 	r = e.mustRun(0, "throttle", e.camp, "1")
 	if !strings.Contains(r.stdout, "JobId="+scanID+" ArrayTaskThrottle=1") {
 		t.Errorf("throttle during the scan:\n%s", r.stdout)
 	}
+	step("// pause --now:")
 	// pause --now: the running scan tasks are requeued held, the seal held; nothing scans.
 	r = e.mustRun(0, "pause", e.camp, "--now")
 	for _, want := range []string{"scontrol hold " + scanID, "scontrol requeuehold " + scanID, "scontrol hold " + sealID} {
@@ -348,6 +355,7 @@ func TestDistributedScanControlOnSlurm(t *testing.T) {
 	if !strings.Contains(r.stdout, "seal job "+sealID+" held") || !strings.Contains(r.stdout, "held") {
 		t.Errorf("status while paused:\n%s", r.stdout)
 	}
+	step("// resume, let")
 	// resume, let a unit or two finish, then cancel halfway.
 	r = e.mustRun(0, "resume", e.camp)
 	if !strings.Contains(r.stdout, "scontrol release "+scanID) || !strings.Contains(r.stdout, "scontrol release "+sealID) {
@@ -357,6 +365,7 @@ func TestDistributedScanControlOnSlurm(t *testing.T) {
 		pr, _ := distscan.ReadProgress(d)
 		return pr.Done > paused.Done
 	})
+	step("cancel")
 	r = e.mustRun(0, "cancel", e.camp)
 	advice := "migrator retry " + e.camp
 	if !strings.Contains(r.stdout, "scancel "+scanID+" "+sealID) || !strings.Contains(r.stdout, advice) {
@@ -375,8 +384,10 @@ func TestDistributedScanControlOnSlurm(t *testing.T) {
 	if !strings.Contains(r.stdout, "the scan is stopped") || !strings.Contains(r.stdout, "continue it with: "+advice) {
 		t.Errorf("status after cancel does not say how to continue:\n%s", r.stdout)
 	}
+	step("// The advice contin")
 	// The advice continues the scan: a new scan array and seal, no finished unit scanned again.
 	done := partInodes(t, d, units)
+	e.simEnv = fast
 	r = e.mustRun(0, "retry", e.camp)
 	scan2 := strings.TrimSpace(r.stdout)
 	if scan2 == "" || scan2 == scanID || !strings.Contains(r.stderr, fmt.Sprintf("%d of %d units done", stopped.Done, units)) {
@@ -387,6 +398,7 @@ func TestDistributedScanControlOnSlurm(t *testing.T) {
 	if !strings.Contains(r.stderr, "already submitted") || strings.TrimSpace(r.stdout) != "" {
 		t.Errorf("a second retry while the scan is queued:\n%s\n%s", r.stdout, r.stderr)
 	}
+	step("var arr campaign.Sub")
 	var arr campaign.Submission
 	waitFor(t, "the seal submitted no migrate array", func() bool {
 		subs, _ := d.Submissions()
@@ -404,11 +416,13 @@ func TestDistributedScanControlOnSlurm(t *testing.T) {
 	if diff := cmp.Diff(scanKeys(ref), scanKeys(got)); diff != "" {
 		t.Fatalf("distributed scan, cancelled and continued, differs from the single-node one (-single +distributed):\n%s", diff)
 	}
+	step("waitCollect(t, c, e,")
 	waitCollect(t, c, e, arr.JobID)
 	e.checkMigrated(before, e.snapshot(), sel)
 	if st := e.status(); st.Files.Migrated != uint64(len(sel)) || !st.Files.Balanced() {
 		t.Errorf("after a cancelled and continued distributed scan: %+v", st.Files)
 	}
+	step("verify")
 	e.mustRun(0, "verify", e.camp)
 	r = e.mustRun(0, "status", e.camp)
 	if !strings.Contains(r.stdout, "distributed scan: sealed") {
