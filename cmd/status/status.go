@@ -291,11 +291,7 @@ func (c *Cmd) human(w io.Writer, v *View) {
 		writeScan(w, v)
 	}
 	for _, j := range v.Jobs {
-		if !j.InQueue {
-			fmt.Fprintf(w, "%s job %s (%s): no longer in the queue\n", j.Kind, j.JobID, campaign.RoundLabel(j.Round))
-			continue
-		}
-		fmt.Fprintf(w, "%s job %s (%s): %d running, %d pending, %d held\n", j.Kind, j.JobID, campaign.RoundLabel(j.Round), j.Running, j.Pending, j.Held)
+		writeJob(w, j)
 	}
 	type group struct {
 		u    triage.Shard // the first of a run of shards in the same state, with the run's sums
@@ -386,4 +382,13 @@ func writeScan(w io.Writer, v *View) {
 	if sc.Next != "" {
 		fmt.Fprintf(w, "the scan is stopped (nothing of it is queued or running); the units done are kept; continue it with: %s\n", sc.Next)
 	}
+}
+
+// writeJob is one job's line: in the queue, or no longer.
+func writeJob(w io.Writer, j JobView) {
+	if !j.InQueue {
+		fmt.Fprintf(w, "%s job %s (%s): no longer in the queue\n", j.Kind, j.JobID, campaign.RoundLabel(j.Round))
+		return
+	}
+	fmt.Fprintf(w, "%s job %s (%s): %d running, %d pending, %d held\n", j.Kind, j.JobID, campaign.RoundLabel(j.Round), j.Running, j.Pending, j.Held)
 }
