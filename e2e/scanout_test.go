@@ -430,3 +430,89 @@ func TestDistributedScanControlOnSlurm(t *testing.T) {
 	}
 	_ = single
 }
+
+// With --scheduler local, a distributed scan stopped by Ctrl-C, then by kill -9 of the
+// plan (its scan tasks die with it, leaving their claims), says how to go on, and both
+// ways on continue it without scanning a finished unit again: the same plan command, and
+// migrator retry, which seals the scan and runs round 0 here; the campaign drains with the
+// entries of a single-node plan.
+func TestDistributedScanLocalStopped(t *testing.T) {
+	e := newEnv(t)
+	e.mktree(lfssim.TreeOptions{Files: 2000, Seed: 31, HostileEvery: 9, LinkEvery: 17})
+	before := e.snapshot()
+	sel := e.selected(before)
+	e.mustRun(0, e.planArgs("--scheduler", "local", "--no-submit")...)
+	ref := e.manifests(0)
+
+	fast := e.simEnv
+	e.simEnv = append(slices.Clone(e.simEnv), "LFS_SIM_FIND_LATENCY=3s")
+	e.camp = filepath.Join(e.root, "distributed")
+	d := campaign.Dir{Root: e.camp}
+	args := e.planArgs("--scheduler", "local", "--scan-tasks", "2", "--scan-workers", "1", "--shard-files", "250")
+	doneAtLeast := func(n int) func() bool {
+		return func() bool { pr, _ := distscan.ReadProgress(d); return pr.Done >= n }
+	}
+	// Ctrl-C once a unit is done: the tasks stop, releasing their claims.
+	plan, out := e.startMigrator(args...)
+	waitFor(t, "no unit scanned by the local scan", doneAtLeast(1))
+	plan.Process.Signal(os.Interrupt)
+	plan.Wait()
+	if code := plan.ProcessState.ExitCode(); code != 5 || !strings.Contains(out.String(), "the units already scanned are kept") {
+		t.Fatalf("plan interrupted during a local distributed scan: exit %d, want 5 saying how to continue:\n%s", code, out)
+	}
+	pr, _ := distscan.ReadProgress(d)
+	if pr.Scanning != 0 || pr.Stale != 0 || pr.Done == pr.Units {
+		t.Fatalf("after Ctrl-C: %+v; want the scan stopped halfway, no claim left", pr)
+	}
+	r := e.mustRun(0, "status", e.camp)
+	if !strings.Contains(r.stdout, "the scan is stopped") || !strings.Contains(r.stdout, "rerun the same migrator plan command, or migrator retry "+e.camp+" --scheduler local") {
+		t.Errorf("status after Ctrl-C:\n%s", r.stdout)
+	}
+	if r := e.run("cancel", e.camp); r.code != 2 || !strings.Contains(r.stderr, "local scheduler") {
+		t.Errorf("cancel of a local campaign: exit %d\n%s", r.code, r.stderr)
+	}
+	// The same plan command continues; kill -9 it once another unit is done.
+	done := partInodes(t, d, pr.Units)
+	plan, out = e.startMigrator(args...)
+	waitFor(t, "no unit scanned by the continued scan", doneAtLeast(pr.Done+1))
+	waitFor(t, "no unit being scanned", func() bool { pr, _ := distscan.ReadProgress(d); return pr.Scanning > 0 })
+	plan.Process.Kill()
+	plan.Wait()
+	time.Sleep(500 * time.Millisecond) // its scan tasks get SIGKILL as it dies (PDEATHSIG)
+	killed, _ := distscan.ReadProgress(d)
+	if killed.Stale == 0 || killed.Scanning != 0 || killed.Sealed {
+		t.Errorf("after kill -9 of the plan: %+v; want claims left by dead tasks", killed)
+	}
+	r = e.mustRun(0, "status", e.camp)
+	if !strings.Contains(r.stdout, "claimed by tasks that died") || !strings.Contains(r.stdout, "migrator retry "+e.camp+" --scheduler local") {
+		t.Errorf("status after kill -9:\n%s", r.stdout)
+	}
+	for k, ino := range partInodes(t, d, pr.Units) {
+		if old, ok := done[k]; ok && old != ino {
+			t.Errorf("unit %d, done before Ctrl-C, was scanned again by the continued plan", k)
+		}
+		done[k] = ino
+	}
+	// migrator retry continues it here: scan, seal, round 0.
+	e.simEnv = fast
+	r = e.mustRun(0, "retry", e.camp)
+	if !strings.Contains(r.stderr, fmt.Sprintf("%d of %d units done (kept)", killed.Done, killed.Units)) || !strings.Contains(r.stderr, "sealed campaign") {
+		t.Errorf("retry of a stopped local scan:\n%s", r.stderr)
+	}
+	for k, ino := range partInodes(t, d, pr.Units) {
+		if old, ok := done[k]; ok && old != ino {
+			t.Errorf("unit %d, done before, was scanned again by retry", k)
+		}
+	}
+	if diff := cmp.Diff(scanKeys(ref), scanKeys(e.manifests(0))); diff != "" {
+		t.Fatalf("local distributed scan, stopped twice and continued, differs from the single-node one (-single +distributed):\n%s", diff)
+	}
+	e.checkMigrated(before, e.snapshot(), sel)
+	if st := e.status(); st.Files.Migrated != uint64(len(sel)) || !st.Files.Balanced() {
+		t.Errorf("after a stopped and continued local distributed scan: %+v", st.Files)
+	}
+	e.mustRun(0, "verify", e.camp)
+	if r = e.mustRun(0, "retry", e.camp); !strings.Contains(r.stderr, "nothing to retry") {
+		t.Errorf("retry after the campaign is done:\n%s", r.stderr)
+	}
+}
