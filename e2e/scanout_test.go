@@ -265,7 +265,19 @@ func TestDistributedScanControlOnSlurm(t *testing.T) {
 	e.simEnv = append(slices.Clone(e.simEnv), "LFS_SIM_FIND_LATENCY=4s")
 	e.camp = filepath.Join(e.root, "distributed")
 	d := campaign.Dir{Root: e.camp}
-	r := e.mustRun(0, e.planArgs("--scan-tasks", "2", "--scan-workers", "1", "--shard-files", "250", "--time", "10")...)
+	// A site's templates: job, collect and scan; no seal template (the built-in one is used).
+	tmpl := siteTemplates(t, filepath.Join(e.root, "tmpl"), "job.sbatch.tmpl", "collect.sbatch.tmpl", "scan.sbatch.tmpl")
+	r := e.mustRun(0, e.planArgs("--scan-tasks", "2", "--scan-workers", "1", "--shard-files", "250", "--time", "10", "--template-dir", tmpl)...)
+	checkSite := func(when string) {
+		t.Helper()
+		for name, site := range map[string]bool{"scan.sbatch": true, "seal.sbatch": false} {
+			b, err := os.ReadFile(filepath.Join(e.camp, "scan", name))
+			if err != nil || strings.HasPrefix(string(b), "# site template\n") != site {
+				t.Errorf("%s: scan/%s from the site template: %v, want %v (%v)", when, name, !site, site, err)
+			}
+		}
+	}
+	checkSite("after plan")
 	scanID := strings.TrimSpace(r.stdout)
 	if !strings.Contains(r.stderr, "migrator status") {
 		t.Errorf("plan --scan-tasks does not say how to watch the scan:\n%s", r.stderr)
@@ -388,7 +400,10 @@ func TestDistributedScanControlOnSlurm(t *testing.T) {
 	// The advice continues the scan: a new scan array and seal, no finished unit scanned again.
 	done := partInodes(t, d, units)
 	e.simEnv = fast
+	os.RemoveAll(tmpl) // retry renders from campaign.json's snapshot
+	os.Remove(filepath.Join(e.camp, "scan", "scan.sbatch"))
 	r = e.mustRun(0, "retry", e.camp)
+	checkSite("after retry")
 	scan2 := strings.TrimSpace(r.stdout)
 	if scan2 == "" || scan2 == scanID || !strings.Contains(r.stderr, fmt.Sprintf("%d of %d units done", stopped.Done, units)) {
 		t.Fatalf("retry after a cancelled scan:\n%s\n%s", r.stdout, r.stderr)
@@ -406,6 +421,9 @@ func TestDistributedScanControlOnSlurm(t *testing.T) {
 		arr = a
 		return ok
 	})
+	if b, _ := os.ReadFile(d.Round(0).JobScript); !strings.HasPrefix(string(b), "# site template\n") {
+		t.Errorf("the seal's round 0 job script is not the site's:\n%s", b)
+	}
 	after := partInodes(t, d, units)
 	for k, ino := range done {
 		if after[k] != ino {
@@ -515,4 +533,45 @@ func TestDistributedScanLocalStopped(t *testing.T) {
 	if r = e.mustRun(0, "retry", e.camp); !strings.Contains(r.stderr, "nothing to retry") {
 		t.Errorf("retry after the campaign is done:\n%s", r.stderr)
 	}
+}
+
+// siteTemplates writes the built-in templates named into dir, each after a first line
+// "# site template", as a site's --template-dir.
+func siteTemplates(t *testing.T, dir string, names ...string) string {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range names {
+		text, err := os.ReadFile(filepath.Join("..", "templates", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), append([]byte("# site template\n"), text...), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// A site scan or seal template that does not render is refused before anything is
+// written, in one line naming it (exit 2); without --scan-tasks it is not used.
+func TestScanTemplateRefused(t *testing.T) {
+	e := newEnv(t)
+	e.mktree(lfssim.TreeOptions{Files: 30, Seed: 33})
+	for _, name := range []string{"scan.sbatch.tmpl", "seal.sbatch.tmpl"} {
+		tmpl := siteTemplates(t, filepath.Join(e.root, "tmpl-"+name), "job.sbatch.tmpl", "collect.sbatch.tmpl")
+		if err := os.WriteFile(filepath.Join(tmpl, name), []byte("#!/bin/bash\n{{.NoSuchField}}\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r := e.run(e.planArgs("--scheduler", "local", "--no-submit", "--scan-tasks", "2", "--template-dir", tmpl)...)
+		if r.code != 2 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, name) {
+			t.Errorf("plan --scan-tasks with a broken %s: exit %d, stderr %q; want 2 and one line naming it", name, r.code, r.stderr)
+		}
+		if _, err := os.Stat(e.camp); err == nil {
+			t.Fatalf("a refused plan created %s", e.camp)
+		}
+	}
+	tmpl := filepath.Join(e.root, "tmpl-scan.sbatch.tmpl")
+	e.mustRun(0, e.planArgs("--scheduler", "local", "--no-submit", "--template-dir", tmpl)...)
 }

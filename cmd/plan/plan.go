@@ -85,7 +85,7 @@ type Cmd struct {
 	CPUsPerTask   int      `name:"cpus-per-task" placeholder:"N" help:"CPUs of each array task (sbatch --cpus-per-task). Default: one per --workers."`
 	Mem           cli.Size `name:"mem" placeholder:"SIZE" help:"Memory of each array task (sbatch --mem; 2G, 1500M). Default: 128 MiB plus 80 MiB per --workers (each lfs migrate holds a 64 MiB copy buffer)."`
 	TextfileDir   string   `name:"textfile-dir" type:"path" placeholder:"DIR" help:"node_exporter's textfile collector directory: running tasks rewrite DIR/migrator-<campaign>.prom (Prometheus metrics, mode 0644) every 30 s (spaced out on campaigns where a collect takes seconds). Kept in the campaign; a rerun of plan with it changes it."`
-	TemplateDir   string   `name:"template-dir" type:"existingdir" placeholder:"DIR" help:"Directory with job.sbatch.tmpl and collect.sbatch.tmpl to use instead of the built-in templates."`
+	TemplateDir   string   `name:"template-dir" type:"existingdir" placeholder:"DIR" help:"Directory with job.sbatch.tmpl and collect.sbatch.tmpl (and, optionally, scan.sbatch.tmpl and seal.sbatch.tmpl for --scan-tasks) to use instead of the built-in templates."`
 
 	Update bool   `name:"update" help:"Top up a planned campaign: sweep its scan paths and make a new round of every file still on a source OST that no round will handle (new files, missed files, earlier failures), with the campaign's own selection and settings. Takes only --scheduler, --no-submit, --emit-script and --scan-workers."`
 	Group  string `placeholder:"GROUP" help:"Make the campaign readable by this group (name or GID): directories 2750, files 0640, writable only by you."`
