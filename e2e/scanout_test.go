@@ -250,7 +250,7 @@ func partInodes(t *testing.T, d campaign.Dir, units int) map[int]uint64 {
 func TestDistributedScanControlOnSlurm(t *testing.T) {
 	c := requireSlurm(t)
 	t0 := time.Now()
-	step := func(what string) { t.Logf("%s at %s", what, time.Since(t0).Round(100*time.Millisecond)) }
+	step := func(what string) { t.Logf("%s at %s", what, time.Since(t0).Round(100*time.Millisecond)) } // where the time goes
 	e := newEnv(t)
 	e.mktree(lfssim.TreeOptions{Files: 2000, Seed: 29, HostileEvery: 9, LinkEvery: 17})
 	before := e.snapshot()
@@ -272,7 +272,7 @@ func TestDistributedScanControlOnSlurm(t *testing.T) {
 		t.Helper()
 		for name, site := range map[string]bool{"scan.sbatch": true, "seal.sbatch": false} {
 			b, err := os.ReadFile(filepath.Join(e.camp, "scan", name))
-			if err != nil || strings.HasPrefix(string(b), "# site template\n") != site {
+			if err != nil || strings.Contains(string(b), "\n# site template\n") != site {
 				t.Errorf("%s: scan/%s from the site template: %v, want %v (%v)", when, name, !site, site, err)
 			}
 		}
@@ -310,7 +310,7 @@ func TestDistributedScanControlOnSlurm(t *testing.T) {
 	}
 	t.Logf("%d units, scan array %s, seal job %s", units, scanID, sealID)
 
-	step("// status sees the s")
+	step("status")
 	// status sees the scan and its jobs.
 	waitFor(t, "no unit being scanned", func() bool {
 		pr, _ := distscan.ReadProgress(d)
@@ -336,13 +336,13 @@ func TestDistributedScanControlOnSlurm(t *testing.T) {
 		t.Errorf("status --json during the scan: scan %+v, jobs %+v", v.Scan, v.Jobs)
 	}
 
-	step("// throttle acts")
+	step("throttle")
 	// throttle acts on the scan array.
 	r = e.mustRun(0, "throttle", e.camp, "1")
 	if !strings.Contains(r.stdout, "JobId="+scanID+" ArrayTaskThrottle=1") {
 		t.Errorf("throttle during the scan:\n%s", r.stdout)
 	}
-	step("// pause --now:")
+	step("pause --now")
 	// pause --now: the running scan tasks are requeued held, the seal held; nothing scans.
 	r = e.mustRun(0, "pause", e.camp, "--now")
 	for _, want := range []string{"scontrol hold " + scanID, "scontrol requeuehold " + scanID, "scontrol hold " + sealID} {
@@ -367,7 +367,7 @@ func TestDistributedScanControlOnSlurm(t *testing.T) {
 	if !strings.Contains(r.stdout, "seal job "+sealID+" held") || !strings.Contains(r.stdout, "held") {
 		t.Errorf("status while paused:\n%s", r.stdout)
 	}
-	step("// resume, let")
+	step("resume")
 	// resume, let a unit or two finish, then cancel halfway.
 	r = e.mustRun(0, "resume", e.camp)
 	if !strings.Contains(r.stdout, "scontrol release "+scanID) || !strings.Contains(r.stdout, "scontrol release "+sealID) {
@@ -396,7 +396,7 @@ func TestDistributedScanControlOnSlurm(t *testing.T) {
 	if !strings.Contains(r.stdout, "the scan is stopped") || !strings.Contains(r.stdout, "continue it with: "+advice) {
 		t.Errorf("status after cancel does not say how to continue:\n%s", r.stdout)
 	}
-	step("// The advice contin")
+	step("retry")
 	// The advice continues the scan: a new scan array and seal, no finished unit scanned again.
 	done := partInodes(t, d, units)
 	e.simEnv = fast
@@ -413,7 +413,7 @@ func TestDistributedScanControlOnSlurm(t *testing.T) {
 	if !strings.Contains(r.stderr, "already submitted") || strings.TrimSpace(r.stdout) != "" {
 		t.Errorf("a second retry while the scan is queued:\n%s\n%s", r.stdout, r.stderr)
 	}
-	step("var arr campaign.Sub")
+	step("seal")
 	var arr campaign.Submission
 	waitFor(t, "the seal submitted no migrate array", func() bool {
 		subs, _ := d.Submissions()
@@ -421,7 +421,7 @@ func TestDistributedScanControlOnSlurm(t *testing.T) {
 		arr = a
 		return ok
 	})
-	if b, _ := os.ReadFile(d.Round(0).JobScript); !strings.HasPrefix(string(b), "# site template\n") {
+	if b, _ := os.ReadFile(d.Round(0).JobScript); !strings.Contains(string(b), "\n# site template\n") {
 		t.Errorf("the seal's round 0 job script is not the site's:\n%s", b)
 	}
 	after := partInodes(t, d, units)
@@ -535,7 +535,7 @@ func TestDistributedScanLocalStopped(t *testing.T) {
 	}
 }
 
-// siteTemplates writes the built-in templates named into dir, each after a first line
+// siteTemplates writes the built-in templates named into dir, each with a second line
 // "# site template", as a site's --template-dir.
 func siteTemplates(t *testing.T, dir string, names ...string) string {
 	t.Helper()
@@ -547,7 +547,8 @@ func siteTemplates(t *testing.T, dir string, names ...string) string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(dir, name), append([]byte("# site template\n"), text...), 0o644); err != nil {
+		shebang, rest, _ := strings.Cut(string(text), "\n") // sbatch wants #! first
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(shebang+"\n# site template\n"+rest), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
