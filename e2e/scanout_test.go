@@ -434,7 +434,7 @@ func TestDistributedScanControlOnSlurm(t *testing.T) {
 	if diff := cmp.Diff(scanKeys(ref), scanKeys(got)); diff != "" {
 		t.Fatalf("distributed scan, cancelled and continued, differs from the single-node one (-single +distributed):\n%s", diff)
 	}
-	step("waitCollect(t, c, e,")
+	step("migrate")
 	waitCollect(t, c, e, arr.JobID)
 	e.checkMigrated(before, e.snapshot(), sel)
 	if st := e.status(); st.Files.Migrated != uint64(len(sel)) || !st.Files.Balanced() {
