@@ -40,6 +40,7 @@ func TestScanView(t *testing.T) {
 		{"cancelled", slurmSpec, distscan.Progress{Tasks: 2, Units: 5, Done: 3}, []JobView{gone(scan), gone(seal)},
 			"scanning: 3 of 5 units done, 0 being scanned\n" +
 				"the scan is stopped (nothing of it is queued or running); the units done are kept; continue it with: migrator retry /c/drain\n" +
+				"seal job 11 ended without sealing: if it was not cancelled, logs/seal-11.out says why\n" +
 				"scan job 10 (round 0): no longer in the queue\nseal job 11 (round 0): no longer in the queue\n", true},
 		{"local, stopped", localSpec, distscan.Progress{Tasks: 2, Units: 5, Done: 3}, nil,
 			"scanning: 3 of 5 units done, 0 being scanned\n" +

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -381,6 +382,17 @@ func writeScan(w io.Writer, v *View) {
 	fmt.Fprintln(w, line)
 	if sc.Next != "" {
 		fmt.Fprintf(w, "the scan is stopped (nothing of it is queued or running); the units done are kept; continue it with: %s\n", sc.Next)
+		// A seal that ran and did not seal says why in its log (a unit it could not scan,
+		// a damaged part), or was cancelled.
+		var last string
+		for _, j := range v.Jobs {
+			if j.Kind == campaign.KindSeal {
+				last = j.JobID
+			}
+		}
+		if last != "" {
+			fmt.Fprintf(w, "seal job %s ended without sealing: if it was not cancelled, %s says why\n", last, filepath.Join("logs", "seal-"+last+".out"))
+		}
 	}
 }
 
