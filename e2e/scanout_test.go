@@ -312,9 +312,10 @@ func TestDistributedScanControlOnSlurm(t *testing.T) {
 
 	step("status")
 	// status sees the scan and its jobs.
-	waitFor(t, "no unit being scanned", func() bool {
+	waitFor(t, "no unit being scanned by both tasks", func() bool {
+		tasks, _ := c.Tasks(context.Background(), scanID)
 		pr, _ := distscan.ReadProgress(d)
-		return pr.Scanning > 0
+		return running(tasks) == 2 && pr.Scanning == 2
 	})
 	r = e.mustRun(0, "status", e.camp)
 	for _, want := range []string{"scanning: ", " of " + fmt.Sprint(units) + " units done", "seal job " + sealID + " waiting for the scan",
@@ -342,8 +343,10 @@ func TestDistributedScanControlOnSlurm(t *testing.T) {
 	if !strings.Contains(r.stdout, "JobId="+scanID+" ArrayTaskThrottle=1") {
 		t.Errorf("throttle during the scan:\n%s", r.stdout)
 	}
+	// pause --now once a unit is done: the running scan tasks are requeued held, the seal
+	// held; nothing scans.
+	waitFor(t, "no unit scanned", func() bool { pr, _ := distscan.ReadProgress(d); return pr.Done > 0 })
 	step("pause --now")
-	// pause --now: the running scan tasks are requeued held, the seal held; nothing scans.
 	r = e.mustRun(0, "pause", e.camp, "--now")
 	for _, want := range []string{"scontrol hold " + scanID, "scontrol requeuehold " + scanID, "scontrol hold " + sealID} {
 		if !strings.Contains(r.stdout, want) {
@@ -367,15 +370,21 @@ func TestDistributedScanControlOnSlurm(t *testing.T) {
 	if !strings.Contains(r.stdout, "seal job "+sealID+" held") || !strings.Contains(r.stdout, "held") {
 		t.Errorf("status while paused:\n%s", r.stdout)
 	}
+	// resume releases them (Slurm starts a requeued task again after a delay of its own,
+	// which the test does not wait for), then cancel halfway.
 	step("resume")
-	// resume, let a unit or two finish, then cancel halfway.
 	r = e.mustRun(0, "resume", e.camp)
 	if !strings.Contains(r.stdout, "scontrol release "+scanID) || !strings.Contains(r.stdout, "scontrol release "+sealID) {
 		t.Errorf("resume during the scan:\n%s", r.stdout)
 	}
-	waitFor(t, "no unit scanned after resume", func() bool {
-		pr, _ := distscan.ReadProgress(d)
-		return pr.Done > paused.Done
+	waitFor(t, "scan tasks or seal still held after resume", func() bool {
+		tasks, _ := c.Tasks(context.Background(), scanID, sealID)
+		for _, task := range tasks {
+			if task.Held() {
+				return false
+			}
+		}
+		return len(tasks) == 3
 	})
 	step("cancel")
 	r = e.mustRun(0, "cancel", e.camp)
@@ -389,7 +398,7 @@ func TestDistributedScanControlOnSlurm(t *testing.T) {
 		return pr.Scanning == 0
 	})
 	stopped, _ := distscan.ReadProgress(d)
-	if stopped.Done == 0 || stopped.Done == units || stopped.Sealed {
+	if stopped.Done < paused.Done || stopped.Done == units || stopped.Sealed {
 		t.Fatalf("after cancel: %+v; want the scan stopped halfway", stopped)
 	}
 	r = e.mustRun(0, "status", e.camp)
