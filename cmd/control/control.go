@@ -199,7 +199,7 @@ func (c *PauseCmd) Run(env *cli.Env) error {
 			return err
 		}
 		if s.Kind == campaign.KindScan {
-			fmt.Fprintf(env.Stdout, "scontrol hold %s: pending scan tasks held; running ones finish their units\n", s.JobID)
+			fmt.Fprintf(env.Stdout, "scontrol hold %s: pending scan tasks held; running ones go on (pause --now stops them)\n", s.JobID)
 		} else {
 			fmt.Fprintf(env.Stdout, "scontrol hold %s: pending tasks held; running tasks finish their shards\n", s.JobID)
 		}
