@@ -394,7 +394,8 @@ func ResolveLFS(name string) (string, error) {
 }
 
 // SnapshotTemplates reads the job templates of a --template-dir once, at plan time, for
-// campaign.json to keep: retry and every later submission render from the snapshot and
+// campaign.json to keep (job and collect templates required; the distributed scan's scan
+// and seal templates if the directory has them): retry and every later submission render from the snapshot and
 // never read the directory again. The directory and the templates must be ones nobody
 // else could have written. An empty dir means the built-in templates (nil).
 func SnapshotTemplates(dir string) (map[string]string, error) {
@@ -405,8 +406,16 @@ func SnapshotTemplates(dir string) (map[string]string, error) {
 		return nil, err
 	}
 	set := map[string]string{}
-	for _, name := range []string{templates.Job, templates.Collect} {
+	for _, name := range []string{templates.Job, templates.Collect, templates.Scan, templates.Seal} {
 		p := filepath.Join(dir, name)
+		if name == templates.Scan || name == templates.Seal {
+			// The distributed scan's templates are optional: a directory written before
+			// plan --scan-tasks existed keeps working, and the built-in ones render
+			// what it lacks (templates.RenderSet), as for any name not in the set.
+			if _, err := os.Lstat(p); errors.Is(err, os.ErrNotExist) {
+				continue
+			}
+		}
 		if err := trust.Input("template", p); err != nil {
 			return nil, err
 		}
@@ -549,7 +558,7 @@ func (d Dir) MkdirAll(r Round) error {
 type Submission struct {
 	Time   time.Time `json:"time"`
 	Round  int       `json:"round"`
-	Kind   string    `json:"kind"` // "array" or "collect"
+	Kind   string    `json:"kind"` // KindArray, KindCollect, KindScan or KindSeal
 	JobID  string    `json:"job_id"`
 	Array  string    `json:"array,omitempty"`      // e.g. "0-99%16"
 	Shards int       `json:"shards,omitempty"`     // tasks in the array
@@ -563,6 +572,16 @@ type Submission struct {
 	// empty: a line whose content changed is an error, not a different job.
 	SHA256 string `json:"sha256"`
 }
+
+// Kinds of job (Submission.Kind).
+const (
+	KindArray   = "array"   // a round's migrate array
+	KindCollect = "collect" // the job after it that collects the round's reports
+	// KindScan is the scan array of a distributed scan (plan --scan-tasks), and KindSeal the
+	// job after it that merges the parts and submits round 0 (Round is 0 for both).
+	KindScan = "scan"
+	KindSeal = "seal"
+)
 
 // checksum returns the SHA-256 (hex) of the record's canonical form.
 func (s Submission) checksum() (string, error) {
@@ -721,7 +740,8 @@ func LatestArray(subs []Submission, round int) (Submission, bool) {
 	return Submission{}, false
 }
 
-// Jobs splits submissions into array jobs and collect jobs, each job once, oldest first.
+// Jobs splits submissions into array jobs (migrate and scan arrays) and single jobs
+// (collect and seal jobs), each job once, oldest first.
 func Jobs(subs []Submission) (arrays, collects []Submission) {
 	seen := map[string]bool{}
 	for _, s := range subs {
@@ -729,7 +749,7 @@ func Jobs(subs []Submission) (arrays, collects []Submission) {
 			continue
 		}
 		seen[s.JobID] = true
-		if s.Kind == "collect" {
+		if s.Kind == KindCollect || s.Kind == KindSeal {
 			collects = append(collects, s)
 		} else {
 			arrays = append(arrays, s)

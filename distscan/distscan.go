@@ -454,3 +454,43 @@ func removeTemps(dir string) error {
 	}
 	return nil
 }
+
+// Progress is how far a distributed scan has got, from its files: what status shows.
+type Progress struct {
+	Tasks int `json:"tasks"`
+	Units int `json:"units"`
+	Done  int `json:"done"` // units whose part is published
+	// Scanning are the units a live task holds the claim of; Stale the claims left by a
+	// task that died (a node lost, a kill -9): the next task to reach the unit, or the
+	// seal, breaks such a claim and scans the unit again from the start.
+	Scanning int  `json:"scanning"`
+	Stale    int  `json:"stale_claims,omitempty"`
+	Sealed   bool `json:"sealed"` // round 0's index is written: the scan is over
+}
+
+// ReadProgress reads the progress of the distributed scan of the campaign in d. It
+// returns an error matching os.ErrNotExist when the campaign has no distributed scan.
+func ReadProgress(d campaign.Dir) (Progress, error) {
+	p, err := ReadPlan(d)
+	if err != nil {
+		return Progress{}, err
+	}
+	pr := Progress{Tasks: p.Tasks, Units: len(p.Units)}
+	_, err = os.Stat(filepath.Join(d.Round(0).Manifests, manifest.IndexFile))
+	pr.Sealed = err == nil
+	for k := range p.Units {
+		if Done(d, k) {
+			pr.Done++
+			continue
+		}
+		info, age, err := checkpoint.ReadLock(claimFile(d, k))
+		switch {
+		case err != nil: // unclaimed
+		case checkpoint.HolderGone(info, age):
+			pr.Stale++
+		default:
+			pr.Scanning++
+		}
+	}
+	return pr, nil
+}

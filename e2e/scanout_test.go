@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -8,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -226,4 +228,360 @@ func TestDistributedScanOnSlurm(t *testing.T) {
 		t.Errorf("after a distributed plan on Slurm: %+v", st.Files)
 	}
 	e.mustRun(0, "verify", e.camp)
+}
+
+// partInodes are the inode numbers of the published parts: a unit scanned again gets a
+// new part directory, so a changed or new number for a unit that was done means it was.
+func partInodes(t *testing.T, d campaign.Dir, units int) map[int]uint64 {
+	out := map[int]uint64{}
+	for k := 0; k < units; k++ {
+		if st, err := os.Stat(distscan.PartDir(d, k)); err == nil && distscan.Done(d, k) {
+			out[k] = st.Sys().(*syscall.Stat_t).Ino
+		}
+	}
+	return out
+}
+
+// On Slurm, a distributed scan is a part of the campaign like any round: plan --scan-tasks
+// records its scan array and seal job, status shows how far the scan is, pause holds it
+// (--now stops its running tasks), throttle and resume act on it, cancel stops it and says
+// how to go on, and that advice (migrator retry) continues the scan without scanning a
+// finished unit again; the campaign then drains with the entries of a single-node plan. A
+// site's scan template (--template-dir, without a seal template) shapes the scan script,
+// also when retry writes it again with the directory gone.
+func TestDistributedScanControlOnSlurm(t *testing.T) {
+	c := requireSlurm(t)
+	t0 := time.Now()
+	step := func(what string) { t.Logf("%s at %s", what, time.Since(t0).Round(100*time.Millisecond)) } // where the time goes
+	e := newEnv(t)
+	e.mktree(lfssim.TreeOptions{Files: 2000, Seed: 29, HostileEvery: 9, LinkEvery: 17})
+	before := e.snapshot()
+	sel := e.selected(before)
+	e.mustRun(0, e.planArgs("--scheduler", "local", "--no-submit")...)
+	ref := e.manifests(0)
+
+	// Every lfs find takes 4 s: a scan slow enough to steer. (sbatch passes the
+	// environment on: the jobs plan submits have it; those retry submits, not.)
+	fast := e.simEnv
+	e.simEnv = append(slices.Clone(e.simEnv), "LFS_SIM_FIND_LATENCY=4s")
+	e.camp = filepath.Join(e.root, "distributed")
+	d := campaign.Dir{Root: e.camp}
+	// A site's templates: job, collect and scan; no seal template (the built-in one is used).
+	tmpl := siteTemplates(t, filepath.Join(e.root, "tmpl"), "job.sbatch.tmpl", "collect.sbatch.tmpl", "scan.sbatch.tmpl")
+	r := e.mustRun(0, e.planArgs("--scan-tasks", "2", "--scan-workers", "1", "--shard-files", "250", "--time", "10", "--template-dir", tmpl)...)
+	checkSite := func(when string) {
+		t.Helper()
+		for name, site := range map[string]bool{"scan.sbatch": true, "seal.sbatch": false} {
+			b, err := os.ReadFile(filepath.Join(e.camp, "scan", name))
+			if err != nil || strings.Contains(string(b), "\n# site template\n") != site {
+				t.Errorf("%s: scan/%s from the site template: %v, want %v (%v)", when, name, !site, site, err)
+			}
+		}
+	}
+	checkSite("after plan")
+	scanID := strings.TrimSpace(r.stdout)
+	if !strings.Contains(r.stderr, "migrator status") {
+		t.Errorf("plan --scan-tasks does not say how to watch the scan:\n%s", r.stderr)
+	}
+	subs, err := d.Submissions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	var sealID string
+	for _, s := range subs {
+		kinds = append(kinds, s.Kind)
+		if s.Kind == campaign.KindSeal {
+			sealID = s.JobID
+			if s.Depend != "afterany:"+scanID {
+				t.Errorf("seal job recorded with dependency %q, want afterany:%s", s.Depend, scanID)
+			}
+		}
+	}
+	if diff := cmp.Diff([]string{"scan", "seal"}, kinds); diff != "" || subs[0].JobID != scanID || subs[0].Shards != 2 {
+		t.Fatalf("submissions.jsonl after plan --scan-tasks (-want +got kinds):\n%s%+v", diff, subs)
+	}
+	p, err := distscan.ReadPlan(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	units := len(p.Units)
+	if units < 4 {
+		t.Fatalf("%d units: too few to stop the scan halfway: %+v", units, p.Units)
+	}
+	t.Logf("%d units, scan array %s, seal job %s", units, scanID, sealID)
+
+	step("status")
+	// status sees the scan and its jobs.
+	waitFor(t, "no unit being scanned by both tasks", func() bool {
+		tasks, _ := c.Tasks(context.Background(), scanID)
+		pr, _ := distscan.ReadProgress(d)
+		return running(tasks) == 2 && pr.Scanning == 2
+	})
+	r = e.mustRun(0, "status", e.camp)
+	for _, want := range []string{"scanning: ", " of " + fmt.Sprint(units) + " units done", "seal job " + sealID + " waiting for the scan",
+		"scan job " + scanID + " (round 0): 2 running"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("status during the scan lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	var v struct {
+		Scan *distscan.Progress `json:"scan"`
+		Jobs []struct {
+			JobID, Kind string
+		} `json:"jobs"`
+	}
+	if err := json.Unmarshal([]byte(e.mustRun(0, "status", e.camp, "--json").stdout), &v); err != nil {
+		t.Fatal(err)
+	}
+	if v.Scan == nil || v.Scan.Units != units || v.Scan.Sealed || len(v.Jobs) != 2 {
+		t.Errorf("status --json during the scan: scan %+v, jobs %+v", v.Scan, v.Jobs)
+	}
+
+	step("throttle")
+	// throttle acts on the scan array.
+	r = e.mustRun(0, "throttle", e.camp, "1")
+	if !strings.Contains(r.stdout, "JobId="+scanID+" ArrayTaskThrottle=1") {
+		t.Errorf("throttle during the scan:\n%s", r.stdout)
+	}
+	// pause --now once a unit is done: the running scan tasks are requeued held, the seal
+	// held; nothing scans.
+	waitFor(t, "no unit scanned", func() bool { pr, _ := distscan.ReadProgress(d); return pr.Done > 0 })
+	step("pause --now")
+	r = e.mustRun(0, "pause", e.camp, "--now")
+	for _, want := range []string{"scontrol hold " + scanID, "scontrol requeuehold " + scanID, "scontrol hold " + sealID} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("pause --now during the scan lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	waitFor(t, "scan tasks still running after pause --now", func() bool {
+		tasks, _ := c.Tasks(context.Background(), scanID)
+		return running(tasks) == 0
+	})
+	waitFor(t, "units still claimed after pause --now", func() bool {
+		pr, _ := distscan.ReadProgress(d)
+		return pr.Scanning == 0
+	})
+	paused, _ := distscan.ReadProgress(d)
+	time.Sleep(3 * time.Second)
+	if pr, _ := distscan.ReadProgress(d); pr.Done != paused.Done {
+		t.Errorf("units were scanned while paused: %d done, then %d", paused.Done, pr.Done)
+	}
+	r = e.mustRun(0, "status", e.camp)
+	if !strings.Contains(r.stdout, "seal job "+sealID+" held") || !strings.Contains(r.stdout, "held") {
+		t.Errorf("status while paused:\n%s", r.stdout)
+	}
+	// resume releases them (Slurm starts a requeued task again after a delay of its own,
+	// which the test does not wait for), then cancel halfway.
+	step("resume")
+	r = e.mustRun(0, "resume", e.camp)
+	if !strings.Contains(r.stdout, "scontrol release "+scanID) || !strings.Contains(r.stdout, "scontrol release "+sealID) {
+		t.Errorf("resume during the scan:\n%s", r.stdout)
+	}
+	waitFor(t, "scan tasks or seal still held after resume", func() bool {
+		tasks, _ := c.Tasks(context.Background(), scanID, sealID)
+		for _, task := range tasks {
+			if task.Held() {
+				return false
+			}
+		}
+		return len(tasks) == 3
+	})
+	step("cancel")
+	r = e.mustRun(0, "cancel", e.camp)
+	advice := "migrator retry " + e.camp
+	if !strings.Contains(r.stdout, "scancel "+scanID+" "+sealID) || !strings.Contains(r.stdout, advice) {
+		t.Errorf("cancel during the scan:\n%s", r.stdout)
+	}
+	slurmtest.Wait(t, c, time.Minute, scanID, sealID)
+	waitFor(t, "units still claimed after cancel", func() bool {
+		pr, _ := distscan.ReadProgress(d)
+		return pr.Scanning == 0
+	})
+	stopped, _ := distscan.ReadProgress(d)
+	if stopped.Done < paused.Done || stopped.Done == units || stopped.Sealed {
+		t.Fatalf("after cancel: %+v; want the scan stopped halfway", stopped)
+	}
+	r = e.mustRun(0, "status", e.camp)
+	if !strings.Contains(r.stdout, "the scan is stopped") || !strings.Contains(r.stdout, "continue it with: "+advice) {
+		t.Errorf("status after cancel does not say how to continue:\n%s", r.stdout)
+	}
+	step("retry")
+	// The advice continues the scan: a new scan array and seal, no finished unit scanned again.
+	done := partInodes(t, d, units)
+	e.simEnv = fast
+	os.RemoveAll(tmpl) // retry renders from campaign.json's snapshot
+	os.Remove(filepath.Join(e.camp, "scan", "scan.sbatch"))
+	r = e.mustRun(0, "retry", e.camp)
+	checkSite("after retry")
+	scan2 := strings.TrimSpace(r.stdout)
+	if scan2 == "" || scan2 == scanID || !strings.Contains(r.stderr, fmt.Sprintf("%d of %d units done", stopped.Done, units)) {
+		t.Fatalf("retry after a cancelled scan:\n%s\n%s", r.stdout, r.stderr)
+	}
+	// Run again while it is queued: nothing more is submitted.
+	r = e.mustRun(0, "retry", e.camp)
+	if !strings.Contains(r.stderr, "already submitted") || strings.TrimSpace(r.stdout) != "" {
+		t.Errorf("a second retry while the scan is queued:\n%s\n%s", r.stdout, r.stderr)
+	}
+	step("seal")
+	var arr campaign.Submission
+	waitFor(t, "the seal submitted no migrate array", func() bool {
+		subs, _ := d.Submissions()
+		a, ok := campaign.LatestArray(subs, 0)
+		arr = a
+		return ok
+	})
+	if b, _ := os.ReadFile(d.Round(0).JobScript); !strings.Contains(string(b), "\n# site template\n") {
+		t.Errorf("the seal's round 0 job script is not the site's:\n%s", b)
+	}
+	after := partInodes(t, d, units)
+	for k, ino := range done {
+		if after[k] != ino {
+			t.Errorf("unit %d, done before the cancel, was scanned again", k)
+		}
+	}
+	got := e.manifests(0)
+	if diff := cmp.Diff(scanKeys(ref), scanKeys(got)); diff != "" {
+		t.Fatalf("distributed scan, cancelled and continued, differs from the single-node one (-single +distributed):\n%s", diff)
+	}
+	step("migrate")
+	waitCollect(t, c, e, arr.JobID)
+	e.checkMigrated(before, e.snapshot(), sel)
+	if st := e.status(); st.Files.Migrated != uint64(len(sel)) || !st.Files.Balanced() {
+		t.Errorf("after a cancelled and continued distributed scan: %+v", st.Files)
+	}
+	step("verify")
+	e.mustRun(0, "verify", e.camp)
+	r = e.mustRun(0, "status", e.camp)
+	if !strings.Contains(r.stdout, "distributed scan: sealed") {
+		t.Errorf("status after the seal:\n%s", r.stdout)
+	}
+}
+
+// With --scheduler local, a distributed scan stopped by Ctrl-C, then by kill -9 of the
+// plan (its scan tasks die with it, leaving their claims), says how to go on, and both
+// ways on continue it without scanning a finished unit again: the same plan command, and
+// migrator retry, which seals the scan and runs round 0 here; the campaign drains with the
+// entries of a single-node plan.
+func TestDistributedScanLocalStopped(t *testing.T) {
+	e := newEnv(t)
+	e.mktree(lfssim.TreeOptions{Files: 2000, Seed: 31, HostileEvery: 9, LinkEvery: 17})
+	before := e.snapshot()
+	sel := e.selected(before)
+	e.mustRun(0, e.planArgs("--scheduler", "local", "--no-submit")...)
+	ref := e.manifests(0)
+
+	fast := e.simEnv
+	e.simEnv = append(slices.Clone(e.simEnv), "LFS_SIM_FIND_LATENCY=3s")
+	e.camp = filepath.Join(e.root, "distributed")
+	d := campaign.Dir{Root: e.camp}
+	args := e.planArgs("--scheduler", "local", "--scan-tasks", "2", "--scan-workers", "1", "--shard-files", "250")
+	doneAtLeast := func(n int) func() bool {
+		return func() bool { pr, _ := distscan.ReadProgress(d); return pr.Done >= n }
+	}
+	// Ctrl-C once a unit is done: the tasks stop, releasing their claims.
+	plan, out := e.startMigrator(args...)
+	waitFor(t, "no unit scanned by the local scan", doneAtLeast(1))
+	plan.Process.Signal(os.Interrupt)
+	plan.Wait()
+	if code := plan.ProcessState.ExitCode(); code != 5 || !strings.Contains(out.String(), "the units already scanned are kept") {
+		t.Fatalf("plan interrupted during a local distributed scan: exit %d, want 5 saying how to continue:\n%s", code, out)
+	}
+	pr, _ := distscan.ReadProgress(d)
+	if pr.Scanning != 0 || pr.Stale != 0 || pr.Done == pr.Units {
+		t.Fatalf("after Ctrl-C: %+v; want the scan stopped halfway, no claim left", pr)
+	}
+	r := e.mustRun(0, "status", e.camp)
+	if !strings.Contains(r.stdout, "the scan is stopped") || !strings.Contains(r.stdout, "rerun the same migrator plan command, or migrator retry "+e.camp+" --scheduler local") {
+		t.Errorf("status after Ctrl-C:\n%s", r.stdout)
+	}
+	if r := e.run("cancel", e.camp); r.code != 2 || !strings.Contains(r.stderr, "local scheduler") {
+		t.Errorf("cancel of a local campaign: exit %d\n%s", r.code, r.stderr)
+	}
+	// The same plan command continues; kill -9 it once another unit is done.
+	done := partInodes(t, d, pr.Units)
+	plan, out = e.startMigrator(args...)
+	waitFor(t, "no unit scanned by the continued scan", doneAtLeast(pr.Done+1))
+	waitFor(t, "no unit being scanned", func() bool { pr, _ := distscan.ReadProgress(d); return pr.Scanning > 0 })
+	plan.Process.Kill()
+	plan.Wait()
+	time.Sleep(500 * time.Millisecond) // its scan tasks get SIGKILL as it dies (PDEATHSIG)
+	killed, _ := distscan.ReadProgress(d)
+	if killed.Stale == 0 || killed.Scanning != 0 || killed.Sealed {
+		t.Errorf("after kill -9 of the plan: %+v; want claims left by dead tasks", killed)
+	}
+	r = e.mustRun(0, "status", e.camp)
+	if !strings.Contains(r.stdout, "claimed by tasks that died") || !strings.Contains(r.stdout, "migrator retry "+e.camp+" --scheduler local") {
+		t.Errorf("status after kill -9:\n%s", r.stdout)
+	}
+	for k, ino := range partInodes(t, d, pr.Units) {
+		if old, ok := done[k]; ok && old != ino {
+			t.Errorf("unit %d, done before Ctrl-C, was scanned again by the continued plan", k)
+		}
+		done[k] = ino
+	}
+	// migrator retry continues it here: scan, seal, round 0.
+	e.simEnv = fast
+	r = e.mustRun(0, "retry", e.camp)
+	if !strings.Contains(r.stderr, fmt.Sprintf("%d of %d units done (kept)", killed.Done, killed.Units)) || !strings.Contains(r.stderr, "sealed campaign") {
+		t.Errorf("retry of a stopped local scan:\n%s", r.stderr)
+	}
+	for k, ino := range partInodes(t, d, pr.Units) {
+		if old, ok := done[k]; ok && old != ino {
+			t.Errorf("unit %d, done before, was scanned again by retry", k)
+		}
+	}
+	if diff := cmp.Diff(scanKeys(ref), scanKeys(e.manifests(0))); diff != "" {
+		t.Fatalf("local distributed scan, stopped twice and continued, differs from the single-node one (-single +distributed):\n%s", diff)
+	}
+	e.checkMigrated(before, e.snapshot(), sel)
+	if st := e.status(); st.Files.Migrated != uint64(len(sel)) || !st.Files.Balanced() {
+		t.Errorf("after a stopped and continued local distributed scan: %+v", st.Files)
+	}
+	e.mustRun(0, "verify", e.camp)
+	if r = e.mustRun(0, "retry", e.camp); !strings.Contains(r.stderr, "nothing to retry") {
+		t.Errorf("retry after the campaign is done:\n%s", r.stderr)
+	}
+}
+
+// siteTemplates writes the built-in templates named into dir, each with a second line
+// "# site template", as a site's --template-dir.
+func siteTemplates(t *testing.T, dir string, names ...string) string {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range names {
+		text, err := os.ReadFile(filepath.Join("..", "templates", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		shebang, rest, _ := strings.Cut(string(text), "\n") // sbatch wants #! first
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(shebang+"\n# site template\n"+rest), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// A site scan or seal template that does not render is refused before anything is
+// written, in one line naming it (exit 2); without --scan-tasks it is not used.
+func TestScanTemplateRefused(t *testing.T) {
+	e := newEnv(t)
+	e.mktree(lfssim.TreeOptions{Files: 30, Seed: 33})
+	for _, name := range []string{"scan.sbatch.tmpl", "seal.sbatch.tmpl"} {
+		tmpl := siteTemplates(t, filepath.Join(e.root, "tmpl-"+name), "job.sbatch.tmpl", "collect.sbatch.tmpl")
+		if err := os.WriteFile(filepath.Join(tmpl, name), []byte("#!/bin/bash\n{{.NoSuchField}}\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r := e.run(e.planArgs("--scheduler", "local", "--no-submit", "--scan-tasks", "2", "--template-dir", tmpl)...)
+		if r.code != 2 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, name) {
+			t.Errorf("plan --scan-tasks with a broken %s: exit %d, stderr %q; want 2 and one line naming it", name, r.code, r.stderr)
+		}
+		if _, err := os.Stat(e.camp); err == nil {
+			t.Fatalf("a refused plan created %s", e.camp)
+		}
+	}
+	tmpl := filepath.Join(e.root, "tmpl-scan.sbatch.tmpl")
+	e.mustRun(0, e.planArgs("--scheduler", "local", "--no-submit", "--template-dir", tmpl)...)
 }

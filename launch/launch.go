@@ -68,12 +68,15 @@ func JobName(d campaign.Dir, s *campaign.Spec) string {
 
 // Unrecorded finds the campaign's jobs that Slurm has queued or running but
 // submissions.jsonl does not list: a script piped into sbatch by hand is recorded only when
-// its first task starts. They are found by the job names of the campaign's scripts and the
+// its first task starts (and a scan array or seal job when a plan was killed between sbatch
+// and its record). They are found by the job names of the campaign's scripts and the
 // campaign directory as working directory (both set by the scripts' #SBATCH lines). Their
-// Round is campaign.RoundUnrecorded and By is "squeue".
+// Round is campaign.RoundUnrecorded (0 for a scan or seal job) and By is "squeue".
 func Unrecorded(ctx context.Context, sc *slurm.Client, d campaign.Dir, spec *campaign.Spec, subs []campaign.Submission) ([]campaign.Submission, error) {
 	name := JobName(d, spec)
-	jobs, err := sc.Named(ctx, name, name+"-collect")
+	kinds := map[string]string{name: campaign.KindArray, name + "-collect": campaign.KindCollect,
+		name + "-scan": campaign.KindScan, name + "-seal": campaign.KindSeal}
+	jobs, err := sc.Named(ctx, name, name+"-collect", name+"-scan", name+"-seal")
 	if err != nil {
 		return nil, err
 	}
@@ -86,11 +89,11 @@ func Unrecorded(ctx context.Context, sc *slurm.Client, d campaign.Dir, spec *cam
 		if known[j.JobID] || filepath.Clean(j.WorkDir) != filepath.Clean(d.Root) {
 			continue
 		}
-		kind := "array"
-		if j.Name == name+"-collect" {
-			kind = "collect"
+		round := campaign.RoundUnrecorded
+		if k := kinds[j.Name]; k == campaign.KindScan || k == campaign.KindSeal {
+			round = 0 // a scan is always round 0's
 		}
-		out = append(out, campaign.Submission{Round: campaign.RoundUnrecorded, Kind: kind, JobID: j.JobID, By: "squeue"})
+		out = append(out, campaign.Submission{Round: round, Kind: kinds[j.Name], JobID: j.JobID, By: "squeue"})
 	}
 	return out, nil
 }

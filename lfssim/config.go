@@ -39,6 +39,9 @@ type Config struct {
 	// Synthetic turns on the synthetic namespaces of benchmarks (LFS_SIM_SYNTHETIC=1, see
 	// synthetic.go).
 	Synthetic bool
+	// FindLatency is added to every lfs find, before it prints anything: a slow MDS, so
+	// that tests can watch (pause, cancel, kill) a scan while it runs.
+	FindLatency time.Duration
 }
 
 // Environment variables read by ConfigFromEnv.
@@ -59,6 +62,9 @@ const (
 	EnvFindFail   = "LFS_SIM_FIND_FAIL"
 	EnvMount      = "LFS_SIM_MOUNT"
 )
+
+// EnvFindLatency is Config.FindLatency.
+const EnvFindLatency = "LFS_SIM_FIND_LATENCY"
 
 // ConfigFromEnv reads the configuration; getenv is os.Getenv in the binary.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
@@ -101,6 +107,11 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	if v := getenv(EnvLatency); v != "" && err == nil {
 		if c.Latency, err = time.ParseDuration(v); err != nil {
 			err = fmt.Errorf("%s=%q: %w", EnvLatency, v, err)
+		}
+	}
+	if v := getenv(EnvFindLatency); v != "" && err == nil {
+		if c.FindLatency, err = time.ParseDuration(v); err != nil {
+			err = fmt.Errorf("%s=%q: %w", EnvFindLatency, v, err)
 		}
 	}
 	if v := getenv(EnvFailErrno); v != "" && err == nil {

@@ -441,6 +441,7 @@ func runFind(cfg *Config, args []string, stdout, stderr *bufio.Writer, prog stri
 		fmt.Fprintf(stderr, "%s find: %v\n", prog, err)
 		return int(syscall.EINVAL)
 	}
+	time.Sleep(cfg.FindLatency)
 	q.pathBuf = 2 * 4096
 	if cfg.lacks(func(v lfs.Version) bool { return v.AtLeast(2, 15) }) {
 		q.pathBuf = 4096 + 1

@@ -25,7 +25,7 @@ const (
 	Job     = "job.sbatch.tmpl"
 	Collect = "collect.sbatch.tmpl"
 	// Scan and Seal are the distributed scan's array and its seal job (plan --scan-tasks);
-	// always the built-in ones.
+	// a --template-dir may hold its own (optional: the built-in ones otherwise).
 	Scan = "scan.sbatch.tmpl"
 	Seal = "seal.sbatch.tmpl"
 )

@@ -146,8 +146,37 @@ func after(c *slurm.Client, out io.Writer, j *jobs) {
 		return
 	}
 	for _, s := range j.arrays {
-		fmt.Fprintf(out, "job %s (%s): %s\n", s.JobID, campaign.RoundLabel(s.Round), summary(tasks, s.JobID))
+		fmt.Fprintf(out, "job %s (%s): %s\n", s.JobID, label(s), summary(tasks, s.JobID))
 	}
+}
+
+// label names a job's part in the campaign for people.
+func label(s campaign.Submission) string {
+	switch s.Kind {
+	case campaign.KindScan:
+		return "scan array of the distributed scan"
+	case campaign.KindSeal:
+		return "seal job of the distributed scan"
+	}
+	return campaign.RoundLabel(s.Round)
+}
+
+// seals are the seal jobs of a distributed scan among j's single jobs, each with its task
+// as squeue lists it (pending, held or running).
+func (j *jobs) seals() []slurm.Task {
+	var out []slurm.Task
+	for _, s := range j.collects {
+		if s.Kind != campaign.KindSeal {
+			continue
+		}
+		for _, t := range j.tasks {
+			if t.ArrayJobID == s.JobID {
+				out = append(out, t)
+				break
+			}
+		}
+	}
+	return out
 }
 
 // PauseCmd is "migrator pause CAMPAIGN": hold the pending array tasks.
@@ -169,12 +198,35 @@ func (c *PauseCmd) Run(env *cli.Env) error {
 		if err := sc.Hold(cx, s.JobID); err != nil {
 			return err
 		}
-		fmt.Fprintf(env.Stdout, "scontrol hold %s: pending tasks held; running tasks finish their shards\n", s.JobID)
+		if s.Kind == campaign.KindScan {
+			fmt.Fprintf(env.Stdout, "scontrol hold %s: pending scan tasks held; running ones go on (pause --now stops them)\n", s.JobID)
+		} else {
+			fmt.Fprintf(env.Stdout, "scontrol hold %s: pending tasks held; running tasks finish their shards\n", s.JobID)
+		}
 		if c.Now {
 			if err := requeueRunning(cx, sc, j.tasks, s.JobID, env.Stdout); err != nil {
 				return err
 			}
 		}
+	}
+	// The seal job of a distributed scan: held, it neither merges the parts nor submits the
+	// round until resumed; stopped (--now), it runs again from the start once released.
+	for _, t := range j.seals() {
+		if t.State == "RUNNING" {
+			if c.Now {
+				if err := sc.Requeue(cx, t.ArrayJobID, true); err != nil {
+					return err
+				}
+				fmt.Fprintf(env.Stdout, "scontrol requeuehold %s: the running seal job stopped and held; it runs again, from the start, once resumed\n", t.ArrayJobID)
+			} else {
+				fmt.Fprintf(env.Stdout, "seal job %s is running: it finishes (and submits the round); pause --now stops it\n", t.ArrayJobID)
+			}
+			continue
+		}
+		if err := sc.Hold(cx, t.ArrayJobID); err != nil {
+			return err
+		}
+		fmt.Fprintf(env.Stdout, "scontrol hold %s: seal job held\n", t.ArrayJobID)
 	}
 	after(sc, env.Stdout, j)
 	return nil
@@ -219,6 +271,14 @@ func (c *ResumeCmd) Run(env *cli.Env) error {
 		}
 		fmt.Fprintf(env.Stdout, "scontrol release %s: held tasks released\n", s.JobID)
 	}
+	for _, t := range j.seals() {
+		if t.Held() {
+			if err := sc.Release(cx, t.ArrayJobID); err != nil {
+				return err
+			}
+			fmt.Fprintf(env.Stdout, "scontrol release %s: seal job released\n", t.ArrayJobID)
+		}
+	}
 	after(sc, env.Stdout, j)
 	return nil
 }
@@ -239,15 +299,24 @@ func (c *CancelCmd) Run(env *cli.Env) error {
 		return err
 	}
 	var ids []string
+	scanning := false
 	for _, s := range j.arrays {
 		ids = append(ids, s.JobID)
-		fmt.Fprintf(env.Stdout, "job %s (%s): %s\n", s.JobID, campaign.RoundLabel(s.Round), summary(j.tasks, s.JobID))
+		scanning = scanning || s.Kind == campaign.KindScan
+		fmt.Fprintf(env.Stdout, "job %s (%s): %s\n", s.JobID, label(s), summary(j.tasks, s.JobID))
 	}
 	for _, s := range j.collects {
 		ids = append(ids, s.JobID)
+		scanning = scanning || s.Kind == campaign.KindSeal
 	}
 	if err := sc.Cancel(cx, ids...); err != nil {
 		return err
+	}
+	if scanning {
+		// migrator retry continues an unsealed scan: it submits the scan and seal again.
+		fmt.Fprintf(env.Stdout, "scancel %s: cancelled; the distributed scan keeps the units its tasks finished (a unit cut short is scanned again). Continue later with: migrator retry %s\n",
+			strings.Join(ids, " "), c.Campaign)
+		return nil
 	}
 	fmt.Fprintf(env.Stdout, "scancel %s: cancelled; running tasks checkpoint on SIGTERM. Continue later with: migrator retry %s\n",
 		strings.Join(ids, " "), c.Campaign)

@@ -67,6 +67,7 @@ Configuration (environment):
 
 Fault injection (environment):
   LFS_SIM_LATENCY=5ms       added to every migrated file
+  LFS_SIM_FIND_LATENCY=1s   added to every lfs find (a slow MDS: a scan to watch, pause or kill)
   LFS_SIM_FAIL_EVERY=N      files whose FID hashes to 0 mod N fail "data copy failed"
   LFS_SIM_FAIL_ERRNO=EIO    the errno of those failures
   LFS_SIM_CRASH_PROB=0.1    probability that lfs-sim SIGKILLs itself halfway through a copy

@@ -8,13 +8,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 	"unicode/utf8"
@@ -87,7 +85,7 @@ type Cmd struct {
 	CPUsPerTask   int      `name:"cpus-per-task" placeholder:"N" help:"CPUs of each array task (sbatch --cpus-per-task). Default: one per --workers."`
 	Mem           cli.Size `name:"mem" placeholder:"SIZE" help:"Memory of each array task (sbatch --mem; 2G, 1500M). Default: 128 MiB plus 80 MiB per --workers (each lfs migrate holds a 64 MiB copy buffer)."`
 	TextfileDir   string   `name:"textfile-dir" type:"path" placeholder:"DIR" help:"node_exporter's textfile collector directory: running tasks rewrite DIR/migrator-<campaign>.prom (Prometheus metrics, mode 0644) every 30 s (spaced out on campaigns where a collect takes seconds). Kept in the campaign; a rerun of plan with it changes it."`
-	TemplateDir   string   `name:"template-dir" type:"existingdir" placeholder:"DIR" help:"Directory with job.sbatch.tmpl and collect.sbatch.tmpl to use instead of the built-in templates."`
+	TemplateDir   string   `name:"template-dir" type:"existingdir" placeholder:"DIR" help:"Directory with job.sbatch.tmpl and collect.sbatch.tmpl (and, optionally, scan.sbatch.tmpl and seal.sbatch.tmpl for --scan-tasks) to use instead of the built-in templates."`
 
 	Update bool   `name:"update" help:"Top up a planned campaign: sweep its scan paths and make a new round of every file still on a source OST that no round will handle (new files, missed files, earlier failures), with the campaign's own selection and settings. Takes only --scheduler, --no-submit, --emit-script and --scan-workers."`
 	Group  string `placeholder:"GROUP" help:"Make the campaign readable by this group (name or GID): directories 2750, files 0640, writable only by you."`
@@ -247,6 +245,13 @@ func (c *Cmd) Run(env *cli.Env) (err error) {
 	if _, err := launch.CollectScript(trial); err != nil {
 		return cli.BadInput(err)
 	}
+	if c.ScanTasks > 0 {
+		for _, name := range []string{templates.Scan, templates.Seal} {
+			if _, err := launch.ScanScript(trial, c.ScanTasks, name); err != nil {
+				return cli.BadInput(err)
+			}
+		}
+	}
 	if d := req.Monitoring.TextfileDir; d != "" {
 		if err := metrics.CheckDir(d); err != nil {
 			return cli.BadInput(err)
@@ -328,6 +333,9 @@ func (c *Cmd) Run(env *cli.Env) (err error) {
 			return c.submitScan(ctx, env, dir, res)
 		}
 		res, err = c.localScan(ctx, env, dir, res)
+	}
+	if err != nil && ctx.Err() != nil && dist != nil {
+		return cli.WithCode(cli.ExitInterrupted, fmt.Errorf("interrupted during the distributed scan; nothing was submitted; to continue it (the units already scanned are kept): %s", commandLine()))
 	}
 	if err != nil && ctx.Err() != nil {
 		return cli.WithCode(cli.ExitInterrupted, fmt.Errorf("interrupted during the scan; nothing was submitted; to start it over: %s", commandLine()))
@@ -603,25 +611,25 @@ func printable(p string) string {
 
 // submitScan submits the scan array of a distributed plan and its seal job, which goes on
 // where plan stops. Run again before the seal has written the index, plan submits them
-// again: the claims make a second array's tasks skip what the first one scanned.
+// again unless Slurm still holds one of them: the published parts make a second array's
+// tasks skip what the first one scanned.
 func (c *Cmd) submitScan(ctx context.Context, env *cli.Env, dir campaign.Dir, res *planner.Result) error {
 	round := launch.Round{Dir: dir, Spec: res.Spec, Exe: env.Exe, Version: env.Version, By: "plan --scan-tasks"}
-	scripts, err := launch.WriteScanScripts(round, res.Distributed.Tasks, distscan.Root(dir))
-	if err != nil {
-		return err
-	}
 	p := res.Distributed
 	if c.Emit || c.NoSubmit {
 		// The scan itself must run before there is anything to submit: it is submitted,
 		// and the seal writes the round's scripts and stops.
 		fmt.Fprintf(env.Stderr, "the seal job will write the round's job scripts and not submit them\n")
 	}
-	scanID, sealID, err := launch.SubmitScan(ctx, slurm.New(), scripts)
+	scanID, sealID, err := launch.ResumeScan(ctx, slurm.New(), round, p.Tasks, env.Stderr)
 	if err != nil {
-		return fmt.Errorf("%w (rerun migrator plan with the same options to submit the scan)", err)
+		return fmt.Errorf("%w (rerun migrator plan with the same options, or migrator retry %s, to submit the scan)", err, dir.Root)
 	}
-	fmt.Fprintf(env.Stderr, "distributed scan of campaign %s: %d units; submitted scan array %s (%d tasks) and seal job %s (afterany:%s), which merges the parts and %s\n",
-		res.Spec.ID, len(p.Units), scanID, p.Tasks, sealID, scanID, map[bool]string{true: "submits the round", false: "writes the round's scripts"}[p.Then == distscan.ThenSubmit])
+	if scanID == "" || sealID == "" { // already queued: ResumeScan said so
+		return nil
+	}
+	fmt.Fprintf(env.Stderr, "distributed scan of campaign %s: %d units; submitted scan array %s (%d tasks) and seal job %s (afterany:%s), which merges the parts and %s; watch it with migrator status %s\n",
+		res.Spec.ID, len(p.Units), scanID, p.Tasks, sealID, scanID, map[bool]string{true: "submits the round", false: "writes the round's scripts"}[p.Then == distscan.ThenSubmit], dir.Root)
 	fmt.Fprintln(env.Stdout, scanID)
 	return nil
 }
@@ -631,35 +639,9 @@ func (c *Cmd) submitScan(ctx context.Context, env *cli.Env, dir campaign.Dir, re
 func (c *Cmd) localScan(ctx context.Context, env *cli.Env, dir campaign.Dir, res *planner.Result) (*planner.Result, error) {
 	p := res.Distributed
 	start := time.Now()
-	if err := os.MkdirAll(dir.Logs(), 0o700); err != nil {
+	round := launch.Round{Dir: dir, Spec: res.Spec, Exe: env.Exe, Version: env.Version, By: "plan --scan-tasks"}
+	if err := launch.LocalScanTasks(ctx, round, p.Tasks, env.Stderr); err != nil {
 		return nil, err
-	}
-	var wg sync.WaitGroup
-	errs := make([]error, p.Tasks)
-	for k := 0; k < p.Tasks; k++ {
-		log, err := os.OpenFile(filepath.Join(dir.Logs(), fmt.Sprintf("scan-local-%d.out", k)), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
-		if err != nil {
-			return nil, err
-		}
-		cmd := exec.CommandContext(ctx, env.Exe, "scan-task", dir.Root, "--task", strconv.Itoa(k))
-		cmd.Stdout, cmd.Stderr = log, log
-		wg.Add(1)
-		go func(k int) {
-			defer wg.Done()
-			defer log.Close()
-			if err := cmd.Run(); err != nil {
-				errs[k] = err
-			}
-		}(k)
-	}
-	wg.Wait()
-	for k, err := range errs {
-		if err != nil { // the seal scans what it left
-			fmt.Fprintf(env.Stderr, "warning: scan task %d: %v (see %s)\n", k, err, filepath.Join(dir.Logs(), fmt.Sprintf("scan-local-%d.out", k)))
-		}
-	}
-	if ctx.Err() != nil {
-		return nil, ctx.Err()
 	}
 	sres, err := planner.Seal(ctx, lfs.New(res.Spec.LFS), dir, checkpoint.CurrentHolder(env.Getenv))
 	if err != nil {

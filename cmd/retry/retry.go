@@ -16,6 +16,7 @@ import (
 
 	"migrator/campaign"
 	"migrator/cmd/cli"
+	"migrator/distscan"
 	"migrator/launch"
 	"migrator/lfs"
 	"migrator/manifest"
@@ -69,7 +70,7 @@ func (c *Cmd) Run(env *cli.Env) (err error) {
 			return err
 		}
 	}
-	if spec.DryRun {
+	if spec.DryRun && !unsealedScan(d) { // a dry run's distributed scan is continued like any
 		return cli.BadInputf("campaign %s is a dry run: there is nothing to retry; to run it for real: migrator plan %s --go", spec.ID, d.Root)
 	}
 	// One round at a time: held until the round is submitted, or has run here.
@@ -83,6 +84,12 @@ func (c *Cmd) Run(env *cli.Env) (err error) {
 		return err
 	}
 	if len(rounds) == 0 {
+		if p, err := distscan.ReadPlan(d); err == nil { // a distributed scan, not sealed
+			if c.Scheduler == "" {
+				c.Scheduler = spec.Slurm.Scheduler
+			}
+			return c.resumeScan(ctx, env, d, spec, p)
+		}
 		return cli.BadInputf("campaign %s has no planned round", d.Root)
 	}
 	latest := rounds[len(rounds)-1]

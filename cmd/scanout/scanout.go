@@ -109,6 +109,15 @@ func (c *SealCmd) Run(env *cli.Env) error {
 		fmt.Fprintln(env.Stdout, launch.SbatchCommands(round))
 		return nil
 	}
+	// Stopped (scancel, pause --now) once sealed but before submitting: say how to go on,
+	// not what the interrupted squeue or sbatch said.
+	interrupted := func() error {
+		return cli.WithCode(cli.ExitInterrupted, fmt.Errorf("interrupted after sealing campaign %s, before round 0 was submitted; continue with: migrator retry %s",
+			spec.ID, d.Root))
+	}
+	if ctx.Err() != nil {
+		return interrupted()
+	}
 	subs, err := d.Submissions()
 	if err != nil {
 		return err
@@ -120,6 +129,9 @@ func (c *SealCmd) Run(env *cli.Env) error {
 	sc := slurm.New()
 	// Killed between sbatch and recording the array: it is queued under the campaign's name.
 	queued, err := launch.Unrecorded(ctx, sc, d, res.Spec, subs)
+	if err != nil && ctx.Err() != nil {
+		return interrupted()
+	}
 	if err != nil {
 		return fmt.Errorf("asking Slurm whether this campaign is already queued: %w", err)
 	}
@@ -130,6 +142,9 @@ func (c *SealCmd) Run(env *cli.Env) error {
 		}
 	}
 	arrayID, collectID, err := launch.Slurm(ctx, sc, round)
+	if err != nil && arrayID == "" && ctx.Err() != nil {
+		return interrupted()
+	}
 	if err != nil {
 		return err
 	}

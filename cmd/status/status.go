@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"migrator/campaign"
 	"migrator/checkpoint"
 	"migrator/cmd/cli"
+	"migrator/distscan"
 	"migrator/launch"
 	"migrator/progress"
 	"migrator/report"
@@ -44,6 +46,16 @@ type View struct {
 	// what is happening to it and what to do.
 	Unfinished           []triage.Shard `json:"unfinished"`
 	RecentFilesPerSecond float64        `json:"recent_files_per_second,omitempty"`
+	// Scan is the campaign's distributed scan (plan --scan-tasks), if it has one.
+	Scan *ScanView `json:"scan,omitempty"`
+}
+
+// ScanView is a distributed scan: how far its units are (from its files) and, until it is
+// sealed, what to do about it.
+type ScanView struct {
+	distscan.Progress
+	// Next is what to do when nothing runs or waits for the scan and it is not sealed.
+	Next string `json:"next,omitempty"`
 }
 
 // JobView is one of the campaign's Slurm jobs.
@@ -136,6 +148,9 @@ func (c *Cmd) Run(env *cli.Env) error {
 // finished reports whether nothing is left to watch: every file is handled (in a dry run,
 // found to be migrated or not), and no task runs or waits in Slurm's queue.
 func finished(v *View) bool {
+	if v.Scan != nil && !v.Scan.Sealed && v.Scan.Next == "" { // the scan runs, or waits its turn
+		return false
+	}
 	return v.Files.Pending-v.Files.WouldMigrate == 0 && len(v.Running) == 0 && len(v.Tasks) == 0
 }
 
@@ -178,6 +193,10 @@ func look(ctx context.Context, d campaign.Dir, spec *campaign.Spec) (*View, erro
 	arrays, collects := campaign.Jobs(subs)
 	all := append(append([]campaign.Submission{}, arrays...), collects...)
 	defer func() { v.Unfinished = unfinished(d, spec, v, arrays) }()
+	if pr, err := distscan.ReadProgress(d); err == nil {
+		v.Scan = &ScanView{Progress: pr}
+		defer func() { scanNext(d, spec, v) }()
+	}
 	if len(all) == 0 {
 		return v, nil
 	}
@@ -220,9 +239,34 @@ func look(ctx context.Context, d campaign.Dir, spec *campaign.Spec) (*View, erro
 	return v, nil
 }
 
+// scanNext says what to do about a distributed scan that is not sealed when no job of it
+// is queued or running and no unit is being scanned: it stopped (cancelled, or its jobs
+// lost) and must be continued.
+func scanNext(d campaign.Dir, spec *campaign.Spec, v *View) {
+	if v.Scan.Sealed || v.Scan.Scanning > 0 {
+		return
+	}
+	for _, j := range v.Jobs {
+		if j.InQueue && (j.Kind == campaign.KindScan || j.Kind == campaign.KindSeal) {
+			return
+		}
+	}
+	if spec.Slurm.Scheduler == "local" {
+		v.Scan.Next = fmt.Sprintf("rerun the same migrator plan command, or migrator retry %s --scheduler local", d.Root)
+		return
+	}
+	v.Scan.Next = "migrator retry " + d.Root
+}
+
 // unfinished triages the unfinished shards from the view's locks and queue.
 func unfinished(d campaign.Dir, spec *campaign.Spec, v *View, arrays []campaign.Submission) []triage.Shard {
-	f := triage.Facts{Dir: d, Spec: spec, Arrays: arrays, Running: map[triage.Key]string{}, Queued: map[triage.Key]string{}}
+	var migrate []campaign.Submission // not the scan array: it migrates no shard
+	for _, a := range arrays {
+		if a.Kind != campaign.KindScan {
+			migrate = append(migrate, a)
+		}
+	}
+	f := triage.Facts{Dir: d, Spec: spec, Arrays: migrate, Running: map[triage.Key]string{}, Queued: map[triage.Key]string{}}
 	for _, r := range v.Running {
 		f.Running[triage.Key{Round: r.Round, Shard: r.Shard}] = fmt.Sprintf("running on %s (pid %d, heartbeat %s ago), %s in flight",
 			r.Host, r.PID, (time.Duration(r.HeartbeatAgeSeconds) * time.Second).String(), progress.Plural(r.InFlight, "file"))
@@ -244,12 +288,11 @@ func (c *Cmd) human(w io.Writer, v *View) {
 	if v.RecentFilesPerSecond > 0 {
 		fmt.Fprintf(w, "recent rate: %.1f files/s\n", v.RecentFilesPerSecond)
 	}
+	if v.Scan != nil {
+		writeScan(w, v)
+	}
 	for _, j := range v.Jobs {
-		if !j.InQueue {
-			fmt.Fprintf(w, "%s job %s (%s): no longer in the queue\n", j.Kind, j.JobID, campaign.RoundLabel(j.Round))
-			continue
-		}
-		fmt.Fprintf(w, "%s job %s (%s): %d running, %d pending, %d held\n", j.Kind, j.JobID, campaign.RoundLabel(j.Round), j.Running, j.Pending, j.Held)
+		writeJob(w, j)
 	}
 	type group struct {
 		u    triage.Shard // the first of a run of shards in the same state, with the run's sums
@@ -305,4 +348,59 @@ func (c *Cmd) human(w io.Writer, v *View) {
 		fmt.Fprintf(w, "round %d: %s superseded by round %d, which holds their unfinished files now: nothing to run for them\n",
 			r, progress.Plural(superseded[r], "shard"), by[r])
 	}
+}
+
+// writeScan says where the distributed scan is: its units, and while it is not sealed,
+// what its jobs are doing (the job lines follow) or how to continue it.
+func writeScan(w io.Writer, v *View) {
+	sc := v.Scan
+	if sc.Sealed {
+		fmt.Fprintf(w, "distributed scan: sealed (%d units, %d tasks)\n", sc.Units, sc.Tasks)
+		return
+	}
+	line := fmt.Sprintf("scanning: %d of %d units done, %d being scanned", sc.Done, sc.Units, sc.Scanning)
+	if sc.Stale > 0 {
+		line += fmt.Sprintf(", %d claimed by tasks that died (scanned again by the next task or the seal)", sc.Stale)
+	}
+	var seal []string
+	for _, j := range v.Jobs {
+		if j.Kind != campaign.KindSeal || !j.InQueue {
+			continue
+		}
+		switch {
+		case j.Running > 0:
+			seal = append(seal, "seal job "+j.JobID+" running")
+		case j.Held > 0:
+			seal = append(seal, "seal job "+j.JobID+" held")
+		default:
+			seal = append(seal, "seal job "+j.JobID+" waiting for the scan")
+		}
+	}
+	if len(seal) > 0 {
+		line += "; " + strings.Join(seal, ", ")
+	}
+	fmt.Fprintln(w, line)
+	if sc.Next != "" {
+		fmt.Fprintf(w, "the scan is stopped (nothing of it is queued or running); the units done are kept; continue it with: %s\n", sc.Next)
+		// A seal that ran and did not seal says why in its log (a unit it could not scan,
+		// a damaged part), or was cancelled.
+		var last string
+		for _, j := range v.Jobs {
+			if j.Kind == campaign.KindSeal {
+				last = j.JobID
+			}
+		}
+		if last != "" {
+			fmt.Fprintf(w, "seal job %s ended without sealing: if it was not cancelled, %s says why\n", last, filepath.Join("logs", "seal-"+last+".out"))
+		}
+	}
+}
+
+// writeJob is one job's line: in the queue, or no longer.
+func writeJob(w io.Writer, j JobView) {
+	if !j.InQueue {
+		fmt.Fprintf(w, "%s job %s (%s): no longer in the queue\n", j.Kind, j.JobID, campaign.RoundLabel(j.Round))
+		return
+	}
+	fmt.Fprintf(w, "%s job %s (%s): %d running, %d pending, %d held\n", j.Kind, j.JobID, campaign.RoundLabel(j.Round), j.Running, j.Pending, j.Held)
 }
