@@ -324,7 +324,7 @@ func (r *Reader) fenceBlockSize(j int64) int64 {
 // ascend, and keeps the last fence of each block.
 func (r *Reader) readRoot() error {
 	br := bufio.NewReaderSize(io.NewSectionReader(r.f, r.fenceStart, 1<<62), 1<<16)
-	r.root = make([]byte, 0, r.fenceBlocks*KeySize)
+	r.root = make([]byte, 0, min(r.fenceBlocks*KeySize, 1<<20)) // grown as fences are read: a crafted count allocates nothing
 	buf := make([]byte, FenceKeys*KeySize+4)
 	off := r.fenceStart
 	var prev []byte
