@@ -151,14 +151,8 @@ const checkers = 2
 // entry was handled (or stop was called), ErrNoSpace or ErrErrorStreak when it stopped to
 // protect the filesystem, or the first fatal error.
 func Run(stop, kill context.Context, l LFS, src Source, state State, rec Recorder, o Options, st *Stats) error {
-	o.defaults()
-	if state.Attempted == nil {
-		state.Attempted = checkpoint.NewDone(0)
-	}
-	t := &task{l: l, o: o, st: st, state: state, rec: rec, sources: o.Selection.SourceOSTs(), stop: stop, kill: kill,
-		real: o.Selection.Resolved()}
-	t.cond = sync.NewCond(&t.mu)
-	t.gcond = sync.NewCond(&t.gmu)
+	t := newTask(stop, kill, l, state, rec, o, st)
+	o = t.o
 
 	checkCh := make(chan []*item)
 	readyCh := make(chan []*item, o.Workers)
@@ -199,6 +193,18 @@ func Run(stop, kill context.Context, l LFS, src Source, state State, rec Recorde
 		return feedErr
 	}
 	return t.fatalErr()
+}
+
+func newTask(stop, kill context.Context, l LFS, state State, rec Recorder, o Options, st *Stats) *task {
+	o.defaults()
+	if state.Attempted == nil {
+		state.Attempted = checkpoint.NewDone(0)
+	}
+	t := &task{l: l, o: o, st: st, state: state, rec: rec, sources: o.Selection.SourceOSTs(), stop: stop, kill: kill,
+		real: o.Selection.Resolved()}
+	t.cond = sync.NewCond(&t.mu)
+	t.gcond = sync.NewCond(&t.gmu)
+	return t
 }
 
 type item struct {
