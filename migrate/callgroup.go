@@ -22,7 +22,7 @@ import "sync"
 // Why the HSM state is not read further ahead (say, for the next files a worker will
 // take): lfs migrate never looks at it, and the copy's first read of a file released in
 // the meantime restores it from the archive (see lfs/LUSTRE.md, the migrate row); and a
-// release cannot be held off by keeping the file open for reading: from 2.15
+// release cannot be held off by keeping the file open for reading: from MDS 2.15
 // (LU-13668) mdt_object_open_lock() refuses the exclusive lease that ll_hsm_release()
 // takes only when another opener has the file open for write, which migrator must never
 // do to a file that may be released. The check must stay right before the call.
