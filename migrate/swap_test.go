@@ -129,6 +129,7 @@ func TestSwapAfterCheckNeverMigratesAnotherFile(t *testing.T) {
 		// Two workers: f0's and f1's calls may be bound as one group (callgroup.go), so
 		// the swap at the start of the first call may come after f1's bind, inside the
 		// window bind leaves; by FID, lfs still opens f1 and the verification sees the swap.
+		// (Or f1's bind runs during the swap: see runSwap.)
 		{"by FID, two workers, swap at the first call", true, 1, 2},
 	}
 	for _, m := range modes {
@@ -199,13 +200,26 @@ func runSwap(t *testing.T, cfg lfssim.Config, byFID bool, atCall, workers int, t
 			t.Errorf("the swapped-in file is no longer released: %+v %v", hs, err)
 		}
 	}
+	if r0 := rec.recs[0]; r0.Outcome != checkpoint.Migrated {
+		t.Errorf("entry 0, not swapped: %v %s", r0.Outcome, r0.Message)
+	}
 	r1 := rec.recs[1]
+	if workers > 1 && r1.Class != lfs.ClassSwapped {
+		// f1's bind may run while the other call's hook is half-way through the swap (a
+		// swap is two steps): between the remove and the symlink f1 is gone (and it is:
+		// skipped, gone); between the rename of its directory and the symlink, the check
+		// finds f1 by FID under its new name in scope and migrates it there, the checked
+		// file. Neither is another file, which the checks above assert.
+		ok := r1.Outcome == checkpoint.Skipped && r1.Reason == checkpoint.SkipGone ||
+			r1.Outcome == checkpoint.Migrated
+		if !ok || len(alarms) != 0 || st.Swapped.Load() != 0 {
+			t.Errorf("entry 1 neither swapped, gone nor migrated as itself: %+v; alarms %q", r1, alarms)
+		}
+		return
+	}
 	want := checkpoint.Record{Outcome: checkpoint.Failed, Class: lfs.ClassSwapped}
 	if diff := cmp.Diff(want, checkpoint.Record{Outcome: r1.Outcome, Class: r1.Class, Retryable: r1.Retryable}); diff != "" {
 		t.Errorf("entry 1 (-want +got):\n%s\n%s", diff, r1.Message)
-	}
-	if r0 := rec.recs[0]; r0.Outcome != checkpoint.Migrated {
-		t.Errorf("entry 0, not swapped: %v %s", r0.Outcome, r0.Message)
 	}
 	if st.Swapped.Load() != 1 || st.Failed.Load() != 1 {
 		t.Errorf("swapped %d, failed %d; want 1 and 1 (work exits non-zero on failures)", st.Swapped.Load(), st.Failed.Load())
