@@ -18,11 +18,20 @@ import (
 	"migrator/manifest"
 )
 
-// goneLFS is the real client on lfs-sim; before every lfs hsm_state it removes the files
-// in remove (once): a file gone between a group's first walk and its lfs hsm_state.
+// goneLFS is the real client on lfs-sim; before the first lfs path2fid it removes the
+// files in removeP2F, before the first lfs hsm_state those in remove: files gone between a
+// group's first walk and these calls.
 type goneLFS struct {
 	*lfs.Client
-	remove []string
+	remove, removeP2F []string
+}
+
+func (g *goneLFS) PathToFID(ctx context.Context, files []string) ([]lfs.FIDResult, error) {
+	for _, p := range g.removeP2F {
+		os.Remove(p)
+	}
+	g.removeP2F = nil
+	return g.Client.PathToFID(ctx, files)
 }
 
 func (g *goneLFS) HSMStates(ctx context.Context, files []string) ([]lfs.HSMResult, error) {
@@ -44,7 +53,7 @@ func TestGroupHSMFailureOnSimulatorVersions(t *testing.T) {
 			env := append([]string{"LFS_SIM_VERSION=" + v}, swapSimEnv...)
 			cfg := swapSimConfig(t)
 			dir := t.TempDir()
-			const n = 7
+			const n = 9
 			var es []manifest.Entry
 			for i := 0; i < n; i++ {
 				p := filepath.Join(dir, fmt.Sprintf("f%d", i))
@@ -53,10 +62,12 @@ func TestGroupHSMFailureOnSimulatorVersions(t *testing.T) {
 				must(t, err)
 				es = append(es, manifest.Entry{Path: p, FID: fid, Size: 10, OSTs: []uint32{1}})
 			}
-			// 1: HSM state unreadable; 3: gone before the group's lfs hsm_state; 5: released.
+			// 1: HSM state unreadable; 3: gone before the group's lfs hsm_state; 5: released; 7:
+			// gone before its lfs path2fid.
 			must(t, unix.Lsetxattr(es[1].Path, "user.lfs_sim.hsm", []byte("garbage"), 0))
 			must(t, lfssim.Release(cfg, es[5].Path, 1))
-			l := &goneLFS{Client: lfs.New(bin).WithEnv(env...), remove: []string{es[3].Path}}
+			l := &goneLFS{Client: lfs.New(bin).WithEnv(env...), remove: []string{es[3].Path},
+				removeP2F: []string{es[7].Path}}
 			sel := campaign.Selection{OSTs: "1", ScanPaths: []campaign.Path{campaign.Path(dir)}}
 			rec := &memRecorder{recs: map[uint64]checkpoint.Record{}, attempts: map[uint64]int{}}
 			var st Stats
@@ -74,7 +85,7 @@ func TestGroupHSMFailureOnSimulatorVersions(t *testing.T) {
 			if err := tk.fatalErr(); err != nil {
 				t.Fatalf("the task stopped: %v", err)
 			}
-			want := [][]*item{{it[0]}, nil, {it[2]}, nil, {it[4]}, nil, {it[6]}}
+			want := [][]*item{{it[0]}, nil, {it[2]}, nil, {it[4]}, nil, {it[6]}, nil, {it[8]}}
 			if diff := cmp.Diff(want, g.ready, cmp.AllowUnexported(item{})); diff != "" {
 				t.Errorf("calls ready (-want +got):\n%s", diff)
 			}
@@ -88,10 +99,10 @@ func TestGroupHSMFailureOnSimulatorVersions(t *testing.T) {
 				t.Errorf("records (-want +got):\n%s", diff)
 			}
 			tk.mu.Lock()
-			requeued := len(tk.retries) == 1 && tk.retries[0] == it[3]
+			requeued := len(tk.retries) == 2 && tk.retries[0] == it[3] && tk.retries[1] == it[7]
 			tk.mu.Unlock()
 			if !requeued {
-				t.Errorf("f3 (gone) was not put back to be looked for by FID")
+				t.Errorf("f3 and f7 (gone) were not put back to be looked for by FID")
 			}
 			for i := range es {
 				if a := rec.attempts[uint64(i)]; (a == 1) != (want[i] != nil) {
