@@ -8,7 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"migrator/checkpoint"
+	"migrator/lfs"
 )
 
 // Calls waiting for the group ahead of them when the task is told to stop (stop or kill),
@@ -92,5 +95,27 @@ func TestCallsWaitingForAGroupWhenTheTaskStops(t *testing.T) {
 				t.Errorf("%d items in flight; want %d (the waiting calls dropped)", inflight, want)
 			}
 		})
+	}
+}
+
+// A group of calls of several files each (--batch): each call gets back exactly its own
+// bound files, in its order, with one lfs hsm_state for the group.
+func TestGroupOfBatchedCallsKeepsEachCallsFiles(t *testing.T) {
+	tk, f, it, rec := groupTask(t, 6, 3)
+	f.released = map[string]bool{it[1].e.Path: true}
+	f.files[it[4].e.Path].fid = lfs.FID{Seq: 0x200000400, Oid: 999}
+	g := &callGroup{units: [][]*item{{it[2], it[1], it[0]}, {it[3]}, {it[5], it[4]}}}
+	tk.runGroup(g)
+	want := [][]*item{{it[2], it[0]}, {it[3]}, {it[5]}}
+	if diff := cmp.Diff(want, g.ready, cmp.AllowUnexported(item{})); diff != "" {
+		t.Errorf("calls ready (-want +got):\n%s", diff)
+	}
+	if len(f.hsmAsked) != 1 || len(f.hsmAsked[0]) != 6 || rec.syncs != 1 {
+		t.Errorf("lfs hsm_state calls %q, %d fsyncs; want one of 6 files and one fsync", f.hsmAsked, rec.syncs)
+	}
+	for _, i := range []uint64{0, 2, 3, 5} {
+		if !rec.durable(i) {
+			t.Errorf("entry %d is ready without a durable attempt record", i)
+		}
 	}
 }
