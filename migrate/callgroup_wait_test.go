@@ -119,3 +119,40 @@ func TestGroupOfBatchedCallsKeepsEachCallsFiles(t *testing.T) {
 		}
 	}
 }
+
+// syncFailRecorder is a memRecorder whose Sync fails.
+type syncFailRecorder struct{ *memRecorder }
+
+func (syncFailRecorder) Sync() error { return errors.New("fsync: EIO") }
+
+// When the group's attempt records cannot be appended or made durable, none of its calls
+// starts, its files stay pending (dropped) and the task stops with the error.
+func TestGroupWhoseAttemptRecordsFailStartsNoCall(t *testing.T) {
+	for _, name := range []string{"append", "fsync"} {
+		t.Run(name, func(t *testing.T) {
+			f, es, sel := setup(t, 3)
+			mem := &memRecorder{recs: map[uint64]checkpoint.Record{}, attempts: map[uint64]int{}}
+			var rec Recorder = mem
+			if name == "append" {
+				mem.fail = errors.New("write: EIO")
+			} else {
+				rec = syncFailRecorder{mem}
+			}
+			var st Stats
+			tk := newTask(context.Background(), context.Background(), f, State{Done: checkpoint.NewDone(3)}, rec,
+				Options{Selection: sel, Workers: 3}, &st)
+			tk.inflight = 3
+			g := &callGroup{}
+			for i := range es {
+				g.units = append(g.units, []*item{{idx: uint64(i), e: es[i]}})
+			}
+			tk.runGroup(g)
+			if diff := cmp.Diff(make([][]*item, 3), g.ready, cmp.AllowUnexported(item{})); diff != "" {
+				t.Errorf("calls ready (-want +got):\n%s", diff)
+			}
+			if tk.fatalErr() == nil || tk.inflight != 0 {
+				t.Errorf("task error %v, %d in flight; want the error and all dropped", tk.fatalErr(), tk.inflight)
+			}
+		})
+	}
+}
