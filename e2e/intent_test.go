@@ -167,3 +167,48 @@ func TestAttemptRecordsBeforeEveryMigrate(t *testing.T) {
 	}
 	e.checkMigrated(before, e.snapshot(), sel)
 }
+
+// The same with four workers, one file per call: calls that start together are bound as
+// one group, whose attempt records one fsync covers (migrate/callgroup.go). Every call
+// still finds the attempt record of each of its files in the checkpoint when it starts,
+// and every file is migrated once.
+func TestAttemptRecordsBeforeEveryGroupedMigrate(t *testing.T) {
+	e := newEnv(t)
+	e.mktree(lfssim.TreeOptions{Files: 60, Seed: 28, SourceShare: 1, HostileEvery: 7})
+	before := e.snapshot()
+	sel := e.selected(before)
+	report := filepath.Join(e.root, "fake-lfs.report")
+	e.simEnv = append(e.simEnv, fakeReal+"="+e.sim, fakeCamp+"="+e.camp, fakeReport+"="+report)
+	self, _ := os.Executable()
+	real := e.sim
+	e.sim = self // plan records it as the campaign's lfs
+	e.plan("--workers", "4", "--shard-files", "1000")
+	e.sim = real
+	e.mustRun(0, "work", e.camp, "--shard", "0")
+
+	data, err := os.ReadFile(report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls, files := 0, 0
+	for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var n, missing int
+		if _, err := fmt.Sscanf(l, "%d %d", &n, &missing); err != nil {
+			t.Fatalf("fake lfs: %s", l)
+		}
+		calls++
+		files += n
+		if n != 1 || missing != 0 {
+			t.Errorf("call %d: %d of its %d files had no attempt record in the checkpoint", calls, missing, n)
+		}
+	}
+	if files != len(sel) {
+		t.Errorf("%d lfs migrate calls for %d files, want one call per file for %d", calls, files, len(sel))
+	}
+	e.mustRun(0, "collect", e.camp)
+	st := e.status()
+	if st.Files.Migrated != uint64(len(sel)) || st.Files.Skipped != 0 || !st.Files.Balanced() {
+		t.Errorf("status %+v, skipped %v", st.Files, st.SkippedByReason)
+	}
+	e.checkMigrated(before, e.snapshot(), sel)
+}

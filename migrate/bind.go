@@ -27,17 +27,18 @@ import (
 //  1. walk its path from / one component at a time with O_PATH|O_NOFOLLOW (no symbolic
 //     link anywhere, every directory a directory, the last a regular file), the scan
 //     path's own symbolic links (the admin's) resolved once when the task starts;
-//  2. read its FID again and its HSM state (lfs hsm_state, one call for the unit): the
-//     checked FID, and not released. On a Lustre client the FID comes from the walked
-//     descriptor's file handle (lfs.FIDOfFD, no exec); elsewhere (the simulator) from lfs
-//     path2fid, one call for the unit;
+//  2. read its FID again and its HSM state (lfs hsm_state, one call for all the calls
+//     that start together, callgroup.go): the checked FID, and not released. On a Lustre
+//     client the FID comes from the walked descriptor's file handle (lfs.FIDOfFD, no
+//     exec); elsewhere (the simulator) from lfs path2fid, one call for the group;
 //  3. walk it again: the same inode (device and inode number) as the first walk.
 //
 // lfs migrate is then given the walked path, which has no symbolic link in it. A swap
 // found by any of these steps, or by the verification after the migration (the path names
 // another FID, or a component became a symbolic link), is recorded as failed with class
 // swapped: an alarm, never a skip. What remains is the time from the second walk to lfs's
-// own open(): one fork and exec.
+// own open(): the second walks of the other calls of its group, the one fsync of their
+// attempt records, and one fork and exec.
 
 // walked is a path's identity as a walk found it.
 type walked struct {

@@ -151,13 +151,8 @@ const checkers = 2
 // entry was handled (or stop was called), ErrNoSpace or ErrErrorStreak when it stopped to
 // protect the filesystem, or the first fatal error.
 func Run(stop, kill context.Context, l LFS, src Source, state State, rec Recorder, o Options, st *Stats) error {
-	o.defaults()
-	if state.Attempted == nil {
-		state.Attempted = checkpoint.NewDone(0)
-	}
-	t := &task{l: l, o: o, st: st, state: state, rec: rec, sources: o.Selection.SourceOSTs(), stop: stop, kill: kill,
-		real: o.Selection.Resolved()}
-	t.cond = sync.NewCond(&t.mu)
+	t := newTask(stop, kill, l, state, rec, o, st)
+	o = t.o
 
 	checkCh := make(chan []*item)
 	readyCh := make(chan []*item, o.Workers)
@@ -200,6 +195,18 @@ func Run(stop, kill context.Context, l LFS, src Source, state State, rec Recorde
 	return t.fatalErr()
 }
 
+func newTask(stop, kill context.Context, l LFS, state State, rec Recorder, o Options, st *Stats) *task {
+	o.defaults()
+	if state.Attempted == nil {
+		state.Attempted = checkpoint.NewDone(0)
+	}
+	t := &task{l: l, o: o, st: st, state: state, rec: rec, sources: o.Selection.SourceOSTs(), stop: stop, kill: kill,
+		real: o.Selection.Resolved()}
+	t.cond = sync.NewCond(&t.mu)
+	t.gcond = sync.NewCond(&t.gmu)
+	return t
+}
+
 type item struct {
 	idx      uint64
 	e        manifest.Entry
@@ -229,6 +236,8 @@ type task struct {
 	rec   Recorder
 
 	intent // attempt batches appended and synced (guard.go)
+
+	grouping // lfs migrate calls bound together (callgroup.go)
 
 	mu        sync.Mutex
 	cond      *sync.Cond // signalled when inflight drops or a retry is queued
@@ -684,7 +693,7 @@ func (t *task) migrateUnit(u []*item, verify chan<- *item) {
 
 // migrate runs one lfs migrate call; failures are handled here.
 func (t *task) migrate(b []*item) []*item {
-	if b = t.bind(b); len(b) == 0 {
+	if b = t.bindGroup(b); len(b) == 0 { // bound, attempts recorded and durable (callgroup.go)
 		return nil
 	}
 	ctx := t.kill
@@ -693,10 +702,7 @@ func (t *task) migrate(b []*item) []*item {
 		ctx, cancel = context.WithTimeout(ctx, t.o.FileTimeout*time.Duration(len(b)))
 		defer cancel()
 	}
-	for _, it := range b {
-		it.attempts++
-	}
-	if !t.attempt(b) || !t.owns() {
+	if !t.owns() {
 		t.drop(b...)
 		return nil
 	}

@@ -34,6 +34,10 @@ type fakeLFS struct {
 
 	fid2path int      // FIDToPath calls
 	migrated []string // paths moveAll migrated
+
+	hsmAsked [][]string           // the files of each HSMStates call, in order
+	p2fCalls int                  // PathToFID calls
+	hsmHook  func(files []string) // if set, run at the start of every HSMStates call
 }
 
 type fakeFile struct {
@@ -58,6 +62,12 @@ func (f *fakeLFS) FileInfoCompat(context.Context, []string, lfs.OSTList) ([]lfs.
 }
 
 func (f *fakeLFS) HSMStates(_ context.Context, files []string) ([]lfs.HSMResult, error) {
+	if f.hsmHook != nil {
+		f.hsmHook(files)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.hsmAsked = append(f.hsmAsked, append([]string(nil), files...))
 	res := make([]lfs.HSMResult, len(files))
 	for i, p := range files {
 		if f.released[p] {
@@ -101,12 +111,14 @@ type memRecorder struct {
 	recs     map[uint64]checkpoint.Record
 	attempts map[uint64]int
 	synced   map[uint64]int // attempts as of the last Sync
+	syncs    int            // Sync calls
 	fail     error
 }
 
 func (r *memRecorder) Sync() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.syncs++
 	if r.synced == nil {
 		r.synced = map[uint64]int{}
 	}
@@ -390,6 +402,7 @@ func TestUnknownHSMStateIsNeverAttempted(t *testing.T) {
 func (f *fakeLFS) PathToFID(_ context.Context, files []string) ([]lfs.FIDResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.p2fCalls++
 	out := make([]lfs.FIDResult, len(files))
 	for i, p := range files {
 		if ff, ok := f.files[p]; ok {

@@ -118,22 +118,28 @@ func swapCases(cfg lfssim.Config) []swapCase {
 func TestSwapAfterCheckNeverMigratesAnotherFile(t *testing.T) {
 	cfg := swapSimConfig(t)
 	modes := []struct {
-		name   string
-		byFID  bool
-		atCall int // the swap is made at the start of this lfs migrate call (f1's is 2)
+		name    string
+		byFID   bool
+		atCall  int // the swap is made at the start of this lfs migrate call (f1's is 2)
+		workers int
 	}{
-		{"by path, swap before the call", false, 1},
-		{"by FID, swap before the call", true, 1},
-		{"by FID, swap inside the call", true, 2},
+		{"by path, swap before the call", false, 1, 1},
+		{"by FID, swap before the call", true, 1, 1},
+		{"by FID, swap inside the call", true, 2, 1},
+		// Two workers: f0's and f1's calls may be bound as one group (callgroup.go), so
+		// the swap at the start of the first call may come after f1's bind, inside the
+		// window bind leaves; by FID, lfs still opens f1 and the verification sees the swap.
+		// (Or f1's bind runs during the swap: see runSwap.)
+		{"by FID, two workers, swap at the first call", true, 1, 2},
 	}
 	for _, m := range modes {
 		for _, tc := range swapCases(cfg) {
-			t.Run(m.name+"/"+tc.name, func(t *testing.T) { runSwap(t, cfg, m.byFID, m.atCall, tc) })
+			t.Run(m.name+"/"+tc.name, func(t *testing.T) { runSwap(t, cfg, m.byFID, m.atCall, m.workers, tc) })
 		}
 	}
 }
 
-func runSwap(t *testing.T, cfg lfssim.Config, byFID bool, atCall int, tc swapCase) {
+func runSwap(t *testing.T, cfg lfssim.Config, byFID bool, atCall, workers int, tc swapCase) {
 	bin := testbin.Build(t, "cmd/lfs-sim")
 	root := t.TempDir()
 	if byFID {
@@ -167,7 +173,7 @@ func runSwap(t *testing.T, cfg lfssim.Config, byFID bool, atCall int, tc swapCas
 	rec := &memRecorder{recs: map[uint64]checkpoint.Record{}, attempts: map[uint64]int{}}
 	var st Stats
 	fidRoot, _ := FIDRootOf(sel)
-	o := Options{Selection: sel, Workers: 1, FIDRoot: fidRoot, RetryBase: 1, OnSwap: func(p, msg string) {
+	o := Options{Selection: sel, Workers: workers, FIDRoot: fidRoot, RetryBase: 1, OnSwap: func(p, msg string) {
 		mu.Lock()
 		alarms = append(alarms, p)
 		mu.Unlock()
@@ -194,13 +200,26 @@ func runSwap(t *testing.T, cfg lfssim.Config, byFID bool, atCall int, tc swapCas
 			t.Errorf("the swapped-in file is no longer released: %+v %v", hs, err)
 		}
 	}
+	if r0 := rec.recs[0]; r0.Outcome != checkpoint.Migrated {
+		t.Errorf("entry 0, not swapped: %v %s", r0.Outcome, r0.Message)
+	}
 	r1 := rec.recs[1]
+	if workers > 1 && r1.Class != lfs.ClassSwapped {
+		// f1's bind may run while the other call's hook is half-way through the swap (a
+		// swap is two steps): between the remove and the symlink f1 is gone (and it is:
+		// skipped, gone); between the rename of its directory and the symlink, the check
+		// finds f1 by FID under its new name in scope and migrates it there, the checked
+		// file. Neither is another file, which the checks above assert.
+		ok := r1.Outcome == checkpoint.Skipped && r1.Reason == checkpoint.SkipGone ||
+			r1.Outcome == checkpoint.Migrated
+		if !ok || len(alarms) != 0 || st.Swapped.Load() != 0 {
+			t.Errorf("entry 1 neither swapped, gone nor migrated as itself: %+v; alarms %q", r1, alarms)
+		}
+		return
+	}
 	want := checkpoint.Record{Outcome: checkpoint.Failed, Class: lfs.ClassSwapped}
 	if diff := cmp.Diff(want, checkpoint.Record{Outcome: r1.Outcome, Class: r1.Class, Retryable: r1.Retryable}); diff != "" {
 		t.Errorf("entry 1 (-want +got):\n%s\n%s", diff, r1.Message)
-	}
-	if r0 := rec.recs[0]; r0.Outcome != checkpoint.Migrated {
-		t.Errorf("entry 0, not swapped: %v %s", r0.Outcome, r0.Message)
 	}
 	if st.Swapped.Load() != 1 || st.Failed.Load() != 1 {
 		t.Errorf("swapped %d, failed %d; want 1 and 1 (work exits non-zero on failures)", st.Swapped.Load(), st.Failed.Load())

@@ -38,6 +38,8 @@ var (
 	sections = flag.String("sections", "throughput,scan,resume,collect", "which comparisons to run")
 	repeat   = flag.Int("repeat", 3, "repeats of each variant (the median is reported)")
 	outFile  = flag.String("o", "", "also write the tables to this file")
+	lats     = flag.String("latencies", "0,5ms", "throughput: simulator latencies per file, comma-separated")
+	only     = flag.String("only", "", "throughput: run only the variants whose names contain one of these comma-separated words (the exec floor always runs)")
 )
 
 var out io.Writer = os.Stdout
@@ -57,8 +59,9 @@ func main() {
 	for _, s := range strings.Split(*sections, ",") {
 		switch s {
 		case "throughput":
-			b.throughput("0")
-			b.throughput("5ms")
+			for _, l := range strings.Split(*lats, ",") {
+				b.throughput(l)
+			}
 		case "scan":
 			b.scan()
 		case "resume":
@@ -157,6 +160,18 @@ func (b *bench) throughput(latency string) {
 			return []string{"sh", "-c", fmt.Sprintf(find+" | parallel -0 -j 8 --joblog %s %s migrate -n {}",
 				q(fs), q(camp+".joblog"), q(b.sim))}
 		}})
+	}
+	if *only != "" {
+		keep := vs[:1]
+		for _, v := range vs[1:] {
+			for _, w := range strings.Split(*only, ",") {
+				if w != "" && strings.Contains(v.name, w) {
+					keep = append(keep, v)
+					break
+				}
+			}
+		}
+		vs = keep
 	}
 	results := make([][]result, len(vs))
 	for r := 0; r < *repeat; r++ {
