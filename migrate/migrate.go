@@ -702,7 +702,9 @@ func (t *task) migrate(b []*item) []*item {
 		ctx, cancel = context.WithTimeout(ctx, t.o.FileTimeout*time.Duration(len(b)))
 		defer cancel()
 	}
-	if !t.owns() {
+	// A stop, a tripped streak guard or a lost lock while the group was checked: no call
+	// starts (its attempt records are written; a rerun reads them as for a lost lock).
+	if t.fatalErr() != nil || t.interrupted() || !t.owns() {
 		t.drop(b...)
 		return nil
 	}
