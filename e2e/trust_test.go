@@ -91,7 +91,8 @@ func TestTemplateDirSnapshot(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		os.WriteFile(filepath.Join(tmpl, name), append([]byte("# site template\n"), text...), 0o644)
+		shebang, rest, _ := strings.Cut(string(text), "\n")
+		os.WriteFile(filepath.Join(tmpl, name), []byte(shebang+"\n# site template\n"+rest), 0o644)
 	}
 	os.Chmod(tmpl, 0o777)
 	r := e.run(e.planArgs("--no-submit", "--template-dir", tmpl)...)
@@ -100,14 +101,14 @@ func TestTemplateDirSnapshot(t *testing.T) {
 	}
 	os.Chmod(tmpl, 0o755)
 	e.mustRun(0, e.planArgs("--no-submit", "--template-dir", tmpl)...)
-	if job, _ := os.ReadFile(filepath.Join(e.camp, "job.sbatch")); !strings.HasPrefix(string(job), "# site template\n") {
+	if job, _ := os.ReadFile(filepath.Join(e.camp, "job.sbatch")); !strings.HasPrefix(string(job), "#!/bin/bash\n# site template\n") {
 		t.Fatalf("plan's job script does not come from the template dir:\n%s", job)
 	}
 	os.RemoveAll(tmpl)
 	// Nothing ran, so every file is pending: retry makes round 1 from the snapshot.
 	e.mustRun(0, "retry", e.camp, "--no-submit", "--scheduler", "local")
 	for _, p := range []string{filepath.Join(e.camp, "rounds", "001", "job.sbatch"), filepath.Join(e.camp, "collect.sbatch")} {
-		if b, _ := os.ReadFile(p); !strings.HasPrefix(string(b), "# site template\n") {
+		if b, _ := os.ReadFile(p); !strings.HasPrefix(string(b), "#!/bin/bash\n# site template\n") {
 			t.Errorf("%s after retry does not come from the snapshot:\n%s", p, b)
 		}
 	}

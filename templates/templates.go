@@ -96,6 +96,12 @@ func render(name, text string, d Data) ([]byte, error) {
 	if err := t.Execute(&b, d); err != nil {
 		return nil, fmt.Errorf("template %s: %w", name, err)
 	}
+	// sbatch refuses a script that does not start with "#!" (its batch-script check: "The
+	// first line must start with #! followed by the path to an interpreter"): refused
+	// here, before a campaign exists, not by sbatch after.
+	if !bytes.HasPrefix(b.Bytes(), []byte("#!")) {
+		return nil, fmt.Errorf("template %s: the script must start with #! and the path of an interpreter (sbatch refuses any other)", name)
+	}
 	if err := checkPatterns(b.Bytes(), d); err != nil {
 		return nil, fmt.Errorf("template %s: %w", name, err)
 	}

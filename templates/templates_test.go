@@ -110,6 +110,12 @@ func TestTemplateDir(t *testing.T) {
 	if _, err := Render(dir, Collect, sample()); err == nil {
 		t.Error("a missing template was not an error")
 	}
+	for _, text := range []string{"#SBATCH --array={{.Array}}\nexec {{sq .Exe}}\n", "\n#!/bin/bash\n", " #!/bin/sh\n"} {
+		os.WriteFile(filepath.Join(dir, Collect), []byte(text), 0o644)
+		if _, err := Render(dir, Collect, sample()); err == nil || !strings.Contains(err.Error(), "must start with #!") {
+			t.Errorf("a script not starting with #! (%q): %v", text, err)
+		}
+	}
 	os.WriteFile(filepath.Join(dir, Collect), []byte("{{.NoSuchField}}"), 0o644)
 	if _, err := Render(dir, Collect, sample()); err == nil {
 		t.Error("a template using an unknown field was not an error")
