@@ -18,8 +18,12 @@ import (
 // migrator report --html on a real campaign with failures and hostile names: the file is
 // written, its figures are status.json's, and every non-UTF-8 name shows as \xNN.
 func TestReportHTML(t *testing.T) {
-	e := newEnv(t, "LFS_SIM_FAIL_EVERY=3") // a third of the files fail, hostile names among them
-	e.mktree(lfssim.TreeOptions{Files: 300, Seed: 73, HostileEvery: 2})
+	// A third of the files fail, by a hash of their inode (so not the same ones each run):
+	// every name is hostile and dozens are not UTF-8 (13 of them failed in a run here), so
+	// "no failed non-UTF-8 name" is a chance below 10^-6 (with 300 files, one in two
+	// hostile, it was about 10^-3, and CI met it).
+	e := newEnv(t, "LFS_SIM_FAIL_EVERY=3")
+	e.mktree(lfssim.TreeOptions{Files: 600, Seed: 73, HostileEvery: 1})
 	e.mustRun(3, e.planArgs("--scheduler", "local", "--shard-files", "50")...) // some files fail: exit 3
 	e.mustRun(0, "collect", e.camp)
 	page := filepath.Join(e.root, "out", "report.html")
@@ -69,6 +73,7 @@ func TestReportHTML(t *testing.T) {
 			t.Errorf("failed file %q not in the page as %q", f.Path, shown)
 		}
 	}
+	t.Logf("failed files with non-UTF-8 names: %d", hostile)
 	if hostile == 0 {
 		t.Error("no failed file has a non-UTF-8 name: the tree does not test the escape")
 	}
