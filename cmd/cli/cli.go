@@ -17,6 +17,7 @@ import (
 	"migrator/fidindex"
 	"migrator/lfs"
 	"migrator/manifest"
+	"migrator/planner"
 	"migrator/trust"
 )
 
@@ -94,7 +95,7 @@ func ExitCode(err error) int {
 	if errors.Is(err, checkpoint.ErrLocked) { // a shard's, the campaign's: another process holds it
 		return ExitLocked
 	}
-	if errors.Is(err, lfs.ErrNoLFS) {
+	if errors.Is(err, lfs.ErrNoLFS) || errors.Is(err, planner.ErrBadInput) { // what the admin asked for
 		return ExitUsage
 	}
 	// A damaged record (campaign.json, submissions.jsonl, an index, a shard or a log) is

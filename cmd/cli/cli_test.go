@@ -1,8 +1,14 @@
 package cli
 
 import (
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
+
+	"migrator/checkpoint"
+	"migrator/lfs"
+	"migrator/planner"
 )
 
 // Sizes as lfs writes them and as people do, all in powers of 1024.
@@ -33,6 +39,24 @@ func TestParseSize(t *testing.T) {
 			t.Errorf("ParseSize(%q) = %d, want an error", in, got)
 		} else if !strings.Contains(err.Error(), "size") {
 			t.Errorf("ParseSize(%q): %v does not say what it wanted", in, err)
+		}
+	}
+}
+
+// Exit codes are decided here, once, for the errors every command may meet.
+func TestExitCode(t *testing.T) {
+	for _, tt := range []struct {
+		err  error
+		want int
+	}{
+		{errors.New("io"), ExitFailure},
+		{fmt.Errorf("seal: %w: the campaign has no plan", planner.ErrBadInput), ExitUsage},
+		{fmt.Errorf("x: %w", checkpoint.ErrLocked), ExitLocked},
+		{fmt.Errorf("x: %w", lfs.ErrNoLFS), ExitUsage},
+		{BadInputf("bad"), ExitUsage},
+	} {
+		if got := ExitCode(tt.err); got != tt.want {
+			t.Errorf("ExitCode(%v) = %d, want %d", tt.err, got, tt.want)
 		}
 	}
 }

@@ -65,10 +65,7 @@ func (c *Cmd) resumeScan(ctx context.Context, env *cli.Env, d campaign.Dir, spec
 	}
 	res, err := planner.Seal(ctx, lfs.New(spec.LFS), d, checkpoint.CurrentHolder(env.Getenv))
 	if err != nil {
-		if errors.Is(err, planner.ErrBadInput) {
-			return cli.BadInput(err)
-		}
-		return err
+		return err // planner.ErrBadInput: exit 2 (cli.ExitCode)
 	}
 	fmt.Fprintf(out, "sealed campaign %s: %d files in %d shards (the seal scanned %d units itself)\n", spec.ID, res.Index.Files, len(res.Index.Shards), res.Task.Scanned)
 	round.Shards, round.Spec = len(res.Index.Shards), res.Spec

@@ -5,7 +5,6 @@ package scanout
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -153,11 +152,8 @@ func (c *SealCmd) Run(env *cli.Env) error {
 	return nil
 }
 
-// Seal runs planner.Seal for the campaign in d with its lfs client.
+// Seal runs planner.Seal for the campaign in d with its lfs client (its bad input is exit
+// 2 by cli.ExitCode).
 func Seal(ctx context.Context, env *cli.Env, d campaign.Dir, spec *campaign.Spec) (*planner.SealResult, error) {
-	res, err := planner.Seal(ctx, lfs.New(spec.LFS), d, checkpoint.CurrentHolder(env.Getenv))
-	if err != nil && ctx.Err() == nil && errors.Is(err, planner.ErrBadInput) {
-		return nil, cli.BadInput(err)
-	}
-	return res, err
+	return planner.Seal(ctx, lfs.New(spec.LFS), d, checkpoint.CurrentHolder(env.Getenv))
 }
