@@ -138,9 +138,59 @@ func thisKernel() string {
 
 // AcquireLock takes the lock at path for holder, breaking it first if it is stale (see
 // LockOptions and FORMAT.md for the rule). When the lock looks stale it watches it for
-// opts.StaleAfter before breaking it, so it may block that long.
+// opts.StaleAfter before breaking it, so it may block that long; while another task is
+// breaking it, it waits for that task to finish (or, if that task died doing so, for its
+// break marker to go stale in turn).
 func AcquireLock(path string, holder LockInfo, opts LockOptions) (*Lock, error) {
 	opts.defaults()
+	return acquire(path, holder, opts, 0)
+}
+
+// tidy removes, once path is ours, what dead tasks left beside it: break markers (they name
+// tokens that are no longer at path, now that ours is, so nobody breaks those again) and
+// temporary files of a lock or marker being created and FSNow's probes, once untouched for opts.StaleAfter by
+// the filesystem's clock (a creator writes and links one within milliseconds). It lists the
+// directory, so it runs only after a contested take (a directory of shard locks is large),
+// where dead tasks' leftovers are found: a breaker killed between removing the lock and
+// its marker leaves a marker that waits there, harmless, for the next contest.
+func tidy(path string, opts LockOptions) {
+	dir, base := filepath.Split(path)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	var now time.Time
+	for _, e := range ents {
+		name := e.Name()
+		switch {
+		case strings.HasPrefix(name, base+staleSuffix):
+			os.Remove(filepath.Join(dir, name))
+		case durable.IsTempOf(name, base) || durable.IsTempOf(name, clockProbe): // of the lock or a marker; a probe of FSNow
+			info, err := e.Info()
+			if err != nil {
+				continue
+			}
+			if now.IsZero() {
+				now = FSNow(dir)
+			}
+			if now.Sub(info.ModTime()) >= opts.StaleAfter {
+				os.Remove(filepath.Join(dir, name))
+			}
+		}
+	}
+}
+
+// staleSuffix joins a lock's name and the token of the holder being broken to name the
+// break marker: a lock file in its own right, held by the breaker (see breakLock).
+const staleSuffix = ".stale-"
+
+// maxBreakDepth bounds how far breaking recurses: a lock, the marker of a break of it,
+// and the marker of a break of that marker (its breaker died too). A stale marker that
+// deep is removed after the same judgement, without a marker of its own.
+const maxBreakDepth = 2
+
+// acquire is AcquireLock at a depth: 0 for the lock itself, 1 and 2 for break markers.
+func acquire(path string, holder LockInfo, opts LockOptions, depth int) (*Lock, error) {
 	var tok [12]byte
 	rand.Read(tok[:])
 	holder.Token = hex.EncodeToString(tok[:])
@@ -149,7 +199,12 @@ func AcquireLock(path string, holder LockInfo, opts LockOptions) (*Lock, error) 
 	if err != nil {
 		return nil, err
 	}
-	for attempt := 0; attempt < 3; attempt++ {
+	// Hand changes are counted: after three, others are taking it first (ErrLocked). A
+	// break in progress is waited for instead, up to the longest a dead breaker's marker
+	// can stand (it is judged as a lock is: seen stale, then watched).
+	busySince := time.Time{}
+	contested := false
+	for changes := 0; changes < 3; contested = true {
 		f, err := createExclusive(path, append(data, '\n'))
 		if err == nil {
 			l := &Lock{path: path, info: holder, f: f, stop: make(chan struct{}), done: make(chan struct{}), lost: make(chan struct{})}
@@ -161,6 +216,9 @@ func AcquireLock(path string, holder LockInfo, opts LockOptions) (*Lock, error) 
 			}
 			l.dev, l.ino = st.Dev, st.Ino
 			go l.heartbeat(opts.Heartbeat)
+			if depth == 0 && contested {
+				tidy(path, opts)
+			}
 			return l, nil
 		}
 		if !errors.Is(err, os.ErrExist) {
@@ -168,6 +226,7 @@ func AcquireLock(path string, holder LockInfo, opts LockOptions) (*Lock, error) 
 		}
 		old, snap, err := readLockSnap(path)
 		if errors.Is(err, os.ErrNotExist) {
+			changes++
 			continue // released meanwhile
 		}
 		if err != nil {
@@ -191,22 +250,74 @@ func AcquireLock(path string, holder LockInfo, opts LockOptions) (*Lock, error) 
 				return nil, fmt.Errorf("lock %s: %w", path, err)
 			}
 			if gone {
+				changes++
 				continue
 			}
 			if changed {
 				now, nsnap, err := readLockSnap(path)
 				if err != nil {
+					changes++
 					continue
 				}
 				return nil, &LockedError{Path: path, Holder: now, Age: fsAge(path, nsnap),
 					Note: "its heartbeat looked old, but it touched the lock while we watched: clocks disagree, it is alive"}
 			}
 		}
-		if err := breakLock(path, old, snap); err != nil {
+		var busy *LockedError
+		switch err := breakLock(path, old, snap, holder, opts, depth); {
+		case errors.As(err, &busy):
+			// Another task is breaking this lock (a break takes milliseconds), or died
+			// doing so and its marker is not yet judged stale: wait, and look again.
+			if busySince.IsZero() {
+				busySince = time.Now()
+			}
+			if time.Since(busySince) > 3*opts.StaleAfter {
+				return nil, fmt.Errorf("lock %s: another task has been breaking it for %s: %w", path, time.Since(busySince).Round(time.Second), busy)
+			}
+			time.Sleep(opts.Poll)
+		case err != nil:
 			return nil, err
+		default:
+			changes++
 		}
 	}
-	return nil, fmt.Errorf("lock %s: kept changing hands while we tried to take it", path)
+	// Others keep taking it first: it is held, by whoever won last.
+	if now, nsnap, err := readLockSnap(path); err == nil {
+		return nil, &LockedError{Path: path, Holder: now, Age: fsAge(path, nsnap), Note: "it kept changing hands while we tried to take it"}
+	}
+	return nil, fmt.Errorf("lock %s kept changing hands while we tried to take it: %w", path, ErrLocked)
+}
+
+// breakLock removes a stale lock, judged from old and snap, atomically with respect to other
+// breakers. The breaker first takes the break marker, path.stale-TOKEN (TOKEN the stale
+// holder's), as a lock of its own that names it: so only one task breaks a given holder's
+// lock, and if that task dies mid-break, its marker is judged like any lock (at once when
+// its process is gone from this host, else after it is seen stale and watched) and broken
+// in turn. Holding the marker, it removes the lock only while the name still refers to the
+// very file judged stale. It returns a *LockedError while another live task holds the
+// marker, and nil when the caller should look at the lock again.
+func breakLock(path string, old LockInfo, snap lockSnap, me LockInfo, opts LockOptions, depth int) error {
+	marker := path + staleSuffix + old.Token
+	var m *Lock
+	if depth < maxBreakDepth {
+		var err error
+		m, err = acquire(marker, me, opts, depth+1)
+		if err != nil {
+			return err
+		}
+		defer m.Release()
+	}
+	now, nsnap, err := readLockSnap(path)
+	if err != nil || now.Token != old.Token || nsnap.dev != snap.dev || nsnap.ino != snap.ino || nsnap.mtime != snap.mtime {
+		return nil // it changed hands, or its holder woke, meanwhile: not ours to remove
+	}
+	if m != nil && m.Check() != nil {
+		return nil // our marker was taken for dead and broken: the break is no longer ours
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("breaking stale lock %s: %w", path, err)
+	}
+	return nil
 }
 
 // createExclusive creates the lock file at path with its content already in it, and
@@ -295,6 +406,9 @@ func readLockSnap(path string) (LockInfo, lockSnap, error) {
 	return info, snap, nil
 }
 
+// clockProbe names FSNow's probe files (as temporary files).
+const clockProbe = "clock"
+
 // FSNow returns the current time by the clock that stamps files in dir: the mtime of a
 // probe file created there and removed at once. On NFS that is the server's clock, on a
 // local filesystem this kernel's; on Lustre it is this client's own clock, since the client
@@ -303,7 +417,7 @@ func readLockSnap(path string) (LockInfo, lockSnap, error) {
 func FSNow(dir string) time.Time {
 	var rnd [6]byte
 	rand.Read(rnd[:])
-	p := filepath.Join(dir, durable.TempPrefix+"clock."+hex.EncodeToString(rnd[:]))
+	p := filepath.Join(dir, durable.TempPrefix+clockProbe+"."+hex.EncodeToString(rnd[:]))
 	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return time.Now()
@@ -393,37 +507,6 @@ func watchLock(path string, snap lockSnap, opts LockOptions) (changed, gone bool
 		}
 	}
 	return false, false, nil
-}
-
-// breakLock removes a stale lock atomically with respect to other breakers: only the one
-// that creates the hard link named after the stale token may remove it, and only while the
-// name still refers to the very file judged stale.
-func breakLock(path string, old LockInfo, snap lockSnap) error {
-	marker := path + ".stale-" + old.Token
-	if err := os.Link(path, marker); err != nil {
-		if errors.Is(err, os.ErrExist) {
-			// Another task is breaking it, or one died doing so and left its marker: the
-			// link's ctime is when that happened (by the filesystem's clock).
-			var st unix.Stat_t
-			if unix.Lstat(marker, &st) == nil && FSNow(filepath.Dir(path)).Sub(time.Unix(st.Ctim.Unix())) > time.Minute {
-				os.Remove(marker)
-			}
-			return nil // try again from the top
-		}
-		if errors.Is(err, os.ErrNotExist) {
-			return nil
-		}
-		return fmt.Errorf("breaking stale lock %s: %w", path, err)
-	}
-	defer os.Remove(marker)
-	now, nsnap, err := readLockSnap(path)
-	if err != nil || now.Token != old.Token || nsnap.dev != snap.dev || nsnap.ino != snap.ino || nsnap.mtime != snap.mtime {
-		return nil // it changed hands, or its holder woke, meanwhile: not ours to remove
-	}
-	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("breaking stale lock %s: %w", path, err)
-	}
-	return nil
 }
 
 // Check reports whether the lock is still ours: the name still refers to the file we
