@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 if ! command -v parallel >/dev/null && [ "$(id -u)" = 0 ]; then
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends parallel >/dev/null || true
 fi
-go test -run '^$' -bench . -benchmem -cpu 1 ./manifest ./checkpoint
+go test -run '^$' -bench . -benchmem -cpu 1 ./manifest ./checkpoint ./fidindex
 go run ./internal/benchrun -o bench-results.md ${BENCH_ARGS:-}
 if [ -n "${BENCH_SCALE:-}" ]; then
 	go run ./internal/scalebench -n "$BENCH_SCALE" -o bench-results.md

@@ -221,6 +221,11 @@ type Reader struct {
 	root                    []byte           // the last key of each fence block
 	fences                  map[int64][]byte // fence blocks read (checked), at most maxFences
 	maxFences               int
+	// belowOK is the last block whose predecessor was seen to end with its fence (-1 if
+	// none): the file an open Reader reads does not change, so a run of lookups in one
+	// block checks that once.
+	belowOK int64
+	scratch [2 * KeySize]byte // a lookup's key, and the fence it reads
 }
 
 // fenceCache is how many fence blocks a Reader keeps (4 MiB: the fences of 2.7×10^8
@@ -234,7 +239,7 @@ func Open(path string) (*Reader, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Reader{f: f, path: path, cached: -1, maxFences: fenceCache}
+	r := &Reader{f: f, path: path, cached: -1, belowOK: -1, maxFences: fenceCache}
 	if err := r.readHeader(); err != nil {
 		f.Close()
 		return nil, err
@@ -431,7 +436,10 @@ func (r *Reader) block(k int64) ([]byte, error) {
 // names the fence block, the fence block names the data block, and the records are read
 // from there on while they hold fid. Not safe for concurrent use.
 func (r *Reader) Lookup(fid lfs.FID) ([]Loc, error) {
-	key := Record(fid, Loc{})[:KeySize]
+	key := r.scratch[:KeySize]
+	binary.BigEndian.PutUint64(key, fid.Seq)
+	binary.BigEndian.PutUint32(key[8:], fid.Oid)
+	binary.BigEndian.PutUint32(key[12:], fid.Ver)
 	// The first fence block, then the first block, whose last key is >= key.
 	j := int64(sort.Search(int(r.fenceBlocks), func(i int) bool {
 		return bytes.Compare(r.root[i*KeySize:(i+1)*KeySize], key) >= 0
@@ -450,14 +458,14 @@ func (r *Reader) Lookup(fid lfs.FID) ([]Loc, error) {
 	// The fence below (block first-1's) is the other bound of the answer: a fence lower
 	// than its block's last key would send a lookup of that key past its records. Its
 	// block must end with it (16 bytes, read just before block first).
-	if first > 0 {
+	if first > 0 && first != r.belowOK {
 		var below []byte
 		if i > 0 {
 			below = keys[(i-1)*KeySize : i*KeySize]
 		} else {
 			below = r.root[(j-1)*KeySize : j*KeySize]
 		}
-		last := make([]byte, KeySize)
+		last := r.scratch[KeySize : 2*KeySize]
 		off := r.start + first*(BlockRecords*RecordSize+4) - 4 - RecordSize
 		if _, err := r.f.ReadAt(last, off); err != nil {
 			return nil, r.corrupt(off, "block %d: %v", first-1, err)
@@ -465,6 +473,7 @@ func (r *Reader) Lookup(fid lfs.FID) ([]Loc, error) {
 		if !bytes.Equal(last, below) {
 			return nil, r.corrupt(off, "block %d does not end with its fence", first-1)
 		}
+		r.belowOK = first
 	}
 	var out []Loc
 	for k := first; k < r.blocks; k++ {
