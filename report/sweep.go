@@ -190,7 +190,7 @@ func leftLine(st *Status) string {
 	}
 	if s := st.Sweep; s != nil {
 		stale := ""
-		if st.LastActivity != nil && st.LastActivity.After(s.Time.Add(time.Duration(s.Seconds*float64(time.Second)))) {
+		if st.LastActivity != nil && st.LastActivity.After(s.End()) {
 			stale = ", before the last activity: run migrator verify again"
 		}
 		line := fmt.Sprintf("left on source OSTs (sweep of %s: %d files, %d unaccounted%s): %s",
@@ -226,7 +226,18 @@ func writeSweepProm(w io.Writer, c string, s *Sweep) {
 	}
 	family(w, "migrator_sweep_timestamp_seconds", "When the last sweep started.")
 	fmt.Fprintf(w, "migrator_sweep_timestamp_seconds{%s} %d\n", c, s.Time.Unix())
+	family(w, "migrator_sweep_end_timestamp_seconds", "When the last sweep ended: a task that recorded anything later (migrator_last_activity_timestamp_seconds) may have changed what it counted.")
+	fmt.Fprintf(w, "migrator_sweep_end_timestamp_seconds{%s} %d\n", c, s.End().Unix())
+	family(w, "migrator_sweep_covers_scan_paths", "1 when the last sweep covered every scan path; 0 when it swept only a part (verify --path), so its figures do not measure what is left.")
+	covers := 1
+	if len(s.Uncovered) > 0 {
+		covers = 0
+	}
+	fmt.Fprintf(w, "migrator_sweep_covers_scan_paths{%s} %d\n", c, covers)
 }
+
+// End is when the sweep ended.
+func (s *Sweep) End() time.Time { return s.Time.Add(time.Duration(s.Seconds * float64(time.Second))) }
 
 // printable shows a path as is when it is plain printable UTF-8, Go-quoted otherwise.
 func printable(p string) string {

@@ -102,6 +102,36 @@ func TestSummaryLeftLine(t *testing.T) {
 	}
 }
 
+// status.prom says what a sweep measured, and when it ended, so an alert can tell a sweep
+// of every scan path that no task followed from a partial or outdated one.
+func TestSweepProm(t *testing.T) {
+	last := time.Unix(5000, 0)
+	st := &Status{Campaign: "c1", Generated: time.Unix(6000, 0), LastActivity: &last,
+		Sweep: &Sweep{Time: time.Unix(4000, 0), Seconds: 90.5, OnSource: 3, Unaccounted: 1,
+			Classes: map[string]uint64{ClassPending: 2}, PerOST: map[string]OSTSweep{"10": {OnSource: 1}, "9": {OnSource: 2}}}}
+	var b strings.Builder
+	WriteProm(&b, st)
+	for _, want := range []string{
+		`migrator_sweep_files{campaign="c1",class="pending"} 2`,
+		`migrator_sweep_unaccounted_files{campaign="c1"} 1`,
+		"migrator_sweep_source_ost_files{campaign=\"c1\",ost=\"9\"} 2\nmigrator_sweep_source_ost_files{campaign=\"c1\",ost=\"10\"} 1\n",
+		`migrator_sweep_timestamp_seconds{campaign="c1"} 4000`,
+		`migrator_sweep_end_timestamp_seconds{campaign="c1"} 4090`,
+		`migrator_sweep_covers_scan_paths{campaign="c1"} 1`,
+		`migrator_last_activity_timestamp_seconds{campaign="c1"} 5000`,
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("status.prom lacks %q:\n%s", want, b.String())
+		}
+	}
+	st.Sweep.Uncovered = []campaign.Path{campaign.Path("/scratch/b")}
+	b.Reset()
+	WriteProm(&b, st)
+	if want := `migrator_sweep_covers_scan_paths{campaign="c1"} 0`; !strings.Contains(b.String(), want) {
+		t.Errorf("a partial sweep: status.prom lacks %q", want)
+	}
+}
+
 // Entries a top-up round lists in its supersedes file count there, not in their round:
 // a non-retryable failure and a file recorded migrated yet found again.
 func TestCollectSupersedes(t *testing.T) {
