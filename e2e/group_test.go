@@ -143,12 +143,15 @@ func TestGroupReadsNobodyElseWrites(t *testing.T) {
 		t.Errorf("cat of the reports as %s: exit %d: %s", name, r.code, r.stderr)
 	}
 
-	// Writing: a new file, a change to a report, collect, plan again: all refused.
+	// Writing: a new file, a change to a report, collect, verify, retry, plan again: all
+	// refused.
 	for _, args := range [][]string{
 		{"/usr/bin/touch", filepath.Join(e.camp, "intruder")},
 		{"/usr/bin/touch", filepath.Join(e.camp, "reports", "intruder")},
 		{"/usr/bin/touch", statusJSON},
 		{e.migrator, "collect", e.camp},
+		{e.migrator, "verify", e.camp}, // writes reports/verify.json, may build the FID index
+		{e.migrator, "retry", e.camp, "--scheduler", "local"},
 		{e.migrator, "plan", e.camp, "--osts", e.sources.String(), "--scan-path", e.tree, "--lfs", e.sim, "--scheduler", "local"},
 	} {
 		r := as(args...)
