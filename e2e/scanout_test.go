@@ -459,10 +459,10 @@ func TestDistributedScanControlOnSlurm(t *testing.T) {
 }
 
 // With --scheduler local, a distributed scan stopped by Ctrl-C, then by kill -9 of the
-// plan (its scan tasks die with it, leaving their claims), says how to go on, and both
-// ways on continue it without scanning a finished unit again: the same plan command, and
-// migrator retry, which seals the scan and runs round 0 here; the campaign drains with the
-// entries of a single-node plan.
+// plan (its scan tasks die with it, leaving their claims), says how to go on (migrator
+// retry, as on Slurm), and both ways on continue it without scanning a finished unit
+// again: the same plan command, and migrator retry, which seals the scan and runs round 0
+// here; the campaign drains with the entries of a single-node plan.
 func TestDistributedScanLocalStopped(t *testing.T) {
 	e := newEnv(t)
 	e.mktree(lfssim.TreeOptions{Files: 2000, Seed: 31, HostileEvery: 9, LinkEvery: 17})
@@ -484,7 +484,7 @@ func TestDistributedScanLocalStopped(t *testing.T) {
 	waitFor(t, "no unit scanned by the local scan", doneAtLeast(1))
 	plan.Process.Signal(os.Interrupt)
 	plan.Wait()
-	if code := plan.ProcessState.ExitCode(); code != 5 || !strings.Contains(out.String(), "the units already scanned are kept") {
+	if code := plan.ProcessState.ExitCode(); code != 5 || !strings.Contains(out.String(), "the units already scanned are kept): migrator retry "+e.camp) {
 		t.Fatalf("plan interrupted during a local distributed scan: exit %d, want 5 saying how to continue:\n%s", code, out)
 	}
 	pr, _ := distscan.ReadProgress(d)
@@ -492,7 +492,7 @@ func TestDistributedScanLocalStopped(t *testing.T) {
 		t.Fatalf("after Ctrl-C: %+v; want the scan stopped halfway, no claim left", pr)
 	}
 	r := e.mustRun(0, "status", e.camp)
-	if !strings.Contains(r.stdout, "the scan is stopped") || !strings.Contains(r.stdout, "rerun the same migrator plan command, or migrator retry "+e.camp+" --scheduler local") {
+	if !strings.Contains(r.stdout, "the scan is stopped") || !strings.Contains(r.stdout, "continue it with: migrator retry "+e.camp+"\n") {
 		t.Errorf("status after Ctrl-C:\n%s", r.stdout)
 	}
 	if r := e.run("cancel", e.camp); r.code != 2 || !strings.Contains(r.stderr, "local scheduler") {
@@ -511,7 +511,7 @@ func TestDistributedScanLocalStopped(t *testing.T) {
 		t.Errorf("after kill -9 of the plan: %+v; want claims left by dead tasks", killed)
 	}
 	r = e.mustRun(0, "status", e.camp)
-	if !strings.Contains(r.stdout, "claimed by tasks that died") || !strings.Contains(r.stdout, "migrator retry "+e.camp+" --scheduler local") {
+	if !strings.Contains(r.stdout, "claimed by tasks that died") || !strings.Contains(r.stdout, "continue it with: migrator retry "+e.camp+"\n") {
 		t.Errorf("status after kill -9:\n%s", r.stdout)
 	}
 	for k, ino := range partInodes(t, d, pr.Units) {
@@ -584,4 +584,131 @@ func TestScanTemplateRefused(t *testing.T) {
 	}
 	tmpl := filepath.Join(e.root, "tmpl-scan.sbatch.tmpl")
 	e.mustRun(0, e.planArgs("--scheduler", "local", "--no-submit", "--template-dir", tmpl)...)
+}
+
+// A distributed scan, as everything that reports on a campaign sees it (status, status
+// --json, collect's status.json and status.prom, the HTML report): while no round 0
+// exists, no files bar, no percentage and no files left per source OST (which would read
+// as a campaign done and its OSTs drained), and status's scan line carries the progress.
+// Every command gives the same way on for the same state: plan stopped by Ctrl-C, and
+// status once the scan is stopped and once every unit is scanned but no seal ran (its seal
+// cancelled) all say migrator retry CAMPAIGN; following it seals the scan, runs round 0
+// here and drains the campaign.
+func TestDistributedScanStatusAdvice(t *testing.T) {
+	e := newEnv(t)
+	e.mktree(lfssim.TreeOptions{Files: 2000, Seed: 31, HostileEvery: 9})
+	before := e.snapshot()
+	sel := e.selected(before)
+	fast := e.simEnv
+	e.simEnv = append(slices.Clone(e.simEnv), "LFS_SIM_FIND_LATENCY=2s")
+	d := campaign.Dir{Root: e.camp}
+	advice := "migrator retry " + e.camp
+	plan, out := e.startMigrator(e.planArgs("--scheduler", "local", "--scan-tasks", "2", "--scan-workers", "1", "--shard-files", "100")...)
+	for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if pr, _ := distscan.ReadProgress(d); pr.Done >= 1 && pr.Scanning > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			pr, err := distscan.ReadProgress(d)
+			t.Fatalf("no unit scanned while another is: %+v %v; plan:\n%s", pr, err, out)
+		}
+	}
+
+	noFigures := func(when, text string) {
+		t.Helper()
+		for _, bad := range []string{"%", "handled", "OST", "planned,"} {
+			if strings.Contains(text, bad) {
+				t.Errorf("%s says %q before round 0:\n%s", when, bad, text)
+			}
+		}
+		if !strings.Contains(text, "no files planned yet") {
+			t.Errorf("%s does not say nothing is planned yet:\n%s", when, text)
+		}
+	}
+	// Mid-scan, the plan still running.
+	r := e.mustRun(0, "status", e.camp)
+	noFigures("status mid-scan", r.stdout)
+	if !strings.Contains(r.stdout, "scanning: ") || !strings.Contains(r.stdout, "being scanned") || strings.Contains(r.stdout, "stopped") {
+		t.Errorf("status mid-scan lacks the scan's progress:\n%s", r.stdout)
+	}
+	var v struct {
+		ScanUnfinished bool              `json:"scan_unfinished"`
+		Remaining      map[string]uint64 `json:"source_osts_remaining"`
+		Scan           *struct {
+			distscan.Progress
+			Next string `json:"next"`
+		} `json:"scan"`
+	}
+	if err := json.Unmarshal([]byte(e.mustRun(0, "status", e.camp, "--json").stdout), &v); err != nil {
+		t.Fatal(err)
+	}
+	if !v.ScanUnfinished || len(v.Remaining) != 0 || v.Scan == nil || v.Scan.Sealed || v.Scan.Done < 1 || v.Scan.Next != "" {
+		t.Errorf("status --json mid-scan: scan_unfinished %v, source_osts_remaining %v, scan %+v", v.ScanUnfinished, v.Remaining, v.Scan)
+	}
+	r = e.mustRun(0, "collect", e.camp, "--sweep", "never")
+	noFigures("collect mid-scan", r.stdout)
+	prom, err := os.ReadFile(filepath.Join(e.camp, "reports", "status.prom"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(prom), "\nmigrator_scan_unfinished{") || !strings.Contains(string(prom), "} 1\n") ||
+		strings.Contains(string(prom), "\nmigrator_files{") || strings.Contains(string(prom), "\nmigrator_source_ost_remaining_files{") {
+		t.Errorf("status.prom mid-scan:\n%s", prom)
+	}
+	if r = e.mustRun(0, "report", e.camp, "--html", "-"); !strings.Contains(r.stdout, `id="scan-unfinished"`) || strings.Contains(r.stdout, `data-figure="handled_percent"`) {
+		t.Errorf("the HTML report mid-scan does not say the scan is unfinished, or shows a percentage handled")
+	}
+
+	// Ctrl-C: plan and status give the same way on.
+	plan.Process.Signal(os.Interrupt)
+	plan.Wait()
+	if code := plan.ProcessState.ExitCode(); code != 5 || !strings.Contains(out.String(), "(the units already scanned are kept): "+advice+"\n") {
+		t.Errorf("plan interrupted during the scan: exit %d, want 5 and %q:\n%s", code, advice, out)
+	}
+	stopped, _ := distscan.ReadProgress(d)
+	if stopped.Done == stopped.Units || stopped.Scanning != 0 {
+		t.Fatalf("after Ctrl-C: %+v; want the scan stopped halfway", stopped)
+	}
+	r = e.mustRun(0, "status", e.camp)
+	noFigures("status of the stopped scan", r.stdout)
+	if !strings.Contains(r.stdout, "continue it with: "+advice+"\n") {
+		t.Errorf("status of the stopped scan does not say %q:\n%s", advice, r.stdout)
+	}
+
+	// Every unit scanned, no seal: as a cancelled seal leaves it.
+	e.simEnv = fast
+	for task := 0; task < 2; task++ {
+		e.mustRun(0, "scan-task", e.camp, "--task", fmt.Sprint(task))
+	}
+	if pr, _ := distscan.ReadProgress(d); pr.Done != pr.Units || pr.Sealed {
+		t.Fatalf("after the scan tasks ran to the end: %+v", pr)
+	}
+	r = e.mustRun(0, "status", e.camp)
+	noFigures("status of the scan whose seal did not run", r.stdout)
+	units := fmt.Sprint(stopped.Units)
+	if !strings.Contains(r.stdout, "scanning: "+units+" of "+units+" units done, 0 being scanned\n") || !strings.Contains(r.stdout, "continue it with: "+advice+"\n") {
+		t.Errorf("status of the scan whose seal did not run:\n%s", r.stdout)
+	}
+	if err := json.Unmarshal([]byte(e.mustRun(0, "status", e.camp, "--json").stdout), &v); err != nil {
+		t.Fatal(err)
+	}
+	if v.Scan == nil || v.Scan.Next != advice || !v.ScanUnfinished {
+		t.Errorf("status --json of the scan whose seal did not run: scan_unfinished %v, scan %+v; want next %q", v.ScanUnfinished, v.Scan, advice)
+	}
+
+	// The advice, followed word for word, finishes the campaign.
+	args := strings.Fields(advice)[1:]
+	r = e.mustRun(0, args...)
+	if !strings.Contains(r.stderr, "sealed campaign") {
+		t.Errorf("%s:\n%s", advice, r.stderr)
+	}
+	e.checkMigrated(before, e.snapshot(), sel)
+	if st := e.status(); st.ScanUnfinished || st.Files.Migrated != uint64(len(sel)) || !st.Files.Balanced() {
+		t.Errorf("after %s: scan_unfinished %v, %+v", advice, st.ScanUnfinished, st.Files)
+	}
+	r = e.mustRun(0, "status", e.camp)
+	want := fmt.Sprintf("100.0%% of %d files handled\n", len(sel))
+	if !strings.Contains(r.stdout, want) || !strings.Contains(r.stdout, "distributed scan: sealed") || strings.Contains(r.stdout, "no files planned yet") {
+		t.Errorf("status after %s lacks %q or the sealed scan:\n%s", advice, want, r.stdout)
+	}
 }

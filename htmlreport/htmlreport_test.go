@@ -537,3 +537,41 @@ func TestManyOSTs(t *testing.T) {
 		t.Errorf("%d OSTs in the table, want 20", n)
 	}
 }
+
+// A campaign whose scan has not written round 0 yet (a distributed scan not sealed): the
+// page says nothing is planned, and shows no percentage handled and no OST with 0 files
+// left; once round 0 exists it shows them.
+func TestPageScanUnfinished(t *testing.T) {
+	d := campaign.Dir{Root: t.TempDir()}
+	spec := &campaign.Spec{Format: campaign.Format, ID: "c-scan", Tool: "test", Request: campaign.Request{
+		Selection: campaign.Selection{OSTs: "1-2", ScanPaths: []campaign.Path{"/scan"}},
+		Work:      campaign.Work{ShardFiles: 3, ShardBytes: 1 << 40}}}
+	if err := d.Save(spec); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Build(context.Background(), d, spec, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := Render(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	page := b.String()
+	if !strings.Contains(page, `id="scan-unfinished"`) || strings.Contains(page, `data-figure="handled_percent"`) ||
+		strings.Contains(page, `data-figure="source_osts_remaining.`) {
+		t.Errorf("page of a campaign before round 0:\n%s", page)
+	}
+	d, spec = fixture(t)
+	if r, err = Build(context.Background(), d, spec, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	b.Reset()
+	if err := Render(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	if page := b.String(); strings.Contains(page, `id="scan-unfinished"`) || !strings.Contains(page, `data-figure="handled_percent"`) ||
+		!strings.Contains(page, `data-figure="source_osts_remaining.1"`) {
+		t.Error("the page of a planned campaign says its scan is unfinished, or lacks its figures")
+	}
+}

@@ -104,6 +104,9 @@ func Render(w io.Writer, r *Report) error {
 	v.Skipped = kvs(st.SkippedByReason)
 	v.Failed = kvs(st.FailedByClass)
 	for i, o := range r.SourceOSTs {
+		if st.ScanUnfinished { // nothing planned on any OST yet: no row saying 0 left
+			break
+		}
 		v.OSTRows = append(v.OSTRows, ostRow{OST: o, Planned: r.PlannedOnOST[i], Remaining: st.SourceOSTsRemaining[strconv.Itoa(int(o))]})
 	}
 	v.charts()

@@ -163,3 +163,12 @@ func LocalScanTasks(ctx context.Context, r Round, tasks int, warn io.Writer) err
 	wg.Wait()
 	return ctx.Err()
 }
+
+// ContinueScan is the one advice every command gives for a distributed scan that is not
+// sealed and that nothing runs or waits for (cancelled, its seal cancelled, stopped by
+// Ctrl-C, its jobs lost): migrator retry CAMPAIGN. retry continues it with the campaign's
+// own scheduler (a new scan array and seal job on Slurm; for a campaign planned with
+// --scheduler local, the scan tasks, the seal and round 0 run here), keeping every unit
+// already scanned, and starts no second scan while one of the campaign's scan or seal jobs
+// is still queued.
+func ContinueScan(d campaign.Dir) string { return "migrator retry " + d.Root }

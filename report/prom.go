@@ -33,13 +33,21 @@ func WriteProm(w io.Writer, st *Status) {
 		return [][2]string{{"planned", u(x.Planned)}, {"migrated", u(x.Migrated)}, {"skipped", u(x.Skipped)},
 			{"failed", u(x.Failed)}, {"pending", u(x.Pending)}, {"would_migrate", u(x.WouldMigrate)}}
 	}
-	family(w, "migrator_files", "Files of the campaign by state; planned is the total, would_migrate is part of pending.")
-	for _, s := range states(st.Files) {
-		fmt.Fprintf(w, "migrator_files{%s,%s} %s\n", c, label("state", s[0]), s[1])
+	family(w, "migrator_scan_unfinished", "1 while the campaign's scan has not written round 0: nothing is planned yet, and the files and bytes by state and the files left per source OST are not given.")
+	unfinished := 0
+	if st.ScanUnfinished {
+		unfinished = 1
 	}
-	family(w, "migrator_bytes", "Bytes of the campaign's files by state, sizes as planned.")
-	for _, s := range states(st.Bytes) {
-		fmt.Fprintf(w, "migrator_bytes{%s,%s} %s\n", c, label("state", s[0]), s[1])
+	fmt.Fprintf(w, "migrator_scan_unfinished{%s} %d\n", c, unfinished)
+	if !st.ScanUnfinished { // zeros would read as a campaign done and its OSTs drained
+		family(w, "migrator_files", "Files of the campaign by state; planned is the total, would_migrate is part of pending.")
+		for _, s := range states(st.Files) {
+			fmt.Fprintf(w, "migrator_files{%s,%s} %s\n", c, label("state", s[0]), s[1])
+		}
+		family(w, "migrator_bytes", "Bytes of the campaign's files by state, sizes as planned.")
+		for _, s := range states(st.Bytes) {
+			fmt.Fprintf(w, "migrator_bytes{%s,%s} %s\n", c, label("state", s[0]), s[1])
+		}
 	}
 	family(w, "migrator_skipped_files", "Skipped files by reason.")
 	for _, k := range sortedKeys(st.SkippedByReason) {

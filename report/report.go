@@ -59,9 +59,15 @@ func (c Counts) Balanced() bool {
 
 // Status is a campaign's status: status.json.
 type Status struct {
-	Campaign        string            `json:"campaign"`
-	Generated       time.Time         `json:"generated"`
-	DryRun          bool              `json:"dry_run"`
+	Campaign  string    `json:"campaign"`
+	Generated time.Time `json:"generated"`
+	DryRun    bool      `json:"dry_run"`
+	// ScanUnfinished is true while the campaign has no round: its scan (a distributed
+	// scan's tasks and seal, or the plan's own scan) has not written round 0's manifests.
+	// The files to migrate are not known then: every count below is zero, the files left
+	// per source OST are not given, and nothing of it may be read as progress or as an
+	// OST drained.
+	ScanUnfinished  bool              `json:"scan_unfinished,omitempty"`
 	Files           Counts            `json:"files"`
 	Bytes           Counts            `json:"bytes"`
 	SkippedByReason map[string]uint64 `json:"skipped_by_reason"`
@@ -251,8 +257,13 @@ func Collect(ctx context.Context, d campaign.Dir, spec *campaign.Spec, o Options
 	for c := lfs.ClassOther; c <= lfs.LastClass; c++ {
 		st.FailedByClass[c.String()] = 0
 	}
+	// Before round 0 nothing is known of what is on the source OSTs: no zero per OST,
+	// which would read as drained.
+	st.ScanUnfinished = len(rounds) == 0
 	for _, o := range spec.Selection.SourceOSTs() {
-		st.SourceOSTsRemaining[strconv.Itoa(int(o))] = 0
+		if !st.ScanUnfinished {
+			st.SourceOSTsRemaining[strconv.Itoa(int(o))] = 0
+		}
 	}
 	latest := -1
 	if len(rounds) > 0 {

@@ -571,3 +571,65 @@ func TestHumanPlurals(t *testing.T) {
 		t.Errorf("human report:\n%s", b.String())
 	}
 }
+
+// Before round 0 is written (a distributed scan not sealed, a plan still scanning) nothing
+// is planned: the human summary, status.json and status.prom say so, and none of them
+// reads as progress or as an OST drained (no "100.0% of 0 files", no "OST1 0"). Once round
+// 0 exists, the figures are back.
+func TestScanUnfinished(t *testing.T) {
+	f := newFixture(t)
+	w, err := WriteReports(context.Background(), f.d, f.spec, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := w.Status
+	if !st.ScanUnfinished || len(st.SourceOSTsRemaining) != 0 {
+		t.Errorf("no round yet: scan_unfinished %v, source_osts_remaining %v; want true and none", st.ScanUnfinished, st.SourceOSTsRemaining)
+	}
+	var human strings.Builder
+	WriteHuman(&human, st, nil)
+	if !strings.Contains(human.String(), ScanUnfinishedLine+"\n") || strings.Contains(human.String(), "%") ||
+		strings.Contains(human.String(), "handled") || strings.Contains(human.String(), "OST") {
+		t.Errorf("human summary before round 0:\n%s", human.String())
+	}
+	data, err := os.ReadFile(filepath.Join(f.d.Reports(), StatusJSON))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var js map[string]any
+	if err := json.Unmarshal(data, &js); err != nil {
+		t.Fatal(err)
+	}
+	if js["scan_unfinished"] != true || len(js["source_osts_remaining"].(map[string]any)) != 0 {
+		t.Errorf("status.json before round 0: scan_unfinished %v, source_osts_remaining %v", js["scan_unfinished"], js["source_osts_remaining"])
+	}
+	prom, err := os.ReadFile(filepath.Join(f.d.Reports(), StatusProm))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(prom), `migrator_scan_unfinished{campaign="c-test"} 1`+"\n") ||
+		strings.Contains(string(prom), "migrator_files{") || strings.Contains(string(prom), "migrator_source_ost_remaining_files{") {
+		t.Errorf("status.prom before round 0:\n%s", prom)
+	}
+	before := prom
+
+	f.round(0, entries("a", 3, 10, 1))
+	f.outcomes(0, 0, 3, migrated(0))
+	w, err = WriteReports(context.Background(), f.d, f.spec, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	human.Reset()
+	WriteHuman(&human, w.Status, nil)
+	if w.Status.ScanUnfinished || strings.Contains(human.String(), ScanUnfinishedLine) || !strings.Contains(human.String(), " 33.3% of 3 files handled") ||
+		!strings.Contains(human.String(), "OST1 2, OST2 0") {
+		t.Errorf("after round 0: scan_unfinished %v\n%s", w.Status.ScanUnfinished, human.String())
+	}
+	prom, _ = os.ReadFile(filepath.Join(f.d.Reports(), StatusProm))
+	if !strings.Contains(string(prom), `migrator_scan_unfinished{campaign="c-test"} 0`+"\n") || !strings.Contains(string(prom), `migrator_files{campaign="c-test",state="planned"} 3`) {
+		t.Errorf("status.prom after round 0:\n%s", prom)
+	}
+	p := filepath.Join(t.TempDir(), "x.prom")
+	os.WriteFile(p, before, 0o644)
+	promtool(t, p) // last: it skips where promtool is not installed
+}

@@ -213,6 +213,10 @@ func topFailures(m map[TopFailure]uint64, n int) []TopFailure {
 	return out
 }
 
+// ScanUnfinishedLine is what the human summary says instead of its figures while the
+// campaign's scan has not written round 0 (Status.ScanUnfinished).
+const ScanUnfinishedLine = "no files planned yet: the scan has not written round 0, so the files to migrate are not known and none is migrated"
+
 // WriteHuman prints the summary an admin reads: a bar, counts, rate, ETA, failure reasons
 // and the files left per source OST.
 func WriteHuman(w io.Writer, st *Status, top []TopFailure) {
@@ -222,6 +226,12 @@ func WriteHuman(w io.Writer, st *Status, top []TopFailure) {
 		dry = " (dry run)"
 	}
 	fmt.Fprintf(w, "campaign %s%s, %s\n", st.Campaign, dry, st.Generated.Local().Format(time.DateTime))
+	if st.ScanUnfinished {
+		// No bar, no counts, no files left per OST: with nothing planned they would read
+		// as a campaign done (100 % of 0 files) and its OSTs drained.
+		fmt.Fprintln(w, ScanUnfinishedLine)
+		return
+	}
 	handled, verb := f.Migrated+f.Skipped+f.Failed, "handled"
 	if st.DryRun { // a dry run is done with a file once it was checked: would migrate
 		handled, verb = handled+f.WouldMigrate, "checked"

@@ -12,6 +12,7 @@ import (
 
 	"migrator/campaign"
 	"migrator/checkpoint"
+	"migrator/distscan"
 	"migrator/report"
 )
 
@@ -94,6 +95,17 @@ func Unfinished(st *report.Status, f Facts) []Shard {
 	root := f.Dir.Root
 	retry := "migrator retry " + root
 	localRound := map[int]bool{} // rounds run by the local runner
+	// sealWasToSubmit reports whether round 0 comes from a distributed scan whose seal was
+	// to submit it (read once, when a shard of round 0 was never submitted).
+	var toSubmit *bool
+	sealWasToSubmit := func() bool {
+		if toSubmit == nil {
+			p, err := distscan.ReadPlan(f.Dir)
+			b := err == nil && p.Then == distscan.ThenSubmit
+			toSubmit = &b
+		}
+		return *toSubmit
+	}
 	for _, s := range st.Shards {
 		if s.Files.Pending-s.Files.WouldMigrate == 0 {
 			continue
@@ -151,8 +163,14 @@ func Unfinished(st *report.Status, f Facts) []Shard {
 			u.State = NeverSubmitted
 			u.Detail = fmt.Sprintf("never submitted: round %d was not submitted to Slurm", s.Round)
 			u.Next = "rerun the same migrator plan command without --no-submit"
-			if s.Round > 0 {
+			switch {
+			case s.Round > 0:
 				u.Next = retry + " (it submits a round that never ran)"
+			case sealWasToSubmit():
+				// The seal wrote round 0 and was stopped (cancelled, say) before its sbatch:
+				// the way on the seal's log and cancel give.
+				u.Detail = "never submitted: the distributed scan's seal wrote round 0 and stopped before submitting it"
+				u.Next = retry
 			}
 		}
 		out = append(out, u)

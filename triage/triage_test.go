@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"migrator/campaign"
+	"migrator/distscan"
 	"migrator/report"
 )
 
@@ -27,7 +28,8 @@ func TestUnfinishedStates(t *testing.T) {
 		name      string
 		scheduler string
 		dryRun    bool
-		localLogs bool // the local runner left logs/local-1-*.out
+		localLogs bool   // the local runner left logs/local-1-*.out
+		scanThen  string // a distributed scan's plan.json with this Then
 		shards    []report.ShardStatus
 		running   []Key
 		queued    []Key
@@ -52,6 +54,14 @@ func TestUnfinishedStates(t *testing.T) {
 			arrays: []campaign.Submission{{Round: campaign.RoundUnrecorded, Kind: "array", JobID: "13"}},
 			want:   []want{{0, 0, Queued, ""}, {0, 1, NotQueued, "migrator work C --round 0 --shard 1, or migrator retry C"}}},
 		{name: "planned, never submitted", scheduler: "slurm",
+			shards: []report.ShardStatus{shard(0, 0, 0, "", "")},
+			want:   []want{{0, 0, NeverSubmitted, "rerun the same migrator plan command without --no-submit"}}},
+		// A distributed scan's seal cancelled after it wrote round 0, before its sbatch:
+		// the way on is the one the seal's log and cancel give.
+		{name: "sealed, the seal stopped before submitting", scheduler: "slurm", scanThen: distscan.ThenSubmit,
+			shards: []report.ShardStatus{shard(0, 0, 0, "", "")},
+			want:   []want{{0, 0, NeverSubmitted, "migrator retry C"}}},
+		{name: "sealed, planned with --no-submit", scheduler: "slurm", scanThen: distscan.ThenNoSubmit,
 			shards: []report.ShardStatus{shard(0, 0, 0, "", "")},
 			want:   []want{{0, 0, NeverSubmitted, "rerun the same migrator plan command without --no-submit"}}},
 		{name: "retry round never submitted", scheduler: "slurm",
@@ -85,6 +95,14 @@ func TestUnfinishedStates(t *testing.T) {
 				os.WriteFile(filepath.Join(d.Logs(), "local-1-0.out"), nil, 0o600)
 			}
 			spec := &campaign.Spec{Request: campaign.Request{DryRun: tt.dryRun, Slurm: campaign.Slurm{Scheduler: tt.scheduler}}}
+			if tt.scanThen != "" {
+				tree := t.TempDir()
+				os.Mkdir(filepath.Join(tree, "a"), 0o755)
+				spec := &campaign.Spec{ID: "c-test", Request: campaign.Request{Selection: campaign.Selection{ScanPaths: []campaign.Path{campaign.Path(tree)}}}}
+				if _, err := distscan.Prepare(d, spec, distscan.Plan{Tasks: 2, Workers: 1, Then: tt.scanThen}); err != nil {
+					t.Fatal(err)
+				}
+			}
 			st := &report.Status{Shards: tt.shards}
 			seen := map[int]bool{}
 			for _, s := range tt.shards {

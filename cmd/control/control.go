@@ -313,9 +313,9 @@ func (c *CancelCmd) Run(env *cli.Env) error {
 		return err
 	}
 	if scanning {
-		// migrator retry continues an unsealed scan: it submits the scan and seal again.
-		fmt.Fprintf(env.Stdout, "scancel %s: cancelled; the distributed scan keeps the units its tasks finished (a unit cut short is scanned again). Continue later with: migrator retry %s\n",
-			strings.Join(ids, " "), c.Campaign)
+		// The advice status gives for the scan from now on, word for word.
+		fmt.Fprintf(env.Stdout, "scancel %s: cancelled; the distributed scan keeps the units its tasks finished (a unit cut short is scanned again). Continue later with: %s\n",
+			strings.Join(ids, " "), launch.ContinueScan(campaign.Dir{Root: c.Campaign}))
 		return nil
 	}
 	fmt.Fprintf(env.Stdout, "scancel %s: cancelled; running tasks checkpoint on SIGTERM. Continue later with: migrator retry %s\n",

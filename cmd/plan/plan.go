@@ -335,7 +335,13 @@ func (c *Cmd) Run(env *cli.Env) (err error) {
 		res, err = c.localScan(ctx, env, dir, res)
 	}
 	if err != nil && ctx.Err() != nil && dist != nil {
-		return cli.WithCode(cli.ExitInterrupted, fmt.Errorf("interrupted during the distributed scan; nothing was submitted; to continue it (the units already scanned are kept): %s", commandLine()))
+		// Once scan/plan.json is written, the advice status and cancel give for a stopped
+		// scan; before, only this plan command can start it.
+		again := commandLine()
+		if _, perr := distscan.ReadPlan(dir); perr == nil {
+			again = launch.ContinueScan(dir)
+		}
+		return cli.WithCode(cli.ExitInterrupted, fmt.Errorf("interrupted during the distributed scan; nothing was submitted; to continue it (the units already scanned are kept): %s", again))
 	}
 	if err != nil && ctx.Err() != nil {
 		return cli.WithCode(cli.ExitInterrupted, fmt.Errorf("interrupted during the scan; nothing was submitted; to start it over: %s", commandLine()))

@@ -23,11 +23,12 @@ import (
 func (c *Cmd) resumeScan(ctx context.Context, env *cli.Env, d campaign.Dir, spec *campaign.Spec, p distscan.Plan) error {
 	out := env.Stderr
 	if c.NoSubmit || c.Emit {
-		return cli.BadInputf("campaign %s's distributed scan is not sealed yet: there is no round to write a script for; continue the scan with: migrator retry %s", spec.ID, d.Root)
+		return cli.BadInputf("campaign %s's distributed scan is not sealed yet: there is no round to write a script for; continue the scan with: %s", spec.ID, launch.ContinueScan(d))
 	}
 	local := c.Scheduler == "local"
 	if !local && p.Then == distscan.ThenLocal {
-		return cli.BadInputf("campaign %s was planned with --scheduler local, so its seal submits nothing: continue its scan here with: migrator retry %s --scheduler local", spec.ID, d.Root)
+		// Without --scheduler, retry takes the campaign's: the advice status gives.
+		return cli.BadInputf("campaign %s was planned with --scheduler local, so its seal submits nothing: continue its scan here with: %s", spec.ID, launch.ContinueScan(d))
 	}
 	pr, err := distscan.ReadProgress(d)
 	if err != nil {

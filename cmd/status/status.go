@@ -195,7 +195,7 @@ func look(ctx context.Context, d campaign.Dir, spec *campaign.Spec) (*View, erro
 	defer func() { v.Unfinished = unfinished(d, spec, v, arrays) }()
 	if pr, err := distscan.ReadProgress(d); err == nil {
 		v.Scan = &ScanView{Progress: pr}
-		defer func() { scanNext(d, spec, v) }()
+		defer func() { scanNext(d, v) }()
 	}
 	if len(all) == 0 {
 		return v, nil
@@ -242,7 +242,7 @@ func look(ctx context.Context, d campaign.Dir, spec *campaign.Spec) (*View, erro
 // scanNext says what to do about a distributed scan that is not sealed when no job of it
 // is queued or running and no unit is being scanned: it stopped (cancelled, or its jobs
 // lost) and must be continued.
-func scanNext(d campaign.Dir, spec *campaign.Spec, v *View) {
+func scanNext(d campaign.Dir, v *View) {
 	if v.Scan.Sealed || v.Scan.Scanning > 0 {
 		return
 	}
@@ -251,11 +251,7 @@ func scanNext(d campaign.Dir, spec *campaign.Spec, v *View) {
 			return
 		}
 	}
-	if spec.Slurm.Scheduler == "local" {
-		v.Scan.Next = fmt.Sprintf("rerun the same migrator plan command, or migrator retry %s --scheduler local", d.Root)
-		return
-	}
-	v.Scan.Next = "migrator retry " + d.Root
+	v.Scan.Next = launch.ContinueScan(d) // what cancel, plan and retry say too
 }
 
 // unfinished triages the unfinished shards from the view's locks and queue.
