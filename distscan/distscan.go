@@ -27,6 +27,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"migrator/campaign"
 	"migrator/checkpoint"
@@ -175,12 +176,13 @@ func ReadPlan(d campaign.Dir) (Plan, error) {
 	return p, nil
 }
 
-// Stats count a task's units.
+// Stats count a task's units. Scanned, Done and Busy are final once RunTask returns; the
+// Scan counters (atomic) may be read at any time.
 type Stats struct {
-	Scan    scan.Stats
-	Scanned int // units this task scanned
-	Done    int // units found already done
-	Busy    int // units another live task holds
+	Scan    scan.Stats // of the units this task scanned and published
+	Scanned int        // units this task scanned
+	Done    int        // units found already done
+	Busy    int        // units another live task holds
 }
 
 // TaskOptions say which units a task takes.
@@ -192,7 +194,12 @@ type TaskOptions struct {
 }
 
 // RunTask scans the units of task o.Task that are not done, then every other unit not
-// done, each under its claim. A unit another live task holds is left to it (Stats.Busy).
+// done, each under its claim, up to plan.json's Workers units at once (one lfs find each;
+// a plan of a version without Workers scans one at a time). A unit is claimed only when a
+// worker is free to scan it, in that order, so the claims a task holds are the units it is
+// scanning. A unit another live task holds is left to it (Stats.Busy). A cancelled ctx
+// starts no new unit and drops those in progress; the first unit that fails does the same,
+// and its error, naming the unit, is returned. Either way the units stopped leave no part.
 func RunTask(ctx context.Context, l scan.LFS, d campaign.Dir, spec *campaign.Spec, o TaskOptions, st *Stats) error {
 	p, err := ReadPlan(d)
 	if err != nil {
@@ -214,35 +221,80 @@ func RunTask(ctx context.Context, l scan.LFS, d campaign.Dir, spec *campaign.Spe
 			order = append(order, k)
 		}
 	}
+	stop, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var (
+		mu    sync.Mutex // guards st's counts and first
+		first error      // of the first unit that failed
+		wg    sync.WaitGroup
+	)
+	count := func(n *int) { mu.Lock(); *n++; mu.Unlock() }
+	free := make(chan struct{}, max(p.Workers, 1)) // a token per unit being scanned
+claiming:
 	for _, k := range order {
-		if err := ctx.Err(); err != nil {
-			return err
+		if stop.Err() != nil {
+			break
 		}
 		if Done(d, k) {
-			st.Done++
+			count(&st.Done)
 			continue
+		}
+		select { // wait for a worker before claiming
+		case free <- struct{}{}:
+		case <-stop.Done():
+			break claiming
+		}
+		if stop.Err() != nil {
+			<-free
+			break
 		}
 		lock, err := checkpoint.AcquireLock(claimFile(d, k), o.Holder, o.Lock)
 		if errors.Is(err, checkpoint.ErrLocked) {
-			st.Busy++
+			<-free
+			count(&st.Busy)
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("claiming unit %d: %w", k, err)
+			<-free
+			mu.Lock()
+			if first == nil {
+				first = fmt.Errorf("claiming unit %d: %w", k, err)
+				cancel(first)
+			}
+			mu.Unlock()
+			break
 		}
 		if Done(d, k) { // finished by another task since we looked
 			lock.Release()
-			st.Done++
+			<-free
+			count(&st.Done)
 			continue
 		}
-		err = scanUnit(ctx, l, d, spec, p, k, lock, &st.Scan)
-		lock.Release()
-		if err != nil {
-			return fmt.Errorf("unit %d (%s): %w", k, p.Units[k].describe(), err)
-		}
-		st.Scanned++
+		wg.Add(1)
+		go func(k int) {
+			defer wg.Done()
+			defer func() { <-free }()
+			var us scan.Stats // scan.Run sets its Units: one per unit, summed below
+			err := scanUnit(stop, l, d, spec, p, k, lock, &us)
+			lock.Release()
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				if first == nil {
+					first = fmt.Errorf("unit %d (%s): %w", k, p.Units[k].describe(), err)
+					cancel(first)
+				}
+				return
+			}
+			st.Scanned++
+			st.Scan.Add(&us)
+		}(k)
 	}
-	return nil
+	wg.Wait()
+	if first != nil {
+		return first
+	}
+	return ctx.Err()
 }
 
 func (u Unit) describe() string {

@@ -63,8 +63,13 @@ func (t treeLFS) FileInfoCompat(ctx context.Context, files []string, osts lfs.OS
 // the next directory, and a campaign over it with plan.json for 2 tasks.
 func setup(t *testing.T) (campaign.Dir, *campaign.Spec, Plan) {
 	t.Helper()
-	root := t.TempDir()
-	tree := filepath.Join(root, "fs")
+	return newCampaign(t, setupTree(t), 1)
+}
+
+// setupTree makes setup's tree and returns its root.
+func setupTree(t *testing.T) string {
+	t.Helper()
+	tree := filepath.Join(t.TempDir(), "fs")
 	for d := 0; d < 6; d++ {
 		dir := filepath.Join(tree, "d"+string(rune('a'+d)))
 		if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -77,14 +82,21 @@ func setup(t *testing.T) (campaign.Dir, *campaign.Spec, Plan) {
 	for d := 0; d < 5; d++ {
 		os.Link(filepath.Join(tree, "d"+string(rune('a'+d)), "f2"), filepath.Join(tree, "d"+string(rune('a'+d+1)), "link"))
 	}
-	d := campaign.Dir{Root: filepath.Join(root, "camp")}
+	return tree
+}
+
+// newCampaign makes a campaign over tree, in a directory of its own, with plan.json for 2
+// tasks of workers lfs find processes each.
+func newCampaign(t *testing.T, tree string, workers int) (campaign.Dir, *campaign.Spec, Plan) {
+	t.Helper()
+	d := campaign.Dir{Root: filepath.Join(t.TempDir(), "camp")}
 	if err := d.Prepare(); err != nil {
 		t.Fatal(err)
 	}
 	spec := &campaign.Spec{Format: campaign.Format, ID: "c-test", Request: campaign.Request{
 		Selection: campaign.Selection{OSTs: "1", ScanPaths: []campaign.Path{campaign.Path(tree)}, Excludes: []campaign.Path{}},
 		Work:      campaign.Work{ShardFiles: 4, ShardBytes: 1 << 40}}}
-	p, err := Prepare(d, spec, Plan{Tasks: 2, Workers: 1, Then: ThenLocal, Target: 6})
+	p, err := Prepare(d, spec, Plan{Tasks: 2, Workers: workers, Then: ThenLocal, Target: 6})
 	if err != nil {
 		t.Fatal(err)
 	}

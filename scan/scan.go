@@ -96,6 +96,21 @@ type Stats struct {
 	FindRetries atomic.Int64
 }
 
+// Add adds every counter of o to s: a caller that runs scans one after another, or side by
+// side (a distributed scan task, one Run per unit), gives each its own Stats (Run sets
+// Units) and sums them here. Safe while other goroutines read or Add to s.
+func (s *Stats) Add(o *Stats) {
+	s.DirsListed.Add(o.DirsListed.Load())
+	s.Units.Add(o.Units.Load())
+	s.UnitsDone.Add(o.UnitsDone.Load())
+	s.Found.Add(o.Found.Load())
+	s.Files.Add(o.Files.Load())
+	s.Bytes.Add(o.Bytes.Load())
+	s.HardLinks.Add(o.HardLinks.Load())
+	s.Vanished.Add(o.Vanished.Load())
+	s.FindRetries.Add(o.FindRetries.Load())
+}
+
 // Run scans and calls emit with each batch of entries. emit is never called concurrently.
 // If emit fails, or a subtree cannot be scanned after the retries, Run stops and returns
 // the error; no partial result is ever presented as complete.
