@@ -63,7 +63,7 @@ type Cmd struct {
 	ShardFiles  int      `name:"shard-files" default:"100000" help:"Most files per shard (one array task per shard)."`
 	ShardBytes  cli.Size `name:"shard-bytes" default:"1T" help:"Most bytes of data per shard; a larger file gets a shard of its own."`
 	ScanTasks   int      `name:"scan-tasks" placeholder:"N" help:"Scan as N tasks: a Slurm array of N scan tasks and a seal job after it that merges their parts and submits the round (with --scheduler local, N scan processes here). 0: plan scans itself."`
-	ScanWorkers int      `name:"scan-workers" default:"8" help:"lfs find processes to run at once over subtrees of the scan paths."`
+	ScanWorkers int      `name:"scan-workers" default:"8" help:"lfs find processes to run at once over subtrees of the scan paths (in each scan task, with --scan-tasks)."`
 	FindThreads int      `name:"find-threads" default:"0" help:"Threads of each lfs find (lfs find --threads, Lustre 2.17+); 0 leaves it to lfs, which on 2.17+ runs min(4 x MDTs, CPUs/2), at least 4. Ignored with a warning on older clients."`
 	Workers     int      `default:"8" help:"Concurrent lfs migrate processes in each array task."`
 	LFS         string   `name:"lfs" placeholder:"PATH" env:"MIGRATOR_LFS" default:"lfs" help:"The lfs binary (a path, or a name on PATH). Recorded in the campaign, so work uses the same one."`
