@@ -264,6 +264,11 @@ claiming:
 			mu.Unlock()
 			break
 		}
+		if stop.Err() != nil { // stopped while we waited for the claim
+			lock.Release()
+			<-free
+			break
+		}
 		if Done(d, k) { // finished by another task since we looked
 			lock.Release()
 			<-free
