@@ -5,9 +5,9 @@
 // package scan does) and writes them, with how to scan them, into scan/plan.json (durably,
 // with a SHA-256 of its content). Each task then scans units, up to Plan.Workers at once:
 // first its own share (unit i belongs to task i mod Tasks), then any other left undone, so
-// the survivors of a dead task finish its share. A unit is claimed with a checkpoint lock (scan/claims/unit-N.lock): a
-// live holder keeps the others off it, a dead one's lock goes stale and is broken
-// (checkpoint.AcquireLock). A unit's result is a manifest directory of its own, written
+// the survivors of a dead task finish its share. A unit is claimed with a checkpoint lock
+// (scan/claims/unit-N.lock): a live holder keeps the others off it, a dead one's lock goes
+// stale and is broken (checkpoint.AcquireLock). A unit's result is a manifest directory of its own, written
 // under a temporary name and renamed into scan/parts/unit-N when its index is written: it
 // is either complete or absent, so a task killed or requeued, or run twice, never yields a
 // unit twice or half. The seal scans whatever unit is still missing, then merges the parts
