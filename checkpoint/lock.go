@@ -165,7 +165,7 @@ func tidy(path string, opts LockOptions) {
 		switch {
 		case strings.HasPrefix(name, base+staleSuffix):
 			os.Remove(filepath.Join(dir, name))
-		case durable.IsTempOf(name, base) || durable.IsTempOf(name, clockProbe): // of the lock or a marker; a probe of FSNow
+		case IsLockLeftover(name, base): // a temporary file of the lock or a marker; a probe of FSNow
 			info, err := e.Info()
 			if err != nil {
 				continue
@@ -178,6 +178,14 @@ func tidy(path string, opts LockOptions) {
 			}
 		}
 	}
+}
+
+// IsLockLeftover reports whether name, in the directory of the lock named lock, is
+// something taking or breaking that lock makes and a task killed meanwhile leaves: a break
+// marker, the temporary file of the lock or of a marker being created, or a probe of
+// FSNow. Code that wants a directory empty but for its lock must accept these too.
+func IsLockLeftover(name, lock string) bool {
+	return strings.HasPrefix(name, lock+staleSuffix) || durable.IsTempOf(name, lock) || durable.IsTempOf(name, clockProbe)
 }
 
 // staleSuffix joins a lock's name and the token of the holder being broken to name the
