@@ -229,6 +229,10 @@ func acquire(path string, holder LockInfo, opts LockOptions, depth int) (*Lock, 
 			}
 			return l, nil
 		}
+		if errors.Is(err, errTidied) {
+			changes++
+			continue // someone took the lock meanwhile and tidied beside it: look again
+		}
 		if !errors.Is(err, os.ErrExist) {
 			return nil, fmt.Errorf("lock %s: %w", path, err)
 		}
@@ -351,8 +355,13 @@ func createExclusive(path string, data []byte) (*os.File, error) {
 	if err == nil {
 		err = os.Link(tmp, path)
 		var st unix.Stat_t
-		if err != nil && unix.Fstat(int(f.Fd()), &st) == nil && st.Nlink >= 2 {
-			err = nil
+		if err != nil && unix.Fstat(int(f.Fd()), &st) == nil {
+			switch {
+			case st.Nlink >= 2:
+				err = nil
+			case st.Nlink == 0 && errors.Is(err, os.ErrNotExist):
+				err = fmt.Errorf("%w: %w", errTidied, err)
+			}
 		}
 	}
 	os.Remove(tmp)
@@ -362,6 +371,12 @@ func createExclusive(path string, data []byte) (*os.File, error) {
 	}
 	return f, nil
 }
+
+// errTidied is createExclusive's error when its temporary file was removed before it was
+// linked: a contested take beside it took it for a dead creator's (this one was slower
+// than the stale age, or its clock is behind). Whether the lock is held is to be looked
+// at again.
+var errTidied = errors.New("the temporary file was tidied away before it was linked")
 
 // lockSnap is what a watcher compares to tell whether a lock changed: its identity, size,
 // and the times its holder's heartbeat moves. No clock is compared with another.
