@@ -326,11 +326,18 @@ func breakLock(path string, old LockInfo, snap lockSnap, me LockInfo, opts LockO
 	if m != nil && m.Check() != nil {
 		return nil // our marker was taken for dead and broken: the break is no longer ours
 	}
+	if testBeforeBreak != nil {
+		testBeforeBreak(depth)
+	}
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("breaking stale lock %s: %w", path, err)
 	}
 	return nil
 }
+
+// testBeforeBreak, set only by tests, runs in breakLock after its last look at what it
+// breaks and before it unlinks it: where a breaker that is preempted or stopped lingers.
+var testBeforeBreak func(depth int)
 
 // createExclusive creates the lock file at path with its content already in it, and
 // returns it open for reading and writing (the heartbeat and ownership checks use the
