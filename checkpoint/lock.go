@@ -329,8 +329,41 @@ func breakLock(path string, old LockInfo, snap lockSnap, me LockInfo, opts LockO
 	if testBeforeBreak != nil {
 		testBeforeBreak(depth)
 	}
-	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := unlinkIfSame(path, snap); err != nil {
 		return fmt.Errorf("breaking stale lock %s: %w", path, err)
+	}
+	return nil
+}
+
+// unlinkIfSame removes path only if it still names the file judged stale (snap's device,
+// inode and token). Unlinking by name after a last look would remove whatever the name
+// refers to by then: a breaker that lingered there (preempted, suspended, on a stalled
+// node) while its marker was broken, or a breaker of a marker at the last depth, which
+// holds no marker, would remove a lock or marker a live task took meanwhile. So the name
+// is moved aside (rename is atomic on local filesystems, NFS and Lustre), the moved file
+// is looked at, and one that is not the file judged is linked back at once: its holder
+// lacks its name only for that instant (a check then says it lost the lock, and it stops,
+// which is safe), and no two tasks ever hold the lock. The aside name starts with path's
+// marker prefix, so what a breaker killed there leaves is tidied like a marker.
+func unlinkIfSame(path string, snap lockSnap) error {
+	var rnd [6]byte
+	rand.Read(rnd[:])
+	aside := path + staleSuffix + "gone." + hex.EncodeToString(rnd[:])
+	if err := os.Rename(path, aside); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	// The token tells the file judged from a successor's, whose inode number may be the
+	// freed one's (filesystems reuse them).
+	if moved, msnap, err := readLockSnap(aside); err != nil || moved.Token != snap.token || msnap.dev != snap.dev || msnap.ino != snap.ino {
+		// Not the file judged (or it cannot be told): put it back. This fails only if
+		// another lock was made at path in that instant; that one then holds it.
+		os.Link(aside, path)
+	}
+	if err := os.Remove(aside); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
 	}
 	return nil
 }
