@@ -395,13 +395,14 @@ func createExclusive(path string, data []byte) (*os.File, error) {
 	if err == nil {
 		err = os.Link(tmp, path)
 		var st unix.Stat_t
-		if err != nil && unix.Fstat(int(f.Fd()), &st) == nil {
-			switch {
-			case st.Nlink >= 2:
-				err = nil
-			case st.Nlink == 0 && errors.Is(err, os.ErrNotExist):
-				err = fmt.Errorf("%w: %w", errTidied, err)
-			}
+		switch {
+		case err == nil:
+		case unix.Fstat(int(f.Fd()), &st) == nil && st.Nlink >= 2:
+			err = nil
+		case errors.Is(err, os.ErrNotExist):
+			// Our temporary file is gone (on NFS, fstat of a file another client removed
+			// may fail with ESTALE); if the directory is gone too, the next try says so.
+			err = fmt.Errorf("%w: %w", errTidied, err)
 		}
 	}
 	os.Remove(tmp)
