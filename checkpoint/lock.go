@@ -165,7 +165,7 @@ func tidy(path string, opts LockOptions) {
 		switch {
 		case strings.HasPrefix(name, base+staleSuffix):
 			os.Remove(filepath.Join(dir, name))
-		case durable.IsTempOf(name, base) || durable.IsTempOf(name, clockProbe): // of the lock or a marker; a probe of FSNow
+		case IsLockLeftover(name, base): // a temporary file of the lock or a marker; a probe of FSNow
 			info, err := e.Info()
 			if err != nil {
 				continue
@@ -178,6 +178,14 @@ func tidy(path string, opts LockOptions) {
 			}
 		}
 	}
+}
+
+// IsLockLeftover reports whether name, in the directory of the lock named lock, is
+// something taking or breaking that lock makes and a task killed meanwhile leaves: a break
+// marker, the temporary file of the lock or of a marker being created, or a probe of
+// FSNow. Code that wants a directory empty but for its lock must accept these too.
+func IsLockLeftover(name, lock string) bool {
+	return strings.HasPrefix(name, lock+staleSuffix) || durable.IsTempOf(name, lock) || durable.IsTempOf(name, clockProbe)
 }
 
 // staleSuffix joins a lock's name and the token of the holder being broken to name the
@@ -220,6 +228,10 @@ func acquire(path string, holder LockInfo, opts LockOptions, depth int) (*Lock, 
 				tidy(path, opts)
 			}
 			return l, nil
+		}
+		if errors.Is(err, errTidied) {
+			changes++
+			continue // someone took the lock meanwhile and tidied beside it: look again
 		}
 		if !errors.Is(err, os.ErrExist) {
 			return nil, fmt.Errorf("lock %s: %w", path, err)
@@ -314,11 +326,51 @@ func breakLock(path string, old LockInfo, snap lockSnap, me LockInfo, opts LockO
 	if m != nil && m.Check() != nil {
 		return nil // our marker was taken for dead and broken: the break is no longer ours
 	}
-	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if testBeforeBreak != nil {
+		testBeforeBreak(depth)
+	}
+	if err := unlinkIfSame(path, snap); err != nil {
 		return fmt.Errorf("breaking stale lock %s: %w", path, err)
 	}
 	return nil
 }
+
+// unlinkIfSame removes path only if it still names the file judged stale (snap's device,
+// inode and token). Unlinking by name after a last look would remove whatever the name
+// refers to by then: a breaker that lingered there (preempted, suspended, on a stalled
+// node) while its marker was broken, or a breaker of a marker at the last depth, which
+// holds no marker, would remove a lock or marker a live task took meanwhile. So the name
+// is moved aside (rename is atomic on local filesystems, NFS and Lustre), the moved file
+// is looked at, and one that is not the file judged is linked back at once: its holder
+// lacks its name only for that instant (a check then says it lost the lock, and it stops,
+// which is safe), and no two tasks ever hold the lock. The aside name starts with path's
+// marker prefix, so what a breaker killed there leaves is tidied like a marker.
+func unlinkIfSame(path string, snap lockSnap) error {
+	var rnd [6]byte
+	rand.Read(rnd[:])
+	aside := path + staleSuffix + "gone." + hex.EncodeToString(rnd[:])
+	if err := os.Rename(path, aside); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	// The token tells the file judged from a successor's, whose inode number may be the
+	// freed one's (filesystems reuse them).
+	if moved, msnap, err := readLockSnap(aside); err != nil || moved.Token != snap.token || msnap.dev != snap.dev || msnap.ino != snap.ino {
+		// Not the file judged (or it cannot be told): put it back. This fails only if
+		// another lock was made at path in that instant; that one then holds it.
+		os.Link(aside, path)
+	}
+	if err := os.Remove(aside); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// testBeforeBreak, set only by tests, runs in breakLock after its last look at what it
+// breaks and before it unlinks it: where a breaker that is preempted or stopped lingers.
+var testBeforeBreak func(depth int)
 
 // createExclusive creates the lock file at path with its content already in it, and
 // returns it open for reading and writing (the heartbeat and ownership checks use the
@@ -343,8 +395,14 @@ func createExclusive(path string, data []byte) (*os.File, error) {
 	if err == nil {
 		err = os.Link(tmp, path)
 		var st unix.Stat_t
-		if err != nil && unix.Fstat(int(f.Fd()), &st) == nil && st.Nlink >= 2 {
+		switch {
+		case err == nil:
+		case unix.Fstat(int(f.Fd()), &st) == nil && st.Nlink >= 2:
 			err = nil
+		case errors.Is(err, os.ErrNotExist):
+			// Our temporary file is gone (on NFS, fstat of a file another client removed
+			// may fail with ESTALE); if the directory is gone too, the next try says so.
+			err = fmt.Errorf("%w: %w", errTidied, err)
 		}
 	}
 	os.Remove(tmp)
@@ -354,6 +412,12 @@ func createExclusive(path string, data []byte) (*os.File, error) {
 	}
 	return f, nil
 }
+
+// errTidied is createExclusive's error when its temporary file was removed before it was
+// linked: a contested take beside it took it for a dead creator's (this one was slower
+// than the stale age, or its clock is behind). Whether the lock is held is to be looked
+// at again.
+var errTidied = errors.New("the temporary file was tidied away before it was linked")
 
 // lockSnap is what a watcher compares to tell whether a lock changed: its identity, size,
 // and the times its holder's heartbeat moves. No clock is compared with another.

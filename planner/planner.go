@@ -379,7 +379,8 @@ func checkNoOutcomes(d campaign.Dir) error {
 }
 
 // checkEmpty refuses a directory that holds anything but what a plan killed before it
-// wrote campaign.json may have left: the plan lock, a temporary campaign.json, and empty
+// wrote campaign.json may have left: the plan lock and what taking or breaking it leaves
+// (markers, temporary files, clock probes), a temporary campaign.json, and empty
 // directories of the campaign layout (made before campaign.json by earlier releases).
 func checkEmpty(d campaign.Dir) error {
 	ents, err := os.ReadDir(d.Root)
@@ -389,7 +390,7 @@ func checkEmpty(d campaign.Dir) error {
 	for _, e := range ents {
 		name := e.Name()
 		switch {
-		case name == "plan.lock":
+		case name == "plan.lock" || checkpoint.IsLockLeftover(name, "plan.lock"):
 		case durable.IsTempOf(name, campaign.SpecFile):
 			if err := os.Remove(filepath.Join(d.Root, name)); err != nil {
 				return err
