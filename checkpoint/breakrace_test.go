@@ -169,3 +169,38 @@ func TestBreakRaces(t *testing.T) {
 		}
 	})
 }
+
+// A holder that lingers in Release between its check and its unlink, while another task
+// takes it for dead and takes the lock, leaves that task's lock alone.
+func TestReleaseLingering(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "shard.lock")
+	a, err := AcquireLock(path, LockInfo{Host: "node-a", PID: 1}, quick)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b *Lock
+	testBeforeRelease = func() {
+		testBeforeRelease = nil
+		os.Remove(path) // broken as stale by another task, which takes it
+		if b, err = AcquireLock(path, LockInfo{Host: "node-b", PID: 2}, quick); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() { testBeforeRelease = nil })
+	if err := a.Release(); err != nil {
+		t.Fatalf("release: %v", err)
+	}
+	if b == nil {
+		t.Fatal("the hook did not run")
+	}
+	if err := b.Check(); err != nil {
+		t.Fatalf("the lingering holder's release removed its successor's lock: %v", err)
+	}
+	if info, _, _ := readLock(path); info.Token != b.Info().Token {
+		t.Errorf("lock holds %+v, want the successor's", info)
+	}
+	b.Release()
+	if ents, _ := os.ReadDir(filepath.Dir(path)); len(ents) != 0 {
+		t.Errorf("left behind: %v", ents)
+	}
+}

@@ -659,8 +659,17 @@ func (l *Lock) Release() error {
 	if l.Check() != nil {
 		return nil
 	}
-	return os.Remove(l.path)
+	if testBeforeRelease != nil {
+		testBeforeRelease()
+	}
+	// Not os.Remove: a holder that lingers here (a stalled node) past the stale age was
+	// taken for dead, and the name may be its successor's by now. Our file is still open,
+	// so its inode number is not reused.
+	return unlinkIfSame(l.path, lockSnap{dev: l.dev, ino: l.ino, token: l.info.Token})
 }
+
+// testBeforeRelease, set only by tests, runs in Release between its check and its unlink.
+var testBeforeRelease func()
 
 // procStart returns a process's start time (clock ticks after boot), 0 if it does not exist.
 func procStart(pid int) uint64 {
