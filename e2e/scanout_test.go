@@ -56,7 +56,8 @@ func TestDistributedScanMatchesSingle(t *testing.T) {
 	want := e.selected(snap)
 
 	// Refused before anything is written.
-	for _, bad := range [][]string{e.planArgs("--scan-tasks", "-1"), {"plan", e.camp, "--update", "--scan-tasks", "2"}} {
+	for _, bad := range [][]string{e.planArgs("--scan-tasks", "-1"), {"plan", e.camp, "--update", "--scan-tasks", "2"},
+		e.planArgs("--scan-tasks", "2", "--emit-script")} {
 		if r := e.run(bad...); r.code != 2 || !strings.Contains(r.stderr, "--scan-tasks") {
 			t.Errorf("migrator %v: exit %d, want 2 naming --scan-tasks:\n%s", bad, r.code, r.stderr)
 		}
@@ -455,6 +456,80 @@ func TestDistributedScanControlOnSlurm(t *testing.T) {
 	r = e.mustRun(0, "status", e.camp)
 	if !strings.Contains(r.stdout, "distributed scan: sealed") {
 		t.Errorf("status after the seal:\n%s", r.stdout)
+	}
+}
+
+// plan --scan-tasks --no-submit on Slurm submits nothing: it writes the scan's scripts and
+// says how to start the scan, which status says too. Following that (migrator retry)
+// submits the scan and the seal, which makes round 0 and submits nothing; following the
+// advice then given (the plan command without --no-submit) drains the campaign.
+func TestDistributedScanNoSubmitOnSlurm(t *testing.T) {
+	c := requireSlurm(t)
+	e := newEnv(t)
+	e.mktree(lfssim.TreeOptions{Files: 600, Seed: 37, HostileEvery: 7, LinkEvery: 19})
+	before := e.snapshot()
+	sel := e.selected(before)
+	e.mustRun(0, e.planArgs("--scheduler", "local", "--no-submit")...)
+	ref := e.manifests(0)
+	e.camp = filepath.Join(e.root, "distributed")
+	d := campaign.Dir{Root: e.camp}
+	args := e.planArgs("--scan-tasks", "2", "--scan-workers", "2", "--shard-files", "200", "--time", "10")
+	r := e.mustRun(0, append(slices.Clone(args), "--no-submit")...)
+	advice := "migrator retry " + e.camp
+	if strings.TrimSpace(r.stdout) != "" || !strings.Contains(r.stderr, "submitted nothing") || !strings.Contains(r.stderr, advice) {
+		t.Errorf("plan --scan-tasks --no-submit:\nstdout %s\nstderr %s", r.stdout, r.stderr)
+	}
+	if subs, err := d.Submissions(); err != nil || len(subs) != 0 {
+		t.Fatalf("plan --no-submit recorded submissions: %+v %v", subs, err)
+	}
+	for _, name := range []string{"scan.sbatch", "seal.sbatch"} {
+		if b, err := os.ReadFile(filepath.Join(e.camp, "scan", name)); err != nil || !strings.HasPrefix(string(b), "#!") {
+			t.Errorf("scan/%s not written: %v", name, err)
+		}
+	}
+	name := "migrator-" + filepath.Base(e.camp)
+	if jobs, err := c.Named(context.Background(), name+"-scan", name+"-seal"); err != nil || len(jobs) != 0 {
+		t.Fatalf("jobs of the campaign in Slurm after plan --no-submit: %v %v", jobs, err)
+	}
+	var v struct {
+		Scan *struct {
+			Next string `json:"next"`
+		} `json:"scan"`
+	}
+	if err := json.Unmarshal([]byte(e.mustRun(0, "status", e.camp, "--json").stdout), &v); err != nil || v.Scan == nil || v.Scan.Next != advice {
+		t.Fatalf("status --json before the scan: %+v %v, want next %q", v.Scan, err, advice)
+	}
+
+	r = e.mustRun(0, "retry", e.camp)
+	scanID := strings.TrimSpace(r.stdout)
+	if scanID == "" {
+		t.Fatalf("retry did not submit the scan:\n%s", r.stderr)
+	}
+	waitFor(t, "the seal did not make round 0", func() bool { pr, _ := distscan.ReadProgress(d); return pr.Sealed })
+	subs, _ := d.Submissions()
+	slurmtest.Wait(t, c, time.Minute, subs[0].JobID, subs[1].JobID)
+	if _, ok := campaign.LatestArray(subs, 0); ok || len(subs) != 2 {
+		t.Fatalf("the seal of a --no-submit plan submitted round 0: %+v", subs)
+	}
+	if diff := cmp.Diff(scanKeys(ref), scanKeys(e.manifests(0))); diff != "" {
+		t.Fatalf("distributed scan differs from the single-node one (-single +distributed):\n%s", diff)
+	}
+	r = e.mustRun(0, "status", e.camp)
+	if want := "rerun the same migrator plan command without --no-submit"; !strings.Contains(r.stdout, want) {
+		t.Fatalf("status after the seal does not say %q:\n%s", want, r.stdout)
+	}
+	r = e.mustRun(0, args...)
+	var arr campaign.Submission
+	waitFor(t, "plan did not submit round 0", func() bool {
+		subs, _ := d.Submissions()
+		a, ok := campaign.LatestArray(subs, 0)
+		arr = a
+		return ok
+	})
+	waitCollect(t, c, e, arr.JobID)
+	e.checkMigrated(before, e.snapshot(), sel)
+	if st := e.status(); st.Files.Migrated != uint64(len(sel)) || !st.Files.Balanced() {
+		t.Errorf("after following the advice: %+v", st.Files)
 	}
 }
 

@@ -96,6 +96,9 @@ func (c *Cmd) Validate() error {
 	if c.ScanTasks < 0 || (c.ScanTasks > 0 && (c.Go || c.Update)) {
 		return fmt.Errorf("--scan-tasks %d: want a positive count of scan tasks, for a new plan only", c.ScanTasks)
 	}
+	if c.ScanTasks > 0 && c.Emit {
+		return fmt.Errorf("--emit-script with --scan-tasks: the round's job script exists only once the distributed scan is sealed; use --no-submit (the scan's scripts are written, nothing is submitted) and start the scan with migrator retry CAMPAIGN")
+	}
 	if c.Go && c.Update {
 		return fmt.Errorf("--go and --update are separate steps: make the dry run real with --go first, then top it up with --update")
 	}
@@ -622,10 +625,16 @@ func printable(p string) string {
 func (c *Cmd) submitScan(ctx context.Context, env *cli.Env, dir campaign.Dir, res *planner.Result) error {
 	round := launch.Round{Dir: dir, Spec: res.Spec, Exe: env.Exe, Version: env.Version, By: "plan --scan-tasks"}
 	p := res.Distributed
-	if c.Emit || c.NoSubmit {
-		// The scan itself must run before there is anything to submit: it is submitted,
-		// and the seal writes the round's scripts and stops.
-		fmt.Fprintf(env.Stderr, "the seal job will write the round's job scripts and not submit them\n")
+	if c.NoSubmit {
+		// Submit nothing, as --no-submit says: the scan's scripts are written for review,
+		// and the advice for a scan that nothing runs (status gives it too) starts it.
+		scripts, err := launch.WriteScanScripts(round, p.Tasks, filepath.Join(dir.Root, "scan"))
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(env.Stderr, "planned the distributed scan of campaign %s: %d units for %d tasks; submitted nothing (--no-submit): the scan array's script is %s, the seal's %s; to start the scan: %s (the seal then writes the round's job scripts and submits nothing)\n",
+			res.Spec.ID, len(p.Units), p.Tasks, scripts.Scan, scripts.Seal, launch.ContinueScan(dir))
+		return nil
 	}
 	scanID, sealID, err := launch.ResumeScan(ctx, slurm.New(), round, p.Tasks, env.Stderr)
 	if err != nil {
