@@ -143,16 +143,20 @@ func thisKernel() string {
 // break marker to go stale in turn).
 func AcquireLock(path string, holder LockInfo, opts LockOptions) (*Lock, error) {
 	opts.defaults()
-	return acquire(path, holder, opts, 0)
+	var markers bool
+	return acquire(path, holder, opts, 0, &markers)
 }
 
 // tidy removes, once path is ours, what dead tasks left beside it: break markers (they name
 // tokens that are no longer at path, now that ours is, so nobody breaks those again) and
-// temporary files of a lock or marker being created and FSNow's probes, once untouched for opts.StaleAfter by
-// the filesystem's clock (a creator writes and links one within milliseconds). It lists the
-// directory, so it runs only after a contested take (a directory of shard locks is large),
-// where dead tasks' leftovers are found: a breaker killed between removing the lock and
-// its marker leaves a marker that waits there, harmless, for the next contest.
+// temporary files of a lock or marker being created and FSNow's probes, once untouched for
+// opts.StaleAfter by the filesystem's clock (a creator writes and links one within
+// milliseconds). It lists the directory, so it runs only after a take that met a break
+// marker (a directory of shard locks is large, and a requeued array's tasks each break a
+// dead incarnation's lock): where a task was killed mid-break, and its leftovers are. A
+// breaker killed between removing the lock and its marker leaves a marker nobody meets
+// again; it waits there, harmless, as do the temporary files of creators killed before a
+// take that met no marker.
 func tidy(path string, opts LockOptions) {
 	dir, base := filepath.Split(path)
 	ents, err := os.ReadDir(dir)
@@ -198,7 +202,8 @@ const staleSuffix = ".stale-"
 const maxBreakDepth = 2
 
 // acquire is AcquireLock at a depth: 0 for the lock itself, 1 and 2 for break markers.
-func acquire(path string, holder LockInfo, opts LockOptions, depth int) (*Lock, error) {
+// It sets *markers when it meets a break marker that is already there.
+func acquire(path string, holder LockInfo, opts LockOptions, depth int, markers *bool) (*Lock, error) {
 	var tok [12]byte
 	rand.Read(tok[:])
 	holder.Token = hex.EncodeToString(tok[:])
@@ -211,8 +216,7 @@ func acquire(path string, holder LockInfo, opts LockOptions, depth int) (*Lock, 
 	// break in progress is waited for instead, up to the longest a dead breaker's marker
 	// can stand (it is judged as a lock is: seen stale, then watched).
 	busySince := time.Time{}
-	contested := false
-	for changes := 0; changes < 3; contested = true {
+	for changes := 0; changes < 3; {
 		f, err := createExclusive(path, append(data, '\n'))
 		if err == nil {
 			l := &Lock{path: path, info: holder, f: f, stop: make(chan struct{}), done: make(chan struct{}), lost: make(chan struct{})}
@@ -224,7 +228,7 @@ func acquire(path string, holder LockInfo, opts LockOptions, depth int) (*Lock, 
 			}
 			l.dev, l.ino = st.Dev, st.Ino
 			go l.heartbeat(opts.Heartbeat)
-			if depth == 0 && contested {
+			if depth == 0 && *markers {
 				tidy(path, opts)
 			}
 			return l, nil
@@ -236,6 +240,7 @@ func acquire(path string, holder LockInfo, opts LockOptions, depth int) (*Lock, 
 		if !errors.Is(err, os.ErrExist) {
 			return nil, fmt.Errorf("lock %s: %w", path, err)
 		}
+		*markers = *markers || depth > 0
 		old, snap, err := readLockSnap(path)
 		if errors.Is(err, os.ErrNotExist) {
 			changes++
@@ -276,7 +281,7 @@ func acquire(path string, holder LockInfo, opts LockOptions, depth int) (*Lock, 
 			}
 		}
 		var busy *LockedError
-		switch err := breakLock(path, old, snap, holder, opts, depth); {
+		switch err := breakLock(path, old, snap, holder, opts, depth, markers); {
 		case errors.As(err, &busy):
 			// Another task is breaking this lock (a break takes milliseconds), or died
 			// doing so and its marker is not yet judged stale: wait, and look again.
@@ -308,12 +313,12 @@ func acquire(path string, holder LockInfo, opts LockOptions, depth int) (*Lock, 
 // in turn. Holding the marker, it removes the lock only while the name still refers to the
 // very file judged stale. It returns a *LockedError while another live task holds the
 // marker, and nil when the caller should look at the lock again.
-func breakLock(path string, old LockInfo, snap lockSnap, me LockInfo, opts LockOptions, depth int) error {
+func breakLock(path string, old LockInfo, snap lockSnap, me LockInfo, opts LockOptions, depth int, markers *bool) error {
 	marker := path + staleSuffix + old.Token
 	var m *Lock
 	if depth < maxBreakDepth {
 		var err error
-		m, err = acquire(marker, me, opts, depth+1)
+		m, err = acquire(marker, me, opts, depth+1, markers)
 		if err != nil {
 			return err
 		}

@@ -168,13 +168,15 @@ func TestLockUnderKills(t *testing.T) {
 		t.Errorf("took %v to take the lock after the kills", took)
 	}
 	l.Release()
-	// What killed breakers and creators left is tidied by the next contested take, once
-	// the temporary files are stale.
+	// What killed breakers and creators left is tidied by the next take that meets a break
+	// marker (a dead breaker's, here), once the temporary files are stale.
 	time.Sleep(quick.StaleAfter)
 	host, _ := os.Hostname()
 	dead := exec.Command("true")
 	dead.Run()
-	writeLockFile(t, path, LockInfo{Host: host, PID: dead.Process.Pid, PIDStart: 1, Kernel: thisKernel()}, 0)
+	deadInfo := LockInfo{Host: host, PID: dead.Process.Pid, PIDStart: 1, Kernel: thisKernel()}
+	writeLockFile(t, path, tok(deadInfo, "stale1"), 0)
+	writeLockFile(t, path+".stale-stale1", tok(deadInfo, "breaker1"), 0)
 	if l, err = AcquireLock(path, CurrentHolder(os.Getenv), quick); err != nil {
 		t.Fatal(err)
 	}
@@ -236,5 +238,42 @@ func enter(inside string) error {
 			return fmt.Errorf("pid %d took the lock while pid %d held it", os.Getpid(), pid)
 		}
 		os.Remove(inside)
+	}
+}
+
+// Breaking a dead holder's lock does not list the directory (a requeued array's tasks
+// each do so, in a directory of every shard's lock and log); a take that meets a break
+// marker does, and tidies what killed tasks left: the marker, and stale temporary files.
+func TestTidyOnlyAfterAMarker(t *testing.T) {
+	host, _ := os.Hostname()
+	dead := exec.Command("true")
+	dead.Run()
+	deadInfo := LockInfo{Host: host, PID: dead.Process.Pid, PIDStart: 1, Kernel: thisKernel()}
+	me := LockInfo{Host: host, PID: os.Getpid(), PIDStart: procStart(os.Getpid()), Kernel: thisKernel()}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "shard.lock")
+	temp := filepath.Join(dir, ".tmp-shard.lock.0123456789ab")
+	os.WriteFile(temp, []byte("{"), 0o600)
+	old := time.Now().Add(-time.Hour)
+	os.Chtimes(temp, old, old)
+
+	writeLockFile(t, path, tok(deadInfo, "stale1"), time.Second)
+	l, err := AcquireLock(path, me, quick)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Release()
+	if _, err := os.Lstat(temp); err != nil {
+		t.Fatalf("a plain break listed the directory and tidied: %v", err)
+	}
+
+	writeLockFile(t, path, tok(deadInfo, "stale2"), time.Second)
+	writeLockFile(t, path+".stale-stale2", tok(deadInfo, "breaker2"), time.Second)
+	if l, err = AcquireLock(path, me, quick); err != nil {
+		t.Fatal(err)
+	}
+	l.Release()
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("after a take that met a dead breaker's marker, left behind: %v", ents)
 	}
 }
