@@ -4,69 +4,23 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
 	"migrator/campaign"
 	"migrator/checkpoint"
 	"migrator/cmd/cli"
 	"migrator/distscan"
+	"migrator/internal/treelfs"
 	"migrator/launch"
-	"migrator/lfs"
 	"migrator/planner"
 	"migrator/report"
 )
 
-// treeLFS is lfs over a real tree: every regular file is on OST 1, its FID its inode.
-type treeLFS struct{}
-
-func (treeLFS) Find(_ context.Context, roots []string, _ lfs.FindOptions, fn func(string) error) error {
-	for _, r := range roots {
-		err := filepath.WalkDir(r, func(p string, d fs.DirEntry, err error) error {
-			if err == nil && d.Type().IsRegular() {
-				return fn(p)
-			}
-			return err
-		})
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (treeLFS) FindAmong(_ context.Context, files []string, _ lfs.FindOptions) ([]bool, error) {
-	m := make([]bool, len(files))
-	for i := range m {
-		m[i] = true
-	}
-	return m, nil
-}
-
-func (treeLFS) FileInfoOn(_ context.Context, files []string, _ lfs.OSTList) ([]lfs.FileInfoResult, error) {
-	res := make([]lfs.FileInfoResult, len(files))
-	for i, f := range files {
-		var st syscall.Stat_t
-		if err := syscall.Lstat(f, &st); err != nil {
-			continue
-		}
-		res[i] = lfs.FileInfoResult{OK: true, Info: lfs.FileInfo{FID: lfs.FID{Seq: 0x200000400, Oid: uint32(st.Ino)},
-			Size: uint64(st.Size), Nlink: uint32(st.Nlink), OSTs: []uint32{1}}}
-	}
-	return res, nil
-}
-
-func (t treeLFS) FileInfoCompat(ctx context.Context, files []string, osts lfs.OSTList) ([]lfs.FileInfoResult, error) {
-	return t.FileInfoOn(ctx, files, osts)
-}
-
-func (treeLFS) Version(context.Context) (lfs.Version, error)                     { return lfs.Version{}, nil }
-func (treeLFS) DF(context.Context, string) ([]lfs.TargetSpace, error)            { return nil, nil }
-func (treeLFS) PoolMembers(context.Context, string, string) (lfs.OSTList, error) { return nil, nil }
+// treeLFS serves the test tree in-process.
+type treeLFS = treelfs.LFS
 
 // jsonView is what a script reads of status --json about the scan and the figures.
 type jsonView struct {
