@@ -42,7 +42,8 @@ trap stop EXIT
 
 go vet ./...
 # Everything, with the race detector on (the packages with goroutines are most of them).
-MIGRATOR_REQUIRE_CLUSTER=$cluster_req go test -race -count=1 -timeout 20m ./...
+# e2e takes about 15 minutes of it on 2 cores: the timeout leaves room for a slower machine.
+MIGRATOR_REQUIRE_CLUSTER=$cluster_req go test -race -count=1 -timeout 30m ./...
 
 # Every Go benchmark once (one iteration each): make bench must not be the first to find
 # that one no longer runs.
