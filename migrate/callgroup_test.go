@@ -95,34 +95,14 @@ func TestGroupBindsItsCallsTogether(t *testing.T) {
 // together (one lfs hsm_state for them all).
 func TestCallWaitingForAGroupIsCheckedAfterTheWait(t *testing.T) {
 	tk, f, it, rec := groupTask(t, 4, 4)
-	entered, hold := make(chan struct{}), make(chan struct{})
-	var once sync.Once
-	f.hsmHook = func([]string) {
-		once.Do(func() { close(entered); <-hold }) // the first group stays in lfs hsm_state
-	}
-	got := make([][]*item, 4)
-	var wg sync.WaitGroup
-	start := func(k int) {
-		wg.Add(1)
-		go func() { defer wg.Done(); got[k] = tk.bindGroup([]*item{it[k]}) }()
-	}
-	start(0)
-	<-entered
-	for k := 1; k < 4; k++ {
-		start(k)
-	}
-	waitFor(t, func() bool {
-		tk.gmu.Lock()
-		defer tk.gmu.Unlock()
-		return tk.gnext != nil && len(tk.gnext.units) == 3
-	})
+	got, release, done := bindBehindAHeldGroup(t, tk, f, it)
 	// Taken by their workers, waiting for their group: now 1 is released and 2 swapped.
 	f.mu.Lock()
 	f.released = map[string]bool{it[1].e.Path: true}
 	f.files[it[2].e.Path].fid = lfs.FID{Seq: 0x200000400, Oid: 999}
 	f.mu.Unlock()
-	close(hold)
-	wg.Wait()
+	release()
+	<-done
 
 	want := [][]*item{{it[0]}, nil, nil, {it[3]}}
 	if diff := cmp.Diff(want, got, cmp.AllowUnexported(item{})); diff != "" {
@@ -196,6 +176,37 @@ func TestGroupedCallsThroughRun(t *testing.T) {
 	if rec.syncs > binds {
 		t.Errorf("%d fsyncs for %d groups", rec.syncs, binds)
 	}
+}
+
+// bindBehindAHeldGroup starts four calls of one file each (it[0] to it[3]): the first binds
+// a group of its own, which is held in lfs hsm_state; the other three arrive meanwhile and
+// wait behind it, bound together as the next group, when it returns. release lets the held
+// group go on; done is closed once every call returned, got[k] being what call k may give
+// to lfs migrate.
+func bindBehindAHeldGroup(t *testing.T, tk *task, f *fakeLFS, it []*item) (got [][]*item, release func(), done <-chan struct{}) {
+	t.Helper()
+	entered, hold := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	f.hsmHook = func([]string) { once.Do(func() { close(entered); <-hold }) }
+	got = make([][]*item, 4)
+	var wg sync.WaitGroup
+	start := func(k int) {
+		wg.Add(1)
+		go func() { defer wg.Done(); got[k] = tk.bindGroup([]*item{it[k]}) }()
+	}
+	start(0)
+	<-entered
+	for k := 1; k < 4; k++ {
+		start(k)
+	}
+	waitFor(t, func() bool {
+		tk.gmu.Lock()
+		defer tk.gmu.Unlock()
+		return tk.gnext != nil && len(tk.gnext.units) == 3
+	})
+	finished := make(chan struct{})
+	go func() { wg.Wait(); close(finished) }()
+	return got, func() { close(hold) }, finished
 }
 
 func waitFor(t *testing.T, cond func() bool) {

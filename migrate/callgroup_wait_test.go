@@ -3,7 +3,6 @@ package migrate
 import (
 	"context"
 	"errors"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -52,29 +51,9 @@ func TestCallsWaitingForAGroupWhenTheTaskStops(t *testing.T) {
 			for i := range es {
 				it[i] = &item{idx: uint64(i), e: es[i]}
 			}
-			entered, hold := make(chan struct{}), make(chan struct{})
-			var once sync.Once
-			f.hsmHook = func([]string) { once.Do(func() { close(entered); <-hold }) }
-			got := make([][]*item, 4)
-			var wg sync.WaitGroup
-			start := func(k int) {
-				wg.Add(1)
-				go func() { defer wg.Done(); got[k] = tk.bindGroup([]*item{it[k]}) }()
-			}
-			start(0)
-			<-entered
-			for k := 1; k < 4; k++ {
-				start(k)
-			}
-			waitFor(t, func() bool {
-				tk.gmu.Lock()
-				defer tk.gmu.Unlock()
-				return tk.gnext != nil && len(tk.gnext.units) == 3
-			})
+			got, release, done := bindBehindAHeldGroup(t, tk, f, it)
 			tc.event(cancelStop, cancelKill, &lost, tk)
-			close(hold)
-			done := make(chan struct{})
-			go func() { wg.Wait(); close(done) }()
+			release()
 			select {
 			case <-done:
 			case <-time.After(10 * time.Second):
