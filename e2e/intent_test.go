@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -112,6 +111,42 @@ func attemptsOnDisk(camp string, args []string) (files, missing int, err error) 
 	return files, missing, nil
 }
 
+// planWithFakeLFS plans the campaign with this test binary as its lfs (the fake lfs, which
+// passes every call on to the simulator and reports, for each lfs migrate call, how many
+// files it was given and how many of those had no attempt record in the checkpoint), with
+// --workers workers, and returns the path of that report.
+func (e *env) planWithFakeLFS(workers string) string {
+	report := filepath.Join(e.root, "fake-lfs.report")
+	e.simEnv = append(e.simEnv, fakeReal+"="+e.sim, fakeCamp+"="+e.camp, fakeReport+"="+report)
+	self, _ := os.Executable()
+	real := e.sim
+	e.sim = self // plan records it as the campaign's lfs
+	e.plan("--workers", workers, "--shard-files", "1000")
+	e.sim = real
+	return report
+}
+
+// fakeCall is one lfs migrate call the fake lfs saw.
+type fakeCall struct{ files, missing int }
+
+// fakeCalls reads the fake lfs's report.
+func fakeCalls(t *testing.T, report string) []fakeCall {
+	t.Helper()
+	data, err := os.ReadFile(report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []fakeCall
+	for l := range strings.Lines(string(data)) {
+		var c fakeCall
+		if _, err := fmt.Sscanf(strings.TrimSpace(l), "%d %d", &c.files, &c.missing); err != nil {
+			t.Fatalf("fake lfs report: %q", l)
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
 // Durable intent, end to end: when each lfs migrate call starts, a fresh reader (the fake
 // lfs, another process) finds the attempt record of every file passed to it. The task is
 // killed with SIGKILL right after one call: the rerun records that call's files as
@@ -121,13 +156,7 @@ func TestAttemptRecordsBeforeEveryMigrate(t *testing.T) {
 	e.mktree(lfssim.TreeOptions{Files: 60, Seed: 27, SourceShare: 1, HostileEvery: 7})
 	before := e.snapshot()
 	sel := e.selected(before)
-	report := filepath.Join(e.root, "fake-lfs.report")
-	e.simEnv = append(e.simEnv, fakeReal+"="+e.sim, fakeCamp+"="+e.camp, fakeReport+"="+report)
-	self, _ := os.Executable()
-	real := e.sim
-	e.sim = self // plan records it as the campaign's lfs
-	e.plan("--workers", "1", "--shard-files", "1000")
-	e.sim = real
+	report := e.planWithFakeLFS("1")
 
 	cmd := exec.Command(e.migrator, "work", e.camp, "--shard", "0")
 	cmd.Env = append(append(os.Environ(), e.simEnv...), fakeKillAt+"=5")
@@ -139,22 +168,12 @@ func TestAttemptRecordsBeforeEveryMigrate(t *testing.T) {
 	}
 	e.mustRun(0, "work", e.camp, "--shard", "0")
 
-	f, err := os.Open(report)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	calls, files := 0, 0
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var n, missing int
-		if _, err := fmt.Sscanf(sc.Text(), "%d %d", &n, &missing); err != nil {
-			t.Fatalf("fake lfs: %s", sc.Text())
-		}
+	for _, c := range fakeCalls(t, report) {
 		calls++
-		files += n
-		if n == 0 || missing != 0 {
-			t.Errorf("call %d: %d of its %d files had no attempt record on disk", calls, missing, n)
+		files += c.files
+		if c.files == 0 || c.missing != 0 {
+			t.Errorf("call %d: %d of its %d files had no attempt record on disk", calls, c.missing, c.files)
 		}
 	}
 	if calls < 6 || files < len(sel) {
@@ -177,29 +196,15 @@ func TestAttemptRecordsBeforeEveryGroupedMigrate(t *testing.T) {
 	e.mktree(lfssim.TreeOptions{Files: 60, Seed: 28, SourceShare: 1, HostileEvery: 7})
 	before := e.snapshot()
 	sel := e.selected(before)
-	report := filepath.Join(e.root, "fake-lfs.report")
-	e.simEnv = append(e.simEnv, fakeReal+"="+e.sim, fakeCamp+"="+e.camp, fakeReport+"="+report)
-	self, _ := os.Executable()
-	real := e.sim
-	e.sim = self // plan records it as the campaign's lfs
-	e.plan("--workers", "4", "--shard-files", "1000")
-	e.sim = real
+	report := e.planWithFakeLFS("4")
 	e.mustRun(0, "work", e.camp, "--shard", "0")
 
-	data, err := os.ReadFile(report)
-	if err != nil {
-		t.Fatal(err)
-	}
 	calls, files := 0, 0
-	for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
-		var n, missing int
-		if _, err := fmt.Sscanf(l, "%d %d", &n, &missing); err != nil {
-			t.Fatalf("fake lfs: %s", l)
-		}
+	for _, c := range fakeCalls(t, report) {
 		calls++
-		files += n
-		if n != 1 || missing != 0 {
-			t.Errorf("call %d: %d of its %d files had no attempt record in the checkpoint", calls, missing, n)
+		files += c.files
+		if c.files != 1 || c.missing != 0 {
+			t.Errorf("call %d: %d of its %d files had no attempt record in the checkpoint", calls, c.missing, c.files)
 		}
 	}
 	if files != len(sel) {
